@@ -1,0 +1,20 @@
+import { ConfigError, loadConfigFile } from '../config/load-config.ts';
+
+/** `switchyard check --config FILE`: every error with its path, exit 1 on any. */
+export async function checkCommand(file: string | undefined): Promise<number> {
+  if (!file) {
+    process.stderr.write('switchyard check: --config FILE is required\n');
+    return 2;
+  }
+  try {
+    const config = await loadConfigFile(file);
+    const providers = Object.keys(config.providers).length;
+    const routes = Object.keys(config.routes).length;
+    process.stdout.write(`${file}: OK (${providers} provider${providers === 1 ? '' : 's'}, ${routes} route${routes === 1 ? '' : 's'})\n`);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,96 @@
+import { watch } from 'node:fs';
+import { ConfigError, loadConfigFile } from '../config/load-config.ts';
+import type { Config } from '../config/schema.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { Gateway } from '../pipeline/gateway.ts';
+import { createServer } from '../server/create-server.ts';
+import { resolveConfigSource } from './config-source.ts';
+import { demoBanner, startDemo } from './demo.ts';
+
+// `switchyard serve`: resolve the config, start the gateway, reload on SIGHUP
+// or a changed file, drain on SIGTERM.
+
+export interface ServeFlags {
+  config?: string;
+  port?: number;
+  host?: string;
+}
+
+function withListenOverrides(config: Config, flags: ServeFlags): Config {
+  if (flags.port === undefined && flags.host === undefined) return config;
+  return Object.freeze({ ...config, server: Object.freeze({ ...config.server, port: flags.port ?? config.server.port, host: flags.host ?? config.server.host }) });
+}
+
+export async function serveCommand(flags: ServeFlags): Promise<void> {
+  let source;
+  try {
+    source = await resolveConfigSource(flags.config, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const demo = source.kind === 'demo' ? await startDemo({ host: flags.host ?? '127.0.0.1', port: flags.port ?? 8700 }) : undefined;
+  const config = withListenOverrides(demo ? demo.config : (source as { config: Config }).config, flags);
+  const logger = createLogger({ level: config.server.log_level });
+  const gateway = new Gateway(config, { logger });
+  const app = createServer(gateway);
+  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  const describe = source.kind === 'file' ? `config ${source.file}` : source.kind === 'environment' ? 'providers from environment keys' : 'demo';
+  logger.info({ address, source: describe, routes: Object.keys(config.routes), providers: Object.keys(config.providers) }, 'switchyard listening');
+  if (demo) process.stderr.write(demoBanner(address));
+
+  if (source.kind === 'file') watchForReload(source.file, gateway, logger, flags);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    const drainMs = gateway.config.server.drain_timeout;
+    logger.info({ signal, in_flight: gateway.requestsInFlight, drain_timeout_ms: drainMs }, 'draining');
+    const forced = setTimeout(() => {
+      logger.warn({ in_flight: gateway.requestsInFlight }, 'drain timeout: closing remaining connections');
+      app.server.closeAllConnections();
+    }, drainMs);
+    forced.unref();
+    await Promise.all([app.close(), gateway.idle()]);
+    clearTimeout(forced);
+    await gateway.close();
+    await demo?.close();
+    logger.info('stopped');
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: ServeFlags): void {
+  let pending: NodeJS.Timeout | undefined;
+  const reload = async (reason: string) => {
+    try {
+      const next = withListenOverrides(await loadConfigFile(file), flags);
+      const current = gateway.config.server;
+      if (next.server.port !== current.port || next.server.host !== current.host || next.server.body_limit !== current.body_limit) {
+        logger.warn('server.host, server.port and server.body_limit take effect on restart only');
+      }
+      gateway.reload(next);
+      logger.info({ reason, routes: Object.keys(next.routes), providers: Object.keys(next.providers) }, 'config reloaded');
+    } catch (error) {
+      const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
+      logger.error({ reason, problems }, 'config reload refused; the previous config keeps serving');
+    }
+  };
+  process.on('SIGHUP', () => void reload('SIGHUP'));
+  // Editors replace files (rename) as often as they write them: watch, and debounce.
+  try {
+    watch(file, { persistent: false }, () => {
+      clearTimeout(pending);
+      pending = setTimeout(() => void reload('file changed'), 200);
+    });
+  } catch (error) {
+    logger.warn({ file, error: (error as Error).message }, 'cannot watch the config file; reload with SIGHUP');
+  }
+}

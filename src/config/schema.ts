@@ -1,0 +1,136 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.ts';
+
+// The config file's shape. Every type of the gateway's config comes from here
+// (z.infer), so the file, the checks and the code cannot drift apart.
+
+const duration = z.union([z.number(), z.string()]).transform((value, context) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    context.addIssue({ code: 'custom', message: `"${value}" is not a duration (write 250ms, 10s, 5m, 1h or a number of ms)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const size = z.union([z.number(), z.string()]).transform((value, context) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    context.addIssue({ code: 'custom', message: `"${value}" is not a size (write 512kb, 25mb or a number of bytes)` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const httpUrl = z.string().refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), {
+  message: 'must be an http:// or https:// URL',
+});
+
+const rateLimitSchema = z.strictObject({
+  requests_per_second: z.number().positive(),
+  burst: z.number().int().positive().optional(),
+});
+
+const healthCheckSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  interval: duration.default(10_000),
+  timeout: duration.default(5_000),
+  unhealthy_threshold: z.number().int().positive().default(3),
+  healthy_threshold: z.number().int().positive().default(2),
+  path: z.string().optional(),
+  expected_status: z.number().int().min(100).max(599).default(200),
+});
+
+const circuitBreakerSchema = z.strictObject({
+  error_rate: z.number().gt(0).max(1).default(0.2),
+  min_requests: z.number().int().positive().default(20),
+  window: duration.default(30_000),
+  cooldown: duration.default(30_000),
+});
+
+export const providerTypes = ['openai'] as const;
+
+const providerSchema = z.strictObject({
+  type: z.enum(providerTypes),
+  base_url: httpUrl,
+  api_key: z.string().optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+  max_concurrency: z.number().int().positive().default(256),
+  connect_timeout: duration.default(10_000),
+  rate_limit: rateLimitSchema.optional(),
+  health_check: healthCheckSchema.prefault({}),
+  circuit_breaker: circuitBreakerSchema.prefault({}),
+  private: z.boolean().default(false),
+  price: z.strictObject({ input_per_1k: z.number().nonnegative(), output_per_1k: z.number().nonnegative() }).optional(),
+});
+
+const trafficClass = z.enum(['realtime', 'batch']);
+
+const targetSchema = z.strictObject({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  tier: z.number().int().positive().default(1),
+  weight: z.number().positive().default(1),
+  classes: z.array(trafficClass).min(1).default(['realtime', 'batch']),
+  context_window: z.number().int().positive().optional(),
+});
+
+const retryOn = z.union([z.number().int().min(400).max(599), z.enum(['timeout', 'network'])]);
+
+const routeSchema = z.strictObject({
+  targets: z.array(targetSchema).min(1, 'a route needs at least one target'),
+  balance: z.enum(['weighted', 'round-robin', 'least-busy', 'least-latency']).default('weighted'),
+  retry: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(10).default(3),
+      initial_backoff: duration.default(1_000),
+      max_backoff: duration.default(8_000),
+      on: z.array(retryOn).default([429, 500, 502, 503, 504, 'timeout', 'network']),
+    })
+    .prefault({}),
+  timeouts: z.strictObject({ first_token: duration.default(30_000), total: duration.default(600_000) }).prefault({}),
+  hedge: z.strictObject({ after: z.union([duration, z.literal('adaptive')]) }).optional(),
+  cache: z.strictObject({ ttl: duration.default(3_600_000) }).optional(),
+  stream_resume: z.boolean().default(false),
+});
+
+const redisSchema = z.strictObject({ url: z.string(), prefix: z.string().default('switchyard:') });
+
+export const configSchema = z.strictObject({
+    server: z
+      .strictObject({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8700),
+        body_limit: size.default(25 * 1024 * 1024),
+        max_json_depth: z.number().int().min(4).max(1000).default(64),
+        request_timeout: duration.default(15_000),
+        keep_alive_timeout: duration.default(72_000),
+        drain_timeout: duration.default(30_000),
+        log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+    providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
+    routes: z.record(z.string().min(1), routeSchema),
+    cache: z
+      .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: redisSchema.optional() })
+      .prefault({}),
+    state: z.strictObject({ redis: redisSchema.partial({ prefix: true }).optional() }).prefault({}),
+    auth: z
+      .strictObject({
+        keys: z.array(
+          z.strictObject({
+            name: z.string().min(1),
+            key: z.string().min(8, 'a key must be at least 8 characters'),
+            routes: z.array(z.string()).optional(),
+            rate_limit: rateLimitSchema.optional(),
+          }),
+        ),
+      })
+      .optional(),
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ProviderConfig = Config['providers'][string];
+export type RouteConfig = Config['routes'][string];
+export type TargetConfig = RouteConfig['targets'][number];
+export type TrafficClass = z.infer<typeof trafficClass>;

@@ -1,0 +1,60 @@
+// One table of every failure the gateway can name: its HTTP status, the OpenAI
+// error `type` a client SDK expects, and whether another attempt may help.
+// `action` says what the executor does with it: retry the same target, move to
+// another target, or give it back to the client as it is.
+
+export type ErrorAction = 'retry' | 'failover' | 'return';
+
+export interface ErrorCodeInfo {
+  status: number;
+  type: string;
+  action: ErrorAction;
+  description: string;
+}
+
+const table = {
+  // The client's own mistakes: never retried.
+  invalid_json: { status: 400, type: 'invalid_request_error', action: 'return', description: 'The request body is not valid JSON.' },
+  invalid_request: { status: 400, type: 'invalid_request_error', action: 'return', description: 'A field is missing or has the wrong type.' },
+  forbidden_key: { status: 400, type: 'invalid_request_error', action: 'return', description: 'The body uses a reserved key such as __proto__.' },
+  nesting_too_deep: { status: 400, type: 'invalid_request_error', action: 'return', description: 'The body nests JSON deeper than allowed.' },
+  invalid_header: { status: 400, type: 'invalid_request_error', action: 'return', description: 'A switchyard request header has a bad value.' },
+  invalid_api_key: { status: 401, type: 'authentication_error', action: 'return', description: 'The gateway API key is missing or wrong.' },
+  route_not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'No route or target model has this name.' },
+  not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'No such endpoint.' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', action: 'return', description: 'The endpoint does not take this method.' },
+  body_too_large: { status: 413, type: 'invalid_request_error', action: 'return', description: 'The body is larger than server.body_limit.' },
+  unsupported_media_type: { status: 415, type: 'invalid_request_error', action: 'return', description: 'Compressed or non-JSON request bodies are refused.' },
+  unsupported_operation: { status: 400, type: 'invalid_request_error', action: 'return', description: 'No target of the route supports this operation.' },
+
+  // The upstream said no because of the request: returned to the client as is.
+  upstream_bad_request: { status: 400, type: 'invalid_request_error', action: 'return', description: 'The provider refused the request as invalid.' },
+
+  // The upstream cannot serve, and the same target will not heal soon.
+  upstream_auth: { status: 502, type: 'api_error', action: 'failover', description: 'The provider refused the configured credentials (401/403).' },
+  upstream_payment: { status: 502, type: 'api_error', action: 'failover', description: 'The provider account has no balance (402).' },
+  upstream_model_not_found: { status: 502, type: 'api_error', action: 'failover', description: 'The provider does not know the configured model (404).' },
+  upstream_context_length: { status: 400, type: 'invalid_request_error', action: 'return', description: 'The prompt is longer than the model context window.' },
+
+  // Transient: the same target may serve if asked again.
+  upstream_rate_limited: { status: 429, type: 'rate_limit_error', action: 'retry', description: 'The provider rate-limited the request (429).' },
+  upstream_overloaded: { status: 503, type: 'api_error', action: 'retry', description: 'The provider is busy (503/529).' },
+  upstream_server_error: { status: 502, type: 'api_error', action: 'retry', description: 'The provider failed (5xx).' },
+  upstream_connect: { status: 502, type: 'api_error', action: 'retry', description: 'The provider could not be reached.' },
+  upstream_reset: { status: 502, type: 'api_error', action: 'retry', description: 'The provider closed the connection early.' },
+  upstream_first_token_timeout: { status: 504, type: 'api_error', action: 'retry', description: 'No first token within timeouts.first_token.' },
+  upstream_malformed: { status: 502, type: 'api_error', action: 'retry', description: 'The provider answered something that is not its wire format.' },
+  upstream_redirect: { status: 502, type: 'api_error', action: 'failover', description: 'The provider answered with a redirect, which is never followed.' },
+  upstream_unexpected: { status: 502, type: 'api_error', action: 'failover', description: 'The provider answered an unexpected status.' },
+
+  // Gateway-wide outcomes.
+  deadline_exceeded: { status: 504, type: 'api_error', action: 'return', description: 'The request deadline passed before a target answered.' },
+  no_target_available: { status: 503, type: 'api_error', action: 'return', description: 'No target of the route could serve the request.' },
+  no_private_target: { status: 503, type: 'api_error', action: 'return', description: 'A sensitive request found no private provider to serve it.' },
+  shutting_down: { status: 503, type: 'api_error', action: 'return', description: 'The gateway is draining for shutdown.' },
+  internal_error: { status: 500, type: 'api_error', action: 'return', description: 'A bug in the gateway.' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof table;
+
+export const errorCodes: Readonly<Record<ErrorCode, ErrorCodeInfo>> = table;

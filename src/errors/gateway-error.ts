@@ -1,0 +1,46 @@
+import { errorCodes, type ErrorAction, type ErrorCode } from './error-codes.ts';
+
+export interface GatewayErrorOptions {
+  param?: string | null;
+  retryAfterMs?: number;
+  provider?: string;
+  status?: number;
+  cause?: unknown;
+}
+
+// The one error type of the gateway. A stage ends a request by throwing it;
+// the server renders it as OpenAI error JSON with `status`.
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly type: string;
+  readonly action: ErrorAction;
+  readonly param: string | null;
+  readonly retryAfterMs: number | undefined;
+  readonly provider: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const info = errorCodes[code];
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = options.status ?? info.status;
+    this.type = info.type;
+    this.action = info.action;
+    this.param = options.param ?? null;
+    this.retryAfterMs = options.retryAfterMs;
+    this.provider = options.provider;
+  }
+
+  get retryable(): boolean {
+    return this.action === 'retry';
+  }
+
+  toJSON(): { error: { message: string; type: string; code: string; param: string | null } } {
+    return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
+  }
+}
+
+export function isGatewayError(value: unknown): value is GatewayError {
+  return value instanceof GatewayError;
+}

@@ -1,0 +1,47 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/schema.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
+
+// Gateway API keys (`auth.keys`). Keys are compared as SHA-256 digests with a
+// constant-time equality, so neither a Map lookup nor an early string
+// mismatch tells a caller how much of a guess was right.
+
+type KeyEntry = NonNullable<Config['auth']>['keys'][number];
+interface HashedKey {
+  digest: Buffer;
+  entry: KeyEntry;
+}
+
+const compiled = new WeakMap<object, HashedKey[]>();
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function keysOf(auth: NonNullable<Config['auth']>): HashedKey[] {
+  let keys = compiled.get(auth);
+  if (!keys) {
+    keys = auth.keys.map((entry) => ({ digest: digest(entry.key), entry }));
+    compiled.set(auth, keys);
+  }
+  return keys;
+}
+
+/** The caller's key entry, undefined when auth is off; throws 401 when a key is needed and missing or wrong. */
+export function authenticate(config: Config, authorization: string | undefined): KeyEntry | undefined {
+  if (!config.auth) return undefined;
+  const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+  if (!token) throw new GatewayError('invalid_api_key', 'Missing API key: send it as "Authorization: Bearer <key>".');
+  const presented = digest(token);
+  let match: KeyEntry | undefined;
+  for (const key of keysOf(config.auth)) if (timingSafeEqual(key.digest, presented)) match = key.entry;
+  if (!match) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
+  return match;
+}
+
+/** A key limited to some routes may not use the others. */
+export function checkRouteAllowed(entry: KeyEntry | undefined, route: string): void {
+  if (entry?.routes && !entry.routes.includes(route)) {
+    throw new GatewayError('invalid_api_key', `This API key may not use the route "${route}".`, { status: 403 });
+  }
+}

@@ -1,0 +1,235 @@
+import type { Dispatcher } from 'undici';
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { AdapterContext, StreamMapper, Usage } from '../providers/provider-spec.ts';
+import type { Target } from '../routing/route-table.ts';
+import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
+import { transportError } from '../upstream/transport-errors.ts';
+import { linkAbort } from './abort-link.ts';
+import type { GatewayRequest } from './gateway-request.ts';
+
+// One attempt against one target, up to its first token. Nothing reaches the
+// client here: until the attempt returns, any failure (an error status, a
+// hold that outlasts first_token, a reset, a malformed body) may still be
+// retried elsewhere. DeepSeek's busy "hold" (200, then keep-alive comments or
+// blank lines for a long time) counts as waiting, not as a first token.
+
+const maxErrorBody = 64 * 1024;
+const maxJsonBody = 64 * 1024 * 1024;
+
+export interface AttemptOptions {
+  target: Target;
+  request: GatewayRequest;
+  /** Aborted when the client goes away or the request deadline passes. */
+  signal: AbortSignal;
+  firstTokenTimeoutMs: number;
+}
+
+/** A stream whose first content has arrived; the rest is pulled batch by batch. */
+export interface OpenStream {
+  /** Whole OpenAI SSE events ready for the client, first content included. */
+  head: Buffer[];
+  /** The next events, or null once the upstream finished with [DONE]. Throws a GatewayError on failure. */
+  next(): Promise<Buffer[] | null>;
+  usage(): Usage | undefined;
+  /** Aborts the upstream if still open and releases the attempt. Safe to call twice. */
+  close(): void;
+}
+
+export type AttemptResult =
+  | { kind: 'json'; body: Buffer; usage: Usage | undefined; firstTokenAt: number }
+  | { kind: 'stream'; stream: OpenStream; firstTokenAt: number };
+
+export async function runAttempt(options: AttemptOptions): Promise<AttemptResult> {
+  const { target, request } = options;
+  const provider = target.provider;
+  const context: AdapterContext = { providerName: provider.name, provider: provider.config, model: target.model, request: request.client };
+  const controller = new AbortController();
+  const unlink = linkAbort(options.signal, controller);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.firstTokenTimeoutMs);
+  provider.inFlight += 1;
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    clearTimeout(timer);
+    unlink();
+    provider.inFlight -= 1;
+  };
+  const explain = (error: unknown): unknown => {
+    if (options.signal.aborted) return options.signal.reason ?? error;
+    if (timedOut) {
+      return new GatewayError('upstream_first_token_timeout', `${provider.name} sent no first token within ${options.firstTokenTimeoutMs}ms`, { provider: provider.name });
+    }
+    return transportError(error, provider.name);
+  };
+
+  try {
+    const response = await provider.send(provider.adapter.buildRequest(context), controller.signal);
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      const text = await readText(response.body, maxErrorBody);
+      throw provider.adapter.mapFailure({ status: response.statusCode, headers: response.headers, body: text }, context);
+    }
+    if (!request.client.stream) {
+      const result = await readJsonBody(response, context, () => clearTimeout(timer));
+      release();
+      return result;
+    }
+    const stream = await openStream(response, context, controller, release);
+    clearTimeout(timer);
+    return { kind: 'stream', stream, firstTokenAt: performance.now() };
+  } catch (error) {
+    release();
+    if (!controller.signal.aborted) controller.abort();
+    throw explain(error);
+  }
+
+  async function readJsonBody(response: Dispatcher.ResponseData, adapterContext: AdapterContext, onFirstByte: () => void): Promise<AttemptResult> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let firstTokenAt = 0;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      if (firstTokenAt === 0 && firstContentIndex(chunk) !== -1) {
+        firstTokenAt = performance.now();
+        onFirstByte();
+      }
+      size += chunk.length;
+      if (size > maxJsonBody) throw new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name });
+      chunks.push(chunk);
+    }
+    const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    const start = firstContentIndex(whole);
+    const body = start <= 0 ? whole : whole.subarray(start);
+    if (!looksLikeJsonObject(body)) {
+      throw new GatewayError('upstream_malformed', `${provider.name} sent a body that is not a JSON object`, { provider: provider.name });
+    }
+    const mapped = provider.adapter.mapResponse(body, adapterContext) ?? body;
+    return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt };
+  }
+
+  async function openStream(response: Dispatcher.ResponseData, adapterContext: AdapterContext, attemptController: AbortController, onClose: () => void): Promise<OpenStream> {
+    const iterator = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    const splitter = new SseSplitter();
+    const mapper = provider.adapter.createStreamMapper(adapterContext);
+    let finished = false;
+    let committed = false;
+    let usage: Usage | undefined;
+
+    const translate = (events: Buffer[]): Buffer[] => {
+      const out: Buffer[] = [];
+      for (const event of events) {
+        if (finished) break;
+        if (mapper) {
+          if (!hasData(event)) continue;
+          const mapped = mapper.map(parseEvent(event));
+          if (mapped === 'done') {
+            finished = true;
+            out.push(doneFrame);
+          } else for (const chunk of mapped) out.push(Buffer.from(`data: ${chunk}\n\n`));
+          continue;
+        }
+        if (!hasData(event)) {
+          // Before content, keep-alives are a hold and stay here; after, they keep the client's connection warm.
+          if (committed) out.push(event);
+          continue;
+        }
+        if (isDone(event)) {
+          finished = true;
+          out.push(event);
+          continue;
+        }
+        checkChunk(event, committed);
+        if (event.indexOf(usageKey) !== -1) usage = provider.adapter.readUsage(event) ?? usage;
+        out.push(event);
+      }
+      return out;
+    };
+
+    const pull = async (): Promise<Buffer[] | null> => {
+      while (!finished) {
+        const { value, done } = await iterator.next();
+        if (done) throw new GatewayError('upstream_reset', `${provider.name} ended the stream without [DONE]`, { provider: provider.name });
+        const out = translate(splitter.push(value));
+        if (out.length > 0) return out;
+      }
+      return null;
+    };
+
+    const head = await pull();
+    if (head === null) throw new GatewayError('upstream_malformed', `${provider.name} finished the stream before any content`, { provider: provider.name });
+    committed = true;
+    if (mapper) usage = mapper.usage();
+    return {
+      head,
+      async next() {
+        if (finished) return null;
+        try {
+          const events = await pull();
+          if (mapper) usage = mapper.usage();
+          return events;
+        } catch (error) {
+          throw explain(error);
+        }
+      },
+      usage: () => usage,
+      close() {
+        if (!finished && !attemptController.signal.aborted) attemptController.abort();
+        onClose();
+      },
+    };
+  }
+}
+
+const doneFrame = Buffer.from('data: [DONE]\n\n');
+const usageKey = Buffer.from('"prompt_tokens"');
+const errorKey = Buffer.from('{"error"');
+
+/** A data event must carry a JSON object; an error object before content is a failed attempt. */
+function checkChunk(event: Buffer, committed: boolean): void {
+  const start = event.indexOf(0x7b); // {
+  let end = event.length - 1;
+  while (end > 0 && (event[end] === 0x0a || event[end] === 0x0d || event[end] === 0x20)) end -= 1;
+  if (start === -1 || event[end] !== 0x7d) throw new GatewayError('upstream_malformed', 'the upstream sent a stream chunk that is not JSON');
+  if (!committed && event.indexOf(errorKey) === start) {
+    const parsed = safeParse(parseEvent(event).data) as { error?: { message?: string } } | undefined;
+    throw new GatewayError('upstream_server_error', `the upstream sent an error event: ${parsed?.error?.message ?? 'unknown'}`);
+  }
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function firstContentIndex(chunk: Buffer): number {
+  for (let index = 0; index < chunk.length; index += 1) {
+    const byte = chunk[index];
+    if (byte !== 0x0a && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return index;
+  }
+  return -1;
+}
+
+function looksLikeJsonObject(body: Buffer): boolean {
+  if (body[0] !== 0x7b) return false;
+  let end = body.length - 1;
+  while (end > 0 && (body[end] === 0x0a || body[end] === 0x0d || body[end] === 0x20 || body[end] === 0x09)) end -= 1;
+  return body[end] === 0x7d;
+}
+
+async function readText(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) break;
+    chunks.push(chunk);
+  }
+  if (size > limit) body.destroy();
+  return Buffer.concat(chunks).toString('utf8');
+}

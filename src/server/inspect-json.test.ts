@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { inspectJson } from './inspect-json.ts';
+
+const inspect = (text: string, depth = 8) => inspectJson(Buffer.from(text), depth);
+const codeOf = (run: () => unknown) => {
+  try {
+    run();
+    return 'none';
+  } catch (error) {
+    return (error as GatewayError).code;
+  }
+};
+
+test('finds the top-level model value and only that one', () => {
+  const text = '{"messages":[{"model":"inner","content":"say \\"model\\""}], "model" : "chat", "stream":true}';
+  const range = inspect(text).modelRange!;
+  assert.equal(text.slice(range[0], range[1]), '"chat"');
+});
+
+test('a model key whose value is not a string is not a range', () => {
+  assert.equal(inspect('{"model": 5}').modelRange, undefined);
+});
+
+test('refuses prototype keys, even escaped ones, but not such words as values', () => {
+  assert.equal(codeOf(() => inspect('{"a":{"__proto__":{"x":1}}}')), 'forbidden_key');
+  assert.equal(codeOf(() => inspect('{"\\u005f_proto__":1}')), 'forbidden_key');
+  assert.equal(codeOf(() => inspect('{"constructor" :1}')), 'forbidden_key');
+  assert.equal(codeOf(() => inspect('{"content":"__proto__"}')), 'none');
+});
+
+test('caps nesting depth before JSON.parse runs', () => {
+  assert.equal(codeOf(() => inspect('['.repeat(9) + ']'.repeat(9))), 'nesting_too_deep');
+  assert.equal(codeOf(() => inspect('{"a":"' + '['.repeat(50) + '"}')), 'none');
+});

@@ -1,0 +1,39 @@
+import { GatewayError } from '../errors/gateway-error.ts';
+
+// The one error renderer: every error the gateway answers with, its own or an
+// upstream's it decided to return, leaves here as OpenAI error JSON.
+
+interface FrameworkError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+}
+
+/** Fastify's and Node's own errors (body too large, bad media type...) named as gateway errors. */
+export function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const framework = error as FrameworkError;
+  switch (framework?.statusCode) {
+    case 413:
+      return new GatewayError('body_too_large', 'The request body is larger than the configured body_limit.');
+    case 415:
+      return new GatewayError('unsupported_media_type', framework.message ?? 'Unsupported media type.');
+    case 400:
+      if (framework.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
+      return new GatewayError('invalid_request', framework.message ?? 'Bad request.');
+    case 408:
+      return new GatewayError('invalid_request', 'The request body did not arrive in time.', { status: 408 });
+    default:
+      return new GatewayError('internal_error', 'The gateway failed to handle the request.', { cause: error });
+  }
+}
+
+export function errorHeaders(error: GatewayError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.retryAfterMs !== undefined && (error.status === 429 || error.status === 503)) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+  return headers;
+}
+
+export function errorBody(error: GatewayError): string {
+  return JSON.stringify(error.toJSON());
+}

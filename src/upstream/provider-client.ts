@@ -1,0 +1,59 @@
+import { Pool, type Dispatcher } from 'undici';
+import type { ProviderConfig } from '../config/schema.ts';
+import { adapterFor } from '../providers/adapter-registry.ts';
+import type { ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
+
+// One provider as the core sees it: its config, its adapter and one undici
+// pool of keep-alive connections to its origin. Built once per config load,
+// so nothing on the request path parses a URL or looks up an adapter.
+
+export class ProviderClient {
+  readonly name: string;
+  readonly config: ProviderConfig;
+  readonly adapter: ProviderAdapter;
+  /** The base URL's path ("/v1"), prefixed to every adapter path. */
+  readonly basePath: string;
+  readonly origin: string;
+  inFlight = 0;
+  private readonly pool: Pool;
+
+  constructor(name: string, config: ProviderConfig) {
+    this.name = name;
+    this.config = config;
+    this.adapter = adapterFor(config.type);
+    const url = new URL(config.base_url);
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.pool = new Pool(url.origin, {
+      connections: config.max_concurrency,
+      connectTimeout: config.connect_timeout,
+      // The executor owns first-token and total deadlines; undici's own timers would race them.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      pipelining: 1,
+    });
+  }
+
+  /** Sends one request. Redirects are never followed: undici's request() does not, and we add no interceptor. */
+  send(request: UpstreamRequest, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
+    return this.pool.request({
+      origin: this.origin,
+      method: request.method,
+      path: this.basePath + request.path,
+      headers: request.headers,
+      body: request.body ?? null,
+      signal,
+    });
+  }
+
+  /** Closes the pool once its in-flight requests finish (config reload, shutdown). */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  destroy(): Promise<void> {
+    return this.pool.destroy();
+  }
+}
