@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { AdapterContext, StreamMapper, Usage } from '../providers/provider-spec.ts';
+import type { AdapterContext, Usage } from '../providers/provider-spec.ts';
 import type { Target } from '../routing/route-table.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import { transportError } from '../upstream/transport-errors.ts';

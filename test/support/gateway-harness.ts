@@ -1,0 +1,68 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { buildConfig } from '../../src/config/load-config.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { GatewayMetrics } from '../../src/observability/metrics.ts';
+import { Gateway } from '../../src/pipeline/gateway.ts';
+import { createServer } from '../../src/server/create-server.ts';
+import { createSimulatedProvider, type SimulatedProvider } from '../../src/sim/simulated-provider.ts';
+import type { SimOptions } from '../../src/sim/sim-options.ts';
+
+// A real gateway on a real socket (port 0), logging to a file the test can
+// read, and the official OpenAI SDK pointed at it, as an application would be.
+
+export interface RunningGateway {
+  origin: string;
+  baseURL: string;
+  gateway: Gateway;
+  client: OpenAI;
+  logs(): string;
+  close(): Promise<void>;
+}
+
+/** The key every test client sends; the gateway must never forward it upstream. */
+export const clientKey = 'sk-client-key-that-must-stay-here-000000';
+
+export async function startGateway(document: Record<string, unknown>): Promise<RunningGateway> {
+  const directory = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
+  const logFile = join(directory, 'gateway.log');
+  const config = buildConfig({ server: { port: 0, ...(document.server as object) }, ...document }, 'test');
+  const logger = createLogger({ level: 'info', destination: logFile, sync: true });
+  const gateway = new Gateway(config, { logger, metrics: new GatewayMetrics({ defaultMetrics: false }) });
+  const app = createServer(gateway);
+  const origin = await app.listen({ host: '127.0.0.1', port: 0 });
+  const baseURL = `${origin}/v1`;
+  return {
+    origin,
+    baseURL,
+    gateway,
+    client: new OpenAI({ baseURL, apiKey: clientKey, maxRetries: 0, timeout: 20_000 }),
+    logs: () => readFileSync(logFile, 'utf8'),
+    close: async () => {
+      await app.close();
+      await gateway.close();
+    },
+  };
+}
+
+export async function startSim(options: Partial<SimOptions> = {}): Promise<SimulatedProvider & { url: string }> {
+  const sim = createSimulatedProvider({ port: 0, seed: 1, chunks: 5, ...options });
+  const { url } = await sim.listen();
+  return Object.assign(sim, { url });
+}
+
+/** Resolves when the simulator has seen `count` requests in all. */
+export function requestsSeen(sim: SimulatedProvider, count: number): Promise<void> {
+  if (sim.stats.total >= count) return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (sim.stats.total >= count) {
+        sim.events.off('request', check);
+        resolve();
+      }
+    };
+    sim.events.on('request', check);
+  });
+}
