@@ -1,0 +1,118 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { gzipSync } from 'node:zlib';
+import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+
+// Whatever a client sends, it gets an OpenAI-shaped error with a truthful
+// status, and the gateway keeps serving.
+
+let upstream: Awaited<ReturnType<typeof startSim>>;
+let gateway: RunningGateway;
+
+before(async () => {
+  upstream = await startSim({ models: ['m1'] });
+  gateway = await startGateway({
+    server: { body_limit: '64kb', max_json_depth: 16 },
+    providers: { only: { type: 'openai', base_url: upstream.url } },
+    routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] }, other: { targets: [{ provider: 'only', model: 'm1' }] } },
+  });
+});
+after(async () => {
+  await gateway.close();
+  await upstream.close();
+});
+
+async function post(body: string | Buffer, headers: Record<string, string> = {}, path = '/v1/chat/completions') {
+  const response = await fetch(gateway.origin + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: JSON.parse(text) as { error: { message: string; type: string; code: string; param: string | null } } };
+}
+
+const chat = (extra: Record<string, unknown> = {}) => JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], ...extra });
+
+test('malformed JSON is a 400 invalid_json', async () => {
+  const answer = await post('{"model": "chat", "messages": [');
+  assert.equal(answer.status, 400);
+  assert.equal(answer.body.error.code, 'invalid_json');
+  assert.equal(answer.body.error.type, 'invalid_request_error');
+  assert.ok(answer.headers.get('x-request-id'));
+});
+
+test('missing or mistyped fields are 400s naming the param', async () => {
+  assert.equal((await post(JSON.stringify({ model: 'chat' }))).body.error.param, 'messages');
+  assert.equal((await post(JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }))).body.error.param, 'model');
+  assert.equal((await post(chat({ stream: 'yes' }))).body.error.param, 'stream');
+  assert.equal((await post(JSON.stringify({ model: 'chat', messages: ['hello'] }))).body.error.param, 'messages[0].role');
+  assert.equal((await post(JSON.stringify({ model: 'chat' }), {}, '/v1/embeddings')).body.error.param, 'input');
+  assert.equal((await post('[1,2]')).status, 400);
+});
+
+test('an unknown model is a 404 that lists the routes', async () => {
+  const answer = await post(chat({ model: 'gpt-9' }));
+  assert.equal(answer.status, 404);
+  assert.equal(answer.body.error.code, 'route_not_found');
+  assert.equal(answer.body.error.param, 'model');
+  assert.match(answer.body.error.message, /chat, other/);
+});
+
+test('a body over server.body_limit is a 413', async () => {
+  const big = chat({ padding: 'x'.repeat(70 * 1024) });
+  const answer = await post(big);
+  assert.equal(answer.status, 413);
+  assert.equal(answer.body.error.code, 'body_too_large');
+});
+
+test('deep nesting and prototype keys are refused before parsing', async () => {
+  const deep = `{"model":"chat","messages":[{"role":"user","content":"x"}],"x":${'['.repeat(40)}${']'.repeat(40)}}`;
+  assert.equal((await post(deep)).body.error.code, 'nesting_too_deep');
+  const polluted = '{"model":"chat","messages":[{"role":"user","content":"x"}],"__proto__":{"admin":true}}';
+  assert.equal((await post(polluted)).body.error.code, 'forbidden_key');
+});
+
+test('bad switchyard headers are 400s naming the header', async () => {
+  const answer = await post(chat(), { 'x-switchyard-priority': 'urgent' });
+  assert.equal(answer.status, 400);
+  assert.equal(answer.body.error.param, 'x-switchyard-priority');
+  assert.equal((await post(chat(), { 'x-switchyard-timeout': 'soon' })).body.error.param, 'x-switchyard-timeout');
+});
+
+test('compressed bodies are refused with 415', async () => {
+  const answer = await post(gzipSync(chat()), { 'content-encoding': 'gzip' });
+  assert.equal(answer.status, 415);
+  assert.equal(answer.body.error.code, 'unsupported_media_type');
+});
+
+test('a body without a JSON content type is still read as JSON (curl -d)', async () => {
+  const response = await fetch(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: chat() });
+  assert.equal(response.status, 200);
+});
+
+test('unknown endpoints and an empty body get OpenAI-shaped errors', async () => {
+  const missing = await fetch(`${gateway.origin}/v1/nothing`);
+  assert.equal(missing.status, 404);
+  assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'not_found');
+  const empty = await fetch(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } });
+  assert.equal(empty.status, 400);
+  assert.ok(((await empty.json()) as { error: { message: string } }).error.message);
+});
+
+test('a client that drops mid-upload or mid-answer does not hurt the gateway', async () => {
+  await new Promise<void>((resolve) => {
+    const half = request(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '5000' } });
+    half.on('error', () => resolve());
+    half.write('{"model":"chat","messages":[');
+    setImmediate(() => {
+      half.destroy();
+      resolve();
+    });
+  });
+  const answer = await post(chat());
+  assert.equal(answer.status, 200);
+});
+
+test('headers too large get 431 from the server, not a crash', async () => {
+  const response = await fetch(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'x-big': 'y'.repeat(20_000) }, body: chat() });
+  assert.equal(response.status, 431);
+  assert.equal((await post(chat())).status, 200);
+});
