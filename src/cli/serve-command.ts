@@ -55,7 +55,17 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       app.server.closeAllConnections();
     }, drainMs);
     forced.unref();
-    await Promise.all([app.close(), gateway.idle()]);
+    // Keep-alive connections that finish their last response while draining would
+    // otherwise idle until their timeout: close each one as soon as it is idle.
+    // Once no request is in flight, a connection still open carries nothing (a
+    // client that connected and never sent a request): give writes a moment, then cut it.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    const closed = app.close();
+    await gateway.idle();
+    const cut = setTimeout(() => app.server.closeAllConnections(), 1000);
+    await closed;
+    clearTimeout(cut);
+    clearInterval(sweep);
     clearTimeout(forced);
     await gateway.close();
     await demo?.close();

@@ -14,8 +14,11 @@ export interface Exchange {
   cutByServer: boolean;
 }
 
+const ignore = () => {};
+
 export function createExchange(response: ServerResponse, onClientAbort: () => void): Exchange {
   const exchange: Exchange = { response, closed: false, waiters: new Set(), cutByServer: false };
+  response.on('error', ignore); // a write racing a dead socket must not crash the process
   response.on('close', () => {
     exchange.closed = true;
     for (const wake of exchange.waiters) wake();

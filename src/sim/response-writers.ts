@@ -3,6 +3,7 @@
 
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pause, write, writeThenCut, type Exchange } from './exchange.ts';
+import type { RawAnswer } from './fault-plan.ts';
 
 export function sendJson(response: ServerResponse, status: number, body: string, headers?: OutgoingHttpHeaders): void {
   response.writeHead(status, {
@@ -10,6 +11,16 @@ export function sendJson(response: ServerResponse, status: number, body: string,
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
   });
+  response.end(body);
+}
+
+/** A scripted answer exactly as given; JSON unless its headers say otherwise. */
+export function sendRaw(response: ServerResponse, raw: RawAnswer): void {
+  const body = raw.body ?? '';
+  const headers: OutgoingHttpHeaders = { 'content-type': 'application/json' };
+  for (const [name, value] of Object.entries(raw.headers ?? {})) headers[name.toLowerCase()] = value;
+  headers['content-length'] = Buffer.byteLength(body);
+  response.writeHead(raw.status, headers);
   response.end(body);
 }
 

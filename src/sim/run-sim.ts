@@ -2,9 +2,14 @@
 // is and what it injects, and stop cleanly on SIGINT/SIGTERM.
 
 import { createSimulatedProvider, type SimulatedProvider } from './simulated-provider.ts';
-import { parseSimArgs } from './sim-options.ts';
+import { parseSimArgs, simUsage } from './sim-options.ts';
 
-export async function runSim(argv: string[], log: (line: string) => void = console.log): Promise<SimulatedProvider> {
+/** Starts the simulator from CLI flags; with --help only prints the usage and returns undefined. */
+export async function runSim(argv: string[], log: (line: string) => void = console.log): Promise<SimulatedProvider | undefined> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    log(simUsage);
+    return undefined;
+  }
   const provider = createSimulatedProvider(parseSimArgs(argv));
   const { url } = await provider.listen();
   const { options } = provider;

@@ -116,12 +116,12 @@ export function parseSimArgs(argv: string[]): SimOptions {
     const equals = argument.indexOf('=');
     const flag = argument.startsWith('--') && equals > 0 ? argument.slice(0, equals) : argument;
     const row = flagTable[flag];
-    if (!row) throw new Error(`switchyard sim: unknown flag "${flag}"\n${simUsage}`);
+    if (!row) throw new Error(`sim: unknown flag "${flag}"\n${simUsage}`);
     let value: string | undefined;
     if (flag !== argument) value = argument.slice(equals + 1);
     else {
       value = argv[index + 1];
-      if (value === undefined || value.startsWith('--')) throw new Error(`switchyard sim: ${flag} needs a value`);
+      if (value === undefined || value.startsWith('--')) throw new Error(`sim: ${flag} needs a value`);
       index++;
     }
     if (row.kind === 'models') {
@@ -132,7 +132,7 @@ export function parseSimArgs(argv: string[]): SimOptions {
       (options as unknown as Record<string, unknown>)[row.key] = value;
     } else {
       const number = value.trim() === '' ? Number.NaN : Number(value);
-      if (!Number.isFinite(number)) throw new Error(`switchyard sim: ${flag} needs a number, got "${value}"`);
+      if (!Number.isFinite(number)) throw new Error(`sim: ${flag} needs a number, got "${value}"`);
       (options as unknown as Record<string, unknown>)[row.key] = number;
     }
   }

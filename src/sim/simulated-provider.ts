@@ -7,11 +7,11 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createExchange, pause, type Exchange } from './exchange.ts';
-import { drawPlan, type Behaviour, type FaultPlan, type RawAnswer, type ScriptedBehaviour } from './fault-plan.ts';
+import { drawPlan, type Behaviour, type FaultPlan, type ScriptedBehaviour } from './fault-plan.ts';
 import { createPrng } from './prng.ts';
 import { isProblem, notJsonProblem, readChatRequest, readEmbeddingsRequest, type ChatRequest } from './read-request.ts';
 import { createStats, remember, type RecordedRequest, type SimOutcome, type SimStats } from './request-log.ts';
-import { sendCompletion, sendJson, sendStream } from './response-writers.ts';
+import { sendCompletion, sendJson, sendRaw, sendStream } from './response-writers.ts';
 import { resolveSimOptions, validateSimOptions, type SimFaults, type SimOptions } from './sim-options.ts';
 import * as wire from './wire-format.ts';
 
@@ -129,7 +129,11 @@ export function createSimulatedProvider(partial: Partial<SimOptions> = {}): Simu
         return answer(exchange, record, 'bad_request', notJsonProblem.status, notJsonProblem.body);
       }
       record.body = body;
-      handle(exchange, record, body);
+      try {
+        handle(exchange, record, body);
+      } catch {
+        fail(exchange);
+      }
     });
   }
 
@@ -182,7 +186,7 @@ export function createSimulatedProvider(partial: Partial<SimOptions> = {}): Simu
     const plan = drawPlan(prng, options, queue.shift());
     const outcome: SimOutcome = typeof plan.behaviour === 'object' ? 'raw' : plan.behaviour;
     decide(record, outcome);
-    if (plan.latencyMs > 0) void pause(exchange, plan.latencyMs).then(() => deliver(exchange, plan, render));
+    if (plan.latencyMs > 0) guard(exchange, pause(exchange, plan.latencyMs).then(() => deliver(exchange, plan, render)));
     else deliver(exchange, plan, render);
   }
 
@@ -277,21 +281,15 @@ export function createSimulatedProvider(partial: Partial<SimOptions> = {}): Simu
   };
 }
 
-function sendRaw(response: ServerResponse, raw: RawAnswer): void {
-  const body = raw.body ?? '';
-  const headers: OutgoingHttpHeaders = { 'content-type': 'application/json' };
-  for (const [name, value] of Object.entries(raw.headers ?? {})) headers[name.toLowerCase()] = value;
-  headers['content-length'] = Buffer.byteLength(body);
-  response.writeHead(raw.status, headers);
-  response.end(body);
-}
-
 // A failure inside the simulator must never crash the process running it.
 function guard(exchange: Exchange, sending: Promise<void>): void {
-  sending.catch(() => {
-    if (!exchange.response.headersSent) sendJson(exchange.response, 500, wire.errorBody('Simulator failure.', 'server_error', null, null));
-    else exchange.response.destroy();
-  });
+  sending.catch(() => fail(exchange));
+}
+
+function fail(exchange: Exchange): void {
+  if (exchange.closed) return;
+  if (!exchange.response.headersSent) sendJson(exchange.response, 500, wire.errorBody('Simulator failure.', 'server_error', null, null));
+  else exchange.response.destroy();
 }
 
 function hostForUrl(host: string): string {

@@ -41,7 +41,10 @@ export async function startGateway(document: Record<string, unknown>): Promise<R
     client: new OpenAI({ baseURL, apiKey: clientKey, maxRetries: 0, timeout: 20_000 }),
     logs: () => readFileSync(logFile, 'utf8'),
     close: async () => {
-      await app.close();
+      // Tests end abruptly: connections the clients left open are cut, not drained.
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
       await gateway.close();
     },
   };

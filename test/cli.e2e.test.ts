@@ -1,0 +1,130 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { startSim } from './support/gateway-harness.ts';
+
+// The `switchyard` command as an operator runs it: check, serve, reload, drain.
+
+const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
+const directory = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+let upstream: Awaited<ReturnType<typeof startSim>>;
+
+before(async () => {
+  upstream = await startSim({ models: ['m1', 'm2'], chunks: 10 });
+});
+after(async () => {
+  await upstream.close();
+});
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, DEEPSEEK_API_KEY: '', OPENAI_API_KEY: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function configText(routeName: string): string {
+  return `server: { port: 0, log_level: info }
+providers:
+  up: { type: openai, base_url: "${upstream.url}" }
+routes:
+  ${routeName}: { targets: [{ provider: up, model: m1 }] }
+`;
+}
+
+/** Starts `serve`, resolving with the address once the gateway logs that it listens. */
+function serve(file: string): Promise<{ child: ChildProcess; origin: string; lines: Record<string, unknown>[]; next: (message: string) => Promise<Record<string, unknown>> }> {
+  const child = spawn(process.execPath, [cli, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { message: string; resolve: (line: Record<string, unknown>) => void }[] = [];
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    const line = JSON.parse(text) as Record<string, unknown>;
+    lines.push(line);
+    for (const waiter of waiters.filter((candidate) => candidate.message === line.msg)) {
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve(line);
+    }
+  });
+  const next = (message: string) => new Promise<Record<string, unknown>>((resolve) => waiters.push({ message, resolve }));
+  return next('switchyard listening').then((line) => ({ child, origin: line.address as string, lines, next }));
+}
+
+test('check lists every config error with its path and exits 1', async () => {
+  const file = join(directory, 'bad.yaml');
+  writeFileSync(file, `providers:
+  a: { type: openai, base_url: "not a url", api_key: "\${SWITCHYARD_TEST_UNSET_VAR}" }
+routes:
+  chat:
+    targets: [{ provider: a, model: m }, { provider: x, model: m, tier: 2 }]
+    timeouts: { first_token: soon }
+`);
+  const result = await run(['check', '--config', file]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /routes\.chat\.targets\[1\]\.provider: unknown provider "x"/);
+  assert.match(result.stderr, /providers\.a\.base_url: must be an http/);
+  assert.match(result.stderr, /providers\.a\.api_key: environment variable SWITCHYARD_TEST_UNSET_VAR is not set/);
+  assert.match(result.stderr, /routes\.chat\.timeouts\.first_token: "soon" is not a duration/);
+});
+
+test('check accepts a good config and exits 0', async () => {
+  const file = join(directory, 'good.yaml');
+  writeFileSync(file, configText('chat'));
+  const result = await run(['check', '--config', file]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /OK \(1 provider, 1 route\)/);
+});
+
+test('serve reloads a changed config, refuses an invalid one and keeps serving', async () => {
+  const file = join(directory, 'live.yaml');
+  writeFileSync(file, configText('first'));
+  const { child, origin, next } = await serve(file);
+  try {
+    const ask = (model: string) => fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) });
+    assert.equal((await ask('first')).status, 200);
+
+    const refused = next('config reload refused; the previous config keeps serving');
+    writeFileSync(file, 'routes: [not, a, map]\n');
+    child.kill('SIGHUP');
+    const refusal = await refused;
+    assert.ok(Array.isArray(refusal.problems) && (refusal.problems as string[]).length > 0);
+    assert.equal((await ask('first')).status, 200);
+
+    const reloaded = next('config reloaded');
+    writeFileSync(file, configText('second'));
+    child.kill('SIGHUP');
+    await reloaded;
+    assert.equal((await ask('second')).status, 200);
+    assert.equal((await ask('first')).status, 404);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('SIGTERM lets a stream in flight finish, then exits 0', async () => {
+  const file = join(directory, 'drain.yaml');
+  writeFileSync(file, configText('chat'));
+  upstream.setFaults({ chunkIntervalMs: 40 });
+  const { child, origin } = await serve(file);
+  try {
+    const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    const reader = response.body!.getReader();
+    await reader.read();
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    let text = '';
+    for (let part = await reader.read(); !part.done; part = await reader.read()) text += Buffer.from(part.value).toString();
+    assert.ok(text.trimEnd().endsWith('data: [DONE]'), 'the stream finished whole');
+    assert.equal(await exited, 0);
+  } finally {
+    upstream.setFaults({ chunkIntervalMs: 0 });
+    child.kill('SIGKILL');
+  }
+});
