@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { runLoad, runProbe, wrkVersion, type LoadGenerator, type LoadResult, type Request } from './load.ts';
 import { availableCores, CpuWindow, peakRss } from './proc-stats.ts';
 import { renderReport, type Measurement, type RunInfo, type Scenario } from './report.ts';
-import { fetchLocal, firstJsonLine, killAll, startProcess, stopProcess } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startTarget, targetNames, type RunningTarget, type TargetName } from './targets.ts';
+import { killAll } from './services.ts';
+import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetNames, type RunningTarget, type TargetName, type Upstream } from './targets.ts';
 
 // `npm run bench`: the same load against every target in one run, targets
 // alternated round by round, medians with min–max. See bench/README.md.
@@ -69,18 +69,6 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 process.on('exit', killAll);
-
-interface Upstream {
-  port: number;
-  pid: number;
-  stop(): Promise<void>;
-}
-
-async function startUpstream(): Promise<Upstream> {
-  const child = startProcess(process.execPath, [join(repoRoot, 'bench/upstream.ts')], { cpus: loadCpus, stdout: 'pipe', stderr: join(workDir, 'upstream.err') });
-  const { port } = await firstJsonLine<{ port: number }>(child);
-  return { port, pid: child.pid!, stop: () => stopProcess(child) };
-}
 
 async function startAll(upstream: Upstream): Promise<RunningTarget[]> {
   const running: RunningTarget[] = [];
@@ -159,14 +147,9 @@ async function warmUp(running: readonly RunningTarget[], streams: boolean[]): Pr
   }
 }
 
-async function setUpstreamDelay(upstream: Upstream, delayMs: number): Promise<void> {
-  const answer = await fetchLocal(upstream.port, `/bench/delay-ms/${delayMs}`, { method: 'PUT' });
-  if (answer.status !== 204) throw new Error(`the upstream refused the delay change (${answer.status})`);
-}
-
 // One set of processes for the whole run: the 50 ms phase reuses the warm
 // proxies (a restart would measure JIT warm-up, not steady state).
-const upstream = await startUpstream();
+const upstream = await startUpstream({ repoRoot, workDir, cpus: loadCpus });
 const running = await startAll(upstream);
 try {
   log('\n== upstream answering at once');
@@ -174,7 +157,7 @@ try {
   await runRounds(['json50', 'stream50', 'json1', 'ttfc'], running, upstream);
   if (!flags['no-delay']) {
     log(`\n== upstream answering after ${slowUpstreamMs} ms`);
-    await setUpstreamDelay(upstream, slowUpstreamMs);
+    await upstream.setDelay(slowUpstreamMs);
     await warmUp(running, [false]);
     await runRounds(['delay50'], running, upstream);
   }

@@ -38,6 +38,8 @@ export interface TargetEnvironment {
   /** taskset CPU list for proxies, or undefined. */
   cpus: string | undefined;
   repoRoot: string;
+  /** Extra node flags for Switchyard's process (--cpu-prof for bench/profile.ts). */
+  switchyardNodeArgs?: string[];
 }
 
 export type StartOutcome = { ok: true; target: RunningTarget } | { ok: false; reason: string };
@@ -55,6 +57,29 @@ export const requestBody = (stream: boolean) =>
     ...(stream ? { stream: true } : {}),
   });
 export const baseHeaders = { 'content-type': 'application/json', authorization: 'Bearer bench-key' };
+
+export interface Upstream {
+  port: number;
+  pid: number;
+  /** Changes how long the upstream waits before answering (0: at once). */
+  setDelay(delayMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** bench/upstream.ts in its own process, pinned with the clients. */
+export async function startUpstream(options: { repoRoot: string; workDir: string; cpus: string | undefined }): Promise<Upstream> {
+  const child = startProcess(process.execPath, [join(options.repoRoot, 'bench/upstream.ts')], { cpus: options.cpus, stdout: 'pipe', stderr: join(options.workDir, 'upstream.err') });
+  const { port } = await firstJsonLine<{ port: number }>(child);
+  return {
+    port,
+    pid: child.pid!,
+    async setDelay(delayMs) {
+      const answer = await fetchLocal(port, `/bench/delay-ms/${delayMs}`, { method: 'PUT' });
+      if (answer.status !== 204) throw new Error(`the upstream refused the delay change (${answer.status})`);
+    },
+    stop: () => stopProcess(child),
+  };
+}
 
 const portkeyScript = (repoRoot: string) => join(repoRoot, 'bench/peers/node_modules/@portkey-ai/gateway/build/start-server.js');
 
@@ -113,7 +138,7 @@ routes:
 `,
       );
       // The gateway logs one JSON line per request: into a file, as a deployment would ship it.
-      const child = startProcess(node, ['src/cli.ts', 'serve', '--config', config], { cwd: repoRoot, cpus, stdout: join(workDir, `switchyard-${upstreamPort}.log`), stderr: join(workDir, 'switchyard.err') });
+      const child = startProcess(node, [...(environment.switchyardNodeArgs ?? []), 'src/cli.ts', 'serve', '--config', config], { cwd: repoRoot, cpus, stdout: join(workDir, `switchyard-${upstreamPort}.log`), stderr: join(workDir, 'switchyard.err') });
       await waitUntil('Switchyard', async () => {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, 'switchyard.err')}`);
         return (await fetchLocal(port, '/readyz')).status === 200;

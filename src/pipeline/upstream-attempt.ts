@@ -1,7 +1,8 @@
 import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { AdapterContext, Usage } from '../providers/provider-spec.ts';
+import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
 import type { Target } from '../routing/route-table.ts';
+import { createFrameDecoder } from '../upstream/frame-decoder.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import { transportError } from '../upstream/transport-errors.ts';
 import { linkAbort } from './abort-link.ts';
@@ -118,19 +119,26 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     let committed = false;
     let usage: Usage | undefined;
 
-    const translate = (events: Buffer[]): Buffer[] => {
+    // Translating adapters get decoded events; OpenAI-compatible streams are forwarded as the bytes that came.
+    const decoder = mapper ? createFrameDecoder(provider.adapter.streamFraming) : undefined;
+
+    const translate = (events: StreamEvent[]): Buffer[] => {
       const out: Buffer[] = [];
       for (const event of events) {
         if (finished) break;
-        if (mapper) {
-          if (!hasData(event)) continue;
-          const mapped = mapper.map(parseEvent(event));
-          if (mapped === 'done') {
-            finished = true;
-            out.push(doneFrame);
-          } else for (const chunk of mapped) out.push(Buffer.from(`data: ${chunk}\n\n`));
-          continue;
-        }
+        const mapped = mapper!.map(event);
+        if (mapped === 'done') {
+          finished = true;
+          out.push(doneFrame);
+        } else for (const chunk of mapped) out.push(Buffer.from(`data: ${chunk}\n\n`));
+      }
+      return out;
+    };
+
+    const forward = (events: Buffer[]): Buffer[] => {
+      const out: Buffer[] = [];
+      for (const event of events) {
+        if (finished) break;
         if (!hasData(event)) {
           // Before content, keep-alives are a hold and stay here; after, they keep the client's connection warm.
           if (committed) out.push(event);
@@ -151,8 +159,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     const pull = async (): Promise<Buffer[] | null> => {
       while (!finished) {
         const { value, done } = await iterator.next();
-        if (done) throw new GatewayError('upstream_reset', `${provider.name} ended the stream without [DONE]`, { provider: provider.name });
-        const out = translate(splitter.push(value));
+        if (done) throw new GatewayError('upstream_reset', `${provider.name} ended the stream without finishing it`, { provider: provider.name });
+        const out = decoder ? translate(decoder.push(value)) : forward(splitter.push(value));
         if (out.length > 0) return out;
       }
       return null;

@@ -1,0 +1,77 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { renderSummary, summariseProfile, type CpuProfile } from './cpu-profile-summary.ts';
+import { runLoad, wrkVersion } from './load.ts';
+import { availableCores } from './proc-stats.ts';
+import { killAll } from './services.ts';
+import { baseHeaders, requestBody, requestPath, startTarget, startUpstream } from './targets.ts';
+
+// Switchyard under the benchmark's load with --cpu-prof, and where its time
+// went: only the samples taken while the measured load ran are counted
+// (start-up and warm-up are left out).
+//
+//   node bench/profile.ts [--duration 10] [--stream] [--connections 50]
+// Writes bench/results/profiles/*.cpuprofile (open in Chrome DevTools) and bench/results/profile-latest.md.
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    stream: { type: 'boolean', default: false },
+    connections: { type: 'string', default: '50' },
+    'no-pin': { type: 'boolean', default: false },
+    top: { type: 'string', default: '25' },
+  },
+});
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const profileDir = join(repoRoot, 'bench/results/profiles');
+mkdirSync(profileDir, { recursive: true });
+const workDir = mkdtempSync(join(tmpdir(), 'switchyard-profile-'));
+const pin = !flags['no-pin'] && availableCores() >= 2;
+const proxyCpus = pin ? '0' : undefined;
+const loadCpus = pin ? '1' : undefined;
+const generator = wrkVersion() ? 'wrk' : 'autocannon';
+const stream = flags.stream;
+const name = `switchyard-${stream ? 'stream' : 'json'}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`;
+process.on('exit', killAll);
+
+const upstream = await startUpstream({ repoRoot, workDir, cpus: loadCpus });
+const outcome = await startTarget('switchyard', {
+  upstreamPort: upstream.port,
+  upstreamPid: upstream.pid,
+  workDir,
+  cpus: proxyCpus,
+  repoRoot,
+  switchyardNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`],
+});
+if (!outcome.ok) throw new Error(`Switchyard did not start: ${outcome.reason}`);
+const target = outcome.target;
+const request = { port: target.port, path: requestPath, headers: { ...baseHeaders }, body: requestBody(stream) };
+const loadOptions = { generator, connections: Number(flags.connections), cpus: loadCpus, workDir } as const;
+
+process.stderr.write(`warming up, then ${flags.duration} s of ${flags.connections}-connection ${stream ? 'stream' : 'non-stream'} load (${generator})\n`);
+await runLoad(request, { ...loadOptions, seconds: 2 });
+// The profile's clock is the monotonic one, like process.hrtime: keep the samples of the measured load only.
+const fromUs = Number(process.hrtime.bigint() / 1000n);
+const result = await runLoad(request, { ...loadOptions, seconds: Number(flags.duration) });
+const toUs = Number(process.hrtime.bigint() / 1000n);
+await target.stop();
+await upstream.stop();
+rmSync(workDir, { recursive: true, force: true });
+
+const file = readdirSync(profileDir).find((entry) => entry === name);
+if (!file) throw new Error(`no profile was written to ${profileDir}`);
+const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
+const summary = summariseProfile(profile, { ownRoot: repoRoot, top: Number(flags.top), fromUs, toUs });
+const report = [
+  `## Switchyard CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections, ${new Date().toISOString()}`,
+  '',
+  `Load: ${Math.round(result.rps).toLocaleString('en-US')} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.non2xx} non-2xx, ${result.errors} errors (profiling slows the process). Profile: bench/results/profiles/${file}.`,
+  '',
+  renderSummary(summary),
+].join('\n');
+process.stdout.write(`${report}\n`);
+writeFileSync(join(repoRoot, 'bench/results', `profile-latest-${stream ? 'stream' : 'json'}.md`), `${report}\n`);
