@@ -48,7 +48,7 @@ function run(command: string, args: string[]): Promise<string> {
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 && out.includes('{') ? resolve(out) : reject(new Error(`${command} exited ${code}: ${err.trim().slice(0, 500)}`))));
+    child.on('close', (code) => (code === 0 && out.includes('{') ? resolve(out) : reject(new Error(`${command} exited ${code}: ${(err + out).trim().slice(0, 500)}`))));
   });
 }
 

@@ -7,14 +7,14 @@ import { renderSummary, summariseProfile, type CpuProfile } from './cpu-profile-
 import { runLoad, wrkVersion } from './load.ts';
 import { availableCores } from './proc-stats.ts';
 import { killAll } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startTarget, startUpstream } from './targets.ts';
+import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetLabels, type TargetName } from './targets.ts';
 
-// Switchyard under the benchmark's load with --cpu-prof, and where its time
-// went: only the samples taken while the measured load ran are counted
-// (start-up and warm-up are left out).
+// Switchyard (or another Node.js target, to compare) under the benchmark's
+// load with --cpu-prof, and where its time went: only the samples taken while
+// the measured load ran are counted (start-up and warm-up are left out).
 //
-//   node bench/profile.ts [--duration 10] [--stream] [--connections 50]
-// Writes bench/results/profiles/*.cpuprofile (open in Chrome DevTools) and bench/results/profile-latest.md.
+//   node bench/profile.ts [--target switchyard|bare|portkey] [--duration 10] [--stream] [--connections 50]
+// Writes bench/results/profiles/*.cpuprofile (open in Chrome DevTools) and bench/results/profile-TARGET-json|stream.md.
 
 const { values: flags } = parseArgs({
   options: {
@@ -23,6 +23,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     'no-pin': { type: 'boolean', default: false },
     top: { type: 'string', default: '25' },
+    target: { type: 'string', default: 'switchyard' },
   },
 });
 
@@ -35,21 +36,23 @@ const proxyCpus = pin ? '0' : undefined;
 const loadCpus = pin ? '1' : undefined;
 const generator = wrkVersion() ? 'wrk' : 'autocannon';
 const stream = flags.stream;
-const name = `switchyard-${stream ? 'stream' : 'json'}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`;
+const targetName = flags.target as TargetName;
+if (!['switchyard', 'bare', 'portkey'].includes(targetName)) throw new Error('--target must be switchyard, bare or portkey');
+const name = `${targetName}-${stream ? 'stream' : 'json'}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`;
 process.on('exit', killAll);
 
 const upstream = await startUpstream({ repoRoot, workDir, cpus: loadCpus });
-const outcome = await startTarget('switchyard', {
+const outcome = await startTarget(targetName, {
   upstreamPort: upstream.port,
   upstreamPid: upstream.pid,
   workDir,
   cpus: proxyCpus,
   repoRoot,
-  switchyardNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`],
+  nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`],
 });
-if (!outcome.ok) throw new Error(`Switchyard did not start: ${outcome.reason}`);
+if (!outcome.ok) throw new Error(`${targetName} did not start: ${outcome.reason}`);
 const target = outcome.target;
-const request = { port: target.port, path: requestPath, headers: { ...baseHeaders }, body: requestBody(stream) };
+const request = { port: target.port, path: requestPath, headers: { ...baseHeaders, ...target.headers }, body: requestBody(stream) };
 const loadOptions = { generator, connections: Number(flags.connections), cpus: loadCpus, workDir } as const;
 
 process.stderr.write(`warming up, then ${flags.duration} s of ${flags.connections}-connection ${stream ? 'stream' : 'non-stream'} load (${generator})\n`);
@@ -67,11 +70,11 @@ if (!file) throw new Error(`no profile was written to ${profileDir}`);
 const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
 const summary = summariseProfile(profile, { ownRoot: repoRoot, top: Number(flags.top), fromUs, toUs });
 const report = [
-  `## Switchyard CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections, ${new Date().toISOString()}`,
+  `## ${targetLabels[targetName]} CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections, ${new Date().toISOString()}`,
   '',
   `Load: ${Math.round(result.rps).toLocaleString('en-US')} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.non2xx} non-2xx, ${result.errors} errors (profiling slows the process). Profile: bench/results/profiles/${file}.`,
   '',
   renderSummary(summary),
 ].join('\n');
 process.stdout.write(`${report}\n`);
-writeFileSync(join(repoRoot, 'bench/results', `profile-latest-${stream ? 'stream' : 'json'}.md`), `${report}\n`);
+writeFileSync(join(repoRoot, 'bench/results', `profile-${targetName}-${stream ? 'stream' : 'json'}.md`), `${report}\n`);

@@ -143,7 +143,9 @@ async function runRounds(scenarios: Scenario[], running: readonly RunningTarget[
 async function warmUp(running: readonly RunningTarget[], streams: boolean[]): Promise<void> {
   log(`warming up ${running.map((target) => target.name).join(', ')}`);
   for (const target of running) {
-    for (const stream of streams) await runLoad(request(target, stream), { generator, connections, seconds: warmupSeconds, cpus: loadCpus, workDir });
+    for (const stream of streams) {
+      await runLoad(request(target, stream), { generator, connections, seconds: warmupSeconds, cpus: loadCpus, workDir }).catch((error: unknown) => log(`  warm-up of ${target.name} failed: ${(error as Error).message}`));
+    }
   }
 }
 

@@ -1,0 +1,89 @@
+import type { Clock } from './clock.ts';
+import { SlidingWindow } from './sliding-window.ts';
+
+// A breaker per provider: when the error rate over the window passes the
+// threshold (with enough requests to mean something), the provider is skipped
+// for `cooldownMs` at no upstream cost; then one probe request at a time
+// decides between closing and opening again. The state is a plain value so it
+// can be logged, shown on /admin/status and shared through Redis.
+
+export interface BreakerPolicy {
+  errorRate: number;
+  minRequests: number;
+  windowMs: number;
+  cooldownMs: number;
+}
+
+export type BreakerState = { kind: 'closed' } | { kind: 'open'; openedAt: number; reopenAt: number } | { kind: 'half-open'; probing: boolean };
+
+export const breakerStateValue = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+export class CircuitBreaker {
+  private readonly policy: BreakerPolicy;
+  private readonly clock: Clock;
+  private readonly window: SlidingWindow;
+  private current: BreakerState = { kind: 'closed' };
+  /** Called on every change of state kind, for logs and metrics. */
+  onChange: ((state: BreakerState) => void) | undefined;
+
+  constructor(policy: BreakerPolicy, clock: Clock) {
+    this.policy = policy;
+    this.clock = clock;
+    this.window = new SlidingWindow(policy.windowMs, clock);
+  }
+
+  get state(): BreakerState {
+    if (this.current.kind === 'open' && this.clock.now() >= this.current.reopenAt) this.set({ kind: 'half-open', probing: false });
+    return this.current;
+  }
+
+  /** May a request go through now? In half-open, only one probe at a time. */
+  canPass(): boolean {
+    const state = this.state;
+    if (state.kind === 'closed') return true;
+    if (state.kind === 'open') return false;
+    return !state.probing;
+  }
+
+  /** Call when a request is actually sent; marks the half-open probe as taken. */
+  onSend(): void {
+    const state = this.state;
+    if (state.kind === 'half-open') this.current = { kind: 'half-open', probing: true };
+  }
+
+  record(success: boolean): void {
+    const state = this.state;
+    if (state.kind === 'half-open') {
+      if (success) {
+        this.window.reset();
+        this.set({ kind: 'closed' });
+      } else this.trip();
+      return;
+    }
+    if (state.kind === 'open') return;
+    this.window.record(success);
+    const { failures, total } = this.window.totals();
+    if (total >= this.policy.minRequests && failures / total > this.policy.errorRate) this.trip();
+  }
+
+  /** A probe that was taken but never resolved (aborted) frees the slot. */
+  releaseProbe(): void {
+    if (this.current.kind === 'half-open') this.current = { kind: 'half-open', probing: false };
+  }
+
+  private trip(): void {
+    const now = this.clock.now();
+    this.set({ kind: 'open', openedAt: now, reopenAt: now + this.policy.cooldownMs });
+  }
+
+  private set(state: BreakerState): void {
+    const changed = state.kind !== this.current.kind;
+    this.current = state;
+    if (changed) this.onChange?.(state);
+  }
+
+  snapshot(): BreakerState & { window: { successes: number; failures: number } } {
+    const { successes, failures } = this.window.totals();
+    return { ...this.state, window: { successes, failures } };
+  }
+}
