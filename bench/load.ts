@@ -105,7 +105,7 @@ export async function runLoad(request: Request, options: LoadOptions): Promise<L
   const script = join(options.workDir, `wrk-${request.port}-${request.body.includes('"stream":true') ? 'stream' : 'json'}.lua`);
   writeFileSync(script, wrkScript(request));
   const url = `http://127.0.0.1:${request.port}${request.path}`;
-  const args = ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '10s', '-s', script, url];
+  const args = ['-t1', `-c${options.connections}`, `-d${Math.max(1, Math.round(options.seconds))}s`, '--timeout', '10s', '-s', script, url];
   const summary = lastJsonLine<WrkSummary>(await run(...pinned(options.cpus, 'wrk', args)));
   const seconds = summary.duration_us / 1e6;
   return {

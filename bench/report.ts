@@ -40,6 +40,9 @@ export interface RunInfo {
   skipped: string[];
   peakRssBytes: Partial<Record<TargetName, number>>;
   totalSeconds: number;
+  /** Time spent waiting for other processes to quieten, and measurements taken again because they did not. */
+  quietWaitSeconds: number;
+  retries: number;
 }
 
 export interface Spread {
@@ -104,7 +107,10 @@ export function renderReport(measurements: readonly Measurement[], info: RunInfo
   lines.push(`Versions: ${versions.join('; ')}.`);
   for (const line of info.skipped) lines.push(`Skipped: ${line}.`);
   const noise = spread(measurements.map((m) => m.othersShare * 100));
-  if (noise) lines.push(`Other processes used ${cell(noise, 0)} % of the machine during measurements${noise.max > 10 ? ' — figures from busy moments are less reliable' : ''}.`);
+  if (noise) {
+    const waits = `waited ${Math.round(info.quietWaitSeconds)} s for quiet moments, measured ${info.retries} time(s) again`;
+    lines.push(`Other processes used ${cell(noise, 0)} % of the machine during measurements (${waits})${noise.max > 10 ? ' — figures from busy moments are less reliable' : ''}.`);
+  }
   lines.push('');
 
   lines.push('## 50 connections, instant upstream', '');

@@ -44,9 +44,9 @@ export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> 
   });
 }
 
-/** Kills every child still running; for exit paths. */
+/** Asks every child still running to stop (SIGTERM: nginx's master then stops its workers); for exit paths. */
 export function killAll(): void {
-  for (const child of running) child.kill('SIGKILL');
+  for (const child of running) child.kill('SIGTERM');
 }
 
 /** Resolves with the first JSON line a child prints on stdout ({"port":N}). */

@@ -114,17 +114,27 @@ test('a malformed stream chunk after content ends the stream with an error event
 });
 
 test('when every target fails: one 503 with Retry-After, the last error summarised, no key', async () => {
-  primary.script([{ status: 401, body: '{"error":{"message":"Incorrect API key provided: sk-primary-secret-1111111111","type":"invalid_request_error","code":"invalid_api_key"}}' }]);
-  const error = await ask('solo').then(
-    () => assert.fail('expected an error'),
-    (caught: unknown) => caught as InstanceType<typeof APIError>,
-  );
-  assert.equal(error.status, 503);
-  assert.equal(error.headers?.get('retry-after'), '1');
-  assert.equal((error.error as { code: string }).code, 'no_target_available');
-  assert.match(error.message, /primary answered 401/);
-  assert.ok(!error.message.includes('sk-primary-secret'));
-  assert.ok(!gateway.logs().includes('sk-primary-secret'));
+  // Its own gateway: a refused key leaves the target out for a cooldown, which the other tests must not inherit.
+  const lonely = await startGateway({
+    providers: { primary: { type: 'openai', base_url: primary.url, api_key: 'sk-primary-secret-1111111111' } },
+    routes: { solo: { targets: [{ provider: 'primary', model: 'p-model' }] } },
+  });
+  try {
+    primary.script([{ status: 401, body: '{"error":{"message":"Incorrect API key provided: sk-primary-secret-1111111111","type":"invalid_request_error","code":"invalid_api_key"}}' }]);
+    const error = await lonely.client.chat.completions.create({ model: 'solo', messages: [{ role: 'user', content: 'x' }] }).then(
+      () => assert.fail('expected an error'),
+      (caught: unknown) => caught as InstanceType<typeof APIError>,
+    );
+    assert.equal(error.status, 503);
+    assert.equal(error.headers?.get('retry-after'), '1');
+    assert.equal((error.error as { code: string }).code, 'no_target_available');
+    assert.match(error.message, /primary answered 401/);
+    assert.ok(!error.message.includes('sk-primary-secret'));
+    assert.ok(!lonely.logs().includes('sk-primary-secret'));
+    assert.match(lonely.logs(), /left out: it refused our credentials/);
+  } finally {
+    await lonely.close();
+  }
 });
 
 test('a 400 from the upstream is the client\'s own mistake: returned as is, not retried', async () => {

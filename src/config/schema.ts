@@ -60,6 +60,16 @@ const providerSchema = z.strictObject({
   rate_limit: rateLimitSchema.optional(),
   health_check: healthCheckSchema.prefault({}),
   circuit_breaker: circuitBreakerSchema.prefault({}),
+  retry_budget: z.strictObject({ ratio: z.number().min(0).max(1).default(0.2), min_per_second: z.number().nonnegative().default(5) }).prefault({}),
+  outlier_detection: z
+    .strictObject({
+      consecutive_failures: z.number().int().positive().default(5),
+      base_ejection: duration.default(10_000),
+      max_ejection: duration.default(300_000),
+    })
+    .prefault({}),
+  /** How long a target that refused our credentials, balance or model (401/402/403/404) is left out. */
+  failure_cooldown: duration.default(300_000),
   private: z.boolean().default(false),
   price: z.strictObject({ input_per_1k: z.number().nonnegative(), output_per_1k: z.number().nonnegative() }).optional(),
 });

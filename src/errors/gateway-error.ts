@@ -5,6 +5,8 @@ export interface GatewayErrorOptions {
   retryAfterMs?: number;
   provider?: string;
   status?: number;
+  /** The status the upstream answered, when the error came from one. */
+  upstreamStatus?: number;
   cause?: unknown;
 }
 
@@ -18,6 +20,7 @@ export class GatewayError extends Error {
   readonly param: string | null;
   readonly retryAfterMs: number | undefined;
   readonly provider: string | undefined;
+  readonly upstreamStatus: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -30,6 +33,7 @@ export class GatewayError extends Error {
     this.param = options.param ?? null;
     this.retryAfterMs = options.retryAfterMs;
     this.provider = options.provider;
+    this.upstreamStatus = options.upstreamStatus;
   }
 
   get retryable(): boolean {

@@ -15,6 +15,9 @@ export class GatewayMetrics {
   readonly tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
   readonly inFlight = new Gauge({ name: 'switchyard_inflight_requests', help: 'Requests in flight to each provider.', labelNames: ['provider'], registers: [this.registry] });
 
+  readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
+  readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
+
   private readonly bound = new Map<string, unknown>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -50,6 +53,14 @@ export class GatewayMetrics {
 
   trackInFlight(provider: string, delta: number): void {
     this.child(`f|${provider}`, () => this.inFlight.labels(provider)).inc(delta);
+  }
+
+  setCircuitState(provider: string, state: 'closed' | 'half-open' | 'open'): void {
+    this.circuitState.labels(provider).set(state === 'closed' ? 0 : state === 'half-open' ? 1 : 2);
+  }
+
+  setHealthy(provider: string, healthy: boolean): void {
+    this.providerHealthy.labels(provider).set(healthy ? 1 : 0);
   }
 
   render(): Promise<string> {

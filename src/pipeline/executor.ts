@@ -2,20 +2,25 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { CandidateOrder } from '../routing/candidate-order.ts';
 import type { Route, RouteTable, Target } from '../routing/route-table.ts';
+import type { TargetStatus } from '../routing/target-status.ts';
 import { linkAbort } from './abort-link.ts';
+import { AttemptPlan } from './attempt-plan.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
+import { hedgedAttempt } from './hedged-attempt.ts';
+import { sleep } from './sleep.ts';
 import { relayStream } from './stream-relay.ts';
-import { runAttempt } from './upstream-attempt.ts';
+import { runAttempt, type AttemptResult } from './upstream-attempt.ts';
 
-// The attempt loop: route → ordered candidates → one attempt after another
-// until one produces a first token, the deadline passes, or a failure says the
-// client must hear about it. A failed target is left for the next one at once.
+// The attempt loop: route → ordered candidates → attempts (retried with
+// backoff, failed over at once, hedged when slow) until one produces a first
+// token, the deadline passes, or a failure says the client must hear about it.
 
 export interface ExecutorParts {
   routes: RouteTable;
   candidates: CandidateOrder;
   metrics: GatewayMetrics;
+  status: TargetStatus;
 }
 
 export function findRoute(routes: RouteTable, model: string): Route {
@@ -28,85 +33,142 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
   const route = findRoute(parts.routes, request.model);
   record.route = route.name;
   const { ordered, eligible } = parts.candidates.candidates(route, { trafficClass: request.trafficClass, privateOnly: request.sensitive });
-  const usable = ordered.filter((target) => target.provider.adapter.operations.has(request.client.operation));
   if (eligible === 0 && request.sensitive) {
     throw new GatewayError('no_private_target', `Route "${route.name}" has no private provider for a sensitive request.`, { retryAfterMs: 1000 });
   }
+  const usable = ordered.filter((target) => target.provider.adapter.operations.has(request.client.operation));
   if (usable.length === 0 && ordered.length > 0) {
     throw new GatewayError('unsupported_operation', `No target of route "${route.name}" supports ${request.client.operation}.`, { param: 'model' });
   }
 
   const totalMs = request.timeoutMs ?? route.config.timeouts.total;
+  const deadline = request.receivedAt + totalMs;
   const requestController = new AbortController();
   const unlinkClient = linkAbort(channel.signal, requestController);
   const deadlineTimer = setTimeout(() => requestController.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)), totalMs);
-  const deadline = request.receivedAt + totalMs;
+  const plan = new AttemptPlan(usable, route.config.retry, deadline);
+  const signal = requestController.signal;
   let lastError: GatewayError | undefined;
+
+  /** Breaker and retry budget both say yes; a first attempt counts toward the budget's base. */
+  const permitted = (target: Target, retry: boolean): boolean => {
+    const provider = parts.status.provider(target.provider.name);
+    if (!provider.breaker.canPass()) return false;
+    if (!retry) {
+      provider.budget.recordRequest();
+      return true;
+    }
+    return provider.budget.tryAcquire();
+  };
+
+  const start = (target: Target, attemptSignal: AbortSignal): Promise<AttemptResult> => {
+    record.attempts += 1;
+    const breaker = parts.status.provider(target.provider.name).breaker;
+    breaker.onSend();
+    const remaining = Math.max(1, deadline - performance.now());
+    return runAttempt({ target, request, signal: attemptSignal, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining) }).catch((error: unknown) => {
+      if (attemptSignal.aborted) breaker.releaseProbe();
+      throw error;
+    });
+  };
+
+  const onFailure = (target: Target, failure: GatewayError) => {
+    if (signal.aborted) return;
+    record.failures.push(failure.code);
+    parts.metrics.countAttempt(target.provider.name, failure.code);
+    parts.status.recordFailure(target, failure);
+    plan.failed(target, failure, performance.now());
+    lastError = failure;
+  };
+
   try {
-    for (const target of usable) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0 || requestController.signal.aborted) break;
-      record.attempts += 1;
-      record.provider = target.provider.name;
-      record.model = target.model;
-      try {
-        const result = await runAttempt({
-          target,
-          request,
-          signal: requestController.signal,
-          firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining),
-        });
-        parts.metrics.countAttempt(target.provider.name, 'ok');
-        record.firstTokenMs = result.firstTokenAt - request.receivedAt;
-        const headers = responseHeaders(request, target, record);
-        if (result.kind === 'json') {
-          record.status = 200;
-          record.usage = result.usage;
-          channel.sendJson(200, headers, result.body);
-          return;
-        }
-        record.status = 200;
-        const outcome = await relayStream(result.stream, channel, headers);
-        record.usage = result.stream.usage();
-        if (outcome.kind === 'client_gone') record.clientGone = true;
-        if (outcome.kind === 'upstream_failed') {
-          record.failures.push(outcome.error.code);
-          parts.metrics.countAttempt(target.provider.name, outcome.error.code);
-        }
-        return;
-      } catch (error) {
+    while (!signal.aborted) {
+      const step = plan.next(performance.now());
+      if (step.kind === 'exhausted') break;
+      if (step.kind === 'wait') {
+        await sleep(step.ms, signal);
+        continue;
+      }
+      if (!permitted(step.target, step.retry)) {
+        plan.drop(step.target);
+        continue;
+      }
+      const outcome = await hedgedAttempt({
+        first: step.target,
+        signal,
+        start,
+        hedgeAfterMs: hedgeDelay(route, parts.status, step.target),
+        pickHedge: () => {
+          const candidate = plan.hedgeCandidate(performance.now(), step.target);
+          if (candidate && permitted(candidate, true)) return candidate;
+          if (candidate) plan.drop(candidate);
+          return undefined;
+        },
+        onFailure,
+      });
+      if ('failed' in outcome) {
         if (channel.signal.aborted) {
           record.clientGone = true;
           return;
         }
-        if (requestController.signal.aborted) break;
-        const failure = error instanceof GatewayError ? error : new GatewayError('internal_error', 'an attempt failed unexpectedly', { cause: error });
-        record.failures.push(failure.code);
-        parts.metrics.countAttempt(target.provider.name, failure.code);
-        if (failure.action === 'return') throw failure;
-        lastError = failure;
+        if (outcome.failed.action === 'return' && !signal.aborted) throw outcome.failed;
+        continue;
       }
+      await deliver(parts, request, channel, record, outcome.winner.target, outcome.winner.result);
+      return;
     }
   } finally {
     clearTimeout(deadlineTimer);
     unlinkClient();
   }
-  throw exhausted(route, requestController.signal.aborted, lastError, usable.length);
+  if (channel.signal.aborted) {
+    record.clientGone = true;
+    return;
+  }
+  throw exhausted(route, signal.aborted, lastError, usable.length);
+}
+
+async function deliver(parts: ExecutorParts, request: GatewayRequest, channel: ClientChannel, record: RequestRecord, target: Target, result: AttemptResult): Promise<void> {
+  parts.metrics.countAttempt(target.provider.name, 'ok');
+  record.provider = target.provider.name;
+  record.model = target.model;
+  record.firstTokenMs = result.firstTokenAt - request.receivedAt;
+  parts.status.recordSuccess(target, record.firstTokenMs);
+  record.status = 200;
+  const headers = {
+    'x-request-id': request.id,
+    'x-switchyard-provider': target.provider.name,
+    'x-switchyard-model': target.model,
+    'x-switchyard-attempts': String(record.attempts),
+  };
+  if (result.kind === 'json') {
+    record.usage = result.usage;
+    channel.sendJson(200, headers, result.body);
+    return;
+  }
+  const outcome = await relayStream(result.stream, channel, headers);
+  record.usage = result.stream.usage();
+  if (outcome.kind === 'client_gone') record.clientGone = true;
+  if (outcome.kind === 'upstream_failed') {
+    record.failures.push(outcome.error.code);
+    parts.metrics.countAttempt(target.provider.name, outcome.error.code);
+    parts.status.recordFailure(target, outcome.error);
+  }
+}
+
+/** `hedge.after`, or for `adaptive` the target's recent p95 time to first token (no hedge until it is known). */
+function hedgeDelay(route: Route, status: TargetStatus, target: Target): number | undefined {
+  const after = route.config.hedge?.after;
+  if (after === undefined) return undefined;
+  if (after !== 'adaptive') return after;
+  const p95 = status.target(target).latency.p95();
+  return p95 === undefined ? undefined : Math.max(50, p95);
 }
 
 function exhausted(route: Route, deadlinePassed: boolean, lastError: GatewayError | undefined, candidates: number): GatewayError {
   const last = lastError ? ` Last error: ${lastError.message}` : '';
   if (deadlinePassed) return new GatewayError('deadline_exceeded', `The request deadline passed before a target of route "${route.name}" answered.${last}`);
   const retryAfterMs = Math.min(Math.max(lastError?.retryAfterMs ?? 1000, 1000), 60_000);
-  const why = candidates === 0 ? 'no target is available' : `all ${candidates} target${candidates === 1 ? '' : 's'} failed`;
+  const why = candidates === 0 ? 'no target is available (unhealthy or circuit open)' : `all ${candidates} target${candidates === 1 ? '' : 's'} failed or were held back`;
   return new GatewayError('no_target_available', `Route "${route.name}" could not serve the request: ${why}.${last}`, { retryAfterMs, provider: lastError?.provider });
-}
-
-function responseHeaders(request: GatewayRequest, target: Target, record: RequestRecord): Record<string, string> {
-  return {
-    'x-request-id': request.id,
-    'x-switchyard-provider': target.provider.name,
-    'x-switchyard-model': target.model,
-    'x-switchyard-attempts': String(record.attempts),
-  };
 }

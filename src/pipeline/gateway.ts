@@ -3,9 +3,11 @@ import type { Logger } from '../observability/logger.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
+import { TargetStatus } from '../routing/target-status.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
 import type { ClientChannel } from './client-channel.ts';
 import { execute, type ExecutorParts } from './executor.ts';
+import { HealthMonitor } from './health-monitor.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
 // The engine, usable as a library: a config in, requests through. Everything
@@ -26,6 +28,8 @@ export interface GatewayOptions {
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  readonly targetStatus: TargetStatus;
+  private readonly health: HealthMonitor;
   private generation: Generation;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
@@ -33,7 +37,19 @@ export class Gateway {
   constructor(config: Config, options: GatewayOptions) {
     this.logger = options.logger;
     this.metrics = options.metrics ?? new GatewayMetrics();
+    this.targetStatus = new TargetStatus();
+    this.targetStatus.events = {
+      breakerChanged: (provider, state) => {
+        this.metrics.setCircuitState(provider, state.kind);
+        this.logger.warn({ provider, circuit: state.kind }, `circuit ${state.kind} for ${provider}`);
+      },
+      ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
+      // Loud: a refused key, balance or model will not heal by itself.
+      cooled: (target, reason, ms) => this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
+    };
+    this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger });
     this.generation = this.build(config);
+    this.health.start(this.generation.providers.values());
   }
 
   get config(): Config {
@@ -42,13 +58,16 @@ export class Gateway {
 
   private build(config: Config): Generation {
     const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
-    return { config, providers, routes: new RouteTable(config, providers), candidates: new CandidateOrder(), metrics: this.metrics };
+    this.targetStatus.sync(config.providers);
+    const routes = new RouteTable(config, providers);
+    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus };
   }
 
   /** Swaps in a new config; the old generation's connections close once their requests finish. */
   reload(config: Config): void {
     const previous = this.generation;
     this.generation = this.build(config);
+    this.health.start(this.generation.providers.values());
     for (const provider of previous.providers.values()) void provider.close();
   }
 
@@ -77,16 +96,14 @@ export class Gateway {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Ready when every route has at least one target it could try. */
-  readiness(): { ready: boolean; routes: Record<string, { targets: number }> } {
-    const routes: Record<string, { targets: number }> = {};
+  /** Ready when every route has at least one target that is healthy, closed and not ejected. */
+  readiness(): { ready: boolean; routes: Record<string, { available: number; targets: number }> } {
+    const routes: Record<string, { available: number; targets: number }> = {};
     let ready = true;
     for (const route of this.generation.routes.routes.values()) {
-      const { ordered } = this.generation.candidates.candidates(route, { trafficClass: 'realtime', privateOnly: false });
-      const batch = this.generation.candidates.candidates(route, { trafficClass: 'batch', privateOnly: false }).ordered;
-      const targets = new Set([...ordered, ...batch]).size;
-      routes[route.name] = { targets };
-      if (targets === 0) ready = false;
+      const available = route.targets.filter((target) => this.targetStatus.isAvailable(target)).length;
+      routes[route.name] = { available, targets: route.targets.length };
+      if (available === 0) ready = false;
     }
     return { ready, routes };
   }
@@ -98,7 +115,16 @@ export class Gateway {
       providers: Object.fromEntries(
         [...providers.values()].map((provider) => [
           provider.name,
-          { type: provider.config.type, base_url: provider.origin + provider.basePath, private: provider.config.private, in_flight: provider.inFlight, max_concurrency: provider.config.max_concurrency },
+          {
+            type: provider.config.type,
+            base_url: provider.origin + provider.basePath,
+            private: provider.config.private,
+            in_flight: provider.inFlight,
+            max_concurrency: provider.config.max_concurrency,
+            healthy: this.targetStatus.provider(provider.name).health.healthy,
+            last_health_error: this.targetStatus.provider(provider.name).health.lastError ?? null,
+            circuit: this.targetStatus.provider(provider.name).breaker.snapshot(),
+          },
         ]),
       ),
       routes: Object.fromEntries(
@@ -107,7 +133,14 @@ export class Gateway {
           {
             balance: route.config.balance,
             timeouts: route.config.timeouts,
-            targets: route.targets.map((target) => ({ provider: target.provider.name, model: target.model, tier: target.tier, weight: target.weight, classes: [...target.classes] })),
+            targets: route.targets.map((target) => ({
+              provider: target.provider.name,
+              model: target.model,
+              tier: target.tier,
+              weight: target.weight,
+              classes: [...target.classes],
+              ...this.targetStatus.snapshot(target),
+            })),
           },
         ]),
       ),
@@ -116,6 +149,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    this.health.stop();
     await Promise.all([...this.generation.providers.values()].map((provider) => provider.destroy()));
   }
 }

@@ -41,6 +41,7 @@ export function mapHttpFailure(failure: UpstreamFailure, detail: FailureDetail, 
   return new GatewayError(code, message, {
     provider: context.providerName,
     retryAfterMs: readRetryAfterMs(failure.headers),
+    upstreamStatus: failure.status,
     // 413 and 422 keep their own status; other client errors are 400s.
     status: returnedAsIs && (failure.status === 413 || failure.status === 422) ? failure.status : undefined,
   });

@@ -54,6 +54,11 @@ export function createOpenAICompatibleAdapter(options: OpenAICompatibleOptions):
     createStreamMapper: () => undefined,
     readUsage: readOpenAIUsage,
     mapFailure: (failure, context) => mapHttpFailure(failure, readOpenAIErrorBody(failure.body), context),
-    healthProbe: (provider) => ({ method: 'GET', path: provider.health_check.path ?? healthPath, expectedStatus: provider.health_check.expected_status }),
+    healthProbe: (provider) => ({
+      method: 'GET',
+      path: provider.health_check.path ?? healthPath,
+      expectedStatus: provider.health_check.expected_status,
+      headers: { ...options.headers?.(provider), ...provider.headers, ...(provider.api_key ? { authorization: `Bearer ${provider.api_key}` } : {}) },
+    }),
   };
 }

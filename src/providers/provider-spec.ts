@@ -64,6 +64,8 @@ export interface HealthProbe {
   method: 'GET';
   path: string;
   expectedStatus: number;
+  /** Credentials when the probed endpoint needs them (an invalid key then shows as unhealthy). */
+  headers?: Record<string, string>;
 }
 
 export interface ProviderAdapter {

@@ -3,7 +3,9 @@ import type { Route, Target } from './route-table.ts';
 
 // The order in which a request tries a route's targets: tier by tier, and
 // within a tier by the route's balance strategy. Targets that cannot take this
-// request (its class, its sensitivity) or that are known to be down are left out.
+// request (its class, its sensitivity) are left out; so are targets known to
+// be down, unless every target is (then the ones whose breaker allows it are
+// tried anyway: a guess beats a certain 503).
 
 export interface CandidateFilter {
   trafficClass: TrafficClass;
@@ -11,12 +13,15 @@ export interface CandidateFilter {
   privateOnly: boolean;
 }
 
-/** The seam where health checks and circuit breakers say whether a target may be tried. */
+/** The seam where health checks, breakers and outlier detection say whether a target may be tried. */
 export interface TargetAvailability {
   isAvailable(target: Target): boolean;
+  breakerAllows(target: Target): boolean;
+  /** Recent time to first token, for least-latency; undefined when unknown. */
+  latencyOf?(target: Target): number | undefined;
 }
 
-export const alwaysAvailable: TargetAvailability = { isAvailable: () => true };
+export const alwaysAvailable: TargetAvailability = { isAvailable: () => true, breakerAllows: () => true };
 
 export interface CandidateOrderOptions {
   availability?: TargetAvailability;
@@ -33,22 +38,32 @@ export class CandidateOrder {
     this.random = options.random ?? Math.random;
   }
 
-  /** Every target the request may use, best first. `eligible` is the count before availability was applied. */
+  /** Every target the request may use, best first. `eligible` counts those the request could use at all. */
   candidates(route: Route, filter: CandidateFilter): { ordered: Target[]; eligible: number } {
     const ordered: Target[] = [];
-    let eligible = 0;
+    const fallback: Target[] = [];
     for (const tier of route.tiers) {
       const usable: Target[] = [];
       for (const target of tier) {
         if (!target.classes.has(filter.trafficClass)) continue;
         if (filter.privateOnly && !target.provider.config.private) continue;
-        eligible += 1;
         if (this.availability.isAvailable(target)) usable.push(target);
+        else if (this.availability.breakerAllows(target)) fallback.push(target);
       }
       if (usable.length > 1) this.balance(route, tier[0]!.tier, usable);
       for (const target of usable) ordered.push(target);
     }
-    return { ordered, eligible };
+    const eligible = ordered.length + fallback.length;
+    return { ordered: ordered.length > 0 ? ordered : fallback, eligible: eligible + this.countOpen(route, filter) };
+  }
+
+  private countOpen(route: Route, filter: CandidateFilter): number {
+    let open = 0;
+    for (const target of route.targets) {
+      if (!target.classes.has(filter.trafficClass) || (filter.privateOnly && !target.provider.config.private)) continue;
+      if (!this.availability.isAvailable(target) && !this.availability.breakerAllows(target)) open += 1;
+    }
+    return open;
   }
 
   private balance(route: Route, tier: number, targets: Target[]): void {
@@ -63,10 +78,24 @@ export class CandidateOrder {
       case 'least-busy':
         targets.sort((a, b) => a.provider.inFlight - b.provider.inFlight);
         return;
+      case 'least-latency':
+        this.powerOfTwo(targets);
+        return;
       default:
-        // weighted (and least-latency until latency tracking lands): a weighted random first pick, the rest in config order.
         rotate(targets, weightedPick(targets, this.random()));
     }
+  }
+
+  /** Two random targets, the faster first (unknown counts as fastest, so new targets get sampled); the rest by latency. */
+  private powerOfTwo(targets: Target[]): void {
+    const latency = (target: Target) => this.availability.latencyOf?.(target) ?? 0;
+    const first = Math.floor(this.random() * targets.length);
+    let second = Math.floor(this.random() * (targets.length - 1));
+    if (second >= first) second += 1;
+    const winner = latency(targets[first]!) <= latency(targets[second]!) ? targets[first]! : targets[second]!;
+    targets.sort((a, b) => latency(a) - latency(b));
+    targets.splice(targets.indexOf(winner), 1);
+    targets.unshift(winner);
   }
 }
 

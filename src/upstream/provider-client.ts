@@ -1,7 +1,8 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { ProviderConfig } from '../config/schema.ts';
 import { adapterFor } from '../providers/adapter-registry.ts';
-import type { ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
+import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
+import { transportError } from './transport-errors.ts';
 
 // One provider as the core sees it: its config, its adapter and one undici
 // pool of keep-alive connections to its origin. Built once per config load,
@@ -46,6 +47,24 @@ export class ProviderClient {
       body: request.body ?? null,
       signal,
     });
+  }
+
+  /** One health probe: undefined when healthy, else what went wrong in a few words. */
+  async probe(probe: HealthProbe, timeoutMs: number): Promise<string | undefined> {
+    try {
+      const response = await this.pool.request({
+        origin: this.origin,
+        method: probe.method,
+        path: this.basePath + probe.path,
+        headers: { 'accept-encoding': 'identity', ...probe.headers },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await response.body.dump();
+      return response.statusCode === probe.expectedStatus ? undefined : `answered ${response.statusCode}, expected ${probe.expectedStatus}`;
+    } catch (error) {
+      if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return `no answer within ${timeoutMs}ms`;
+      return transportError(error, this.name).message;
+    }
   }
 
   /** Closes the pool once its in-flight requests finish (config reload, shutdown). */

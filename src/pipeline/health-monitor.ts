@@ -1,0 +1,51 @@
+import type { Logger } from '../observability/logger.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { TargetStatus } from '../routing/target-status.ts';
+import type { ProviderClient } from '../upstream/provider-client.ts';
+
+// Active health checks: each provider's free endpoint (a model list, /health)
+// is probed every `interval`, once at start so readiness is known at once.
+// The verdict lives in TargetStatus, where routing and /readyz read it.
+
+export class HealthMonitor {
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly status: TargetStatus;
+  private readonly metrics: GatewayMetrics;
+  private readonly logger: Logger;
+
+  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger }) {
+    this.status = options.status;
+    this.metrics = options.metrics;
+    this.logger = options.logger;
+  }
+
+  /** Starts probing these providers, replacing any earlier set. */
+  start(providers: Iterable<ProviderClient>): void {
+    this.stop();
+    for (const provider of providers) {
+      const policy = provider.config.health_check;
+      this.metrics.setHealthy(provider.name, this.status.provider(provider.name).health.healthy);
+      if (!policy.enabled) continue;
+      const check = () => void this.check(provider);
+      check();
+      const timer = setInterval(check, policy.interval);
+      timer.unref();
+      this.timers.push(timer);
+    }
+  }
+
+  private async check(provider: ProviderClient): Promise<void> {
+    const policy = provider.config.health_check;
+    const problem = await provider.probe(provider.adapter.healthProbe(provider.config), policy.timeout);
+    const health = this.status.provider(provider.name).health;
+    if (health.record(problem === undefined, Date.now(), problem)) {
+      this.metrics.setHealthy(provider.name, health.healthy);
+      if (health.healthy) this.logger.info({ provider: provider.name }, `${provider.name} is healthy again`);
+      else this.logger.warn({ provider: provider.name, problem }, `${provider.name} is unhealthy: ${problem}`);
+    }
+  }
+
+  stop(): void {
+    for (const timer of this.timers.splice(0)) clearInterval(timer);
+  }
+}

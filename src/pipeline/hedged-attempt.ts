@@ -1,0 +1,97 @@
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { Target } from '../routing/route-table.ts';
+import { linkAbort } from './abort-link.ts';
+import type { AttemptResult } from './upstream-attempt.ts';
+
+// One attempt, raced by a second target when the first has produced no first
+// token after `hedgeAfterMs` (the slow tail). The first to produce content
+// wins; the other is aborted, and a stream it may still open is closed.
+
+export type Settled = { target: Target; result: AttemptResult } | { target: Target; error: GatewayError };
+
+export interface HedgeOptions {
+  first: Target;
+  signal: AbortSignal;
+  /** Starts one attempt on `target` under `signal`. */
+  start(target: Target, signal: AbortSignal): Promise<AttemptResult>;
+  /** When to start a hedge, or undefined for none. */
+  hedgeAfterMs: number | undefined;
+  /** A target to hedge on, if one may be used now (budget and breaker permitting). */
+  pickHedge(): Target | undefined;
+  /** Told of each failed attempt as it happens. */
+  onFailure(target: Target, error: GatewayError): void;
+}
+
+interface Running {
+  promise: Promise<{ id: number; settled: Settled }>;
+  controller: AbortController;
+}
+
+/** The winning attempt, or the last failure when every attempt started failed. */
+export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Settled & { result: AttemptResult } } | { failed: GatewayError }> {
+  const running = new Map<number, Running>();
+  let nextId = 0;
+  const launch = (target: Target) => {
+    const id = nextId++;
+    const controller = new AbortController();
+    const unlink = linkAbort(options.signal, controller);
+    const promise = options
+      .start(target, controller.signal)
+      .then(
+        (result): Settled => ({ target, result }),
+        (error: unknown): Settled => ({ target, error: error instanceof GatewayError ? error : new GatewayError('internal_error', 'an attempt failed unexpectedly', { cause: error }) }),
+      )
+      .then((settled) => {
+        unlink();
+        return { id, settled };
+      });
+    running.set(id, { promise, controller });
+  };
+
+  launch(options.first);
+  let hedgeTimer: NodeJS.Timeout | undefined;
+  let hedgeWake: Promise<'hedge'> | undefined;
+  if (options.hedgeAfterMs !== undefined) {
+    hedgeWake = new Promise((resolve) => {
+      hedgeTimer = setTimeout(() => resolve('hedge'), options.hedgeAfterMs);
+    });
+  }
+
+  let lastError: GatewayError | undefined;
+  try {
+    while (running.size > 0) {
+      const contenders: Promise<{ id: number; settled: Settled } | 'hedge'>[] = [...running.values()].map((entry) => entry.promise);
+      if (hedgeWake) contenders.push(hedgeWake);
+      const next = await Promise.race(contenders);
+      if (next === 'hedge') {
+        hedgeWake = undefined;
+        const target = options.pickHedge();
+        if (target) launch(target);
+        continue;
+      }
+      running.delete(next.id);
+      const settled = next.settled;
+      if ('result' in settled) {
+        abortAll(running);
+        return { winner: settled };
+      }
+      lastError = settled.error;
+      options.onFailure(settled.target, settled.error);
+      if (settled.error.action === 'return') abortAll(running);
+    }
+  } finally {
+    clearTimeout(hedgeTimer);
+  }
+  return { failed: lastError ?? new GatewayError('internal_error', 'no attempt was made') };
+}
+
+/** Aborts the losers; a loser that had already opened a stream gets it closed. */
+function abortAll(running: Map<number, Running>): void {
+  for (const entry of running.values()) {
+    entry.controller.abort();
+    void entry.promise.then(({ settled }) => {
+      if ('result' in settled && settled.result.kind === 'stream') settled.result.stream.close();
+    });
+  }
+  running.clear();
+}
