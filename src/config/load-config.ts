@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { checkCrossReferences } from './cross-references.ts';
 import { substituteEnvironment, type SubstitutionProblem } from './env-substitution.ts';
+import { checkProviderRequirements } from './provider-requirements.ts';
 import { configSchema, type Config } from './schema.ts';
 
 // Config is validated once, every problem listed with its path, then frozen:
@@ -44,8 +45,9 @@ function deepFreeze<T>(value: T): T {
 /** Validates a parsed document (from a file, from the environment or built by the demo). */
 export function buildConfig(document: unknown, source: string, environment: Record<string, string | undefined> = process.env): Config {
   const substitutionProblems: SubstitutionProblem[] = [];
-  const substituted = substituteEnvironment(document ?? {}, environment, substitutionProblems);
-  const problems = [...substitutionProblems, ...checkCrossReferences(substituted)].map((problem) => `${formatPath(problem.path)}: ${problem.message}`);
+  const providerCheck = checkProviderRequirements(substituteEnvironment(document ?? {}, environment, substitutionProblems), environment);
+  const substituted = providerCheck.document;
+  const problems = [...substitutionProblems, ...checkCrossReferences(substituted), ...providerCheck.problems].map((problem) => `${formatPath(problem.path)}: ${problem.message}`);
   const result = configSchema.safeParse(substituted, { reportInput: true });
   if (!result.success) {
     for (const issue of result.error.issues) problems.push(`${formatPath(issue.path)}: ${describeIssue(issue)}`);

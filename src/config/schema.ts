@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bedrockBaseUrl } from './provider-requirements.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 // The config file's shape. Every type of the gateway's config comes from here
@@ -32,7 +33,8 @@ const rateLimitSchema = z.strictObject({
 });
 
 const healthCheckSchema = z.strictObject({
-  enabled: z.boolean().default(true),
+  /** Default: on, except for bedrock (see the provider schema's transform). */
+  enabled: z.boolean().optional(),
   interval: duration.default(10_000),
   timeout: duration.default(5_000),
   unhealthy_threshold: z.number().int().positive().default(3),
@@ -48,12 +50,23 @@ const circuitBreakerSchema = z.strictObject({
   cooldown: duration.default(30_000),
 });
 
-export const providerTypes = ['openai'] as const;
+export const providerTypes = ['openai', 'azure', 'bedrock', 'anthropic', 'huggingface', 'sdwebui'] as const;
 
 const providerSchema = z.strictObject({
   type: z.enum(providerTypes),
-  base_url: httpUrl,
+  /** Required for every type but bedrock, whose URL comes from `region` (checked in provider-requirements.ts). */
+  base_url: httpUrl.optional(),
   api_key: z.string().optional(),
+  // Keys of one type each; provider-requirements.ts refuses them on the others.
+  api_version: z.string().min(1).optional(),
+  azure_api: z.enum(['deployments', 'model-inference']).default('deployments'),
+  entra_token: z.string().optional(),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1').optional(),
+  access_key_id: z.string().optional(),
+  secret_access_key: z.string().optional(),
+  session_token: z.string().optional(),
+  anthropic_version: z.string().min(1).default('2023-06-01'),
+  max_tokens_default: z.number().int().positive().optional(),
   headers: z.record(z.string(), z.string()).default({}),
   max_concurrency: z.number().int().positive().default(256),
   connect_timeout: duration.default(10_000),
@@ -72,7 +85,12 @@ const providerSchema = z.strictObject({
   failure_cooldown: duration.default(300_000),
   private: z.boolean().default(false),
   price: z.strictObject({ input_per_1k: z.number().nonnegative(), output_per_1k: z.number().nonnegative() }).optional(),
-});
+}).transform((provider) => ({
+  ...provider,
+  base_url: provider.base_url ?? bedrockBaseUrl(provider.region ?? 'us-east-1'),
+  // Bedrock's runtime has no unbilled authenticated GET to probe: its health comes from real traffic unless enabled.
+  health_check: { ...provider.health_check, enabled: provider.health_check.enabled ?? provider.type !== 'bedrock' },
+}));
 
 const trafficClass = z.enum(['realtime', 'batch']);
 
