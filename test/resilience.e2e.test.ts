@@ -180,3 +180,37 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+test('a context-length refusal fails over only to a target with a larger context window', async () => {
+  const small = await startSim({ models: ['m'] });
+  const large = await startSim({ models: ['m'] });
+  const same = await startSim({ models: ['m'] });
+  const gateway = await startGateway({
+    providers: { small: { type: 'openai', base_url: small.url }, same: { type: 'openai', base_url: same.url }, large: { type: 'openai', base_url: large.url } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'small', model: 'm', context_window: 8192 },
+          { provider: 'same', model: 'm', context_window: 8192, tier: 2 },
+          { provider: 'large', model: 'm', context_window: 131072, tier: 3 },
+        ],
+      },
+      no_larger: { targets: [{ provider: 'small', model: 'm', context_window: 8192 }, { provider: 'same', model: 'm', tier: 2 }] },
+    },
+  });
+  const tooLong = { status: 400, body: '{"error":{"message":"This model\'s maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}' };
+  try {
+    small.script([tooLong]);
+    const { response } = await gateway.client.chat.completions.create({ model: 'chat', ...hello }).withResponse();
+    assert.equal(response.headers.get('x-switchyard-provider'), 'large');
+    assert.equal(same.stats.ok, 0, 'a target with the same window was not tried');
+
+    small.script([tooLong]);
+    const error = (await gateway.client.chat.completions.create({ model: 'no_larger', ...hello }).catch((caught: unknown) => caught)) as InstanceType<typeof APIError>;
+    assert.equal(error.status, 400);
+    assert.match(error.message, /maximum context length/);
+  } finally {
+    await gateway.close();
+    await Promise.all([small.close(), large.close(), same.close()]);
+  }
+});

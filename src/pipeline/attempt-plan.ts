@@ -59,6 +59,21 @@ export class AttemptPlan {
     return slot.target;
   }
 
+  /**
+   * After a context-length refusal only targets the config marks with a larger
+   * `context_window` can help: keep those, drop the rest. True when one is left.
+   */
+  keepLargerContext(target: Target): boolean {
+    const floor = target.config.context_window ?? 0;
+    let left = false;
+    for (const slot of this.slots) {
+      const window = slot.target.config.context_window;
+      if (slot.target === target || window === undefined || window <= floor) slot.finished = true;
+      else if (!slot.finished) left = true;
+    }
+    return left;
+  }
+
   /** Records a failure and decides whether and when the same target may be retried. */
   failed(target: Target, error: GatewayError, now: number): void {
     const slot = this.slots.find((candidate) => candidate.target === target);

@@ -111,7 +111,9 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
           record.clientGone = true;
           return;
         }
-        if (outcome.failed.action === 'return' && !signal.aborted) throw outcome.failed;
+        const failure = outcome.failed;
+        if (failure.code === 'upstream_context_length' && plan.keepLargerContext(step.target)) continue;
+        if (failure.action === 'return' && !signal.aborted) throw failure;
         continue;
       }
       await deliver(parts, request, channel, record, outcome.winner.target, outcome.winner.result);
