@@ -139,11 +139,11 @@ test('when every target fails: one 503 with Retry-After, the last error summaris
 
 test('a 400 from the upstream is the client\'s own mistake: returned as is, not retried', async () => {
   primary.script([{ status: 400, body: '{"error":{"message":"temperature must be at most 2","type":"invalid_request_error","param":"temperature","code":null}}' }]);
-  const before = backup.stats.total;
+  const before = backup.stats.ok;
   const error = await ask().catch((caught: unknown) => caught as InstanceType<typeof APIError>);
   assert.equal((error as InstanceType<typeof APIError>).status, 400);
   assert.match((error as Error).message, /temperature must be at most 2/);
-  assert.equal(backup.stats.total, before);
+  assert.equal(backup.stats.ok, before);
 });
 
 test('a client that goes away mid-stream aborts the upstream request within a second', async () => {

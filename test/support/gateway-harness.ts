@@ -55,17 +55,3 @@ export async function startSim(options: Partial<SimOptions> = {}): Promise<Simul
   const { url } = await sim.listen();
   return Object.assign(sim, { url });
 }
-
-/** Resolves when the simulator has seen `count` requests in all. */
-export function requestsSeen(sim: SimulatedProvider, count: number): Promise<void> {
-  if (sim.stats.total >= count) return Promise.resolve();
-  return new Promise((resolve) => {
-    const check = () => {
-      if (sim.stats.total >= count) {
-        sim.events.off('request', check);
-        resolve();
-      }
-    };
-    sim.events.on('request', check);
-  });
-}
