@@ -134,4 +134,7 @@ test('/metrics counts requests by route, provider and status', async () => {
   assert.match(text, /switchyard_requests_total\{route="chat",provider="primary",status="200"\} \d+/);
   assert.match(text, /switchyard_request_duration_seconds_bucket\{le="0.005",route="chat",provider="primary"\}/);
   assert.match(text, /switchyard_upstream_attempts_total\{provider="primary",outcome="ok"\}/);
+  assert.match(text, /switchyard_inflight_requests\{provider="primary"\} 0/);
+  assert.match(text, /switchyard_time_to_first_token_seconds_count\{route="chat",provider="primary"\} \d+/);
+  assert.match(text, /switchyard_tokens_total\{provider="primary",model="deepseek-chat",kind="input"\} \d+/);
 });

@@ -13,7 +13,9 @@ export class GatewayMetrics {
   readonly timeToFirstToken = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request received to the first content from the upstream.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
   readonly upstreamAttempts = new Counter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
   readonly tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
-  readonly inFlight = new Gauge({ name: 'switchyard_inflight_requests', help: 'Requests in flight to each provider.', labelNames: ['provider'], registers: [this.registry] });
+  /** Read at scrape time from the providers' own counters: nothing to update on the request path. */
+  private inFlightSource: () => Iterable<[string, number]> = () => [];
+  readonly inFlight: Gauge;
 
   readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
   readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
@@ -21,6 +23,16 @@ export class GatewayMetrics {
   private readonly bound = new Map<string, unknown>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
+    const inFlight: Gauge = new Gauge({
+      name: 'switchyard_inflight_requests',
+      help: 'Requests in flight to each provider.',
+      labelNames: ['provider'],
+      registers: [this.registry],
+      collect: () => {
+        for (const [provider, count] of this.inFlightSource()) inFlight.labels(provider).set(count);
+      },
+    });
+    this.inFlight = inFlight;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
   }
 
@@ -51,8 +63,9 @@ export class GatewayMetrics {
     if (output > 0) this.child(`o|${provider}|${model}`, () => this.tokens.labels(provider, model, 'output')).inc(output);
   }
 
-  trackInFlight(provider: string, delta: number): void {
-    this.child(`f|${provider}`, () => this.inFlight.labels(provider)).inc(delta);
+  /** Where the in-flight gauge reads its values from. */
+  readInFlightFrom(source: () => Iterable<[string, number]>): void {
+    this.inFlightSource = source;
   }
 
   setCircuitState(provider: string, state: 'closed' | 'half-open' | 'open'): void {

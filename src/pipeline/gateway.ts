@@ -50,6 +50,7 @@ export class Gateway {
     this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger });
     this.generation = this.build(config);
     this.health.start(this.generation.providers.values());
+    this.metrics.readInFlightFrom(() => [...this.generation.providers.values()].map((provider) => [provider.name, provider.inFlight]));
   }
 
   get config(): Config {
