@@ -101,6 +101,8 @@ const targetSchema = z.strictObject({
   weight: z.number().positive().default(1),
   classes: z.array(trafficClass).min(1).default(['realtime', 'batch']),
   context_window: z.number().int().positive().optional(),
+  /** How this target continues a cut stream from an assistant prefix, for routes with stream_resume. */
+  resume: z.enum(['prefix', 'continue_final_message']).optional(),
 });
 
 const retryOn = z.union([z.number().int().min(400).max(599), z.enum(['timeout', 'network'])]);

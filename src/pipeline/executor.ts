@@ -9,7 +9,8 @@ import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 import { hedgedAttempt } from './hedged-attempt.ts';
 import { sleep } from './sleep.ts';
-import { relayStream } from './stream-relay.ts';
+import { createResume } from './stream-resume.ts';
+import { relayStream, type ResumeStream } from './stream-relay.ts';
 import { runAttempt, type AttemptResult } from './upstream-attempt.ts';
 
 // The attempt loop: route → ordered candidates → attempts (retried with
@@ -66,7 +67,7 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
     const breaker = parts.status.provider(target.provider.name).breaker;
     breaker.onSend();
     const remaining = Math.max(1, deadline - performance.now());
-    return runAttempt({ target, request, signal: attemptSignal, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining) }).catch((error: unknown) => {
+    return runAttempt({ target, request, signal: attemptSignal, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).catch((error: unknown) => {
       if (attemptSignal.aborted) breaker.releaseProbe();
       throw error;
     });
@@ -116,7 +117,9 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
         if (failure.action === 'return' && !signal.aborted) throw failure;
         continue;
       }
-      await deliver(parts, request, channel, record, outcome.winner.target, outcome.winner.result);
+      const winner = outcome.winner.target;
+      const resume = createResume({ parts, route, request, record, candidates: usable, failed: winner, signal, deadline });
+      await deliver(parts, request, channel, record, winner, outcome.winner.result, resume);
       return;
     }
   } finally {
@@ -130,7 +133,15 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
   throw exhausted(route, signal.aborted, lastError, usable.length);
 }
 
-async function deliver(parts: ExecutorParts, request: GatewayRequest, channel: ClientChannel, record: RequestRecord, target: Target, result: AttemptResult): Promise<void> {
+async function deliver(
+  parts: ExecutorParts,
+  request: GatewayRequest,
+  channel: ClientChannel,
+  record: RequestRecord,
+  target: Target,
+  result: AttemptResult,
+  resume: ResumeStream | undefined,
+): Promise<void> {
   parts.metrics.countAttempt(target.provider.name, 'ok');
   record.provider = target.provider.name;
   record.model = target.model;
@@ -148,10 +159,11 @@ async function deliver(parts: ExecutorParts, request: GatewayRequest, channel: C
     channel.sendJson(200, headers, result.body);
     return;
   }
-  const outcome = await relayStream(result.stream, channel, headers);
+  const outcome = await relayStream(result.stream, channel, headers, resume);
   record.usage = result.stream.usage();
   if (outcome.kind === 'client_gone') record.clientGone = true;
-  if (outcome.kind === 'upstream_failed') {
+  // A failure handed to resume was accounted there, against the target that failed.
+  if (outcome.kind === 'upstream_failed' && !outcome.triedResume) {
     record.failures.push(outcome.error.code);
     parts.metrics.countAttempt(target.provider.name, outcome.error.code);
     parts.status.recordFailure(target, outcome.error);

@@ -7,6 +7,7 @@ import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitt
 import { transportError } from '../upstream/transport-errors.ts';
 import { linkAbort } from './abort-link.ts';
 import type { GatewayRequest } from './gateway-request.ts';
+import { Transcript } from './transcript.ts';
 
 // One attempt against one target, up to its first token. Nothing reaches the
 // client here: until the attempt returns, any failure (an error status, a
@@ -23,6 +24,8 @@ export interface AttemptOptions {
   /** Aborted when the client goes away or the request deadline passes. */
   signal: AbortSignal;
   firstTokenTimeoutMs: number;
+  /** Keep a transcript of the stream (routes with stream_resume). */
+  transcript?: boolean;
 }
 
 /** A stream whose first content has arrived; the rest is pulled batch by batch. */
@@ -32,6 +35,8 @@ export interface OpenStream {
   /** The next events, or null once the upstream finished with [DONE]. Throws a GatewayError on failure. */
   next(): Promise<Buffer[] | null>;
   usage(): Usage | undefined;
+  /** What reached the client so far, when asked for. */
+  transcript: Transcript | undefined;
   /** Aborts the upstream if still open and releases the attempt. Safe to call twice. */
   close(): void;
 }
@@ -79,7 +84,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       release();
       return result;
     }
-    const stream = await openStream(response, context, controller, release);
+    const stream = await openStream(response, context, controller, release, options.transcript === true);
     clearTimeout(timer);
     return { kind: 'stream', stream, firstTokenAt: performance.now() };
   } catch (error) {
@@ -111,7 +116,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt };
   }
 
-  async function openStream(response: Dispatcher.ResponseData, adapterContext: AdapterContext, attemptController: AbortController, onClose: () => void): Promise<OpenStream> {
+  async function openStream(response: Dispatcher.ResponseData, adapterContext: AdapterContext, attemptController: AbortController, onClose: () => void, keepTranscript: boolean): Promise<OpenStream> {
+    const transcript = keepTranscript ? new Transcript() : undefined;
     const iterator = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     const splitter = new SseSplitter();
     const mapper = provider.adapter.createStreamMapper(adapterContext);
@@ -127,10 +133,15 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       for (const event of events) {
         if (finished) break;
         const mapped = mapper!.map(event);
+        // 'done' may still leave chunks to send first (a usage chunk known only from the last event).
+        for (const chunk of mapped === 'done' ? (mapper!.end?.() ?? []) : mapped) {
+          transcript?.observe(chunk);
+          out.push(Buffer.from(`data: ${chunk}\n\n`));
+        }
         if (mapped === 'done') {
           finished = true;
           out.push(doneFrame);
-        } else for (const chunk of mapped) out.push(Buffer.from(`data: ${chunk}\n\n`));
+        }
       }
       return out;
     };
@@ -151,6 +162,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
         }
         checkChunk(event, committed);
         if (event.indexOf(usageKey) !== -1) usage = provider.adapter.readUsage(event) ?? usage;
+        transcript?.observe(parseEvent(event).data);
         out.push(event);
       }
       return out;
@@ -183,6 +195,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
         }
       },
       usage: () => usage,
+      transcript,
       close() {
         if (!finished && !attemptController.signal.aborted) attemptController.abort();
         onClose();

@@ -17,6 +17,11 @@ export interface ChatRequest {
   toolName: string | undefined;
   /** `response_format` asked for JSON content. */
   json: boolean;
+  /**
+   * The assistant text to continue from: DeepSeek's chat prefix completion (a
+   * last assistant message with `prefix: true`) or vLLM's `continue_final_message`.
+   */
+  prefix: string | undefined;
 }
 
 export interface EmbeddingsRequest {
@@ -55,7 +60,10 @@ export function readChatRequest(body: unknown, models: ReadonlySet<string>): Cha
   const format = body.response_format;
   const json = isRecord(format) && (format.type === 'json_object' || format.type === 'json_schema');
   const streamOptions = body.stream_options;
+  const continues = lastMessage.role === 'assistant' && (lastMessage.prefix === true || body.continue_final_message === true);
+  const prefix = continues && typeof lastMessage.content === 'string' ? lastMessage.content : undefined;
   return {
+    prefix,
     model,
     stream: body.stream === true,
     includeUsage: isRecord(streamOptions) && streamOptions.include_usage === true,

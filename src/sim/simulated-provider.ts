@@ -172,6 +172,10 @@ export function createSimulatedProvider(partial: Partial<SimOptions> = {}): Simu
   }
 
   function templateFor(chat: ChatRequest): wire.ChatTemplate {
+    if (chat.prefix !== undefined) {
+      // A continuation: only the text after the prefix, never cached.
+      return wire.createChatTemplate({ model: chat.model, fingerprint, pieces: wire.remainingPieces(chat.json ? jsonPieces : textPieces, chat.prefix) });
+    }
     const key = `${chat.json ? 'json' : 'text'}:${chat.model}`;
     let template = templates.get(key);
     if (!template) {

@@ -60,6 +60,20 @@ export function replyPieces(count: number): string[] {
   return pieces;
 }
 
+/** What is left of the reply after `prefix`, in the same pieces (the first one cut where the prefix ends). */
+export function remainingPieces(pieces: readonly string[], prefix: string): string[] {
+  let covered = 0;
+  for (let index = 0; index < pieces.length; index++) {
+    const piece = pieces[index] as string;
+    if (covered + piece.length > prefix.length) {
+      const rest = piece.slice(prefix.length - covered);
+      return [rest, ...pieces.slice(index + 1)].filter((text) => text !== '');
+    }
+    covered += piece.length;
+  }
+  return [];
+}
+
 /** The same pieces as the content of a JSON-mode answer: `{"answer":"..."}`. */
 export function jsonReplyPieces(pieces: readonly string[]): string[] {
   const json = pieces.map((piece) => JSON.stringify(piece).slice(1, -1));
