@@ -33,7 +33,7 @@ after(async () => {
 async function read(model: string, extra: Record<string, unknown> = {}): Promise<string> {
   const stream = await gateway.client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'tell me' }], ...extra } as never);
   let text = '';
-  for await (const chunk of stream as AsyncIterable<{ choices: { delta: { content?: string } }[] }>) text += chunk.choices[0]?.delta.content ?? '';
+  for await (const chunk of stream as unknown as AsyncIterable<{ choices: { delta: { content?: string } }[] }>) text += chunk.choices[0]?.delta.content ?? '';
   return text;
 }
 

@@ -115,7 +115,7 @@ const routeSchema = z.strictObject({
       attempts: z.number().int().min(1).max(10).default(3),
       initial_backoff: duration.default(1_000),
       max_backoff: duration.default(8_000),
-      on: z.array(retryOn).default([429, 500, 502, 503, 504, 'timeout', 'network']),
+      on: z.array(retryOn).default([429, 500, 502, 503, 504, 529, 'timeout', 'network']),
     })
     .prefault({}),
   timeouts: z.strictObject({ first_token: duration.default(30_000), total: duration.default(600_000) }).prefault({}),

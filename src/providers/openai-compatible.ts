@@ -1,6 +1,7 @@
 import type { ProviderConfig } from '../config/schema.ts';
 import { mapHttpFailure, readOpenAIErrorBody } from './map-http-failure.ts';
-import type { AdapterContext, Operation, ProviderAdapter, UpstreamRequest } from './provider-spec.ts';
+import type { GatewayError } from '../errors/gateway-error.ts';
+import type { AdapterContext, Operation, ProviderAdapter, UpstreamFailure, UpstreamRequest } from './provider-spec.ts';
 import { readOpenAIUsage } from './read-openai-usage.ts';
 
 // Every API that speaks OpenAI's wire format (DeepSeek, OpenAI, vLLM, Ollama's
@@ -12,12 +13,18 @@ export interface OpenAICompatibleOptions {
   type: ProviderConfig['type'];
   operations?: readonly Operation[];
   /** The unbilled endpoint probed by health checks. */
-  healthPath?: string;
+  healthPath?: string | ((provider: ProviderConfig) => string);
   /** Extra headers for this flavour; the config's own `headers` are added after. */
   headers?: (provider: ProviderConfig) => Record<string, string>;
+  /** Credential headers; by default `Authorization: Bearer <api_key>` when a key is configured. */
+  auth?: (provider: ProviderConfig) => Record<string, string>;
+  /** Path and query of an operation, when not OpenAI's own under the base URL (Azure deployments, TGI's /v1). */
+  path?: (operation: Operation, context: AdapterContext) => string;
+  /** Failure mapping for a flavour whose error bodies or statuses differ from OpenAI's. */
+  mapFailure?: (failure: UpstreamFailure, context: AdapterContext) => GatewayError;
 }
 
-const operationPaths: Record<Operation, string> = {
+export const operationPaths: Record<Operation, string> = {
   chat: '/chat/completions',
   embeddings: '/embeddings',
   images: '/images/generations',
@@ -34,6 +41,8 @@ export function bodyWithModel(context: AdapterContext): Buffer {
 export function createOpenAICompatibleAdapter(options: OpenAICompatibleOptions): ProviderAdapter {
   const operations = new Set<Operation>(options.operations ?? ['chat', 'embeddings', 'images']);
   const healthPath = options.healthPath ?? '/models';
+  const auth = options.auth ?? bearerAuth;
+  const path = options.path ?? ((operation: Operation) => operationPaths[operation]);
   return {
     type: options.type,
     operations,
@@ -46,19 +55,23 @@ export function createOpenAICompatibleAdapter(options: OpenAICompatibleOptions):
         'accept-encoding': 'identity',
         ...options.headers?.(provider),
         ...provider.headers,
+        ...auth(provider),
       };
-      if (provider.api_key) headers.authorization = `Bearer ${provider.api_key}`;
-      return { method: 'POST', path: operationPaths[request.operation], headers, body: bodyWithModel(context) };
+      return { method: 'POST', path: path(request.operation, context), headers, body: bodyWithModel(context) };
     },
     mapResponse: () => undefined,
     createStreamMapper: () => undefined,
     readUsage: readOpenAIUsage,
-    mapFailure: (failure, context) => mapHttpFailure(failure, readOpenAIErrorBody(failure.body), context),
+    mapFailure: options.mapFailure ?? ((failure, context) => mapHttpFailure(failure, readOpenAIErrorBody(failure.body), context)),
     healthProbe: (provider) => ({
       method: 'GET',
-      path: provider.health_check.path ?? healthPath,
+      path: provider.health_check.path ?? (typeof healthPath === 'string' ? healthPath : healthPath(provider)),
       expectedStatus: provider.health_check.expected_status,
-      headers: { ...options.headers?.(provider), ...provider.headers, ...(provider.api_key ? { authorization: `Bearer ${provider.api_key}` } : {}) },
+      headers: { ...options.headers?.(provider), ...provider.headers, ...auth(provider) },
     }),
   };
+}
+
+function bearerAuth(provider: ProviderConfig): Record<string, string> {
+  return provider.api_key ? { authorization: `Bearer ${provider.api_key}` } : {};
 }

@@ -51,6 +51,8 @@ export interface Usage {
 export interface StreamMapper {
   /** OpenAI chunk JSON strings for one upstream event (none for events with nothing to say); 'done' ends the stream. */
   map(event: StreamEvent): string[] | 'done';
+  /** Chunks to send after `map` said 'done' and before `[DONE]` (a usage chunk known only from the last event). */
+  end?(): string[];
   usage(): Usage | undefined;
 }
 

@@ -1,4 +1,5 @@
 import type { ProviderAdapter, StreamEvent } from '../providers/provider-spec.ts';
+import { AwsEventStreamDecoder } from './aws-eventstream-decoder.ts';
 import { SseSplitter, hasData, parseEvent } from './sse-splitter.ts';
 
 // Turns an upstream stream's bytes into StreamEvents for adapters that
@@ -24,7 +25,7 @@ class SseDecoder implements FrameDecoder {
 
 const decoders: Record<ProviderAdapter['streamFraming'], (() => FrameDecoder) | undefined> = {
   sse: () => new SseDecoder(),
-  'aws-eventstream': undefined,
+  'aws-eventstream': () => new AwsEventStreamDecoder(),
 };
 
 export function createFrameDecoder(framing: ProviderAdapter['streamFraming']): FrameDecoder {

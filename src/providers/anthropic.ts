@@ -1,0 +1,95 @@
+import type { ProviderConfig } from '../config/schema.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { anthropicRequestBody, readAnthropicMessage } from './anthropic-messages.ts';
+import { createAnthropicStreamMapper } from './anthropic-stream.ts';
+import { mapHttpFailure, type FailureDetail } from './map-http-failure.ts';
+import { readChatPrompt } from './openai-chat-input.ts';
+import { completionBody } from './openai-chat-output.ts';
+import type { AdapterContext, ProviderAdapter, UpstreamFailure } from './provider-spec.ts';
+import { parseBody } from './parse-body.ts';
+import { readOpenAIUsage } from './read-openai-usage.ts';
+
+// Anthropic's Messages API (`POST /v1/messages` under base_url) behind the
+// OpenAI chat endpoint. `overloaded_error` (HTTP 529, or an `error` event in
+// a stream) is Anthropic's "server busy" and fails over like a 503.
+
+const defaultMaxTokens = 4096;
+
+/** The HTTP status each Anthropic error type stands for, for errors that arrive inside a stream. */
+const errorStatuses: Record<string, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+function headers(provider: ProviderConfig, stream: boolean): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    accept: stream ? 'text/event-stream' : 'application/json',
+    'accept-encoding': 'identity',
+    ...provider.headers,
+    'x-api-key': provider.api_key ?? '',
+    'anthropic-version': provider.anthropic_version,
+  };
+}
+
+function detailOf(error: { type?: unknown; message?: unknown } | undefined): FailureDetail {
+  const message = typeof error?.message === 'string' ? error.message : undefined;
+  // Anthropic says "prompt is too long" where OpenAI names the context length.
+  const code = message && /prompt is too long/i.test(message) ? 'context_length_exceeded' : typeof error?.type === 'string' ? error.type : undefined;
+  return { message, code };
+}
+
+/** `{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}` */
+function readAnthropicFailure(body: string): FailureDetail {
+  try {
+    return detailOf((JSON.parse(body) as { error?: { type?: unknown; message?: unknown } }).error);
+  } catch {
+    return { message: undefined, code: undefined };
+  }
+}
+
+function mapFailure(failure: UpstreamFailure, context: AdapterContext): GatewayError {
+  return mapHttpFailure(failure, readAnthropicFailure(failure.body), context);
+}
+
+export const anthropicAdapter: ProviderAdapter = {
+  type: 'anthropic',
+  operations: new Set(['chat']),
+  streamFraming: 'sse',
+  buildRequest(context) {
+    const { provider, request } = context;
+    const prompt = readChatPrompt(request.body);
+    const body = anthropicRequestBody(prompt, { model: context.model, maxTokens: provider.max_tokens_default ?? defaultMaxTokens, stream: request.stream });
+    return { method: 'POST', path: '/v1/messages', headers: headers(provider, request.stream), body: JSON.stringify(body) };
+  },
+  mapResponse(body, context) {
+    return completionBody(readAnthropicMessage(parseBody(body, context.providerName), context.model));
+  },
+  createStreamMapper(context) {
+    const prompt = context.request.body.stream_options as { include_usage?: unknown } | undefined;
+    return createAnthropicStreamMapper({
+      model: context.model,
+      includeUsage: prompt?.include_usage === true,
+      failure: (error, raw) => {
+        const status = errorStatuses[typeof error.type === 'string' ? error.type : ''] ?? 500;
+        return mapHttpFailure({ status, headers: {}, body: raw }, detailOf(error), context);
+      },
+    });
+  },
+  readUsage: readOpenAIUsage,
+  mapFailure,
+  healthProbe: (provider) => ({
+    method: 'GET',
+    path: provider.health_check.path ?? '/v1/models',
+    expectedStatus: provider.health_check.expected_status,
+    headers: { 'x-api-key': provider.api_key ?? '', 'anthropic-version': provider.anthropic_version, ...provider.headers },
+  }),
+};
