@@ -4,6 +4,7 @@
 
 interface KnownProvider {
   name: string;
+  type?: 'openai' | 'anthropic';
   variable: string;
   baseUrl: string;
   chatModel: string;
@@ -17,6 +18,7 @@ export const knownProviders: readonly KnownProvider[] = [
   { name: 'together', variable: 'TOGETHER_API_KEY', baseUrl: 'https://api.together.xyz/v1', chatModel: 'deepseek-ai/DeepSeek-V3' },
   { name: 'groq', variable: 'GROQ_API_KEY', baseUrl: 'https://api.groq.com/openai/v1', chatModel: 'llama-3.3-70b-versatile' },
   { name: 'mistral', variable: 'MISTRAL_API_KEY', baseUrl: 'https://api.mistral.ai/v1', chatModel: 'mistral-small-latest', embeddingModel: 'mistral-embed' },
+  { name: 'anthropic', type: 'anthropic', variable: 'ANTHROPIC_API_KEY', baseUrl: 'https://api.anthropic.com', chatModel: 'claude-3-5-haiku-latest' },
 ];
 
 /** A config document from provider keys in the environment, or undefined when there are none. */
@@ -25,7 +27,7 @@ export function configFromEnvironment(environment: Record<string, string | undef
   if (found.length === 0) return undefined;
   const providers: Record<string, unknown> = {};
   for (const provider of found) {
-    providers[provider.name] = { type: 'openai', base_url: `\${${provider.name.toUpperCase()}_BASE_URL:-${provider.baseUrl}}`, api_key: `\${${provider.variable}}` };
+    providers[provider.name] = { type: provider.type ?? 'openai', base_url: `\${${provider.name.toUpperCase()}_BASE_URL:-${provider.baseUrl}}`, api_key: `\${${provider.variable}}` };
   }
   const routes: Record<string, unknown> = {
     chat: { targets: found.map((provider, index) => ({ provider: provider.name, model: provider.chatModel, tier: index + 1 })) },
