@@ -214,3 +214,31 @@ test('a context-length refusal fails over only to a target with a larger context
     await Promise.all([small.close(), large.close(), same.close()]);
   }
 });
+
+test('hedging: a hedge that fails fast while the first attempt holds is replaced by the next target at once', async () => {
+  const holding = await startSim({ models: ['m'], holdMs: 3000, keepaliveIntervalMs: 100 });
+  const busy = await startSim({ models: ['m'] });
+  const good = await startSim({ models: ['m'] });
+  const gateway = await startGateway({
+    providers: { holding: { type: 'openai', base_url: holding.url }, busy: { type: 'openai', base_url: busy.url }, good: { type: 'openai', base_url: good.url } },
+    routes: {
+      chat: {
+        targets: [{ provider: 'holding', model: 'm' }, { provider: 'busy', model: 'm', tier: 2 }, { provider: 'good', model: 'm', tier: 3 }],
+        hedge: { after: '100ms' },
+        timeouts: { first_token: '10s' },
+      },
+    },
+  });
+  try {
+    holding.script(['hold']);
+    busy.script(['busy']);
+    const started = performance.now();
+    const { response } = await gateway.client.chat.completions.create({ model: 'chat', ...hello }).withResponse();
+    assert.equal(response.headers.get('x-switchyard-provider'), 'good');
+    assert.equal(response.headers.get('x-switchyard-attempts'), '3');
+    assert.ok(performance.now() - started < 1500, 'no wait for the hold to end');
+  } finally {
+    await gateway.close();
+    await Promise.all([holding.close(), busy.close(), good.close()]);
+  }
+});

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.ts';
-import type { Logger } from '../observability/logger.ts';
+import { createRequestLogger, type Logger } from '../observability/logger.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
@@ -28,6 +28,8 @@ export interface GatewayOptions {
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
+  /** The per-request line: same destination, no redaction pass (see createRequestLogger). */
+  readonly requestLogger: Logger;
   readonly targetStatus: TargetStatus;
   private readonly health: HealthMonitor;
   private generation: Generation;
@@ -36,6 +38,7 @@ export class Gateway {
 
   constructor(config: Config, options: GatewayOptions) {
     this.logger = options.logger;
+    this.requestLogger = createRequestLogger(options.logger);
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.targetStatus = new TargetStatus();
     this.targetStatus.events = {

@@ -58,6 +58,7 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
   }
 
   let lastError: GatewayError | undefined;
+  let hedgeFired = false;
   try {
     while (running.size > 0) {
       const contenders: Promise<{ id: number; settled: Settled } | 'hedge'>[] = [...running.values()].map((entry) => entry.promise);
@@ -65,6 +66,7 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
       const next = await Promise.race(contenders);
       if (next === 'hedge') {
         hedgeWake = undefined;
+        hedgeFired = true;
         const target = options.pickHedge();
         if (target) launch(target);
         continue;
@@ -78,6 +80,11 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
       lastError = settled.error;
       options.onFailure(settled.target, settled.error);
       if (settled.error.action === 'return') abortAll(running);
+      else if (hedgeFired && running.size > 0) {
+        // A hedge that failed fast while the first attempt still holds: race the next target now rather than wait out first_token.
+        const target = options.pickHedge();
+        if (target) launch(target);
+      }
     }
   } finally {
     clearTimeout(hedgeTimer);

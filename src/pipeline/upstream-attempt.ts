@@ -94,18 +94,24 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   }
 
   async function readJsonBody(response: Dispatcher.ResponseData, adapterContext: AdapterContext, onFirstByte: () => void): Promise<AttemptResult> {
+    // Event listeners rather than `for await`: an async iterator costs a promise per chunk on the hot path.
+    let firstTokenAt = 0;
     const chunks: Buffer[] = [];
     let size = 0;
-    let firstTokenAt = 0;
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      if (firstTokenAt === 0 && firstContentIndex(chunk) !== -1) {
-        firstTokenAt = performance.now();
-        onFirstByte();
-      }
-      size += chunk.length;
-      if (size > maxJsonBody) throw new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name });
-      chunks.push(chunk);
-    }
+    await new Promise<void>((resolve, reject) => {
+      const body = response.body;
+      body.on('data', (chunk: Buffer) => {
+        if (firstTokenAt === 0 && firstContentIndex(chunk) !== -1) {
+          firstTokenAt = performance.now();
+          onFirstByte();
+        }
+        size += chunk.length;
+        if (size > maxJsonBody) body.destroy(new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name }));
+        else chunks.push(chunk);
+      });
+      body.once('end', resolve);
+      body.once('error', reject);
+    });
     const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
     const start = firstContentIndex(whole);
     const body = start <= 0 ? whole : whole.subarray(start);

@@ -86,7 +86,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
       if (channel.headersSent) channel.end();
       else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure));
     } finally {
-      accountRequest(gateway.metrics, gateway.logger, gatewayRequest, record, id, receivedAt);
+      accountRequest(gateway.metrics, gateway.requestLogger, gatewayRequest, record, id, receivedAt);
     }
   };
 
