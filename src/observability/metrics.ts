@@ -6,6 +6,30 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
 
+/** Label-bound series by two label values, through nested maps: no key string is built per call. */
+class SeriesCache<T> {
+  private readonly byFirst = new Map<string, Map<string, T>>();
+  private readonly make: (first: string, second: string) => T;
+
+  constructor(make: (first: string, second: string) => T) {
+    this.make = make;
+  }
+
+  get(first: string, second: string): T {
+    let inner = this.byFirst.get(first);
+    if (inner === undefined) {
+      inner = new Map();
+      this.byFirst.set(first, inner);
+    }
+    let found = inner.get(second);
+    if (found === undefined) {
+      found = this.make(first, second);
+      inner.set(second, found);
+    }
+    return found;
+  }
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({ name: 'switchyard_requests_total', help: 'Client requests answered, by route, serving provider and HTTP status.', labelNames: ['route', 'provider', 'status'], registers: [this.registry] });
@@ -20,7 +44,16 @@ export class GatewayMetrics {
   readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
   readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
 
-  private readonly bound = new Map<string, unknown>();
+  private readonly requestSeries = new SeriesCache((route, provider) => ({
+    duration: this.requestDuration.labels(route, provider),
+    byStatus: new Map<number, Counter.Internal>(),
+  }));
+  private readonly firstTokenSeries = new SeriesCache((route, provider) => this.timeToFirstToken.labels(route, provider));
+  private readonly attemptSeries = new SeriesCache((provider, outcome) => this.upstreamAttempts.labels(provider, outcome));
+  private readonly tokenSeries = new SeriesCache((provider, model) => ({
+    input: this.tokens.labels(provider, model, 'input'),
+    output: this.tokens.labels(provider, model, 'output'),
+  }));
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const inFlight: Gauge = new Gauge({
@@ -36,31 +69,29 @@ export class GatewayMetrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
   }
 
-  private child<T>(key: string, make: () => T): T {
-    let found = this.bound.get(key) as T | undefined;
-    if (found === undefined) {
-      found = make();
-      this.bound.set(key, found);
-    }
-    return found;
-  }
-
   countRequest(route: string, provider: string, status: number, seconds: number): void {
-    this.child(`r|${route}|${provider}|${status}`, () => this.requests.labels(route, provider, String(status))).inc();
-    this.child(`d|${route}|${provider}`, () => this.requestDuration.labels(route, provider)).observe(seconds);
+    const series = this.requestSeries.get(route, provider);
+    let counter = series.byStatus.get(status);
+    if (counter === undefined) {
+      counter = this.requests.labels(route, provider, String(status));
+      series.byStatus.set(status, counter);
+    }
+    counter.inc();
+    series.duration.observe(seconds);
   }
 
   observeFirstToken(route: string, provider: string, seconds: number): void {
-    this.child(`t|${route}|${provider}`, () => this.timeToFirstToken.labels(route, provider)).observe(seconds);
+    this.firstTokenSeries.get(route, provider).observe(seconds);
   }
 
   countAttempt(provider: string, outcome: string): void {
-    this.child(`a|${provider}|${outcome}`, () => this.upstreamAttempts.labels(provider, outcome)).inc();
+    this.attemptSeries.get(provider, outcome).inc();
   }
 
   countTokens(provider: string, model: string, input: number, output: number): void {
-    if (input > 0) this.child(`i|${provider}|${model}`, () => this.tokens.labels(provider, model, 'input')).inc(input);
-    if (output > 0) this.child(`o|${provider}|${model}`, () => this.tokens.labels(provider, model, 'output')).inc(output);
+    const series = this.tokenSeries.get(provider, model);
+    if (input > 0) series.input.inc(input);
+    if (output > 0) series.output.inc(output);
   }
 
   /** Where the in-flight gauge reads its values from. */
