@@ -54,7 +54,8 @@ function serve(file: string): Promise<{ child: ChildProcess; origin: string; lin
     }
   });
   const next = (message: string) => new Promise<Record<string, unknown>>((resolve) => waiters.push({ message, resolve }));
-  return next('switchyard listening').then((line) => ({ child, origin: line.address as string, lines, next }));
+  const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`switchyard serve exited with ${code} before listening`))));
+  return Promise.race([next('switchyard listening'), exited]).then((line) => ({ child, origin: line.address as string, lines, next }));
 }
 
 test('check lists every config error with its path and exits 1', async () => {

@@ -28,7 +28,12 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const destination = pino.destination({ dest: options.destination ?? 1, sync: options.sync ?? false });
+  const sync = options.sync ?? false;
+  // Asynchronous: lines gather in an 8 KiB buffer written in one syscall, instead of
+  // one write per request line (4% of the gateway's CPU); a timer flushes it at
+  // least every 100 ms so a line never waits longer than that.
+  const destination = pino.destination({ dest: options.destination ?? 1, sync, minLength: sync ? 0 : 8 * 1024 });
+  if (!sync) setInterval(() => flushQuietly(destination), 100).unref();
   return pino(
     {
       level: options.level ?? 'info',
@@ -37,6 +42,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     destination,
   );
+}
+
+function flushQuietly(destination: ReturnType<typeof pino.destination>): void {
+  try {
+    destination.flush();
+  } catch {
+    // Not ready yet (the file is still opening) or already closed: the next tick or the exit flush will do.
+  }
 }
 
 /**

@@ -50,9 +50,11 @@ export function createServer(gateway: Gateway): FastifyInstance {
   // forwards the original. Any content type is read as JSON, as OpenAI does for curl's default.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.addHook('onRequest', async (request) => {
+  // Callback style, not async: an async hook costs a promise on every request.
+  app.addHook('onRequest', (request, _reply, done) => {
     const encoding = request.headers['content-encoding'];
-    if (encoding && encoding !== 'identity') throw new GatewayError('unsupported_media_type', `Compressed request bodies (${encoding}) are not accepted.`);
+    if (encoding && encoding !== 'identity') done(new GatewayError('unsupported_media_type', `Compressed request bodies (${encoding}) are not accepted.`));
+    else done();
   });
 
   app.setErrorHandler((error, request, reply) => {
