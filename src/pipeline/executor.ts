@@ -62,13 +62,13 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
     return provider.budget.tryAcquire();
   };
 
-  const start = (target: Target, attemptSignal: AbortSignal): Promise<AttemptResult> => {
+  const start = (target: Target, controller: AbortController): Promise<AttemptResult> => {
     record.attempts += 1;
     const breaker = parts.status.provider(target.provider.name).breaker;
     breaker.onSend();
     const remaining = Math.max(1, deadline - performance.now());
-    return runAttempt({ target, request, signal: attemptSignal, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).catch((error: unknown) => {
-      if (attemptSignal.aborted) breaker.releaseProbe();
+    return runAttempt({ target, request, controller, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).catch((error: unknown) => {
+      if (signal.aborted || controller.signal.aborted) breaker.releaseProbe();
       throw error;
     });
   };

@@ -12,8 +12,8 @@ export type Settled = { target: Target; result: AttemptResult } | { target: Targ
 export interface HedgeOptions {
   first: Target;
   signal: AbortSignal;
-  /** Starts one attempt on `target` under `signal`. */
-  start(target: Target, signal: AbortSignal): Promise<AttemptResult>;
+  /** Starts one attempt on `target`, owning `controller` (linked to the request). */
+  start(target: Target, controller: AbortController): Promise<AttemptResult>;
   /** When to start a hedge, or undefined for none. */
   hedgeAfterMs: number | undefined;
   /** A target to hedge on, if one may be used now (budget and breaker permitting). */
@@ -34,17 +34,16 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
   const launch = (target: Target) => {
     const id = nextId++;
     const controller = new AbortController();
-    const unlink = linkAbort(options.signal, controller);
+    // Linked for the request's whole life, not just until the first token: a
+    // winning stream must still be aborted when the client goes away mid-stream.
+    linkAbort(options.signal, controller);
     const promise = options
-      .start(target, controller.signal)
+      .start(target, controller)
       .then(
         (result): Settled => ({ target, result }),
         (error: unknown): Settled => ({ target, error: error instanceof GatewayError ? error : new GatewayError('internal_error', 'an attempt failed unexpectedly', { cause: error }) }),
       )
-      .then((settled) => {
-        unlink();
-        return { id, settled };
-      });
+      .then((settled) => ({ id, settled }));
     running.set(id, { promise, controller });
   };
 

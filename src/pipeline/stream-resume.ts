@@ -4,6 +4,7 @@ import type { ExecutorParts } from './executor.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 import type { ResumeStream } from './stream-relay.ts';
 import type { Transcript } from './transcript.ts';
+import { linkAbort } from './abort-link.ts';
 import { runAttempt, type OpenStream } from './upstream-attempt.ts';
 
 // Continues a stream cut after content on another target that can complete
@@ -40,7 +41,9 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
       record.attempts += 1;
       try {
         const request = continuation(options.request, transcript.text, target.config.resume);
-        const result = await runAttempt({ target, request, signal: options.signal, firstTokenTimeoutMs: Math.min(options.route.config.timeouts.first_token, remaining), transcript: true });
+        const controller = new AbortController();
+        linkAbort(options.signal, controller);
+        const result = await runAttempt({ target, request, controller, firstTokenTimeoutMs: Math.min(options.route.config.timeouts.first_token, remaining), transcript: true });
         if (result.kind !== 'stream') continue;
         parts.metrics.countAttempt(target.provider.name, 'ok');
         current = target;

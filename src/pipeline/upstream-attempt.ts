@@ -5,7 +5,6 @@ import type { Target } from '../routing/route-table.ts';
 import { createFrameDecoder } from '../upstream/frame-decoder.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import { transportError } from '../upstream/transport-errors.ts';
-import { linkAbort } from './abort-link.ts';
 import type { GatewayRequest } from './gateway-request.ts';
 import { Transcript } from './transcript.ts';
 
@@ -21,8 +20,12 @@ const maxJsonBody = 64 * 1024 * 1024;
 export interface AttemptOptions {
   target: Target;
   request: GatewayRequest;
-  /** Aborted when the client goes away or the request deadline passes. */
-  signal: AbortSignal;
+  /**
+   * This attempt's own controller, already linked by the caller to the client
+   * and the request deadline; the attempt aborts it on a first-token timeout,
+   * a failure or close, so it must not be shared with another attempt.
+   */
+  controller: AbortController;
   firstTokenTimeoutMs: number;
   /** Keep a transcript of the stream (routes with stream_resume). */
   transcript?: boolean;
@@ -49,8 +52,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   const { target, request } = options;
   const provider = target.provider;
   const context: AdapterContext = { providerName: provider.name, provider: provider.config, model: target.model, request: request.client };
-  const controller = new AbortController();
-  const unlink = linkAbort(options.signal, controller);
+  const controller = options.controller;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -62,14 +64,13 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     if (released) return;
     released = true;
     clearTimeout(timer);
-    unlink();
     provider.inFlight -= 1;
   };
   const explain = (error: unknown): unknown => {
-    if (options.signal.aborted) return options.signal.reason ?? error;
     if (timedOut) {
       return new GatewayError('upstream_first_token_timeout', `${provider.name} sent no first token within ${options.firstTokenTimeoutMs}ms`, { provider: provider.name });
     }
+    if (controller.signal.aborted) return controller.signal.reason ?? error;
     return transportError(error, provider.name);
   };
 
@@ -89,8 +90,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     return { kind: 'stream', stream, firstTokenAt: performance.now() };
   } catch (error) {
     release();
+    const failure = explain(error);
     if (!controller.signal.aborted) controller.abort();
-    throw explain(error);
+    throw failure;
   }
 
   async function readJsonBody(response: Dispatcher.ResponseData, adapterContext: AdapterContext, onFirstByte: () => void): Promise<AttemptResult> {
