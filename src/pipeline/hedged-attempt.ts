@@ -29,6 +29,7 @@ interface Running {
 
 /** The winning attempt, or the last failure when every attempt started failed. */
 export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Settled & { result: AttemptResult } } | { failed: GatewayError }> {
+  if (options.hedgeAfterMs === undefined) return single(options);
   const running = new Map<number, Running>();
   let nextId = 0;
   const launch = (target: Target) => {
@@ -41,7 +42,7 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
       .start(target, controller)
       .then(
         (result): Settled => ({ target, result }),
-        (error: unknown): Settled => ({ target, error: error instanceof GatewayError ? error : new GatewayError('internal_error', 'an attempt failed unexpectedly', { cause: error }) }),
+        (error: unknown): Settled => ({ target, error: asGatewayError(error) }),
       )
       .then((settled) => ({ id, settled }));
     running.set(id, { promise, controller });
@@ -89,6 +90,23 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
     clearTimeout(hedgeTimer);
   }
   return { failed: lastError ?? new GatewayError('internal_error', 'no attempt was made') };
+}
+
+/** No hedge configured: one attempt, without the racing machinery (the common, hot case). */
+async function single(options: HedgeOptions): Promise<{ winner: Settled & { result: AttemptResult } } | { failed: GatewayError }> {
+  const controller = new AbortController();
+  linkAbort(options.signal, controller);
+  try {
+    return { winner: { target: options.first, result: await options.start(options.first, controller) } };
+  } catch (error) {
+    const failure = asGatewayError(error);
+    options.onFailure(options.first, failure);
+    return { failed: failure };
+  }
+}
+
+function asGatewayError(error: unknown): GatewayError {
+  return error instanceof GatewayError ? error : new GatewayError('internal_error', 'an attempt failed unexpectedly', { cause: error });
 }
 
 /** Aborts the losers; a loser that had already opened a stream gets it closed. */
