@@ -1,40 +1,28 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
-import { accountRequest } from '../pipeline/accounting.ts';
-import { authenticate, checkRouteAllowed } from '../pipeline/authenticate.ts';
+import { authenticate } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
-import { newRecord, type GatewayRequest, type RequestRecord } from '../pipeline/gateway-request.ts';
+import { newRecord } from '../pipeline/gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
-import { parseClientRequest } from './parse-client-request.ts';
-import { RawChannel } from './raw-channel.ts';
+import { takeHotPath } from './fast-ingress.ts';
 import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
+import { identityHeaders, requestIdFrom, serveOperation } from './serve-operation.ts';
 
 // The HTTP layer only: Fastify for routing, limits and body reading; the
 // gateway does the rest. /v1 handlers take over the raw response (hijack) so
 // the hot path skips Fastify's reply serialisation and hooks.
 
-const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
-
-function requestIdFrom(headers: IncomingHttpHeaders): string {
-  const given = headers['x-request-id'];
-  return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
-}
-
-function identityHeaders(id: string, record: RequestRecord, request: GatewayRequest | undefined): Record<string, string> {
-  return {
-    'x-request-id': id,
-    'x-switchyard-provider': record.provider ?? 'none',
-    'x-switchyard-model': record.model ?? request?.model ?? 'none',
-    'x-switchyard-attempts': String(record.attempts),
-  };
-}
-
 export function createServer(gateway: Gateway): FastifyInstance {
   const server = gateway.config.server;
+  let draining = false;
   const app = Fastify({
     logger: false,
+    // Our own node:http server, so the hot endpoints can be served before Fastify (see fast-ingress.ts).
+    serverFactory: (fastifyHandler) =>
+      createHttpServer({ requestTimeout: server.request_timeout, keepAliveTimeout: server.keep_alive_timeout }, (request, response) => {
+        if (!takeHotPath(gateway, request, response, () => draining)) fastifyHandler(request, response);
+      }),
     bodyLimit: server.body_limit,
     requestTimeout: server.request_timeout,
     keepAliveTimeout: server.keep_alive_timeout,
@@ -42,6 +30,10 @@ export function createServer(gateway: Gateway): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
   });
   app.server.headersTimeout = Math.min(server.request_timeout, 30_000);
   app.server.maxHeadersCount = 100;
@@ -68,28 +60,10 @@ export function createServer(gateway: Gateway): FastifyInstance {
     void reply.code(404).header('x-request-id', requestIdFrom(request.headers)).type('application/json').send(errorBody(failure));
   });
 
+  // The same endpoints through Fastify, for what the fast path leaves (a query string, say).
   const handle = (operation: Operation) => async (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
-    const receivedAt = performance.now();
-    const id = requestIdFrom(request.headers);
-    const channel = new RawChannel(reply.raw);
-    const record = newRecord();
-    let gatewayRequest: GatewayRequest | undefined;
-    try {
-      const key = authenticate(gateway.config, request.headers.authorization);
-      if (!Buffer.isBuffer(request.body)) throw new GatewayError('invalid_json', 'A JSON request body is required.');
-      gatewayRequest = parseClientRequest({ operation, raw: request.body, headers: request.headers, id, receivedAt, maxJsonDepth: server.max_json_depth });
-      if (key) checkRouteAllowed(key, gateway.routeNameFor(gatewayRequest.model));
-      await gateway.handle(gatewayRequest, channel, record);
-    } catch (error) {
-      const failure = toGatewayError(error);
-      if (failure.code === 'internal_error') gateway.logger.error({ err: error, id }, 'request failed');
-      record.status = failure.status;
-      if (channel.headersSent) channel.end();
-      else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure));
-    } finally {
-      accountRequest(gateway.metrics, gateway.requestLogger, gatewayRequest, record, id, receivedAt);
-    }
+    await serveOperation(gateway, operation, Buffer.isBuffer(request.body) ? request.body : undefined, request.headers, reply.raw);
   };
 
   app.post('/v1/chat/completions', handle('chat'));

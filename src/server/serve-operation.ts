@@ -1,0 +1,60 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { accountRequest } from '../pipeline/accounting.ts';
+import { authenticate, checkRouteAllowed } from '../pipeline/authenticate.ts';
+import type { Gateway } from '../pipeline/gateway.ts';
+import { newRecord, type GatewayRequest, type RequestRecord } from '../pipeline/gateway-request.ts';
+import type { Operation } from '../providers/provider-spec.ts';
+import { parseClientRequest } from './parse-client-request.ts';
+import { RawChannel } from './raw-channel.ts';
+import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
+
+// One /v1 call, from its body bytes to the last byte of the answer, on the
+// raw response: parse, authenticate, hand to the gateway, render any error,
+// and account for it as it unwinds.
+
+const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
+
+export function requestIdFrom(headers: IncomingHttpHeaders): string {
+  const given = headers['x-request-id'];
+  return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
+}
+
+export function identityHeaders(id: string, record: RequestRecord, request: GatewayRequest | undefined): Record<string, string> {
+  return {
+    'x-request-id': id,
+    'x-switchyard-provider': record.provider ?? 'none',
+    'x-switchyard-model': record.model ?? request?.model ?? 'none',
+    'x-switchyard-attempts': String(record.attempts),
+  };
+}
+
+/** Answers with an error before any pipeline work (a framework-level failure such as 413). */
+export function sendError(response: ServerResponse, headers: IncomingHttpHeaders, error: GatewayError): void {
+  const channel = new RawChannel(response);
+  channel.sendJson(error.status, { ...identityHeaders(requestIdFrom(headers), newRecord(), undefined), ...errorHeaders(error) }, errorBody(error));
+}
+
+export async function serveOperation(gateway: Gateway, operation: Operation, raw: Buffer | undefined, headers: IncomingHttpHeaders, response: ServerResponse): Promise<void> {
+  const receivedAt = performance.now();
+  const id = requestIdFrom(headers);
+  const channel = new RawChannel(response);
+  const record = newRecord();
+  let gatewayRequest: GatewayRequest | undefined;
+  try {
+    const key = authenticate(gateway.config, headers.authorization);
+    if (!raw || raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
+    gatewayRequest = parseClientRequest({ operation, raw, headers, id, receivedAt, maxJsonDepth: gateway.config.server.max_json_depth });
+    if (key) checkRouteAllowed(key, gateway.routeNameFor(gatewayRequest.model));
+    await gateway.handle(gatewayRequest, channel, record);
+  } catch (error) {
+    const failure = toGatewayError(error);
+    if (failure.code === 'internal_error') gateway.logger.error({ err: error, id }, 'request failed');
+    record.status = failure.status;
+    if (channel.headersSent) channel.end();
+    else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure));
+  } finally {
+    accountRequest(gateway.metrics, gateway.requestLogger, gatewayRequest, record, id, receivedAt);
+  }
+}
