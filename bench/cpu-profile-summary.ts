@@ -44,12 +44,18 @@ export interface ProfileSummary {
   selfTop: Row[];
   ownInclusiveTop: Row[];
   groups: Row[];
+  /** Each sample charged to the innermost package or Switchyard module on its stack: the runtime and native time it caused. */
+  callers: Row[];
 }
+
+const isRuntime = (group: string) => group.startsWith('node:') || group.startsWith('(');
 
 /** Which package or part of the runtime a frame belongs to. */
 export function groupOf(frame: CallFrame, ownRoot: string): string {
   const { url, functionName } = frame;
   if (url === '') return functionName.startsWith('(') ? functionName : '(native / V8 builtins)';
+  // undici's HTTP parser (llhttp) is WebAssembly; so is Node's TypeScript stripper, which runs only while modules load.
+  if (url.startsWith('wasm://')) return 'wasm (undici llhttp; type stripping at start)';
   const path = url.replace(/^file:\/\//, '');
   const packageMatch = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path);
   if (packageMatch) return packageMatch[1]!;
@@ -82,6 +88,7 @@ export function summariseProfile(profile: CpuProfile, options: { ownRoot: string
   const self = new Map<string, { frame: CallFrame; us: number }>();
   const inclusive = new Map<string, { frame: CallFrame; us: number }>();
   const groups = new Map<string, number>();
+  const callers = new Map<string, number>();
   let totalUs = 0;
   let kept = 0;
   let time = profile.startTime;
@@ -102,6 +109,13 @@ export function summariseProfile(profile: CpuProfile, options: { ownRoot: string
     self.set(key(node.callFrame), selfEntry);
     const group = groupOf(node.callFrame, options.ownRoot);
     groups.set(group, (groups.get(group) ?? 0) + weight);
+    let caller = group;
+    for (let cursor = parent.get(node.id); isRuntime(caller) && caller !== '(idle)' && caller !== '(garbage collector)' && cursor !== undefined; cursor = parent.get(cursor)) {
+      const frame = byId.get(cursor)!.callFrame;
+      if (frame.functionName === '(root)') break;
+      caller = groupOf(frame, options.ownRoot);
+    }
+    callers.set(caller, (callers.get(caller) ?? 0) + weight);
     // Inclusive time for our own functions: each function once per sample, however deep the recursion.
     const seen = new Set<string>();
     for (let cursor: number | undefined = node.id; cursor !== undefined; cursor = parent.get(cursor)) {
@@ -124,12 +138,14 @@ export function summariseProfile(profile: CpuProfile, options: { ownRoot: string
     share: totalUs > 0 ? us / totalUs : 0,
   });
   const sorted = (rows: Iterable<{ frame: CallFrame; us: number }>) => [...rows].sort((a, b) => b.us - a.us).map(toRow);
+  const table = (entries: Map<string, number>) => [...entries.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, where: '', group: name, ms: us / 1000, share: totalUs > 0 ? us / totalUs : 0 }));
   return {
     sampledMs: totalUs / 1000,
     samples: kept,
     selfTop: sorted(self.values()).slice(0, top),
     ownInclusiveTop: sorted(inclusive.values()).slice(0, top),
-    groups: [...groups.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, where: '', group: name, ms: us / 1000, share: totalUs > 0 ? us / totalUs : 0 })),
+    groups: table(groups),
+    callers: table(callers),
   };
 }
 
@@ -138,6 +154,8 @@ const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 export function renderSummary(summary: ProfileSummary): string {
   const lines = [`${summary.samples} samples, ${(summary.sampledMs / 1000).toFixed(2)} s sampled`, '', '### Time by package or runtime part', '', '| part | ms | share |', '|---|---|---|'];
   for (const row of summary.groups.slice(0, 20)) lines.push(`| ${row.name} | ${row.ms.toFixed(0)} | ${percent(row.share)} |`);
+  lines.push('', '### Time by who caused it', '', 'Runtime and native time (syscalls, streams, timers) charged to the innermost package or Switchyard module that called it; "node:*" left over is work no package is on the stack for (socket reads, parsing of incoming HTTP).', '', '| caller | ms | share |', '|---|---|---|');
+  for (const row of summary.callers.slice(0, 20)) lines.push(`| ${row.name} | ${row.ms.toFixed(0)} | ${percent(row.share)} |`);
   lines.push('', '### Top self time', '', '| function | where | part | ms | share |', '|---|---|---|---|---|');
   for (const row of summary.selfTop) lines.push(`| ${row.name} | ${row.where} | ${row.group} | ${row.ms.toFixed(0)} | ${percent(row.share)} |`);
   lines.push('', '### Switchyard functions, inclusive time (self + callees)', '', '| function | where | ms | share |', '|---|---|---|---|');

@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProbeJob, ProbeResult } from './probe.ts';
+import type { ProbeJob, ProbeOutput } from './probe.ts';
+import { applyNice } from './services.ts';
 
 // Running one measurement against one target: the 50-connection load (wrk,
 // or autocannon when asked or when wrk is missing) and the one-connection
@@ -22,6 +23,7 @@ export interface LoadResult {
   /** Milliseconds. */
   p50: number;
   p99: number;
+  mean: number;
   requests: number;
   non2xx: number;
   errors: number;
@@ -43,6 +45,7 @@ function pinned(cpus: string | undefined, command: string, args: string[]): [str
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    applyNice(child);
     let out = '';
     let err = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -70,8 +73,8 @@ wrk.body = ${luaString(request.body)}
 ${headers}
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('{"requests":%d,"duration_us":%d,"status":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
-    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout, latency:percentile(50), latency:percentile(99)))
+  io.write(string.format('{"requests":%d,"duration_us":%d,"status":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f}\\n',
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout, latency:percentile(50), latency:percentile(99), latency.mean))
 end
 `;
 }
@@ -86,6 +89,7 @@ interface WrkSummary {
   timeout: number;
   p50_us: number;
   p99_us: number;
+  mean_us: number;
 }
 
 export interface LoadOptions {
@@ -99,8 +103,9 @@ export interface LoadOptions {
 
 export async function runLoad(request: Request, options: LoadOptions): Promise<LoadResult> {
   if (options.generator === 'autocannon') {
-    const result = await runProbe({ mode: 'autocannon', ...request, connections: options.connections, durationMs: options.seconds * 1000 }, options.cpus);
-    return { rps: result.rps ?? 0, p50: result.p50, p99: result.p99, requests: result.requests, non2xx: result.non2xx, errors: result.errors, seconds: result.durationSeconds ?? options.seconds };
+    const output = await runProbe({ mode: 'autocannon', targets: [{ name: 'target', port: request.port, headers: request.headers }], path: request.path, body: request.body, connections: options.connections, durationMs: options.seconds * 1000 }, options.cpus);
+    const result = output.results.target!;
+    return { rps: result.rps ?? 0, p50: result.p50, p99: result.p99, mean: result.mean, requests: result.requests, non2xx: result.non2xx, errors: result.errors, seconds: result.durationSeconds ?? options.seconds };
   }
   const script = join(options.workDir, `wrk-${request.port}-${request.body.includes('"stream":true') ? 'stream' : 'json'}.lua`);
   writeFileSync(script, wrkScript(request));
@@ -112,6 +117,7 @@ export async function runLoad(request: Request, options: LoadOptions): Promise<L
     rps: summary.requests / seconds,
     p50: summary.p50_us / 1000,
     p99: summary.p99_us / 1000,
+    mean: summary.mean_us / 1000,
     requests: summary.requests,
     // wrk counts responses with a status of 400 or more; our targets never redirect.
     non2xx: summary.status,
@@ -120,6 +126,6 @@ export async function runLoad(request: Request, options: LoadOptions): Promise<L
   };
 }
 
-export async function runProbe(job: ProbeJob, cpus: string | undefined): Promise<ProbeResult> {
-  return lastJsonLine<ProbeResult>(await run(...pinned(cpus, process.execPath, [probeScript, JSON.stringify(job)])));
+export async function runProbe(job: ProbeJob, cpus: string | undefined): Promise<ProbeOutput> {
+  return lastJsonLine<ProbeOutput>(await run(...pinned(cpus, process.execPath, [probeScript, JSON.stringify(job)])));
 }

@@ -2,31 +2,41 @@ import { Agent, request as httpRequest } from 'node:http';
 
 // The benchmark's small clients, run as their own process (pinned next to the
 // upstream) so the orchestrator's event loop never sits in a measurement:
-//   latency   one connection, requests back to back: every response time
-//   ttfc      one connection, streams back to back: time to the first `data:` bytes
-//   autocannon  the 50-connection load when wrk is not used
-// Input: one JSON argument (ProbeJob). Output: one JSON line (ProbeResult).
+//   latency     one connection per target, requests back to back: every response time
+//   ttfc        one connection per target, streams back to back: time to the first `data:` bytes
+//   autocannon  the 50-connection load when wrk is not used (one target)
+// latency and ttfc take turns between the targets in short slices, so a burst
+// of activity elsewhere on the machine falls on every target alike.
+// Input: one JSON argument (ProbeJob). Output: one JSON line (ProbeOutput).
+
+export interface ProbeTarget {
+  name: string;
+  port: number;
+  headers: Record<string, string>;
+}
 
 export interface ProbeJob {
   mode: 'latency' | 'ttfc' | 'autocannon';
-  port: number;
+  targets: ProbeTarget[];
   path: string;
-  headers: Record<string, string>;
   body: string;
-  /** latency: how long to measure; autocannon: the run's length. */
-  durationMs?: number;
-  /** ttfc: streams measured. */
-  count?: number;
-  /** Not measured: lets JIT and connection setup settle first. */
+  slices?: number;
+  /** latency: time per target per slice. */
+  sliceMs?: number;
+  /** ttfc: streams per target per slice. */
+  streamsPerSlice?: number;
+  /** Not measured, per target: lets JIT and connection setup settle first. */
   warmupMs?: number;
+  /** autocannon only. */
   connections?: number;
+  durationMs?: number;
 }
 
 export interface ProbeResult {
   requests: number;
   non2xx: number;
   errors: number;
-  /** Milliseconds. latency: whole response; ttfc: first data bytes. */
+  /** Milliseconds. latency: whole response; ttfc: first data bytes; autocannon: whole response. */
   p50: number;
   p90: number;
   p99: number;
@@ -40,6 +50,10 @@ export interface ProbeResult {
   durationSeconds?: number;
 }
 
+export interface ProbeOutput {
+  results: Record<string, ProbeResult>;
+}
+
 const dataMarker = Buffer.from('data:');
 const doneMarker = 'data: [DONE]';
 
@@ -50,12 +64,13 @@ interface Exchange {
   complete: boolean;
 }
 
-function exchange(job: ProbeJob, agent: Agent, body: Buffer, stream: boolean): Promise<Exchange> {
+function exchange(target: ProbeTarget, path: string, agent: Agent, body: Buffer, stream: boolean): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let firstDataMs = -1;
     let tail = '';
-    const outgoing = httpRequest({ host: '127.0.0.1', port: job.port, method: 'POST', path: job.path, headers: { ...job.headers, 'content-length': String(body.length) }, agent }, (response) => {
+    const headers = { ...target.headers, 'content-length': String(body.length) };
+    const outgoing = httpRequest({ host: '127.0.0.1', port: target.port, method: 'POST', path, headers, agent }, (response) => {
       response.on('data', (chunk: Buffer) => {
         if (firstDataMs < 0 && chunk.indexOf(dataMarker) !== -1) firstDataMs = performance.now() - started;
         if (stream) tail = (tail + chunk.toString('latin1')).slice(-64);
@@ -83,45 +98,66 @@ function summarise(values: number[]): Pick<ProbeResult, 'p50' | 'p90' | 'p99' | 
   return { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), mean };
 }
 
-async function sequential(job: ProbeJob): Promise<ProbeResult> {
-  const stream = job.mode === 'ttfc';
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const body = Buffer.from(job.body);
-  let non2xx = 0;
-  let errors = 0;
-  let incomplete = 0;
-  const firsts: number[] = [];
-  const totals: number[] = [];
-  const warmupEnds = performance.now() + (job.warmupMs ?? 0);
-  while (performance.now() < warmupEnds) await exchange(job, agent, body, stream).catch(() => undefined);
-  const measureEnds = performance.now() + (job.durationMs ?? 0);
-  const more = () => (stream ? firsts.length + errors < (job.count ?? 200) : performance.now() < measureEnds);
-  while (more()) {
-    try {
-      const result = await exchange(job, agent, body, stream);
-      if (result.status < 200 || result.status > 299) non2xx += 1;
-      if (!result.complete) incomplete += 1;
-      firsts.push(stream ? result.firstDataMs : result.totalMs);
-      totals.push(result.totalMs);
-    } catch {
-      errors += 1;
-    }
-  }
-  agent.destroy();
-  const result: ProbeResult = { requests: firsts.length, non2xx, errors, ...summarise(firsts) };
-  if (stream) {
-    result.totalP50 = summarise(totals).p50;
-    result.incomplete = incomplete;
-  }
-  return result;
+interface Tally {
+  agent: Agent;
+  firsts: number[];
+  totals: number[];
+  non2xx: number;
+  errors: number;
+  incomplete: number;
 }
 
-async function withAutocannon(job: ProbeJob): Promise<ProbeResult> {
+async function sequential(job: ProbeJob): Promise<ProbeOutput> {
+  const stream = job.mode === 'ttfc';
+  const body = Buffer.from(job.body);
+  const tallies = new Map<ProbeTarget, Tally>(job.targets.map((target) => [target, { agent: new Agent({ keepAlive: true, maxSockets: 1 }), firsts: [], totals: [], non2xx: 0, errors: 0, incomplete: 0 }]));
+  for (const [target, tally] of tallies) {
+    const warmupEnds = performance.now() + (job.warmupMs ?? 0);
+    while (performance.now() < warmupEnds) await exchange(target, job.path, tally.agent, body, stream).catch(() => undefined);
+  }
+  const slices = job.slices ?? 1;
+  for (let slice = 0; slice < slices; slice += 1) {
+    // A different order each slice: no target always follows the same one.
+    const order = job.targets.map((_, index) => job.targets[(index + slice) % job.targets.length]!);
+    for (const target of order) {
+      const tally = tallies.get(target)!;
+      const sliceEnds = performance.now() + (job.sliceMs ?? 0);
+      let sent = 0;
+      const more = () => (stream ? sent < (job.streamsPerSlice ?? 40) : performance.now() < sliceEnds);
+      while (more()) {
+        sent += 1;
+        try {
+          const result = await exchange(target, job.path, tally.agent, body, stream);
+          if (result.status < 200 || result.status > 299) tally.non2xx += 1;
+          if (!result.complete) tally.incomplete += 1;
+          tally.firsts.push(stream ? result.firstDataMs : result.totalMs);
+          tally.totals.push(result.totalMs);
+        } catch {
+          tally.errors += 1;
+        }
+      }
+    }
+  }
+  const results: Record<string, ProbeResult> = {};
+  for (const [target, tally] of tallies) {
+    tally.agent.destroy();
+    const result: ProbeResult = { requests: tally.firsts.length, non2xx: tally.non2xx, errors: tally.errors, ...summarise(tally.firsts) };
+    if (stream) {
+      result.totalP50 = summarise(tally.totals).p50;
+      result.incomplete = tally.incomplete;
+    }
+    results[target.name] = result;
+  }
+  return { results };
+}
+
+async function withAutocannon(job: ProbeJob): Promise<ProbeOutput> {
   const { default: autocannon } = await import('autocannon');
+  const target = job.targets[0]!;
   const result = await autocannon({
-    url: `http://127.0.0.1:${job.port}${job.path}`,
+    url: `http://127.0.0.1:${target.port}${job.path}`,
     method: 'POST',
-    headers: job.headers,
+    headers: target.headers,
     body: job.body,
     connections: job.connections ?? 50,
     duration: (job.durationMs ?? 5000) / 1000,
@@ -129,22 +165,26 @@ async function withAutocannon(job: ProbeJob): Promise<ProbeResult> {
   });
   const seconds = result.duration;
   return {
-    requests: result.requests.total,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    p50: result.latency.p50,
-    p90: result.latency.p90,
-    p99: result.latency.p99,
-    mean: result.latency.average,
-    rps: result.requests.total / seconds,
-    durationSeconds: seconds,
+    results: {
+      [target.name]: {
+        requests: result.requests.total,
+        non2xx: result.non2xx,
+        errors: result.errors + result.timeouts,
+        p50: result.latency.p50,
+        p90: result.latency.p90,
+        p99: result.latency.p99,
+        mean: result.latency.average,
+        rps: result.requests.total / seconds,
+        durationSeconds: seconds,
+      },
+    },
   };
 }
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? '{}') as ProbeJob;
-  const result = job.mode === 'autocannon' ? await withAutocannon(job) : await sequential(job);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  const output = job.mode === 'autocannon' ? await withAutocannon(job) : await sequential(job);
+  process.stdout.write(`${JSON.stringify(output)}\n`);
 }
 
 if (import.meta.main) await main();

@@ -6,14 +6,14 @@ import { parseArgs } from 'node:util';
 import { renderSummary, summariseProfile, type CpuProfile } from './cpu-profile-summary.ts';
 import { runLoad, wrkVersion } from './load.ts';
 import { availableCores } from './proc-stats.ts';
-import { killAll } from './services.ts';
+import { killAll, scheduling } from './services.ts';
 import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetLabels, type TargetName } from './targets.ts';
 
 // Switchyard (or another Node.js target, to compare) under the benchmark's
 // load with --cpu-prof, and where its time went: only the samples taken while
 // the measured load ran are counted (start-up and warm-up are left out).
 //
-//   node bench/profile.ts [--target switchyard|bare|portkey] [--duration 10] [--stream] [--connections 50]
+//   node bench/profile.ts [--target switchyard|bare|portkey] [--duration 10] [--stream] [--connections 50] [--node-args "..."] [--nice=-10]
 // Writes bench/results/profiles/*.cpuprofile (open in Chrome DevTools) and bench/results/profile-TARGET-json|stream.md.
 
 const { values: flags } = parseArgs({
@@ -24,8 +24,12 @@ const { values: flags } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     top: { type: 'string', default: '25' },
     target: { type: 'string', default: 'switchyard' },
+    'node-args': { type: 'string', default: '' },
+    nice: { type: 'string', default: '0' },
   },
 });
+scheduling.nice = Number(flags.nice);
+const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const profileDir = join(repoRoot, 'bench/results/profiles');
@@ -48,7 +52,7 @@ const outcome = await startTarget(targetName, {
   workDir,
   cpus: proxyCpus,
   repoRoot,
-  nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`],
+  nodeArgs: { [targetName]: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}`, ...nodeArgs] },
 });
 if (!outcome.ok) throw new Error(`${targetName} did not start: ${outcome.reason}`);
 const target = outcome.target;

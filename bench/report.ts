@@ -40,9 +40,8 @@ export interface RunInfo {
   skipped: string[];
   peakRssBytes: Partial<Record<TargetName, number>>;
   totalSeconds: number;
-  /** Time spent waiting for other processes to quieten, and measurements taken again because they did not. */
+  /** Time spent waiting for other processes to quieten. */
   quietWaitSeconds: number;
-  retries: number;
 }
 
 export interface Spread {
@@ -101,14 +100,15 @@ export function renderReport(measurements: readonly Measurement[], info: RunInfo
   const lines: string[] = [];
   const has = (name: TargetName) => targets.includes(name);
   lines.push(`# Switchyard benchmark — ${info.date}`, '');
-  lines.push(`Machine: ${info.machine}. Load: ${info.loadGenerator}, ${info.connections} connections, ${info.durationSeconds} s per target per round, ${info.rounds} round(s), targets alternated round by round; ${info.pinning}.`);
+  lines.push(`Machine: ${info.machine}.`);
+  lines.push(`Load: ${info.loadGenerator}, ${info.connections} connections, ${info.durationSeconds} s per target per round in 1-second slices, the targets taking turns; ${info.rounds} round(s); ${info.pinning}. With the 50 ms upstream: one run of up to 4 s per target per round, rate = connections ÷ mean latency. One connection: ${info.durationSeconds > 2.5 ? 2.5 : info.durationSeconds} s of requests and ${info.streams} streams per target per round, in 5 slices.`);
   lines.push(`Cells: median across rounds (min–max). Run took ${Math.round(info.totalSeconds)} s.`);
   const versions = Object.entries(info.versions).map(([name, version]) => `${name} ${version}`);
   lines.push(`Versions: ${versions.join('; ')}.`);
   for (const line of info.skipped) lines.push(`Skipped: ${line}.`);
   const noise = spread(measurements.map((m) => m.othersShare * 100));
   if (noise) {
-    const waits = `waited ${Math.round(info.quietWaitSeconds)} s for quiet moments, measured ${info.retries} time(s) again`;
+    const waits = `waited ${Math.round(info.quietWaitSeconds)} s for quiet moments`;
     lines.push(`Other processes used ${cell(noise, 0)} % of the machine during measurements (${waits})${noise.max > 10 ? ' — figures from busy moments are less reliable' : ''}.`);
   }
   lines.push('');

@@ -3,17 +3,19 @@ import { cpus as cpuList, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runLoad, runProbe, wrkVersion, type LoadGenerator, type LoadResult, type Request } from './load.ts';
+import { runLoad, runProbe, wrkVersion, type LoadGenerator, type Request } from './load.ts';
 import { availableCores, CpuWindow, peakRss } from './proc-stats.ts';
-import { renderReport, type Measurement, type RunInfo, type Scenario } from './report.ts';
-import { killAll } from './services.ts';
+import { renderReport, spread, type Measurement, type RunInfo, type Scenario } from './report.ts';
+import { killAll, scheduling } from './services.ts';
 import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetNames, type RunningTarget, type TargetName, type Upstream } from './targets.ts';
 
 // `npm run bench`: the same load against every target in one run, targets
-// alternated round by round, medians with min–max. See bench/README.md.
+// taking turns (within a round, in one-second slices), medians across rounds
+// with min–max. See bench/README.md.
 
 const usage = `usage: npm run bench -- [--targets switchyard,bare,...] [--duration S] [--rounds N] [--quick]
        [--streams N] [--connections N] [--loadgen wrk|autocannon] [--no-pin] [--no-delay] [--keep]
+       [--switchyard-node-args "--max-semi-space-size=16"] [--nice=-10]
 targets: ${targetNames.join(', ')} (the upstream directly is always measured: it is the baseline)`;
 
 const { values: flags } = parseArgs({
@@ -28,6 +30,8 @@ const { values: flags } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     'no-delay': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'switchyard-node-args': { type: 'string', default: '' },
+    nice: { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -45,6 +49,7 @@ const connections = Number(flags.connections);
 const oneConnectionMs = Math.min(durationSeconds, 2.5) * 1000;
 const warmupSeconds = quick ? 1 : 2;
 const slowUpstreamMs = 50;
+const switchyardNodeArgs = flags['switchyard-node-args'].split(' ').filter(Boolean);
 const requested = (flags.targets ?? targetNames.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
 for (const name of requested) if (!targetNames.includes(name as TargetName)) throw new Error(`unknown target "${name}"\n${usage}`);
 const targets = targetNames.filter((name) => name === 'direct' || requested.includes(name));
@@ -56,6 +61,9 @@ const pin = !flags['no-pin'] && availableCores() >= 2;
 const proxyCpus = pin ? '0' : undefined;
 const loadCpus = pin ? '1' : undefined;
 
+// On a machine shared with other work, a negative niceness (root only) keeps
+// the benchmark's processes from being preempted by it; it slows the other work.
+scheduling.nice = Number(flags.nice);
 const workDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
 const log = (text: string) => process.stderr.write(`${text}\n`);
 const measurements: Measurement[] = [];
@@ -73,10 +81,10 @@ process.on('exit', killAll);
 async function startAll(upstream: Upstream): Promise<RunningTarget[]> {
   const running: RunningTarget[] = [];
   for (const name of targets) {
-    const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: proxyCpus, repoRoot });
+    const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: proxyCpus, repoRoot, nodeArgs: { switchyard: switchyardNodeArgs } });
     if (outcome.ok) {
       running.push(outcome.target);
-      versions[name] = outcome.target.version;
+      versions[name] = name === 'switchyard' && switchyardNodeArgs.length > 0 ? `${outcome.target.version}, node ${switchyardNodeArgs.join(' ')}` : outcome.target.version;
     } else {
       const line = `${name}: ${outcome.reason}`;
       if (!skipped.includes(line)) skipped.push(line);
@@ -87,32 +95,112 @@ async function startAll(upstream: Upstream): Promise<RunningTarget[]> {
 }
 
 const request = (target: RunningTarget, stream: boolean): Request => ({ port: target.port, path: requestPath, headers: { ...baseHeaders, ...target.headers }, body: requestBody(stream) });
+const median = (values: readonly number[]) => spread(values)?.median ?? Number.NaN;
 
-async function measureLoad(target: RunningTarget, upstream: Upstream, stream: boolean): Promise<LoadResult & { cpuPerRequestUs: number; coreShare: number; othersShare: number }> {
-  const ownPids = target.name === 'direct' ? [] : [upstream.pid];
-  const window = new CpuWindow(target.pids(), ownPids);
-  const result = await runLoad(request(target, stream), { generator, connections, seconds: durationSeconds, cpus: loadCpus, workDir });
-  const cpu = window.finish();
-  return { ...result, cpuPerRequestUs: result.requests > 0 ? (cpu.targetCpuSeconds * 1e6) / result.requests : Number.NaN, coreShare: cpu.targetCoreShare, othersShare: cpu.othersMachineShare };
+function record(entry: Measurement): void {
+  measurements.push(entry);
+  const rate = entry.rps === undefined ? '' : `${Math.round(entry.rps).toLocaleString('en-US')} req/s `;
+  const cpu = entry.cpuPerRequestUs === undefined ? '' : ` cpu ${Math.round(entry.cpuPerRequestUs)} µs/req (${(entry.coreShare ?? 0).toFixed(2)} cores)`;
+  const bad = entry.non2xx + entry.errors + (entry.incomplete ?? 0);
+  log(`  ${entry.scenario.padEnd(8)} ${entry.target.padEnd(10)} ${rate}p50 ${entry.p50.toFixed(3)} ms p99 ${entry.p99.toFixed(3)} ms${cpu} others ${(entry.othersShare * 100).toFixed(0)}%${bad > 0 ? ` FAILED ${bad}` : ''}`);
 }
 
-async function measureOnce(scenario: Scenario, target: RunningTarget, upstream: Upstream, round: number): Promise<Measurement> {
-  if (scenario === 'json1' || scenario === 'ttfc') {
-    const window = new CpuWindow(target.pids(), target.name === 'direct' ? [] : [upstream.pid]);
-    const ttfc = scenario === 'ttfc';
-    const probe = await runProbe({ mode: ttfc ? 'ttfc' : 'latency', ...request(target, ttfc), durationMs: oneConnectionMs, count: streams, warmupMs: 400 }, loadCpus);
-    return { scenario, target: target.name, round, requests: probe.requests, non2xx: probe.non2xx, errors: probe.errors, p50: probe.p50, p99: probe.p99, othersShare: window.finish().othersMachineShare, incomplete: probe.incomplete };
+interface LoadTally {
+  requests: number;
+  seconds: number;
+  cpuSeconds: number;
+  latencySum: number;
+  p50s: number[];
+  p99s: number[];
+  others: number[];
+  non2xx: number;
+  errors: number;
+}
+
+/**
+ * The 50-connection scenarios. With the instant upstream the load runs in
+ * one-second slices, the targets taking turns, so that a burst of other work
+ * on the machine falls on every target alike; with the slow upstream each
+ * target gets one longer run and its rate is connections ÷ mean latency
+ * (Little's law), free of the rounding of whole 50 ms cycles to the run's end.
+ */
+async function loadScenario(scenario: 'json50' | 'stream50' | 'delay50', running: readonly RunningTarget[], upstream: Upstream, round: number): Promise<void> {
+  const slow = scenario === 'delay50';
+  const sliceSeconds = slow ? Math.min(durationSeconds, 4) : 1;
+  const slices = slow ? 1 : Math.max(1, Math.round(durationSeconds));
+  const tallies = new Map<RunningTarget, LoadTally>(running.map((target) => [target, { requests: 0, seconds: 0, cpuSeconds: 0, latencySum: 0, p50s: [], p99s: [], others: [], non2xx: 0, errors: 0 }]));
+  for (let slice = 0; slice < slices; slice += 1) {
+    for (const target of rotate(running, round + slice)) {
+      const tally = tallies.get(target)!;
+      const window = new CpuWindow(target.pids(), target.name === 'direct' ? [] : [upstream.pid]);
+      try {
+        const result = await runLoad(request(target, scenario === 'stream50'), { generator, connections, seconds: sliceSeconds, cpus: loadCpus, workDir });
+        const cpu = window.finish();
+        tally.requests += result.requests;
+        tally.seconds += result.seconds;
+        tally.cpuSeconds += cpu.targetCpuSeconds;
+        tally.latencySum += result.mean * result.requests;
+        tally.p50s.push(result.p50);
+        tally.p99s.push(result.p99);
+        tally.others.push(cpu.othersMachineShare);
+        tally.non2xx += result.non2xx;
+        tally.errors += result.errors;
+      } catch (error) {
+        tally.errors += 1;
+        log(`  ${scenario} ${target.name}: load failed: ${(error as Error).message}`);
+      }
+    }
   }
-  const result = await measureLoad(target, upstream, scenario === 'stream50');
-  return { scenario, target: target.name, round, ...result };
+  for (const [target, tally] of tallies) {
+    const meanMs = tally.latencySum / Math.max(1, tally.requests);
+    record({
+      scenario,
+      target: target.name,
+      round,
+      requests: tally.requests,
+      non2xx: tally.non2xx,
+      errors: tally.errors,
+      p50: median(tally.p50s),
+      p99: median(tally.p99s),
+      rps: tally.requests === 0 ? Number.NaN : slow ? connections / (meanMs / 1000) : tally.requests / tally.seconds,
+      cpuPerRequestUs: tally.requests > 0 ? (tally.cpuSeconds * 1e6) / tally.requests : Number.NaN,
+      coreShare: tally.seconds > 0 ? tally.cpuSeconds / tally.seconds : Number.NaN,
+      othersShare: tally.others.reduce((sum, share) => sum + share, 0) / Math.max(1, tally.others.length),
+    });
+  }
 }
 
-// This machine may be shared (another test suite on the same two cores). A
-// measurement waits for a quiet moment, and one taken while other processes
-// used much of the machine is taken again, within a bounded budget.
+/** One connection per target, the targets taking turns in slices inside one client process. */
+async function probeScenario(scenario: 'json1' | 'ttfc', running: readonly RunningTarget[], upstream: Upstream, round: number): Promise<void> {
+  const ttfc = scenario === 'ttfc';
+  const slices = 5;
+  const window = new CpuWindow([], [upstream.pid, ...running.flatMap((target) => target.pids())]);
+  const order = rotate(running, round);
+  const output = await runProbe(
+    {
+      mode: ttfc ? 'ttfc' : 'latency',
+      targets: order.map((target) => ({ name: target.name, port: target.port, headers: { ...baseHeaders, ...target.headers } })),
+      path: requestPath,
+      body: requestBody(ttfc),
+      slices,
+      sliceMs: oneConnectionMs / slices,
+      streamsPerSlice: Math.max(1, Math.round(streams / slices)),
+      warmupMs: 300,
+    },
+    loadCpus,
+  );
+  const othersShare = window.finish().othersMachineShare;
+  for (const target of order) {
+    const result = output.results[target.name];
+    if (!result) continue;
+    record({ scenario, target: target.name, round, requests: result.requests, non2xx: result.non2xx, errors: result.errors, p50: result.p50, p99: result.p99, othersShare, incomplete: result.incomplete });
+  }
+}
+
+// This machine may be shared (other test suites on the same two cores): each
+// scenario of each round starts at a quiet moment if one comes soon enough.
 const quietShare = 0.1;
-const noisyShare = 0.2;
-const quiet = { waitBudgetMs: quick ? 15_000 : 45_000, waitedMs: 0, retriesLeft: quick ? 1 : 4, retries: 0 };
+const quiet = { waitBudgetMs: quick ? 10_000 : 30_000, waitedMs: 0 };
 
 async function waitForQuiet(ownPids: readonly number[]): Promise<void> {
   while (quiet.waitedMs < quiet.waitBudgetMs) {
@@ -121,24 +209,6 @@ async function waitForQuiet(ownPids: readonly number[]): Promise<void> {
     quiet.waitedMs += 500;
     if (window.finish().othersMachineShare < quietShare) return;
   }
-}
-
-async function measure(scenario: Scenario, target: RunningTarget, upstream: Upstream, round: number, running: readonly RunningTarget[]): Promise<void> {
-  const ownPids = [upstream.pid, ...running.flatMap((each) => each.pids())];
-  await waitForQuiet(ownPids);
-  let entry = await measureOnce(scenario, target, upstream, round);
-  if (entry.othersShare > noisyShare && quiet.retriesLeft > 0) {
-    quiet.retriesLeft -= 1;
-    quiet.retries += 1;
-    log(`  ${scenario.padEnd(8)} ${target.name.padEnd(10)} other processes used ${(entry.othersShare * 100).toFixed(0)}% of the machine: measuring again`);
-    await waitForQuiet(ownPids);
-    entry = await measureOnce(scenario, target, upstream, round);
-  }
-  measurements.push(entry);
-  const rate = entry.rps === undefined ? '' : `${Math.round(entry.rps).toLocaleString('en-US')} req/s `;
-  const cpu = entry.cpuPerRequestUs === undefined ? '' : ` cpu ${Math.round(entry.cpuPerRequestUs)} µs/req (${(entry.coreShare ?? 0).toFixed(2)} cores)`;
-  const bad = entry.non2xx + entry.errors + (entry.incomplete ?? 0);
-  log(`  ${scenario.padEnd(8)} ${target.name.padEnd(10)} ${rate}p50 ${entry.p50.toFixed(3)} ms p99 ${entry.p99.toFixed(3)} ms${cpu} others ${(entry.othersShare * 100).toFixed(0)}%${bad > 0 ? ` FAILED ${bad}` : ''}`);
 }
 
 function recordPeakRss(running: readonly RunningTarget[]): void {
@@ -152,16 +222,16 @@ function recordPeakRss(running: readonly RunningTarget[]): void {
 const rotate = <T>(items: readonly T[], by: number): T[] => items.map((_, index) => items[(index + by) % items.length]!);
 
 async function runRounds(scenarios: Scenario[], running: readonly RunningTarget[], upstream: Upstream): Promise<void> {
+  const ownPids = [upstream.pid, ...running.flatMap((target) => target.pids())];
   for (let round = 1; round <= rounds; round += 1) {
     log(`round ${round}/${rounds}`);
     for (const scenario of scenarios) {
-      for (const target of rotate(running, round - 1)) {
-        try {
-          await measure(scenario, target, upstream, round, running);
-        } catch (error) {
-          log(`  ${scenario} ${target.name}: measurement failed: ${(error as Error).message}`);
-          measurements.push({ scenario, target: target.name, round, requests: 0, non2xx: 0, errors: 1, p50: Number.NaN, p99: Number.NaN, othersShare: 0 });
-        }
+      await waitForQuiet(ownPids);
+      try {
+        if (scenario === 'json1' || scenario === 'ttfc') await probeScenario(scenario, running, upstream, round);
+        else await loadScenario(scenario, running, upstream, round);
+      } catch (error) {
+        log(`  ${scenario}: measurement failed: ${(error as Error).message}`);
       }
     }
   }
@@ -171,7 +241,7 @@ async function warmUp(running: readonly RunningTarget[], streams: boolean[]): Pr
   log(`warming up ${running.map((target) => target.name).join(', ')}`);
   for (const target of running) {
     for (const stream of streams) {
-      await runLoad(request(target, stream), { generator, connections, seconds: warmupSeconds, cpus: loadCpus, workDir }).catch((error: unknown) => log(`  warm-up of ${target.name} failed: ${(error as Error).message}`));
+      await runLoad(request(target, stream), { generator, connections, seconds: stream ? 1 : warmupSeconds, cpus: loadCpus, workDir }).catch((error: unknown) => log(`  warm-up of ${target.name} failed: ${(error as Error).message}`));
     }
   }
 }
@@ -201,7 +271,7 @@ const info: RunInfo = {
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   machine: `${availableCores()} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}, Node ${process.version}`,
   loadGenerator: generator === 'wrk' ? `wrk ${wrk} (1 thread)` : 'autocannon',
-  pinning: pin ? 'proxy pinned to CPU 0, upstream and clients to CPU 1 (taskset)' : 'no CPU pinning',
+  pinning: `${pin ? 'proxy pinned to CPU 0, upstream and clients to CPU 1 (taskset)' : 'no CPU pinning'}${scheduling.nice !== 0 ? `, benchmark processes at nice ${scheduling.nice}` : ''}`,
   durationSeconds,
   rounds,
   connections,
@@ -211,7 +281,6 @@ const info: RunInfo = {
   peakRssBytes,
   totalSeconds: (performance.now() - startedAt) / 1000,
   quietWaitSeconds: quiet.waitedMs / 1000,
-  retries: quiet.retries,
 };
 const report = renderReport(measurements, info, targets.filter((name) => measurements.some((m) => m.target === name)));
 process.stdout.write(`\n${report}\n`);

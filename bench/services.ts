@@ -2,12 +2,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
+import { setPriority } from 'node:os';
 
 // Child processes the benchmark starts, and the small waits around them.
 // Every child is remembered so that an interrupted run leaves nothing behind;
 // each is stopped by its own pid.
 
 const running = new Set<ChildProcess>();
+
+/** Niceness for every process the benchmark starts (--nice); 0 leaves the scheduler alone. */
+export const scheduling = { nice: 0 };
+
+/** Applies --nice to a child just started (its own children, such as nginx's worker, inherit it). */
+export function applyNice(child: ChildProcess): void {
+  if (scheduling.nice !== 0 && child.pid !== undefined) setPriority(child.pid, scheduling.nice);
+}
 
 export interface SpawnOptions {
   cwd?: string;
@@ -26,6 +35,7 @@ export function startProcess(command: string, args: string[], options: SpawnOpti
   const stderr = open(options.stderr);
   const child = spawn(file, argv, { cwd: options.cwd, stdio: ['ignore', stdout, stderr], env: options.env ?? process.env });
   for (const fd of [stdout, stderr]) if (typeof fd === 'number') closeSync(fd);
+  applyNice(child);
   running.add(child);
   child.on('exit', () => running.delete(child));
   return child;

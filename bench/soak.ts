@@ -6,14 +6,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runLoad, wrkVersion } from './load.ts';
 import { availableCores, currentRss, peakRss } from './proc-stats.ts';
-import { fetchLocal, killAll } from './services.ts';
+import { applyNice, fetchLocal, killAll, scheduling } from './services.ts';
 import { baseHeaders, requestBody, requestPath, startTarget, startUpstream } from './targets.ts';
 
 // Switchyard under steady 50-connection load for N minutes (half plain, half
 // streamed requests), its memory sampled every 10 s: does it keep growing?
 // Not part of CI.
 //
-//   node bench/soak.ts [--minutes 10] [--connections 50] [--interval 10]
+//   node bench/soak.ts [--minutes 10] [--connections 50] [--interval 10] [--node-args "--max-semi-space-size=16"] [--nice=-10]
 // Writes bench/results/soak-latest.md.
 
 const { values: flags } = parseArgs({
@@ -22,8 +22,12 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     interval: { type: 'string', default: '10' },
     'no-pin': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
+    nice: { type: 'string', default: '0' },
   },
 });
+scheduling.nice = Number(flags.nice);
+const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const minutes = Number(flags.minutes);
@@ -60,6 +64,7 @@ function openFds(pid: number): number {
 
 /** wrk sending plain and streamed requests in turn. */
 function alternatingScript(headers: Record<string, string>): string {
+  // wrk.format sends only the headers it is given: Host included (HTTP/1.1 requires it).
   const lua = (text: string) => `[==[${text}]==]`;
   const headerTable = `{ ${Object.entries(headers).map(([name, value]) => `[ ${lua(name)} ] = ${lua(value)}`).join(', ')} }`;
   return `local plain = wrk.format("POST", ${lua(requestPath)}, ${headerTable}, ${lua(requestBody(false))})
@@ -79,11 +84,12 @@ end
 
 function runWrk(port: number, seconds: number): Promise<{ requests: number; status: number; errors: number }> {
   const script = join(workDir, 'soak.lua');
-  writeFileSync(script, alternatingScript(baseHeaders));
+  writeFileSync(script, alternatingScript({ host: `127.0.0.1:${port}`, ...baseHeaders }));
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, `http://127.0.0.1:${port}${requestPath}`];
   const [command, argv] = loadCpus === undefined ? ['wrk', args] : ['taskset', ['-c', loadCpus, 'wrk', ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    applyNice(child);
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('error', reject);
@@ -107,7 +113,7 @@ function slope(points: readonly [number, number][]): number {
 }
 
 const upstream = await startUpstream({ repoRoot, workDir, cpus: loadCpus });
-const outcome = await startTarget('switchyard', { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: proxyCpus, repoRoot });
+const outcome = await startTarget('switchyard', { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: proxyCpus, repoRoot, nodeArgs: { switchyard: nodeArgs } });
 if (!outcome.ok) throw new Error(`Switchyard did not start: ${outcome.reason}`);
 const target = outcome.target;
 const pid = target.pids()[0]!;
@@ -143,7 +149,7 @@ const heapPoints = basis.filter((entry) => entry.heapUsedMb !== undefined).map((
 const lines = [
   `## Switchyard soak — ${new Date().toISOString()}`,
   '',
-  `${minutes} min, ${connections} connections (plain and streamed requests in turn), ${load.requests.toLocaleString('en-US')} requests, ${load.status} non-2xx, ${load.errors} socket errors.`,
+  `${minutes} min, ${connections} connections (plain and streamed requests in turn)${nodeArgs.length > 0 ? `, Switchyard started with ${nodeArgs.join(' ')}` : ''}, ${load.requests.toLocaleString('en-US')} requests, ${load.status} non-2xx, ${load.errors} socket errors.`,
   '',
   `| measure | value |`,
   `|---|---|`,

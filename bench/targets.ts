@@ -38,8 +38,8 @@ export interface TargetEnvironment {
   /** taskset CPU list for proxies, or undefined. */
   cpus: string | undefined;
   repoRoot: string;
-  /** Extra node flags for the Node.js targets (--cpu-prof for bench/profile.ts). */
-  nodeArgs?: string[];
+  /** Extra node flags per Node.js target (--cpu-prof, --max-semi-space-size=16, ...). */
+  nodeArgs?: Partial<Record<TargetName, string[]>>;
 }
 
 export type StartOutcome = { ok: true; target: RunningTarget } | { ok: false; reason: string };
@@ -119,7 +119,7 @@ async function startRaw(name: TargetName, environment: TargetEnvironment): Promi
       return { name, port: upstreamPort, headers: {}, version: `node ${process.version}`, pids: () => [environment.upstreamPid], stop: async () => {} };
 
     case 'bare': {
-      const child = startProcess(node, [...(environment.nodeArgs ?? []), join(repoRoot, 'bench/bare-proxy.ts'), '--upstream-port', String(upstreamPort)], { cpus, stdout: 'pipe', stderr: join(workDir, 'bare.err') });
+      const child = startProcess(node, [...(environment.nodeArgs?.[name] ?? []), join(repoRoot, 'bench/bare-proxy.ts'), '--upstream-port', String(upstreamPort)], { cpus, stdout: 'pipe', stderr: join(workDir, 'bare.err') });
       const { port } = await firstJsonLine<{ port: number }>(child);
       return { name, port, headers: {}, version: `node ${process.version}`, pids: () => [child.pid!], stop: () => stopProcess(child) };
     }
@@ -138,7 +138,10 @@ routes:
 `,
       );
       // The gateway logs one JSON line per request: into a file, as a deployment would ship it.
-      const child = startProcess(node, [...(environment.nodeArgs ?? []), 'src/cli.ts', 'serve', '--config', config], { cwd: repoRoot, cpus, stdout: join(workDir, `switchyard-${upstreamPort}.log`), stderr: join(workDir, 'switchyard.err') });
+      // The built gateway, as `npm start` runs it: no type stripping (its wasm costs memory and start-up).
+      const build = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
+      if (build.status !== 0) throw new Error('npm run build failed');
+      const child = startProcess(node, [...(environment.nodeArgs?.[name] ?? []), 'dist/cli.js', 'serve', '--config', config], { cwd: repoRoot, cpus, stdout: join(workDir, `switchyard-${upstreamPort}.log`), stderr: join(workDir, 'switchyard.err') });
       await waitUntil('Switchyard', async () => {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, 'switchyard.err')}`);
         return (await fetchLocal(port, '/readyz')).status === 200;
@@ -165,7 +168,7 @@ routes:
 
     case 'portkey': {
       const port = await freePort();
-      const child = startProcess(node, [...(environment.nodeArgs ?? []), portkeyScript(repoRoot), '--headless', `--port=${port}`], { cwd: join(repoRoot, 'bench/peers'), cpus, stdout: 'ignore', stderr: join(workDir, 'portkey.err') });
+      const child = startProcess(node, [...(environment.nodeArgs?.[name] ?? []), portkeyScript(repoRoot), '--headless', `--port=${port}`], { cwd: join(repoRoot, 'bench/peers'), cpus, stdout: 'ignore', stderr: join(workDir, 'portkey.err') });
       const headers = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1` };
       await waitUntil('Portkey', async () => {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, 'portkey.err')}`);
