@@ -15,6 +15,7 @@ import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targ
 
 const usage = `usage: npm run bench -- [--targets switchyard,bare,...] [--duration S] [--rounds N] [--quick]
        [--streams N] [--connections N] [--loadgen wrk|autocannon] [--no-pin] [--no-delay] [--keep]
+       [--scenarios json50,stream50,json1,ttfc,delay50]
        [--switchyard-node-args "--max-semi-space-size=16"] [--nice=-10]
 targets: ${targetNames.join(', ')} (the upstream directly is always measured: it is the baseline)`;
 
@@ -29,6 +30,7 @@ const { values: flags } = parseArgs({
     loadgen: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'no-delay': { type: 'boolean', default: false },
+    scenarios: { type: 'string', default: 'json50,stream50,json1,ttfc,delay50' },
     keep: { type: 'boolean', default: false },
     'switchyard-node-args': { type: 'string', default: '' },
     nice: { type: 'string', default: '0' },
@@ -49,6 +51,8 @@ const connections = Number(flags.connections);
 const oneConnectionMs = Math.min(durationSeconds, 2.5) * 1000;
 const warmupSeconds = quick ? 1 : 2;
 const slowUpstreamMs = 50;
+const chosen = flags.scenarios.split(',').map((name) => name.trim());
+for (const name of chosen) if (!['json50', 'stream50', 'json1', 'ttfc', 'delay50'].includes(name)) throw new Error(`unknown scenario "${name}"\n${usage}`);
 const switchyardNodeArgs = flags['switchyard-node-args'].split(' ').filter(Boolean);
 const requested = (flags.targets ?? targetNames.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
 for (const name of requested) if (!targetNames.includes(name as TargetName)) throw new Error(`unknown target "${name}"\n${usage}`);
@@ -251,11 +255,15 @@ async function warmUp(running: readonly RunningTarget[], streams: boolean[]): Pr
 const upstream = await startUpstream({ repoRoot, workDir, cpus: loadCpus });
 const running = await startAll(upstream);
 try {
-  log('\n== upstream answering at once');
-  await warmUp(running, [false, true]);
-  await runRounds(['json50', 'stream50', 'json1', 'ttfc'], running, upstream);
-  if (!flags['no-delay']) {
+  const instant = (['json50', 'stream50', 'json1', 'ttfc'] as const).filter((scenario) => chosen.includes(scenario));
+  if (instant.length > 0) {
+    log('\n== upstream answering at once');
+    await warmUp(running, [false, true]);
+    await runRounds(instant, running, upstream);
+  }
+  if (!flags['no-delay'] && chosen.includes('delay50')) {
     log(`\n== upstream answering after ${slowUpstreamMs} ms`);
+    if (instant.length === 0) await warmUp(running, [false, true]); // JIT-warm at full rate first
     await upstream.setDelay(slowUpstreamMs);
     await warmUp(running, [false]);
     await runRounds(['delay50'], running, upstream);
