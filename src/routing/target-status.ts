@@ -118,7 +118,11 @@ export class TargetStatus implements TargetAvailability {
     if (targetFailures.has(error.code)) {
       this.providers.get(target.provider.name)?.breaker.record(false);
       if (state.outliers.record(false)) this.events.ejected?.(target.key);
-    } else if (cooldownFailures.has(error.code)) {
+    } else {
+      // The provider answered, so this says nothing about overload: free a half-open probe slot rather than hold it forever.
+      this.providers.get(target.provider.name)?.breaker.releaseProbe();
+    }
+    if (cooldownFailures.has(error.code)) {
       const ms = target.provider.config.failure_cooldown;
       state.coolingUntil = this.clock.now() + ms;
       state.coolingReason = error.code;
