@@ -92,6 +92,8 @@ test('unknown endpoints and an empty body get OpenAI-shaped errors', async () =>
   const missing = await fetch(`${gateway.origin}/v1/nothing`);
   assert.equal(missing.status, 404);
   assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'not_found');
+  assert.equal(missing.headers.get('x-switchyard-attempts'), '0');
+  assert.equal(missing.headers.get('x-switchyard-provider'), 'none');
   const empty = await fetch(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' } });
   assert.equal(empty.status, 400);
   assert.ok(((await empty.json()) as { error: { message: string } }).error.message);

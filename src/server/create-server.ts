@@ -57,7 +57,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
   });
   app.setNotFoundHandler((request, reply) => {
     const failure = new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]}.`);
-    void reply.code(404).header('x-request-id', requestIdFrom(request.headers)).type('application/json').send(errorBody(failure));
+    void reply.code(404).headers(identityHeaders(requestIdFrom(request.headers), newRecord(), undefined)).type('application/json').send(errorBody(failure));
   });
 
   // The same endpoints through Fastify, for what the fast path leaves (a query string, say).
