@@ -32,7 +32,8 @@ const { values: flags } = parseArgs({
     'no-delay': { type: 'boolean', default: false },
     scenarios: { type: 'string', default: 'json50,stream50,json1,ttfc,delay50' },
     keep: { type: 'boolean', default: false },
-    'switchyard-node-args': { type: 'string', default: '' },
+    // The same V8 flags as `npm start`, so the benchmark measures what users run.
+    'switchyard-node-args': { type: 'string', default: '--max-semi-space-size=8' },
     nice: { type: 'string', default: '0' },
     help: { type: 'boolean', short: 'h', default: false },
   },
