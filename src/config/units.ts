@@ -24,11 +24,3 @@ export function parseDuration(value: string | number): number | undefined {
 export function parseSize(value: string | number): number | undefined {
   return parseWithUnits(value, sizeUnits);
 }
-
-/** "30s" for 30000: used in messages and headers a person reads. */
-export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}

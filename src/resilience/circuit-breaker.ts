@@ -16,8 +16,6 @@ export interface BreakerPolicy {
 
 export type BreakerState = { kind: 'closed' } | { kind: 'open'; openedAt: number; reopenAt: number } | { kind: 'half-open'; probing: boolean };
 
-export const breakerStateValue = { closed: 0, 'half-open': 1, open: 2 } as const;
-
 export class CircuitBreaker {
   private readonly policy: BreakerPolicy;
   private readonly clock: Clock;

@@ -11,8 +11,6 @@ export interface OutlierPolicy {
   maxEjectionMs: number;
 }
 
-export const defaultOutlierPolicy: OutlierPolicy = { consecutiveFailures: 5, baseEjectionMs: 10_000, maxEjectionMs: 300_000 };
-
 export class OutlierDetector {
   private readonly policy: OutlierPolicy;
   private readonly clock: Clock;

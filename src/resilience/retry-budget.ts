@@ -12,8 +12,6 @@ export interface RetryBudgetPolicy {
   windowMs: number;
 }
 
-export const defaultRetryBudget: RetryBudgetPolicy = { ratio: 0.2, minPerSecond: 5, windowMs: 10_000 };
-
 export class RetryBudget {
   private readonly policy: RetryBudgetPolicy;
   private readonly requests: SlidingWindow;

@@ -9,19 +9,21 @@ import { takeHotPath } from './fast-ingress.ts';
 import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
 import { identityHeaders, requestIdFrom, serveOperation } from './serve-operation.ts';
 
-// The HTTP layer only: Fastify for routing, limits and body reading; the
-// gateway does the rest. /v1 handlers take over the raw response (hijack) so
-// the hot path skips Fastify's reply serialisation and hooks.
+// The HTTP layer only. The three hot /v1 endpoints are answered by
+// fast-ingress.ts before Fastify; Fastify serves everything else (models,
+// health, metrics, status, and the hot paths when they carry a query string),
+// with its limits, routing and one OpenAI-shaped error renderer.
 
 export function createServer(gateway: Gateway): FastifyInstance {
   const server = gateway.config.server;
   let draining = false;
+  const isDraining = () => draining;
   const app = Fastify({
     logger: false,
     // Our own node:http server, so the hot endpoints can be served before Fastify (see fast-ingress.ts).
     serverFactory: (fastifyHandler) =>
       createHttpServer({ requestTimeout: server.request_timeout, keepAliveTimeout: server.keep_alive_timeout }, (request, response) => {
-        if (!takeHotPath(gateway, request, response, () => draining)) fastifyHandler(request, response);
+        if (!takeHotPath(gateway, request, response, isDraining)) fastifyHandler(request, response);
       }),
     bodyLimit: server.body_limit,
     requestTimeout: server.request_timeout,

@@ -50,7 +50,7 @@ const doneEvent = Buffer.from('[DONE]');
 
 /** True when the event carries data (content, usage, an error); false for comments such as `: keep-alive`. */
 export function hasData(event: Buffer): boolean {
-  return event.indexOf(dataPrefix) !== -1 && (event.subarray(0, 5).equals(dataPrefix) || event.indexOf('\ndata:') !== -1);
+  return event.subarray(0, 5).equals(dataPrefix) || event.indexOf('\ndata:') !== -1;
 }
 
 /** True for `data: [DONE]`. */
