@@ -1,10 +1,10 @@
-import type { Dispatcher } from 'undici';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
 import type { Target } from '../routing/route-table.ts';
 import { createFrameDecoder } from '../upstream/frame-decoder.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import { transportError } from '../upstream/transport-errors.ts';
+import { BodyTooLarge, type UpstreamBody, type UpstreamResponse } from '../upstream/upstream-exchange.ts';
 import type { GatewayRequest } from './gateway-request.ts';
 import { Transcript } from './transcript.ts';
 
@@ -95,26 +95,18 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     throw failure;
   }
 
-  async function readJsonBody(response: Dispatcher.ResponseData, adapterContext: AdapterContext, onFirstByte: () => void): Promise<AttemptResult> {
-    // Event listeners rather than `for await`: an async iterator costs a promise per chunk on the hot path.
+  async function readJsonBody(response: UpstreamResponse, adapterContext: AdapterContext, onFirstByte: () => void): Promise<AttemptResult> {
     let firstTokenAt = 0;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    await new Promise<void>((resolve, reject) => {
-      const body = response.body;
-      body.on('data', (chunk: Buffer) => {
+    const whole = await response.body
+      .readAll(maxJsonBody, (chunk) => {
         if (firstTokenAt === 0 && firstContentIndex(chunk) !== -1) {
           firstTokenAt = performance.now();
           onFirstByte();
         }
-        size += chunk.length;
-        if (size > maxJsonBody) body.destroy(new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name }));
-        else chunks.push(chunk);
+      })
+      .catch((error: unknown) => {
+        throw error instanceof BodyTooLarge ? new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name }) : error;
       });
-      body.once('end', resolve);
-      body.once('error', reject);
-    });
-    const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
     const start = firstContentIndex(whole);
     const body = start <= 0 ? whole : whole.subarray(start);
     if (!looksLikeJsonObject(body)) {
@@ -124,9 +116,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt };
   }
 
-  async function openStream(response: Dispatcher.ResponseData, adapterContext: AdapterContext, attemptController: AbortController, onClose: () => void, keepTranscript: boolean): Promise<OpenStream> {
+  async function openStream(response: UpstreamResponse, adapterContext: AdapterContext, attemptController: AbortController, onClose: () => void, keepTranscript: boolean): Promise<OpenStream> {
     const transcript = keepTranscript ? new Transcript() : undefined;
-    const iterator = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
     const splitter = new SseSplitter();
     const mapper = provider.adapter.createStreamMapper(adapterContext);
     let finished = false;
@@ -136,8 +127,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     // Translating adapters get decoded events; OpenAI-compatible streams are forwarded as the bytes that came.
     const decoder = mapper ? createFrameDecoder(provider.adapter.streamFraming) : undefined;
 
-    const translate = (events: StreamEvent[]): Buffer[] => {
-      const out: Buffer[] = [];
+    const translate = (events: StreamEvent[], out: Buffer[]): void => {
       for (const event of events) {
         if (finished) break;
         const mapped = mapper!.map(event);
@@ -151,11 +141,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
           out.push(doneFrame);
         }
       }
-      return out;
     };
 
-    const forward = (events: Buffer[]): Buffer[] => {
-      const out: Buffer[] = [];
+    const forward = (events: Buffer[], out: Buffer[]): void => {
       for (const event of events) {
         if (finished) break;
         if (!hasData(event)) {
@@ -173,14 +161,17 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
         transcript?.observe(parseEvent(event).data);
         out.push(event);
       }
-      return out;
     };
 
     const pull = async (): Promise<Buffer[] | null> => {
       while (!finished) {
-        const { value, done } = await iterator.next();
-        if (done) throw new GatewayError('upstream_reset', `${provider.name} ended the stream without finishing it`, { provider: provider.name });
-        const out = decoder ? translate(decoder.push(value)) : forward(splitter.push(value));
+        const chunks = await response.body.read();
+        if (chunks === null) throw new GatewayError('upstream_reset', `${provider.name} ended the stream without finishing it`, { provider: provider.name });
+        const out: Buffer[] = [];
+        for (const chunk of chunks) {
+          if (decoder) translate(decoder.push(chunk), out);
+          else forward(splitter.push(chunk), out);
+        }
         if (out.length > 0) return out;
       }
       return null;
@@ -251,14 +242,18 @@ function looksLikeJsonObject(body: Buffer): boolean {
   return body[end] === 0x7d;
 }
 
-async function readText(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+async function readText(body: UpstreamBody, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) break;
-    chunks.push(chunk);
+  for (let batch = await body.read(); batch !== null; batch = await body.read()) {
+    for (const chunk of batch) {
+      if (size + chunk.length <= limit) chunks.push(chunk);
+      size += chunk.length;
+    }
+    if (size > limit) {
+      body.discard();
+      break;
+    }
   }
-  if (size > limit) body.destroy();
   return Buffer.concat(chunks).toString('utf8');
 }

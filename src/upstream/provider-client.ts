@@ -1,12 +1,16 @@
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import type { ProviderConfig } from '../config/schema.ts';
 import { adapterFor } from '../providers/adapter-registry.ts';
 import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
 import { transportError } from './transport-errors.ts';
+import { BodyTooLarge, exchange, type UpstreamResponse } from './upstream-exchange.ts';
 
 // One provider as the core sees it: its config, its adapter and one undici
 // pool of keep-alive connections to its origin. Built once per config load,
 // so nothing on the request path parses a URL or looks up an adapter.
+
+/** A health answer larger than this is not read to its end. */
+const maxProbeBody = 1024 * 1024;
 
 export class ProviderClient {
   readonly name: string;
@@ -37,29 +41,20 @@ export class ProviderClient {
     });
   }
 
-  /** Sends one request. Redirects are never followed: undici's request() does not, and we add no interceptor. */
-  send(request: UpstreamRequest, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    return this.pool.request({
-      origin: this.origin,
-      method: request.method,
-      path: this.basePath + request.path,
-      headers: request.headers,
-      body: request.body ?? null,
-      signal,
-    });
+  /** Sends one request. Redirects are never followed: the pool has no redirect interceptor. */
+  send(request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+    return exchange(this.pool, { origin: this.origin, method: request.method, path: this.basePath + request.path, headers: request.headers, body: request.body ?? null }, signal);
   }
 
   /** One health probe: undefined when healthy, else what went wrong in a few words. */
   async probe(probe: HealthProbe, timeoutMs: number): Promise<string | undefined> {
     try {
-      const response = await this.pool.request({
-        origin: this.origin,
-        method: probe.method,
-        path: this.basePath + probe.path,
-        headers: { 'accept-encoding': 'identity', ...probe.headers },
-        signal: AbortSignal.timeout(timeoutMs),
+      const signal = AbortSignal.timeout(timeoutMs);
+      const response = await exchange(this.pool, { origin: this.origin, method: probe.method, path: this.basePath + probe.path, headers: { 'accept-encoding': 'identity', ...probe.headers } }, signal);
+      // Read to the end so the connection is reused; a huge answer is cut short, its status still counts.
+      await response.body.readAll(maxProbeBody).catch((error: unknown) => {
+        if (!(error instanceof BodyTooLarge)) throw error;
       });
-      await response.body.dump();
       return response.statusCode === probe.expectedStatus ? undefined : `answered ${response.statusCode}, expected ${probe.expectedStatus}`;
     } catch (error) {
       if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return `no answer within ${timeoutMs}ms`;
