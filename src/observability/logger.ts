@@ -33,7 +33,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   // one write per request line (4% of the gateway's CPU); a timer flushes it at
   // least every 100 ms so a line never waits longer than that.
   const destination = pino.destination({ dest: options.destination ?? 1, sync, minLength: sync ? 0 : 8 * 1024 });
-  if (!sync) setInterval(() => flushQuietly(destination), 100).unref();
+  if (!sync) {
+    setInterval(() => flushQuietly(destination), 100).unref();
+    batchedDestinations.add(destination);
+  }
   return pino(
     {
       level: options.level ?? 'info',
@@ -52,13 +55,11 @@ function flushQuietly(destination: ReturnType<typeof pino.destination>): void {
   }
 }
 
-/**
- * A logger for the one-line-per-request record, writing to the same place
- * without path redaction: redaction cost about 4% of the gateway's CPU, and
- * that line is built only from the gateway's own fields (ids, names,
- * numbers), never from headers, bodies or config values that could hold a key.
- */
-export function createRequestLogger(logger: Logger): Logger {
-  const stream = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
-  return pino({ level: logger.level, base: { service: 'switchyard' } }, stream);
+/** Destinations that createLogger made asynchronous: lines written to them may be batched. */
+const batchedDestinations = new WeakSet<object>();
+
+/** Whether the logger writes asynchronously, so that a few lines may wait to be written together. */
+export function writesInBatches(logger: Logger): boolean {
+  const stream = (logger as unknown as Record<symbol, object>)[pino.symbols.streamSym];
+  return stream !== undefined && batchedDestinations.has(stream);
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.ts';
-import { createRequestLogger, type Logger } from '../observability/logger.ts';
+import type { Logger } from '../observability/logger.ts';
+import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
@@ -28,8 +29,8 @@ export interface GatewayOptions {
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
-  /** The per-request line: same destination, no redaction pass (see createRequestLogger). */
-  readonly requestLogger: Logger;
+  /** The one line per request, to the logger's destination (see RequestLog). */
+  readonly requestLog: RequestLog;
   readonly targetStatus: TargetStatus;
   private readonly health: HealthMonitor;
   private generation: Generation;
@@ -38,7 +39,7 @@ export class Gateway {
 
   constructor(config: Config, options: GatewayOptions) {
     this.logger = options.logger;
-    this.requestLogger = createRequestLogger(options.logger);
+    this.requestLog = new RequestLog(options.logger);
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.targetStatus = new TargetStatus();
     this.targetStatus.events = {
@@ -154,6 +155,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     this.health.stop();
+    this.requestLog.flush();
     await Promise.all([...this.generation.providers.values()].map((provider) => provider.destroy()));
   }
 }

@@ -55,6 +55,6 @@ export async function serveOperation(gateway: Gateway, operation: Operation, raw
     if (channel.headersSent) channel.end();
     else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure));
   } finally {
-    accountRequest(gateway.metrics, gateway.requestLogger, gatewayRequest, record, id, receivedAt);
+    accountRequest(gateway.metrics, gateway.requestLog, gatewayRequest, record, id, receivedAt);
   }
 }

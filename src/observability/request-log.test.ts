@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { createLogger } from './logger.ts';
+import { RequestLog, type RequestLine } from './request-log.ts';
+
+const line: RequestLine = {
+  id: 'req-1',
+  route: 'chat',
+  provider: 'deepseek',
+  model: 'deepseek-chat',
+  status: 200,
+  attempts: 2,
+  failures: ['upstream_overloaded'],
+  stream: true,
+  latencyMs: 812.345,
+  firstTokenMs: 90.06,
+  tokensIn: 12,
+  tokensOut: 40,
+};
+
+function readLines(file: string): Record<string, unknown>[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((row) => row !== '')
+    .map((row) => JSON.parse(row) as Record<string, unknown>);
+}
+
+async function waitForLines(file: string, count: number): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const lines = readLines(file);
+    if (lines.length >= count || Date.now() > deadline) return lines;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('request lines are pino-shaped JSON, and odd ids or names cannot break them', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'request-log-')), 'log');
+  const log = new RequestLog(createLogger({ destination: file, sync: true }));
+  log.write(line);
+  log.write({ ...line, id: 'a "quoted"\nid \u2028 ünï', model: undefined, failures: [], stream: undefined, firstTokenMs: undefined, tokensIn: undefined, tokensOut: Number.NaN });
+  const [first, second] = readLines(file);
+  assert.deepEqual({ ...first, time: 0 }, {
+    level: 30,
+    time: 0,
+    service: 'switchyard',
+    id: 'req-1',
+    route: 'chat',
+    provider: 'deepseek',
+    model: 'deepseek-chat',
+    status: 200,
+    attempts: 2,
+    failures: ['upstream_overloaded'],
+    stream: true,
+    latency_ms: 812.3,
+    first_token_ms: 90.1,
+    tokens_in: 12,
+    tokens_out: 40,
+    msg: 'request',
+  });
+  assert.ok(Math.abs((first!.time as number) - Date.now()) < 60_000);
+  assert.equal(second!.id, 'a "quoted"\nid \u2028 ünï');
+  assert.equal(second!.tokens_out, 0);
+  assert.ok(!('model' in second!) && !('failures' in second!) && !('stream' in second!));
+});
+
+test('on an asynchronous destination lines are batched, and still written without anyone flushing', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'request-log-')), 'log');
+  const log = new RequestLog(createLogger({ destination: file }));
+  for (let index = 0; index < 1000; index += 1) log.write({ ...line, id: `req-${index}` });
+  const lines = await waitForLines(file, 1000);
+  assert.equal(lines.length, 1000);
+  assert.deepEqual(
+    lines.map((row) => row.id),
+    Array.from({ length: 1000 }, (_, index) => `req-${index}`),
+  );
+});
+
+test('nothing is written below the info level', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'request-log-')), 'log');
+  const log = new RequestLog(createLogger({ destination: file, sync: true, level: 'warn' }));
+  log.write(line);
+  log.flush();
+  assert.deepEqual(readLines(file), []);
+});

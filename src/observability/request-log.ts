@@ -1,0 +1,87 @@
+import { pino, type Logger } from 'pino';
+import { writesInBatches } from './logger.ts';
+
+// The one line per request. Written by hand rather than with logger.info():
+// the line has a fixed shape made only of the gateway's own values (ids,
+// names, numbers; never headers, bodies or config values that could hold a
+// key), and pino's generic serialisation plus one destination write per line
+// cost about 8% of the gateway's CPU at full load. The line keeps pino's
+// format (level, time, service, msg), goes to the logger's own destination,
+// and on an asynchronous destination is handed over in batches: one append
+// per 16 KiB instead of one per request. Lines wait at most 100 ms.
+
+export interface RequestLine {
+  id: string;
+  route: string;
+  provider: string;
+  model: string | undefined;
+  status: number;
+  attempts: number;
+  failures: readonly string[];
+  stream: boolean | undefined;
+  latencyMs: number;
+  firstTokenMs: number | undefined;
+  tokensIn: number | undefined;
+  tokensOut: number | undefined;
+}
+
+const batchChars = 16 * 1024;
+const batchDelayMs = 100;
+
+export class RequestLog {
+  private readonly logger: Logger;
+  private readonly destination: pino.DestinationStream;
+  private readonly batched: boolean;
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(logger: Logger) {
+    this.logger = logger;
+    this.destination = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
+    this.batched = writesInBatches(logger);
+  }
+
+  write(line: RequestLine): void {
+    if (!this.logger.isLevelEnabled('info')) return;
+    const text = format(line);
+    if (!this.batched) {
+      this.destination.write(text);
+      return;
+    }
+    this.pending += text;
+    if (this.pending.length >= batchChars) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), batchDelayMs).unref();
+  }
+
+  /** Hands every waiting line to the destination. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const text = this.pending;
+    this.pending = '';
+    this.destination.write(text);
+  }
+}
+
+function format(line: RequestLine): string {
+  let text = `{"level":30,"time":${Date.now()},"service":"switchyard","id":${JSON.stringify(line.id)},"route":${JSON.stringify(line.route)},"provider":${JSON.stringify(line.provider)}`;
+  if (line.model !== undefined) text += `,"model":${JSON.stringify(line.model)}`;
+  text += `,"status":${line.status},"attempts":${line.attempts}`;
+  if (line.failures.length > 0) text += `,"failures":${JSON.stringify(line.failures)}`;
+  if (line.stream !== undefined) text += `,"stream":${line.stream}`;
+  text += `,"latency_ms":${tenths(line.latencyMs)}`;
+  if (line.firstTokenMs !== undefined) text += `,"first_token_ms":${tenths(line.firstTokenMs)}`;
+  if (line.tokensIn !== undefined) text += `,"tokens_in":${finite(line.tokensIn)}`;
+  if (line.tokensOut !== undefined) text += `,"tokens_out":${finite(line.tokensOut)}`;
+  return text + ',"msg":"request"}\n';
+}
+
+function tenths(ms: number): number {
+  return Math.round(finite(ms) * 10) / 10;
+}
+
+/** Token counts come from upstream bodies: anything but a finite number would break the JSON. */
+function finite(value: number): number {
+  return Number.isFinite(value) ? value : 0;
+}
