@@ -1,8 +1,10 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { BoundCounter, BoundHistogram, type CounterSeries } from './bound-metrics.ts';
 
-// Every metric name of the contract lives in this file. Label sets used on the
-// request path are bound once and cached, so a request pays a Map lookup, not
-// prom-client's label hashing.
+// Every metric name of the contract lives in this file. Metrics updated on the
+// request path are bound-series metrics (see bound-metrics.ts) whose label
+// sets are bound once and cached, so a request pays a Map lookup and a field
+// increment; the rest are prom-client's own.
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120];
 
@@ -32,11 +34,11 @@ class SeriesCache<T> {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: 'switchyard_requests_total', help: 'Client requests answered, by route, serving provider and HTTP status.', labelNames: ['route', 'provider', 'status'], registers: [this.registry] });
-  readonly requestDuration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request received to response finished.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
-  readonly timeToFirstToken = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request received to the first content from the upstream.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
-  readonly upstreamAttempts = new Counter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
-  readonly tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
+  readonly requests = new BoundCounter({ name: 'switchyard_requests_total', help: 'Client requests answered, by route, serving provider and HTTP status.', labelNames: ['route', 'provider', 'status'], registers: [this.registry] });
+  readonly requestDuration = new BoundHistogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request received to response finished.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
+  readonly timeToFirstToken = new BoundHistogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request received to the first content from the upstream.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
+  readonly upstreamAttempts = new BoundCounter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
+  readonly tokens = new BoundCounter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
   /** Read at scrape time from the providers' own counters: nothing to update on the request path. */
   private inFlightSource: () => Iterable<[string, number]> = () => [];
   readonly inFlight: Gauge;
@@ -46,7 +48,7 @@ export class GatewayMetrics {
 
   private readonly requestSeries = new SeriesCache((route, provider) => ({
     duration: this.requestDuration.labels(route, provider),
-    byStatus: new Map<number, Counter.Internal>(),
+    byStatus: new Map<number, CounterSeries>(),
   }));
   private readonly firstTokenSeries = new SeriesCache((route, provider) => this.timeToFirstToken.labels(route, provider));
   private readonly attemptSeries = new SeriesCache((provider, outcome) => this.upstreamAttempts.labels(provider, outcome));
