@@ -30,12 +30,31 @@ export const operationPaths: Record<Operation, string> = {
   images: '/images/generations',
 };
 
+/** Target model names as JSON bytes: they come from the config, so there are few of them. */
+const modelBytes = new Map<string, Buffer>();
+
+function modelAsJson(model: string): Buffer {
+  let bytes = modelBytes.get(model);
+  if (bytes === undefined) {
+    if (modelBytes.size > 10_000) modelBytes.clear();
+    bytes = Buffer.from(JSON.stringify(model));
+    modelBytes.set(model, bytes);
+  }
+  return bytes;
+}
+
 /** The client's bytes with only the model value replaced: no re-serialisation of the rest. */
 export function bodyWithModel(context: AdapterContext): Buffer {
   const { raw, modelRange, body } = context.request;
   if (body.model === context.model) return raw;
   if (!modelRange) return Buffer.from(JSON.stringify({ ...body, model: context.model }));
-  return Buffer.concat([raw.subarray(0, modelRange[0]), Buffer.from(JSON.stringify(context.model)), raw.subarray(modelRange[1])]);
+  const model = modelAsJson(context.model);
+  const start = modelRange[0];
+  const out = Buffer.allocUnsafe(raw.length - (modelRange[1] - start) + model.length);
+  raw.copy(out, 0, 0, start);
+  model.copy(out, start);
+  raw.copy(out, start + model.length, modelRange[1]);
+  return out;
 }
 
 export function createOpenAICompatibleAdapter(options: OpenAICompatibleOptions): ProviderAdapter {
@@ -43,21 +62,27 @@ export function createOpenAICompatibleAdapter(options: OpenAICompatibleOptions):
   const healthPath = options.healthPath ?? '/models';
   const auth = options.auth ?? bearerAuth;
   const path = options.path ?? ((operation: Operation) => operationPaths[operation]);
+  // Headers depend only on the (frozen) provider config and whether the call streams: built once per config.
+  const headerSets = new WeakMap<ProviderConfig, { json: Record<string, string>; stream: Record<string, string> }>();
+  const headersFor = (provider: ProviderConfig, stream: boolean): Record<string, string> => {
+    let sets = headerSets.get(provider);
+    if (sets === undefined) {
+      const common = { 'accept-encoding': 'identity', ...options.headers?.(provider), ...provider.headers, ...auth(provider) };
+      sets = {
+        json: Object.freeze({ 'content-type': 'application/json', accept: 'application/json', ...common }),
+        stream: Object.freeze({ 'content-type': 'application/json', accept: 'text/event-stream', ...common }),
+      };
+      headerSets.set(provider, sets);
+    }
+    return stream ? sets.stream : sets.json;
+  };
   return {
     type: options.type,
     operations,
     streamFraming: 'sse',
     buildRequest(context): UpstreamRequest {
       const { provider, request } = context;
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        accept: request.stream ? 'text/event-stream' : 'application/json',
-        'accept-encoding': 'identity',
-        ...options.headers?.(provider),
-        ...provider.headers,
-        ...auth(provider),
-      };
-      return { method: 'POST', path: path(request.operation, context), headers, body: bodyWithModel(context) };
+      return { method: 'POST', path: path(request.operation, context), headers: headersFor(provider, request.stream), body: bodyWithModel(context) };
     },
     mapResponse: () => undefined,
     createStreamMapper: () => undefined,

@@ -34,3 +34,11 @@ test('caps nesting depth before JSON.parse runs', () => {
   assert.equal(codeOf(() => inspect('['.repeat(9) + ']'.repeat(9))), 'nesting_too_deep');
   assert.equal(codeOf(() => inspect('{"a":"' + '['.repeat(50) + '"}')), 'none');
 });
+
+test('keys of a forbidden key length are told apart by their bytes, and the model range is in bytes', () => {
+  assert.equal(codeOf(() => inspect('{"prototype":1}')), 'forbidden_key');
+  assert.equal(codeOf(() => inspect('{"prototypf":1,"temperatu":0.5,"user_name_":"x"}')), 'none');
+  const body = Buffer.from('{"messages":[{"role":"user","content":"héllo 🌍"}],"model":"chat"}');
+  const range = inspectJson(body, 8).modelRange!;
+  assert.equal(body.toString('utf8', range[0], range[1]), '"chat"');
+});

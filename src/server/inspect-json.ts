@@ -10,6 +10,8 @@ import { GatewayError } from '../errors/gateway-error.ts';
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
+const forbiddenLengths = new Set([...forbiddenKeys].map((key) => key.length));
+const modelKey = Buffer.from('model');
 
 export interface JsonShape {
   /** Byte range of the top-level "model" value, quotes included. */
@@ -30,11 +32,15 @@ export function inspectJson(body: Buffer, maxDepth: number): JsonShape {
       const next = nextSignificant(body, end + 1);
       if (body[next] === 0x3a) {
         // A key. Only keys can pollute a prototype; only top-level "model" matters for the swap.
-        const key = body.toString('utf8', index + 1, end);
-        if (forbiddenKeys.has(key) || (key.includes('\\') && forbiddenKeys.has(decodeKey(body, index, end)))) {
-          throw new GatewayError('forbidden_key', `The key "${key}" is not allowed in a request body.`);
+        // Most keys ("role", "content") are neither: decide from the length and bytes, without making a string.
+        const size = end - index - 1;
+        if (forbiddenLengths.has(size) || hasBackslash(body, index + 1, end)) {
+          const key = body.toString('utf8', index + 1, end);
+          if (forbiddenKeys.has(key) || (key.includes('\\') && forbiddenKeys.has(decodeKey(body, index, end)))) {
+            throw new GatewayError('forbidden_key', `The key "${key}" is not allowed in a request body.`);
+          }
         }
-        pendingModelKey = depth === 1 && key === 'model';
+        pendingModelKey = depth === 1 && size === 5 && body.compare(modelKey, 0, 5, index + 1, end) === 0;
       } else if (pendingModelKey) {
         modelRange = [index, end + 1];
         pendingModelKey = false;
@@ -66,6 +72,11 @@ function stringEnd(body: Buffer, open: number): number {
     if (backslashes % 2 === 0) return quote;
     search = quote + 1;
   }
+}
+
+function hasBackslash(body: Buffer, from: number, to: number): boolean {
+  for (let index = from; index < to; index += 1) if (body[index] === BACKSLASH) return true;
+  return false;
 }
 
 function nextSignificant(body: Buffer, from: number): number {
