@@ -8,7 +8,8 @@ import { writesInBatches } from './logger.ts';
 // cost about 8% of the gateway's CPU at full load. The line keeps pino's
 // format (level, time, service, msg), goes to the logger's own destination,
 // and on an asynchronous destination is handed over in batches: one append
-// per 16 KiB instead of one per request. Lines wait at most 100 ms.
+// per 64 KiB instead of one per request (a write costs ~40 µs of CPU whatever
+// its size, up to ~64 KiB). Lines wait at most 100 ms.
 
 export interface RequestLine {
   id: string;
@@ -25,7 +26,7 @@ export interface RequestLine {
   tokensOut: number | undefined;
 }
 
-const batchChars = 16 * 1024;
+const batchChars = 64 * 1024;
 const batchDelayMs = 100;
 
 export class RequestLog {
