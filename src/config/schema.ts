@@ -69,6 +69,8 @@ const providerSchema = z.strictObject({
   max_tokens_default: z.number().int().positive().optional(),
   headers: z.record(z.string(), z.string()).default({}),
   max_concurrency: z.number().int().positive().default(256),
+  /** Requests that may wait, by priority, for one of max_concurrency places; beyond it the least urgent are shed (429). */
+  max_queue: z.number().int().nonnegative().default(1024),
   connect_timeout: duration.default(10_000),
   rate_limit: rateLimitSchema.optional(),
   health_check: healthCheckSchema.prefault({}),

@@ -47,6 +47,10 @@ const table = {
   upstream_redirect: { status: 502, type: 'api_error', action: 'failover', description: 'The provider answered with a redirect, which is never followed.' },
   upstream_unexpected: { status: 502, type: 'api_error', action: 'failover', description: 'The provider answered an unexpected status.' },
 
+  // Admission: the gateway itself holds the request back, and says when to come again.
+  rate_limited: { status: 429, type: 'rate_limit_error', action: 'return', description: 'A gateway key or every target of the route is over its rate_limit.' },
+  overloaded: { status: 429, type: 'rate_limit_error', action: 'failover', description: "The provider's waiting line was full: shed, least urgent first." },
+
   // Gateway-wide outcomes.
   deadline_exceeded: { status: 504, type: 'api_error', action: 'return', description: 'The request deadline passed before a target answered.' },
   no_target_available: { status: 503, type: 'api_error', action: 'return', description: 'No target of the route could serve the request.' },

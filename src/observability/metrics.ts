@@ -39,6 +39,10 @@ export class GatewayMetrics {
   readonly timeToFirstToken = new BoundHistogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request received to the first content from the upstream.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
   readonly upstreamAttempts = new BoundCounter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
   readonly tokens = new BoundCounter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
+  readonly shed = new BoundCounter({ name: 'switchyard_shed_total', help: 'Requests refused by admission: 429s for a rate limit or a full waiting line, by priority and reason.', labelNames: ['priority', 'reason'], registers: [this.registry] });
+  /** Read at scrape time from the providers' waiting lines. */
+  private queueSource: () => Iterable<[string, number]> = () => [];
+  readonly queueDepth: Gauge;
   /** Read at scrape time from the providers' own counters: nothing to update on the request path. */
   private inFlightSource: () => Iterable<[string, number]> = () => [];
   readonly inFlight: Gauge;
@@ -68,6 +72,16 @@ export class GatewayMetrics {
       },
     });
     this.inFlight = inFlight;
+    const queueDepth: Gauge = new Gauge({
+      name: 'switchyard_queue_depth',
+      help: 'Requests waiting for a free place to a provider, by priority.',
+      labelNames: ['priority'],
+      registers: [this.registry],
+      collect: () => {
+        for (const [priority, count] of this.queueSource()) queueDepth.labels(priority).set(count);
+      },
+    });
+    this.queueDepth = queueDepth;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
   }
 
@@ -94,6 +108,15 @@ export class GatewayMetrics {
     const series = this.tokenSeries.get(provider, model);
     if (input > 0) series.input.inc(input);
     if (output > 0) series.output.inc(output);
+  }
+
+  countShed(priority: string, reason: string): void {
+    this.shed.labels(priority, reason).inc();
+  }
+
+  /** Where the queue-depth gauge reads its values from. */
+  readQueueDepthFrom(source: () => Iterable<[string, number]>): void {
+    this.queueSource = source;
   }
 
   /** Where the in-flight gauge reads its values from. */

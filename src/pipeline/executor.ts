@@ -50,16 +50,25 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
   const plan = new AttemptPlan(usable, route.config.retry, deadline);
   const signal = requestController.signal;
   let lastError: GatewayError | undefined;
+  /** The soonest a target held back by its rate_limit frees up, when one was. */
+  let rateLimitedForMs: number | undefined;
 
-  /** Breaker and retry budget both say yes; a first attempt counts toward the budget's base. */
+  /** Rate limit, breaker and retry budget all say yes; a first attempt counts toward the budget's base. */
   const permitted = (target: Target, retry: boolean): boolean => {
+    const bucket = target.provider.rateLimit;
+    if (bucket) {
+      const waitMs = bucket.waitMs();
+      if (waitMs > 0) {
+        rateLimitedForMs = Math.min(rateLimitedForMs ?? waitMs, waitMs);
+        return false;
+      }
+    }
     const provider = parts.status.provider(target.provider.name);
     if (!provider.breaker.canPass()) return false;
-    if (!retry) {
-      provider.budget.recordRequest();
-      return true;
-    }
-    return provider.budget.tryAcquire();
+    if (retry && !provider.budget.tryAcquire()) return false;
+    if (!retry) provider.budget.recordRequest();
+    bucket?.tryTake();
+    return true;
   };
 
   const start = (target: Target, controller: AbortController): Promise<AttemptResult> => {
@@ -130,7 +139,10 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
     record.clientGone = true;
     return;
   }
-  throw exhausted(route, signal.aborted, lastError, usable.length);
+  const failure = exhausted(route, signal.aborted, lastError, usable.length, rateLimitedForMs);
+  if (failure.code === 'rate_limited') parts.metrics.countShed(request.priority, 'provider_rate_limit');
+  else if (failure.code === 'overloaded') parts.metrics.countShed(request.priority, 'queue_full');
+  throw failure;
 }
 
 async function deliver(
@@ -179,8 +191,15 @@ function hedgeDelay(route: Route, status: TargetStatus, target: Target): number 
   return p95 === undefined ? undefined : Math.max(50, p95);
 }
 
-function exhausted(route: Route, deadlinePassed: boolean, lastError: GatewayError | undefined, candidates: number): GatewayError {
+function exhausted(route: Route, deadlinePassed: boolean, lastError: GatewayError | undefined, candidates: number, rateLimitedForMs: number | undefined): GatewayError {
   const last = lastError ? ` Last error: ${lastError.message}` : '';
+  // Held back by the gateway's own admission rather than failed: an honest 429 that says when to come back.
+  if (!deadlinePassed && (lastError === undefined || lastError.code === 'overloaded') && rateLimitedForMs !== undefined) {
+    return new GatewayError('rate_limited', `Every target of route "${route.name}" is at its rate_limit; retry after ${Math.ceil(rateLimitedForMs / 1000)}s.`, { retryAfterMs: rateLimitedForMs });
+  }
+  if (!deadlinePassed && lastError?.code === 'overloaded') {
+    return new GatewayError('overloaded', `Route "${route.name}" is saturated: its targets are at max_concurrency and their waiting lines are full.`, { retryAfterMs: lastError.retryAfterMs ?? 1000 });
+  }
   if (deadlinePassed) return new GatewayError('deadline_exceeded', `The request deadline passed before a target of route "${route.name}" answered.${last}`);
   const retryAfterMs = Math.min(Math.max(lastError?.retryAfterMs ?? 1000, 1000), 60_000);
   const why = candidates === 0 ? 'no target is available (unhealthy or circuit open)' : `all ${candidates} target${candidates === 1 ? '' : 's'} failed or were held back`;

@@ -3,6 +3,18 @@ import type { ClientRequest, Usage } from '../providers/provider-spec.ts';
 
 export type Priority = 'critical' | 'high' | 'normal' | 'low';
 
+/** Most urgent first: a priority's index is its level in a provider's waiting line. */
+export const priorities: readonly Priority[] = ['critical', 'high', 'normal', 'low'];
+const levels = Object.fromEntries(priorities.map((priority, level) => [priority, level])) as Record<Priority, number>;
+
+/**
+ * The place in a provider's waiting line: by x-switchyard-priority, 0 first.
+ * Batch traffic without a priority of its own waits behind everything else.
+ */
+export function waitingLevel(request: Pick<GatewayRequest, 'priority' | 'trafficClass'>): number {
+  return request.trafficClass === 'batch' && request.priority === 'normal' ? levels.low : levels[request.priority];
+}
+
 /** One client request as the pipeline sees it, after ingress parsing. */
 export interface GatewayRequest {
   id: string;

@@ -9,7 +9,7 @@ import { ProviderClient } from '../upstream/provider-client.ts';
 import type { ClientChannel } from './client-channel.ts';
 import { execute, type ExecutorParts } from './executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
-import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
+import { priorities, type GatewayRequest, type RequestRecord } from './gateway-request.ts';
 
 // The engine, usable as a library: a config in, requests through. Everything
 // derived from the config (provider pools, compiled routes) is one immutable
@@ -55,6 +55,7 @@ export class Gateway {
     this.generation = this.build(config);
     this.health.start(this.generation.providers.values());
     this.metrics.readInFlightFrom(() => [...this.generation.providers.values()].map((provider) => [provider.name, provider.inFlight]));
+    this.metrics.readQueueDepthFrom(() => priorities.map((priority, level) => [priority, [...this.generation.providers.values()].reduce((sum, provider) => sum + provider.gate.waitingAt(level), 0)]));
   }
 
   get config(): Config {
@@ -126,6 +127,9 @@ export class Gateway {
             private: provider.config.private,
             in_flight: provider.inFlight,
             max_concurrency: provider.config.max_concurrency,
+            waiting: provider.gate.waiting,
+            max_queue: provider.config.max_queue,
+            rate_limit: provider.config.rate_limit ?? null,
             healthy: this.targetStatus.provider(provider.name).health.healthy,
             last_health_error: this.targetStatus.provider(provider.name).health.lastError ?? null,
             circuit: this.targetStatus.provider(provider.name).breaker.snapshot(),

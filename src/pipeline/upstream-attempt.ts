@@ -5,7 +5,8 @@ import { createFrameDecoder } from '../upstream/frame-decoder.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import { transportError } from '../upstream/transport-errors.ts';
 import { BodyTooLarge, type UpstreamBody, type UpstreamResponse } from '../upstream/upstream-exchange.ts';
-import type { GatewayRequest } from './gateway-request.ts';
+import { Shed } from '../resilience/priority-gate.ts';
+import { waitingLevel, type GatewayRequest } from './gateway-request.ts';
 import { Transcript } from './transcript.ts';
 
 // One attempt against one target, up to its first token. Nothing reaches the
@@ -58,15 +59,23 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     timedOut = true;
     controller.abort();
   }, options.firstTokenTimeoutMs);
-  provider.inFlight += 1;
+  const gate = provider.gate;
+  let holding = false;
+  let queuedSince = 0;
   let released = false;
   const release = () => {
     if (released) return;
     released = true;
     clearTimeout(timer);
-    provider.inFlight -= 1;
+    if (holding) gate.release();
   };
   const explain = (error: unknown): unknown => {
+    if (error instanceof Shed) {
+      return new GatewayError('overloaded', `${provider.name} is at max_concurrency and its waiting line is full (${error.reason === 'displaced' ? 'a more urgent request took this place' : 'nothing less urgent to shed'}).`, { provider: provider.name, retryAfterMs: 1000 });
+    }
+    if (timedOut && !holding) {
+      return new GatewayError('overloaded', `${provider.name} had no free place within ${Math.round(performance.now() - queuedSince)}ms (max_concurrency ${gate.limit}).`, { provider: provider.name, retryAfterMs: 1000 });
+    }
     if (timedOut) {
       return new GatewayError('upstream_first_token_timeout', `${provider.name} sent no first token within ${options.firstTokenTimeoutMs}ms`, { provider: provider.name });
     }
@@ -75,6 +84,14 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   };
 
   try {
+    // Admission: a free place at once (the common case, no promise), else wait in line by priority;
+    // the wait counts against first_token.
+    if (gate.tryAcquire()) holding = true;
+    else {
+      queuedSince = performance.now();
+      await gate.acquire(waitingLevel(request), controller.signal);
+      holding = true;
+    }
     const response = await provider.send(provider.adapter.buildRequest(context), controller.signal);
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await readText(response.body, maxErrorBody);

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { accountRequest } from '../pipeline/accounting.ts';
+import { admitKey } from '../pipeline/admission.ts';
 import { authenticate, checkRouteAllowed } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import { newRecord, type GatewayRequest, type RequestRecord } from '../pipeline/gateway-request.ts';
@@ -46,7 +47,10 @@ export async function serveOperation(gateway: Gateway, operation: Operation, raw
     const key = authenticate(gateway.config, headers.authorization);
     if (!raw || raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
     gatewayRequest = parseClientRequest({ operation, raw, headers, id, receivedAt, maxJsonDepth: gateway.config.server.max_json_depth });
-    if (key) checkRouteAllowed(key, gateway.routeNameFor(gatewayRequest.model));
+    if (key) {
+      checkRouteAllowed(key, gateway.routeNameFor(gatewayRequest.model));
+      admitKey(key, gatewayRequest, gateway.metrics);
+    }
     await gateway.handle(gatewayRequest, channel, record);
   } catch (error) {
     const failure = toGatewayError(error);

@@ -1,6 +1,9 @@
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config/schema.ts';
 import { adapterFor } from '../providers/adapter-registry.ts';
+import { systemClock } from '../resilience/clock.ts';
+import { PriorityGate } from '../resilience/priority-gate.ts';
+import { TokenBucket } from '../resilience/token-bucket.ts';
 import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
 import { transportError } from './transport-errors.ts';
 import { BodyTooLarge, exchange, type UpstreamResponse } from './upstream-exchange.ts';
@@ -8,6 +11,9 @@ import { BodyTooLarge, exchange, type UpstreamResponse } from './upstream-exchan
 // One provider as the core sees it: its config, its adapter and one undici
 // pool of keep-alive connections to its origin. Built once per config load,
 // so nothing on the request path parses a URL or looks up an adapter.
+
+/** Priority levels of the waiting line: critical, high, normal, low. */
+export const priorityLevels = 4;
 
 /** A health answer larger than this is not read to its end. */
 const maxProbeBody = 1024 * 1024;
@@ -19,7 +25,10 @@ export class ProviderClient {
   /** The base URL's path ("/v1"), prefixed to every adapter path. */
   readonly basePath: string;
   readonly origin: string;
-  inFlight = 0;
+  /** max_concurrency places with a priority line in front (admission). */
+  readonly gate: PriorityGate;
+  /** rate_limit, when configured. */
+  readonly rateLimit: TokenBucket | undefined;
   private readonly pool: Pool;
 
   constructor(name: string, config: ProviderConfig) {
@@ -29,6 +38,8 @@ export class ProviderClient {
     const url = new URL(config.base_url);
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
+    this.gate = new PriorityGate({ limit: config.max_concurrency, maxWaiting: config.max_queue, levels: priorityLevels });
+    this.rateLimit = config.rate_limit ? new TokenBucket({ ratePerSecond: config.rate_limit.requests_per_second, burst: config.rate_limit.burst }, systemClock) : undefined;
     this.pool = new Pool(url.origin, {
       connections: config.max_concurrency,
       connectTimeout: config.connect_timeout,
@@ -39,6 +50,11 @@ export class ProviderClient {
       keepAliveMaxTimeout: 600_000,
       pipelining: 1,
     });
+  }
+
+  /** Requests holding one of max_concurrency places. */
+  get inFlight(): number {
+    return this.gate.inUse;
   }
 
   /** Sends one request. Redirects are never followed: the pool has no redirect interceptor. */

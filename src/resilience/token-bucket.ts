@@ -1,0 +1,45 @@
+import type { Clock } from './clock.ts';
+
+// A token bucket: `ratePerSecond` tokens flow in, up to `burst` are kept. A
+// request takes one or is refused at once with the time until the next token,
+// which becomes the 429's Retry-After. Refilled lazily on each call, so an idle
+// bucket costs nothing.
+
+export class TokenBucket {
+  private readonly ratePerMs: number;
+  private readonly burst: number;
+  private readonly clock: Clock;
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(policy: { ratePerSecond: number; burst?: number | undefined }, clock: Clock) {
+    this.ratePerMs = policy.ratePerSecond / 1000;
+    // No burst given: one second's worth, and at least one request.
+    this.burst = Math.max(1, policy.burst ?? Math.ceil(policy.ratePerSecond));
+    this.clock = clock;
+    this.tokens = this.burst;
+    this.updatedAt = clock.now();
+  }
+
+  /** Takes a token if there is one. */
+  tryTake(): boolean {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until a token is available (0 when one is). */
+  waitMs(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / this.ratePerMs);
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    if (now > this.updatedAt) {
+      this.tokens = Math.min(this.burst, this.tokens + (now - this.updatedAt) * this.ratePerMs);
+      this.updatedAt = now;
+    }
+  }
+}
