@@ -62,27 +62,23 @@ export class GatewayMetrics {
   }));
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    const inFlight: Gauge = new Gauge({
-      name: 'switchyard_inflight_requests',
-      help: 'Requests in flight to each provider.',
-      labelNames: ['provider'],
-      registers: [this.registry],
-      collect: () => {
-        for (const [provider, count] of this.inFlightSource()) inFlight.labels(provider).set(count);
-      },
-    });
-    this.inFlight = inFlight;
-    const queueDepth: Gauge = new Gauge({
-      name: 'switchyard_queue_depth',
-      help: 'Requests waiting for a free place to a provider, by priority.',
-      labelNames: ['priority'],
-      registers: [this.registry],
-      collect: () => {
-        for (const [priority, count] of this.queueSource()) queueDepth.labels(priority).set(count);
-      },
-    });
-    this.queueDepth = queueDepth;
+    this.inFlight = this.scrapedGauge('switchyard_inflight_requests', 'Requests in flight to each provider.', 'provider', () => this.inFlightSource());
+    this.queueDepth = this.scrapedGauge('switchyard_queue_depth', 'Requests waiting for a free place to a provider, by priority.', 'priority', () => this.queueSource());
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
+  }
+
+  /** A gauge whose values are read from `source` at scrape time: nothing to update on the request path. */
+  private scrapedGauge(name: string, help: string, label: string, source: () => Iterable<[string, number]>): Gauge {
+    const gauge: Gauge = new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [this.registry],
+      collect: () => {
+        for (const [value, count] of source()) gauge.labels(value).set(count);
+      },
+    });
+    return gauge;
   }
 
   countRequest(route: string, provider: string, status: number, seconds: number): void {
