@@ -3,9 +3,34 @@ import type { RequestLog } from '../observability/request-log.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
 // As a request unwinds: one metric update and one log line, whatever happened.
+// Done after the response has gone, and for all the responses sent in one
+// turn of the event loop together (setImmediate runs once the I/O callbacks
+// are done): when upstream answers arrive in a burst, each client gets its
+// answer without waiting for the bookkeeping of the ones before it.
+
+interface Pending {
+  metrics: GatewayMetrics;
+  log: RequestLog;
+  request: GatewayRequest | undefined;
+  record: RequestRecord;
+  id: string;
+  latencyMs: number;
+}
+
+let pending: Pending[] = [];
 
 export function accountRequest(metrics: GatewayMetrics, log: RequestLog, request: GatewayRequest | undefined, record: RequestRecord, id: string, receivedAt: number): void {
-  const latencyMs = performance.now() - receivedAt;
+  if (pending.length === 0) setImmediate(accountPending);
+  pending.push({ metrics, log, request, record, id, latencyMs: performance.now() - receivedAt });
+}
+
+function accountPending(): void {
+  const batch = pending;
+  pending = [];
+  for (const entry of batch) account(entry);
+}
+
+function account({ metrics, log, request, record, id, latencyMs }: Pending): void {
   const route = record.route ?? 'none';
   const provider = record.provider ?? 'none';
   const status = record.clientGone ? 499 : record.status;

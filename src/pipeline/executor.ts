@@ -154,11 +154,9 @@ async function deliver(
   result: AttemptResult,
   resume: ResumeStream | undefined,
 ): Promise<void> {
-  parts.metrics.countAttempt(target.provider.name, 'ok');
   record.provider = target.provider.name;
   record.model = target.model;
   record.firstTokenMs = result.firstTokenAt - request.receivedAt;
-  parts.status.recordSuccess(target, record.firstTokenMs);
   record.status = 200;
   const headers = {
     'x-request-id': request.id,
@@ -168,9 +166,12 @@ async function deliver(
   };
   if (result.kind === 'json') {
     record.usage = result.usage;
+    // The answer first, then what the gateway learns from it.
     channel.sendJson(200, headers, result.body);
-    return;
   }
+  parts.metrics.countAttempt(target.provider.name, 'ok');
+  parts.status.recordSuccess(target, record.firstTokenMs);
+  if (result.kind === 'json') return;
   const outcome = await relayStream(result.stream, channel, headers, resume);
   record.usage = result.stream.usage();
   if (outcome.kind === 'client_gone') record.clientGone = true;
