@@ -146,6 +146,11 @@ export function renderReport(measurements: readonly Measurement[], info: RunInfo
       goals.push({ goal: 'non-stream req/s, Switchyard ÷ bare proxy', measured: ratio('json50', 'bare'), digits: 2, pass: (v) => v >= 0.9, threshold: '≥ 0.90' });
       goals.push({ goal: 'stream req/s, Switchyard ÷ bare proxy', measured: ratio('stream50', 'bare'), digits: 2, pass: (v) => v >= 0.9, threshold: '≥ 0.90' });
     }
+    if (has('baseline')) {
+      const cpu = (scenario: Scenario) => paired(measurements, scenario, 'switchyard', 'baseline', (x) => x.cpuPerRequestUs);
+      goals.push({ goal: 'non-stream CPU µs/req, Switchyard ÷ baseline (information)', measured: cpu('json50'), digits: 3, pass: () => true, threshold: '—' });
+      goals.push({ goal: 'stream CPU µs/req, Switchyard ÷ baseline (information)', measured: cpu('stream50'), digits: 3, pass: () => true, threshold: '—' });
+    }
     if (has('portkey')) {
       goals.push({ goal: 'non-stream req/s, Switchyard ÷ Portkey', measured: ratio('json50', 'portkey'), digits: 2, pass: (v) => v >= 5, threshold: '≥ 5' });
       goals.push({ goal: 'stream req/s, Switchyard ÷ Portkey', measured: ratio('stream50', 'portkey'), digits: 2, pass: (v) => v >= 4, threshold: '≥ 4' });

@@ -16,8 +16,9 @@ import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targ
 const usage = `usage: npm run bench -- [--targets switchyard,bare,...] [--duration S] [--rounds N] [--quick]
        [--streams N] [--connections N] [--loadgen wrk|autocannon] [--no-pin] [--no-delay] [--keep]
        [--scenarios json50,stream50,json1,ttfc,delay50]
-       [--switchyard-node-args "--max-semi-space-size=16"] [--nice=-10]
-targets: ${targetNames.join(', ')} (the upstream directly is always measured: it is the baseline)`;
+       [--switchyard-node-args "--max-semi-space-size=16"] [--nice=-10] [--baseline-dir DIR]
+targets: ${targetNames.join(', ')} (the upstream directly is always measured: it is the reference;
+  baseline is Switchyard built from DIR, e.g. a git worktree of an earlier commit, for A/B of a change)`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,6 +36,7 @@ const { values: flags } = parseArgs({
     // The same V8 flags as `npm start`, so the benchmark measures what users run.
     'switchyard-node-args': { type: 'string', default: '--max-semi-space-size=8' },
     nice: { type: 'string', default: '0' },
+    'baseline-dir': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -55,7 +57,8 @@ const slowUpstreamMs = 50;
 const chosen = flags.scenarios.split(',').map((name) => name.trim());
 for (const name of chosen) if (!['json50', 'stream50', 'json1', 'ttfc', 'delay50'].includes(name)) throw new Error(`unknown scenario "${name}"\n${usage}`);
 const switchyardNodeArgs = flags['switchyard-node-args'].split(' ').filter(Boolean);
-const requested = (flags.targets ?? targetNames.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
+const defaultTargets = targetNames.filter((name) => name !== 'baseline' || flags['baseline-dir'] !== undefined);
+const requested = (flags.targets ?? defaultTargets.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
 for (const name of requested) if (!targetNames.includes(name as TargetName)) throw new Error(`unknown target "${name}"\n${usage}`);
 const targets = targetNames.filter((name) => name === 'direct' || requested.includes(name));
 const wrk = wrkVersion();
@@ -86,7 +89,7 @@ process.on('exit', killAll);
 async function startAll(upstream: Upstream): Promise<RunningTarget[]> {
   const running: RunningTarget[] = [];
   for (const name of targets) {
-    const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: proxyCpus, repoRoot, nodeArgs: { switchyard: switchyardNodeArgs } });
+    const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: proxyCpus, repoRoot, nodeArgs: { switchyard: switchyardNodeArgs }, baselineDir: flags['baseline-dir'] });
     if (outcome.ok) {
       running.push(outcome.target);
       versions[name] = name === 'switchyard' && switchyardNodeArgs.length > 0 ? `${outcome.target.version}, node ${switchyardNodeArgs.join(' ')}` : outcome.target.version;

@@ -8,13 +8,14 @@ import { fetchLocal, firstJsonLine, freePort, startProcess, stopProcess, waitUnt
 // to the proxy CPU), is smoke-tested with one plain and one streamed request,
 // and says which processes count as it for CPU and memory.
 
-export const targetNames = ['direct', 'bare', 'switchyard', 'nginx', 'portkey'] as const;
+export const targetNames = ['direct', 'bare', 'switchyard', 'baseline', 'nginx', 'portkey'] as const;
 export type TargetName = (typeof targetNames)[number];
 
 export const targetLabels: Record<TargetName, string> = {
   direct: 'upstream directly',
   bare: 'bare node:http proxy',
   switchyard: 'Switchyard',
+  baseline: 'Switchyard baseline',
   nginx: 'nginx',
   portkey: 'Portkey gateway',
 };
@@ -40,6 +41,8 @@ export interface TargetEnvironment {
   repoRoot: string;
   /** Extra node flags per Node.js target (--cpu-prof, --max-semi-space-size=16, ...). */
   nodeArgs?: Partial<Record<TargetName, string[]>>;
+  /** Another checkout of Switchyard (a `git worktree` of an earlier commit), measured as `baseline`. */
+  baselineDir?: string;
 }
 
 export type StartOutcome = { ok: true; target: RunningTarget } | { ok: false; reason: string };
@@ -124,9 +127,12 @@ async function startRaw(name: TargetName, environment: TargetEnvironment): Promi
       return { name, port, headers: {}, version: `node ${process.version}`, pids: () => [child.pid!], stop: () => stopProcess(child) };
     }
 
-    case 'switchyard': {
+    case 'switchyard':
+    case 'baseline': {
+      const checkout = name === 'baseline' ? environment.baselineDir : repoRoot;
+      if (checkout === undefined) throw new Error('the baseline target needs --baseline-dir');
       const port = await freePort();
-      const config = join(workDir, `switchyard-${upstreamPort}.yaml`);
+      const config = join(workDir, `${name}-${upstreamPort}.yaml`);
       writeFileSync(
         config,
         `server: { host: 127.0.0.1, port: ${port}, log_level: info }
@@ -139,15 +145,16 @@ routes:
       );
       // The gateway logs one JSON line per request: into a file, as a deployment would ship it.
       // The built gateway, as `npm start` runs it: no type stripping (its wasm costs memory and start-up).
-      const build = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'inherit' });
-      if (build.status !== 0) throw new Error('npm run build failed');
-      const child = startProcess(node, [...(environment.nodeArgs?.[name] ?? []), 'dist/cli.js', 'serve', '--config', config], { cwd: repoRoot, cpus, stdout: join(workDir, `switchyard-${upstreamPort}.log`), stderr: join(workDir, 'switchyard.err') });
-      await waitUntil('Switchyard', async () => {
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, 'switchyard.err')}`);
+      const build = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(checkout, 'tsconfig.build.json')], { cwd: checkout, stdio: 'inherit' });
+      if (build.status !== 0) throw new Error(`the build in ${checkout} failed`);
+      const child = startProcess(node, [...(environment.nodeArgs?.switchyard ?? []), 'dist/cli.js', 'serve', '--config', config], { cwd: checkout, cpus, stdout: join(workDir, `${name}-${upstreamPort}.log`), stderr: join(workDir, `${name}.err`) });
+      await waitUntil(targetLabels[name], async () => {
+        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, `${name}.err`)}`);
         return (await fetchLocal(port, '/readyz')).status === 200;
       });
-      const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
-      return { name, port, headers: {}, version: `${version} (working tree)`, pids: () => [child.pid!], stop: () => stopProcess(child) };
+      const version = (JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { version: string }).version;
+      const revision = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: checkout, encoding: 'utf8' }).stdout.trim();
+      return { name, port, headers: {}, version: `${version} (${name === 'baseline' ? `${revision} at ${checkout}` : 'working tree'})`, pids: () => [child.pid!], stop: () => stopProcess(child) };
     }
 
     case 'nginx': {
