@@ -11,7 +11,7 @@ let gateway: RunningGateway;
 before(async () => {
   primary = await startSim({ name: 'primary', models: ['deepseek-chat', 'embed-small'], apiKey: 'sk-upstream-secret-000000000000' });
   gateway = await startGateway({
-    providers: { primary: { type: 'openai', base_url: primary.url, api_key: 'sk-upstream-secret-000000000000' } },
+    providers: { primary: { type: 'openai', base_url: primary.url, api_key: 'sk-upstream-secret-000000000000', price: { input_per_1k: 0.00027, output_per_1k: 0.0011 } } },
     routes: {
       chat: { targets: [{ provider: 'primary', model: 'deepseek-chat' }] },
       embeddings: { targets: [{ provider: 'primary', model: 'embed-small' }] },
@@ -125,8 +125,21 @@ test('one log line per request, with route, provider, status, attempts and token
   assert.equal(last.status, 200);
   assert.equal(last.attempts, 1);
   assert.ok((last.tokens_in as number) > 0);
+  assert.ok(Math.abs((last.cost_usd as number) - ((last.tokens_in as number) * 0.00027 + (last.tokens_out as number) * 0.0011) / 1000) < 1e-12);
   assert.ok(!gateway.logs().includes('sk-upstream-secret'));
   assert.ok(!gateway.logs().includes(clientKey));
+});
+
+test('spend is metered at the configured price, per provider and model', async () => {
+  const spend = async () => {
+    const text = await (await fetch(`${gateway.origin}/metrics`)).text();
+    return Number(/switchyard_cost_usd_total\{provider="primary",model="deepseek-chat"\} (\S+)/.exec(text)?.[1] ?? 0);
+  };
+  const before = await spend();
+  const answer = await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'What does this cost?' }] });
+  const expected = (answer.usage!.prompt_tokens * 0.00027 + answer.usage!.completion_tokens * 0.0011) / 1000;
+  assert.ok(expected > 0);
+  assert.ok(Math.abs((await spend()) - before - expected) < 1e-12, "the counter grew by exactly this request's cost");
 });
 
 test('/metrics counts requests by route, provider and status', async () => {

@@ -39,6 +39,7 @@ export class GatewayMetrics {
   readonly timeToFirstToken = new BoundHistogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request received to the first content from the upstream.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
   readonly upstreamAttempts = new BoundCounter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
   readonly tokens = new BoundCounter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
+  readonly cost = new BoundCounter({ name: 'switchyard_cost_usd_total', help: "Spend in USD by provider and model: reported tokens at the provider's configured price.", labelNames: ['provider', 'model'], registers: [this.registry] });
   readonly shed = new BoundCounter({ name: 'switchyard_shed_total', help: 'Requests refused by admission: 429s for a rate limit or a full waiting line, by priority and reason.', labelNames: ['priority', 'reason'], registers: [this.registry] });
   /** Read at scrape time from the providers' waiting lines. */
   private queueSource: () => Iterable<[string, number]> = () => [];
@@ -59,6 +60,7 @@ export class GatewayMetrics {
   private readonly tokenSeries = new SeriesCache((provider, model) => ({
     input: this.tokens.labels(provider, model, 'input'),
     output: this.tokens.labels(provider, model, 'output'),
+    cost: this.cost.labels(provider, model),
   }));
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -100,10 +102,11 @@ export class GatewayMetrics {
     this.attemptSeries.get(provider, outcome).inc();
   }
 
-  countTokens(provider: string, model: string, input: number, output: number): void {
+  countTokens(provider: string, model: string, input: number, output: number, costUsd: number | undefined): void {
     const series = this.tokenSeries.get(provider, model);
     if (input > 0) series.input.inc(input);
     if (output > 0) series.output.inc(output);
+    if (costUsd !== undefined && costUsd > 0) series.cost.inc(costUsd);
   }
 
   countShed(priority: string, reason: string): void {

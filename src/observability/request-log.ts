@@ -24,6 +24,7 @@ export interface RequestLine {
   firstTokenMs: number | undefined;
   tokensIn: number | undefined;
   tokensOut: number | undefined;
+  costUsd?: number | undefined;
 }
 
 const batchChars = 64 * 1024;
@@ -75,6 +76,7 @@ function format(line: RequestLine): string {
   if (line.firstTokenMs !== undefined) text += `,"first_token_ms":${tenths(line.firstTokenMs)}`;
   if (line.tokensIn !== undefined) text += `,"tokens_in":${finite(line.tokensIn)}`;
   if (line.tokensOut !== undefined) text += `,"tokens_out":${finite(line.tokensOut)}`;
+  if (line.costUsd !== undefined) text += `,"cost_usd":${finite(line.costUsd)}`;
   return text + ',"msg":"request"}\n';
 }
 

@@ -36,7 +36,7 @@ function account({ metrics, log, request, record, id, latencyMs }: Pending): voi
   const status = record.clientGone ? 499 : record.status;
   metrics.countRequest(route, provider, status, latencyMs / 1000);
   if (record.firstTokenMs !== undefined && record.provider) metrics.observeFirstToken(route, provider, record.firstTokenMs / 1000);
-  if (record.usage && record.provider && record.model) metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens);
+  if (record.usage && record.provider && record.model) metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd);
   log.write({
     id,
     route,
@@ -50,5 +50,6 @@ function account({ metrics, log, request, record, id, latencyMs }: Pending): voi
     firstTokenMs: record.firstTokenMs,
     tokensIn: record.usage?.inputTokens,
     tokensOut: record.usage?.outputTokens,
+    costUsd: record.costUsd,
   });
 }

@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { CandidateOrder } from '../routing/candidate-order.ts';
+import type { Usage } from '../providers/provider-spec.ts';
 import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import { linkAbort } from './abort-link.ts';
@@ -166,6 +167,7 @@ async function deliver(
   };
   if (result.kind === 'json') {
     record.usage = result.usage;
+    record.costUsd = costOf(target, record.usage);
     // The answer first, then what the gateway learns from it.
     channel.sendJson(200, headers, result.body);
   }
@@ -174,6 +176,7 @@ async function deliver(
   if (result.kind === 'json') return;
   const outcome = await relayStream(result.stream, channel, headers, resume);
   record.usage = result.stream.usage();
+  record.costUsd = costOf(target, record.usage);
   if (outcome.kind === 'client_gone') record.clientGone = true;
   // A failure handed to resume was accounted there, against the target that failed.
   if (outcome.kind === 'upstream_failed' && !outcome.triedResume) {
@@ -181,6 +184,13 @@ async function deliver(
     parts.metrics.countAttempt(target.provider.name, outcome.error.code);
     parts.status.recordFailure(target, outcome.error);
   }
+}
+
+/** Tokens at the provider's configured `price` (USD per 1,000 tokens), when both are known. */
+function costOf(target: Target, usage: Usage | undefined): number | undefined {
+  const price = target.provider.config.price;
+  if (!price || !usage) return undefined;
+  return (usage.inputTokens * price.input_per_1k + usage.outputTokens * price.output_per_1k) / 1000;
 }
 
 /** `hedge.after`, or for `adaptive` the target's recent p95 time to first token (no hedge until it is known). */

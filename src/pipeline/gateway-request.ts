@@ -37,6 +37,8 @@ export interface RequestRecord {
   attempts: number;
   status: number;
   usage: Usage | undefined;
+  /** What the usage cost at the serving provider's configured price, in USD. */
+  costUsd: number | undefined;
   firstTokenMs: number | undefined;
   /** Codes of the failed attempts, in order, for the log line. */
   failures: string[];
@@ -45,5 +47,5 @@ export interface RequestRecord {
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, firstTokenMs: undefined, failures: [], clientGone: false };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false };
 }
