@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import type { CandidateOrder } from '../routing/candidate-order.ts';
 import type { Usage } from '../providers/provider-spec.ts';
+import type { CandidateOrder } from '../routing/candidate-order.ts';
 import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import { linkAbort } from './abort-link.ts';

@@ -1,11 +1,11 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
+import { Shed } from '../resilience/priority-gate.ts';
 import type { Target } from '../routing/route-table.ts';
 import { createFrameDecoder } from '../upstream/frame-decoder.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import { transportError } from '../upstream/transport-errors.ts';
 import { BodyTooLarge, type UpstreamBody, type UpstreamResponse } from '../upstream/upstream-exchange.ts';
-import { Shed } from '../resilience/priority-gate.ts';
 import { waitingLevel, type GatewayRequest } from './gateway-request.ts';
 import { Transcript } from './transcript.ts';
 
