@@ -5,7 +5,7 @@ import type { Target } from '../routing/route-table.ts';
 import { createFrameDecoder } from '../upstream/frame-decoder.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import { transportError } from '../upstream/transport-errors.ts';
-import { BodyTooLarge, type UpstreamBody, type UpstreamResponse } from '../upstream/upstream-exchange.ts';
+import { BodyTooLarge, type UpstreamResponse } from '../upstream/upstream-exchange.ts';
 import { waitingLevel, type GatewayRequest } from './gateway-request.ts';
 import { Transcript } from './transcript.ts';
 
@@ -94,7 +94,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     }
     const response = await provider.send(provider.adapter.buildRequest(context), controller.signal);
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      const text = await readText(response.body, maxErrorBody);
+      const text = (await response.body.readAll(maxErrorBody, { truncate: true })).toString('utf8');
       throw provider.adapter.mapFailure({ status: response.statusCode, headers: response.headers, body: text }, context);
     }
     if (!request.client.stream) {
@@ -115,11 +115,13 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   async function readJsonBody(response: UpstreamResponse, adapterContext: AdapterContext, onFirstByte: () => void): Promise<AttemptResult> {
     let firstTokenAt = 0;
     const whole = await response.body
-      .readAll(maxJsonBody, (chunk) => {
-        if (firstTokenAt === 0 && firstContentIndex(chunk) !== -1) {
-          firstTokenAt = performance.now();
-          onFirstByte();
-        }
+      .readAll(maxJsonBody, {
+        onChunk: (chunk) => {
+          if (firstTokenAt === 0 && firstContentIndex(chunk) !== -1) {
+            firstTokenAt = performance.now();
+            onFirstByte();
+          }
+        },
       })
       .catch((error: unknown) => {
         throw error instanceof BodyTooLarge ? new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name }) : error;
@@ -257,20 +259,4 @@ function looksLikeJsonObject(body: Buffer): boolean {
   let end = body.length - 1;
   while (end > 0 && (body[end] === 0x0a || body[end] === 0x0d || body[end] === 0x20 || body[end] === 0x09)) end -= 1;
   return body[end] === 0x7d;
-}
-
-async function readText(body: UpstreamBody, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for (let batch = await body.read(); batch !== null; batch = await body.read()) {
-    for (const chunk of batch) {
-      if (size + chunk.length <= limit) chunks.push(chunk);
-      size += chunk.length;
-    }
-    if (size > limit) {
-      body.discard();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -6,7 +6,7 @@ import { PriorityGate } from '../resilience/priority-gate.ts';
 import { TokenBucket } from '../resilience/token-bucket.ts';
 import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
 import { transportError } from './transport-errors.ts';
-import { BodyTooLarge, exchange, type UpstreamResponse } from './upstream-exchange.ts';
+import { exchange, type UpstreamResponse } from './upstream-exchange.ts';
 
 // One provider as the core sees it: its config, its adapter and one undici
 // pool of keep-alive connections to its origin. Built once per config load,
@@ -68,9 +68,7 @@ export class ProviderClient {
       const signal = AbortSignal.timeout(timeoutMs);
       const response = await exchange(this.pool, { origin: this.origin, method: probe.method, path: this.basePath + probe.path, headers: { 'accept-encoding': 'identity', ...probe.headers } }, signal);
       // Read to the end so the connection is reused; a huge answer is cut short, its status still counts.
-      await response.body.readAll(maxProbeBody).catch((error: unknown) => {
-        if (!(error instanceof BodyTooLarge)) throw error;
-      });
+      await response.body.readAll(maxProbeBody, { truncate: true });
       return response.statusCode === probe.expectedStatus ? undefined : `answered ${response.statusCode}, expected ${probe.expectedStatus}`;
     } catch (error) {
       if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return `no answer within ${timeoutMs}ms`;

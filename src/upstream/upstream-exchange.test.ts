@@ -87,7 +87,7 @@ test('an abort before the headers rejects with its reason; after them it fails t
   );
 });
 
-test('readAll returns the whole body and refuses one past its limit', async () => {
+test('readAll returns the whole body, and past its limit refuses it or cuts it short', async () => {
   await withServer(
     (response) => {
       response.writeHead(200, { 'content-type': 'application/json' });
@@ -99,6 +99,8 @@ test('readAll returns the whole body and refuses one past its limit', async () =
       assert.equal((JSON.parse(whole.toString()) as { a: string }).a.length, 5000);
       const limited = await exchange(pool, { origin, method: 'GET', path: '/' }, new AbortController().signal);
       await assert.rejects(limited.body.readAll(100), BodyTooLarge);
+      const truncated = await exchange(pool, { origin, method: 'GET', path: '/' }, new AbortController().signal);
+      assert.equal((await truncated.body.readAll(8, { truncate: true })).toString(), '{"a":"bb');
     },
   );
 });

@@ -36,18 +36,24 @@ export class UpstreamBody {
     });
   }
 
-  /** The whole body; fails when it grows past `limit` bytes. */
-  async readAll(limit: number, onChunk?: (chunk: Buffer) => void): Promise<Buffer> {
+  /**
+   * The whole body. Past `limit` bytes it fails with BodyTooLarge, or with
+   * `truncate` stops reading and returns the first `limit` bytes (an error
+   * page or a health answer, whose start is all that matters).
+   */
+  async readAll(limit: number, options: { truncate?: boolean; onChunk?: (chunk: Buffer) => void } = {}): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let size = 0;
     for (let batch = await this.read(); batch !== null; batch = await this.read()) {
       for (const chunk of batch) {
-        onChunk?.(chunk);
-        size += chunk.length;
-        if (size > limit) {
+        options.onChunk?.(chunk);
+        if (size + chunk.length > limit) {
           this.discard();
-          throw new BodyTooLarge(limit);
+          if (!options.truncate) throw new BodyTooLarge(limit);
+          chunks.push(chunk.subarray(0, limit - size));
+          return Buffer.concat(chunks, limit);
         }
+        size += chunk.length;
         chunks.push(chunk);
       }
     }
