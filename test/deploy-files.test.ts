@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { GatewayMetrics } from '../src/observability/metrics.ts';
+
+// The Prometheus rules and Grafana dashboard under deploy/ name metrics by
+// string. This keeps them honest: every metric they query must be one a real
+// gateway's /metrics serves, so renaming a metric without updating deploy/
+// fails here instead of silently emptying a panel or muting an alert.
+
+const alertsPath = new URL('../deploy/prometheus/switchyard-alerts.yml', import.meta.url);
+const dashboardPath = new URL('../deploy/grafana/switchyard-dashboard.json', import.meta.url);
+
+interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+interface RuleFile { groups: { name: string; rules: Rule[] }[] }
+
+function loadRules(): Rule[] {
+  const file = parse(readFileSync(alertsPath, 'utf8')) as RuleFile;
+  assert.ok(Array.isArray(file.groups) && file.groups.length > 0, 'rule file has groups');
+  return file.groups.flatMap((group) => group.rules);
+}
+
+/** Every PromQL string in the dashboard: panel targets and query-variable definitions. */
+function dashboardQueries(node: unknown, found: string[] = []): string[] {
+  if (Array.isArray(node)) {
+    for (const item of node) dashboardQueries(item, found);
+  } else if (node !== null && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if ((key === 'expr' || key === 'definition' || key === 'query') && typeof value === 'string') found.push(value);
+      else dashboardQueries(value, found);
+    }
+  }
+  return found;
+}
+
+/** The threshold of an alert written as `<expression> > <number>`. */
+function threshold(rule: Rule): number {
+  const match = />\s*([0-9.]+)\s*$/.exec(rule.expr.trim());
+  assert.ok(match, `alert ${rule.alert} ends in "> <threshold>"`);
+  return Number(match[1]);
+}
+
+/** Metric families a real gateway's /metrics serves, by name, with their types. */
+async function exportedFamilies(): Promise<Map<string, string>> {
+  const metrics = new GatewayMetrics();
+  metrics.countRequest('chat', 'p', 200, 0.1);
+  metrics.observeFirstToken('chat', 'p', 0.05);
+  metrics.countAttempt('p', 'ok');
+  metrics.countTokens('p', 'm', 1, 1, 0.001);
+  metrics.countShed('normal', 'queue_full');
+  metrics.setCircuitState('p', 'closed');
+  metrics.setHealthy('p', true);
+  metrics.readInFlightFrom(() => [['p', 0]]);
+  metrics.readQueueDepthFrom(() => [['normal', 0]]);
+  const text = await metrics.render();
+  const families = new Map<string, string>();
+  for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) families.set(match[1]!, match[2]!);
+  return families;
+}
+
+/** Whether `name` is a series of an exported family: the family itself, or a histogram's or summary's _bucket/_sum/_count. */
+function isExported(name: string, families: Map<string, string>): boolean {
+  if (families.has(name)) return true;
+  const base = name.replace(/_(bucket|sum|count)$/, '');
+  const type = families.get(base);
+  return base !== name && (type === 'histogram' || (type === 'summary' && !name.endsWith('_bucket')));
+}
+
+function metricNamesIn(expressions: string[]): Set<string> {
+  const names = new Set<string>();
+  for (const expr of expressions) for (const match of expr.matchAll(/\bswitchyard_[a-z0-9_]+/g)) names.add(match[0]);
+  return names;
+}
+
+test('the alert rules include the error-rate and latency alerts with their thresholds', () => {
+  const rules = loadRules();
+  const byName = new Map(rules.filter((rule) => rule.alert !== undefined).map((rule) => [rule.alert, rule]));
+  for (const name of ['SwitchyardHighErrorRate', 'SwitchyardHighLatency', 'SwitchyardCircuitOpen', 'SwitchyardProviderUnhealthy', 'SwitchyardShedding']) {
+    const rule = byName.get(name);
+    assert.ok(rule, `alert ${name} exists`);
+    assert.ok(rule.for, `alert ${name} has a for duration`);
+    assert.ok(rule.labels?.severity, `alert ${name} has a severity`);
+    assert.ok(rule.annotations?.summary && rule.annotations.description, `alert ${name} has summary and description`);
+  }
+  const errorRate = byName.get('SwitchyardHighErrorRate')!;
+  assert.equal(threshold(errorRate), 0.05);
+  assert.equal(errorRate.for, '5m');
+  assert.match(errorRate.expr, /switchyard_requests_total\{status=~"5\.\."\}/);
+  assert.match(errorRate.expr, /by \(route\)/);
+  const latency = byName.get('SwitchyardHighLatency')!;
+  assert.equal(threshold(latency), 2);
+  assert.equal(latency.for, '5m');
+  assert.match(latency.expr, /switchyard_request_duration_seconds_sum\[5m\]/);
+  assert.match(latency.expr, /switchyard_request_duration_seconds_count\[5m\]/);
+});
+
+test('the dashboard is valid JSON with unique panel ids, a datasource variable and a route variable', () => {
+  const dashboard = JSON.parse(readFileSync(dashboardPath, 'utf8')) as {
+    panels: { id: number; gridPos?: { h: number; w: number; x: number; y: number } }[];
+    templating: { list: { name: string; type: string; query: unknown }[] };
+  };
+  const ids = dashboard.panels.map((panel) => panel.id);
+  assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+  for (const panel of dashboard.panels) assert.ok(panel.gridPos, `panel ${panel.id} has a gridPos`);
+  const datasource = dashboard.templating.list.find((variable) => variable.name === 'datasource');
+  assert.equal(datasource?.type, 'datasource');
+  assert.equal(datasource?.query, 'prometheus');
+  const route = dashboard.templating.list.find((variable) => variable.name === 'route');
+  assert.match(JSON.stringify(route?.query), /label_values\(switchyard_requests_total, route\)/);
+});
+
+test('every metric the rules and the dashboard query is one the gateway exports', async () => {
+  const families = await exportedFamilies();
+  assert.ok(families.has('switchyard_process_resident_memory_bytes'), 'default process metrics are on');
+  const expressions = [...loadRules().map((rule) => rule.expr), ...dashboardQueries(JSON.parse(readFileSync(dashboardPath, 'utf8')))];
+  const used = metricNamesIn(expressions);
+  // Guard against a vacuous pass: the files must actually query the gateway.
+  assert.ok(used.size >= 10, `expected the deploy files to query many metrics, found ${[...used].join(', ')}`);
+  const missing = [...used].filter((name) => !isExported(name, families));
+  assert.deepEqual(missing, [], `metrics named in deploy/ but not served on /metrics: ${missing.join(', ')}`);
+});
