@@ -6,20 +6,7 @@ import { test } from 'node:test';
 import { createLogger } from './logger.ts';
 import { RequestLog, type RequestLine } from './request-log.ts';
 
-const line: RequestLine = {
-  id: 'req-1',
-  route: 'chat',
-  provider: 'deepseek',
-  model: 'deepseek-chat',
-  status: 200,
-  attempts: 2,
-  failures: ['upstream_overloaded'],
-  stream: true,
-  latencyMs: 812.345,
-  firstTokenMs: 90.06,
-  tokensIn: 12,
-  tokensOut: 40,
-};
+const line: RequestLine = { id: 'req-1', route: 'chat', provider: 'deepseek', model: 'deepseek-chat', status: 200, attempts: 2, failures: ['upstream_overloaded'], stream: true, latencyMs: 812.345, firstTokenMs: 90.06, tokensIn: 12, tokensOut: 40, costUsd: 0.0000476 };
 
 function readLines(file: string): Record<string, unknown>[] {
   let text = '';
@@ -65,6 +52,7 @@ test('request lines are pino-shaped JSON, and odd ids or names cannot break them
     first_token_ms: 90.1,
     tokens_in: 12,
     tokens_out: 40,
+    cost_usd: 0.0000476,
     msg: 'request',
   });
   assert.ok(Math.abs((first!.time as number) - Date.now()) < 60_000);
