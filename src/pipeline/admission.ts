@@ -20,7 +20,7 @@ export function admitKey(entry: KeyEntry | undefined, request: GatewayRequest, m
   if (!entry || !limit) return;
   let bucket = buckets.get(entry);
   if (!bucket) {
-    bucket = new TokenBucket({ ratePerSecond: limit.requests_per_second, burst: limit.burst }, systemClock);
+    bucket = TokenBucket.forLimit(limit, systemClock);
     buckets.set(entry, bucket);
   }
   if (bucket.tryTake()) return;

@@ -32,7 +32,7 @@ async function settled(promise: Promise<unknown>): Promise<string> {
 }
 
 test('a gate hands freed places to the most urgent waiter, in arrival order within a level', async () => {
-  const gate = new PriorityGate({ limit: 1, maxWaiting: 10, levels: 4 });
+  const gate = new PriorityGate({ limit: 1, maxWaiting: 10 });
   const signal = new AbortController().signal;
   assert.equal(gate.tryAcquire(), true);
   const order: string[] = [];
@@ -53,7 +53,7 @@ test('a gate hands freed places to the most urgent waiter, in arrival order with
 });
 
 test('a full line sheds the least urgent waiter for a more urgent arrival, and an arrival that is not more urgent', async () => {
-  const gate = new PriorityGate({ limit: 1, maxWaiting: 2, levels: 4 });
+  const gate = new PriorityGate({ limit: 1, maxWaiting: 2 });
   const signal = new AbortController().signal;
   gate.tryAcquire();
   const low = gate.acquire(3, signal);
@@ -67,7 +67,7 @@ test('a full line sheds the least urgent waiter for a more urgent arrival, and a
 });
 
 test('a waiter whose request is abandoned leaves the line', async () => {
-  const gate = new PriorityGate({ limit: 1, maxWaiting: 5, levels: 4 });
+  const gate = new PriorityGate({ limit: 1, maxWaiting: 5 });
   gate.tryAcquire();
   const controller = new AbortController();
   const waiting = gate.acquire(2, controller.signal);

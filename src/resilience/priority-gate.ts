@@ -29,14 +29,13 @@ export class PriorityGate {
   readonly limit: number;
   readonly maxWaiting: number;
   private holders = 0;
-  /** One FIFO line per level. */
-  private readonly lines: Waiter[][];
+  /** One FIFO line per level, added as levels are first used. */
+  private readonly lines: Waiter[][] = [];
   private waitingCount = 0;
 
-  constructor(options: { limit: number; maxWaiting: number; levels: number }) {
+  constructor(options: { limit: number; maxWaiting: number }) {
     this.limit = options.limit;
     this.maxWaiting = options.maxWaiting;
-    this.lines = Array.from({ length: options.levels }, () => []);
   }
 
   get inUse(): number {
@@ -62,7 +61,8 @@ export class PriorityGate {
   acquire(level: number, signal: AbortSignal): Promise<void> {
     if (this.tryAcquire()) return Promise.resolve();
     if (signal.aborted) return Promise.reject(signal.reason as Error);
-    const clamped = Math.min(Math.max(0, level), this.lines.length - 1);
+    const clamped = Math.max(0, Math.floor(level));
+    while (this.lines.length <= clamped) this.lines.push([]);
     if (this.waitingCount >= this.maxWaiting) {
       const victim = this.leastUrgentBelow(clamped);
       if (victim === undefined) return Promise.reject(new Shed('queue_full', clamped));

@@ -21,6 +21,11 @@ export class TokenBucket {
     this.updatedAt = clock.now();
   }
 
+  /** A bucket for a config `rate_limit: { requests_per_second, burst }`. */
+  static forLimit(limit: { requests_per_second: number; burst?: number | undefined }, clock: Clock): TokenBucket {
+    return new TokenBucket({ ratePerSecond: limit.requests_per_second, burst: limit.burst }, clock);
+  }
+
   /** Takes a token if there is one. */
   tryTake(): boolean {
     this.refill();

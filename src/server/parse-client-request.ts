@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseDuration } from '../config/units.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { GatewayRequest, Priority } from '../pipeline/gateway-request.ts';
+import { priorities, type GatewayRequest, type Priority } from '../pipeline/gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
 import { inspectJson } from './inspect-json.ts';
 
@@ -9,7 +9,7 @@ import { inspectJson } from './inspect-json.ts';
 // Only the fields the gateway acts on are checked; everything else is the
 // provider's business and passes through untouched.
 
-const priorities = new Set(['critical', 'high', 'normal', 'low']);
+const priorityNames = new Set<string>(priorities);
 const classes = new Set(['realtime', 'batch']);
 const sensitivities = new Set(['normal', 'high']);
 const cacheModes = new Set(['default', 'no-cache', 'no-store']);
@@ -85,7 +85,7 @@ export function parseClientRequest(options: ParseOptions): GatewayRequest {
     receivedAt: options.receivedAt,
     client: { operation: options.operation, raw, body, stream: body.stream === true, modelRange: shape.modelRange },
     model: body.model as string,
-    priority: oneOf(headers, 'x-switchyard-priority', priorities, 'normal') as Priority,
+    priority: oneOf(headers, 'x-switchyard-priority', priorityNames, 'normal') as Priority,
     trafficClass: oneOf(headers, 'x-switchyard-class', classes, 'realtime') as 'realtime' | 'batch',
     sensitive: oneOf(headers, 'x-switchyard-sensitivity', sensitivities, 'normal') === 'high',
     timeoutMs,

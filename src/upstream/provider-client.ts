@@ -1,19 +1,16 @@
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config/schema.ts';
 import { adapterFor } from '../providers/adapter-registry.ts';
+import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
 import { systemClock } from '../resilience/clock.ts';
 import { PriorityGate } from '../resilience/priority-gate.ts';
 import { TokenBucket } from '../resilience/token-bucket.ts';
-import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
 import { transportError } from './transport-errors.ts';
 import { exchange, type UpstreamResponse } from './upstream-exchange.ts';
 
 // One provider as the core sees it: its config, its adapter and one undici
 // pool of keep-alive connections to its origin. Built once per config load,
 // so nothing on the request path parses a URL or looks up an adapter.
-
-/** Priority levels of the waiting line: critical, high, normal, low. */
-export const priorityLevels = 4;
 
 /** A health answer larger than this is not read to its end. */
 const maxProbeBody = 1024 * 1024;
@@ -38,8 +35,8 @@ export class ProviderClient {
     const url = new URL(config.base_url);
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.gate = new PriorityGate({ limit: config.max_concurrency, maxWaiting: config.max_queue, levels: priorityLevels });
-    this.rateLimit = config.rate_limit ? new TokenBucket({ ratePerSecond: config.rate_limit.requests_per_second, burst: config.rate_limit.burst }, systemClock) : undefined;
+    this.gate = new PriorityGate({ limit: config.max_concurrency, maxWaiting: config.max_queue });
+    this.rateLimit = config.rate_limit ? TokenBucket.forLimit(config.rate_limit, systemClock) : undefined;
     this.pool = new Pool(url.origin, {
       connections: config.max_concurrency,
       connectTimeout: config.connect_timeout,
