@@ -13,7 +13,8 @@ import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targ
 // load with --cpu-prof, and where its time went: only the samples taken while
 // the measured load ran are counted (start-up and warm-up are left out).
 //
-//   node bench/profile.ts [--target switchyard|bare|portkey] [--duration 10] [--stream] [--connections 50] [--node-args "..."] [--nice=-10]
+//   node bench/profile.ts [--target switchyard|bare|portkey] [--duration 10] [--stream] [--connections 50] [--delay-ms 50] [--node-args "..."] [--nice=-10]
+// --delay-ms makes the upstream wait before answering: the delay50 scenario's low, bursty rate.
 // Writes bench/results/profiles/*.cpuprofile (open in Chrome DevTools) and bench/results/profile-TARGET-json|stream.md.
 
 const { values: flags } = parseArgs({
@@ -26,6 +27,7 @@ const { values: flags } = parseArgs({
     target: { type: 'string', default: 'switchyard' },
     'node-args': { type: 'string', default: '' },
     nice: { type: 'string', default: '0' },
+    'delay-ms': { type: 'string', default: '0' },
   },
 });
 scheduling.nice = Number(flags.nice);
@@ -56,6 +58,8 @@ const outcome = await startTarget(targetName, {
 });
 if (!outcome.ok) throw new Error(`${targetName} did not start: ${outcome.reason}`);
 const target = outcome.target;
+const delayMs = Number(flags['delay-ms']);
+if (delayMs > 0) await upstream.setDelay(delayMs);
 const request = { port: target.port, path: requestPath, headers: { ...baseHeaders, ...target.headers }, body: requestBody(stream) };
 const loadOptions = { generator, connections: Number(flags.connections), cpus: loadCpus, workDir } as const;
 
@@ -74,7 +78,7 @@ if (!file) throw new Error(`no profile was written to ${profileDir}`);
 const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
 const summary = summariseProfile(profile, { ownRoot: repoRoot, top: Number(flags.top), fromUs, toUs });
 const report = [
-  `## ${targetLabels[targetName]} CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections, ${new Date().toISOString()}`,
+  `## ${targetLabels[targetName]} CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections${delayMs > 0 ? `, upstream waiting ${delayMs} ms` : ''}, ${new Date().toISOString()}`,
   '',
   `Load: ${Math.round(result.rps).toLocaleString('en-US')} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.non2xx} non-2xx, ${result.errors} errors (profiling slows the process). Profile: bench/results/profiles/${file}.`,
   '',

@@ -147,7 +147,8 @@ routes:
       // The built gateway, as `npm start` runs it: no type stripping (its wasm costs memory and start-up).
       const build = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(checkout, 'tsconfig.build.json')], { cwd: checkout, stdio: 'inherit' });
       if (build.status !== 0) throw new Error(`the build in ${checkout} failed`);
-      const child = startProcess(node, [...(environment.nodeArgs?.switchyard ?? []), 'dist/cli.js', 'serve', '--config', config], { cwd: checkout, cpus, stdout: join(workDir, `${name}-${upstreamPort}.log`), stderr: join(workDir, `${name}.err`) });
+      const flags = (name === 'baseline' ? environment.nodeArgs?.baseline : undefined) ?? environment.nodeArgs?.switchyard ?? [];
+      const child = startProcess(node, [...flags, 'dist/cli.js', 'serve', '--config', config], { cwd: checkout, cpus, stdout: join(workDir, `${name}-${upstreamPort}.log`), stderr: join(workDir, `${name}.err`) });
       await waitUntil(targetLabels[name], async () => {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, `${name}.err`)}`);
         return (await fetchLocal(port, '/readyz')).status === 200;
