@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { checkCommand } from './cli/check-command.ts';
+import { doctorCommand } from './cli/doctor-command.ts';
+import { parseDuration } from './config/units.ts';
 import { serveCommand } from './cli/serve-command.ts';
 import { runSim } from './sim/run-sim.ts';
 
-// The `switchyard` command: serve | check | sim.
+// The `switchyard` command: serve | check | doctor | sim.
 
 const usage = `usage:
   switchyard serve [--config FILE] [--port N] [--host H]
   switchyard check --config FILE
+  switchyard doctor [--config FILE] [--timeout 5s] [--json]
   switchyard sim [--port N] [--busy-rate R] [--latency MS] ... (switchyard sim --help)
 `;
 
@@ -26,6 +29,13 @@ async function main(argv: string[]): Promise<void> {
     case 'check': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
       process.exitCode = await checkCommand(values.config);
+      return;
+    }
+    case 'doctor': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, timeout: { type: 'string', default: '5s' }, json: { type: 'boolean', default: false } } });
+      const timeoutMs = parseDuration(values.timeout);
+      if (timeoutMs === undefined || timeoutMs <= 0) throw new Error(`--timeout must be a duration such as 5s or 1500ms, not "${values.timeout}"`);
+      process.exitCode = await doctorCommand({ config: values.config, json: values.json, timeoutMs });
       return;
     }
     case 'sim':

@@ -61,15 +61,22 @@ export class ProviderClient {
 
   /** One health probe: undefined when healthy, else what went wrong in a few words. */
   async probe(probe: HealthProbe, timeoutMs: number): Promise<string | undefined> {
+    const answer = await this.probeStatus(probe, timeoutMs);
+    if ('problem' in answer) return answer.problem;
+    return answer.statusCode === probe.expectedStatus ? undefined : `answered ${answer.statusCode}, expected ${probe.expectedStatus}`;
+  }
+
+  /** The probe's status code, or why there was none; `doctor` reads a refused key from it. */
+  async probeStatus(probe: HealthProbe, timeoutMs: number): Promise<{ statusCode: number } | { problem: string }> {
     try {
       const signal = AbortSignal.timeout(timeoutMs);
       const response = await exchange(this.pool, { origin: this.origin, method: probe.method, path: this.basePath + probe.path, headers: { 'accept-encoding': 'identity', ...probe.headers } }, signal);
       // Read to the end so the connection is reused; a huge answer is cut short, its status still counts.
       await response.body.readAll(maxProbeBody, { truncate: true });
-      return response.statusCode === probe.expectedStatus ? undefined : `answered ${response.statusCode}, expected ${probe.expectedStatus}`;
+      return { statusCode: response.statusCode };
     } catch (error) {
-      if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return `no answer within ${timeoutMs}ms`;
-      return transportError(error, this.name).message;
+      if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return { problem: `no answer within ${timeoutMs}ms` };
+      return { problem: transportError(error, this.name).message };
     }
   }
 

@@ -1,0 +1,193 @@
+import { lookup } from 'node:dns/promises';
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { Redis } from 'ioredis';
+import type { ProviderConfig } from '../config/schema.ts';
+import { ProviderClient } from '../upstream/provider-client.ts';
+
+// The checks behind `switchyard doctor`, in the order a person would
+// troubleshoot a provider by hand: does the name resolve, does the port
+// answer (and TLS agree), does the health endpoint answer, is the key
+// accepted. Each says what it found in plain words; a check whose
+// prerequisite failed is skipped rather than failing again for the same cause.
+
+export type Verdict = 'ok' | 'fail' | 'skip';
+
+export interface CheckResult {
+  check: string;
+  verdict: Verdict;
+  detail: string;
+}
+
+export interface SubjectReport {
+  kind: 'provider' | 'redis';
+  name: string;
+  /** What is checked, with any password in a URL replaced by ***. */
+  target: string;
+  results: CheckResult[];
+}
+
+/** A URL as it may be printed: user info hidden. */
+export function redactUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password) url.password = '***';
+    else if (url.username && url.protocol.startsWith('http')) url.username = '***';
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+const since = (start: number) => Math.round(performance.now() - start);
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${timeoutMs} ms`), { code: 'DOCTOR_TIMEOUT' })), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function checkDns(host: string, timeoutMs: number): Promise<{ result: CheckResult; address?: string }> {
+  if (isIP(host)) return { result: { check: 'DNS', verdict: 'ok', detail: `${host} is an address; nothing to look up` }, address: host };
+  const start = performance.now();
+  try {
+    const addresses = await withTimeout(lookup(host, { all: true }), timeoutMs, 'the lookup');
+    const shown = addresses.map((entry) => entry.address);
+    return { result: { check: 'DNS', verdict: 'ok', detail: `${host} → ${shown.slice(0, 3).join(', ')}${shown.length > 3 ? ', …' : ''} (${since(start)} ms)` }, address: shown[0] };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const detail =
+      code === 'ENOTFOUND'
+        ? `${host} does not resolve: check the host in base_url, or this machine's DNS`
+        : code === 'EAI_AGAIN' || code === 'DOCTOR_TIMEOUT'
+          ? `no DNS answer for ${host} (${code === 'EAI_AGAIN' ? 'EAI_AGAIN' : `over ${timeoutMs} ms`}): is this machine online, is its resolver reachable?`
+          : `looking up ${host} failed: ${(error as Error).message}`;
+    return { result: { check: 'DNS', verdict: 'fail', detail } };
+  }
+}
+
+async function checkConnect(address: string, port: number, tlsName: string | undefined, timeoutMs: number): Promise<CheckResult> {
+  const start = performance.now();
+  let tcpMs = 0;
+  let socket: Socket | undefined;
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        socket = connectTcp({ host: address, port }, () => {
+          tcpMs = since(start);
+          if (tlsName === undefined) return resolve();
+          // TLS over the same socket, verified against the name in base_url as a real call would be.
+          const secure = connectTls({ socket, servername: isIP(tlsName) ? undefined : tlsName, host: tlsName, ALPNProtocols: ['http/1.1'] }, () => resolve());
+          secure.once('error', reject);
+          socket = secure;
+        });
+        socket.once('error', reject);
+      }),
+      timeoutMs,
+      'connecting',
+    );
+    const tls = tlsName === undefined ? '' : `, TLS ${since(start) - tcpMs} ms (certificate valid for ${tlsName})`;
+    return { check: 'connect', verdict: 'ok', detail: `${address} port ${port}: TCP ${tcpMs} ms${tls}` };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const detail =
+      code === 'ECONNREFUSED'
+        ? `nothing listens on ${address} port ${port} (connection refused): is the server up, is the port in base_url right?`
+        : code === 'DOCTOR_TIMEOUT'
+          ? `${address} port ${port} did not answer within ${timeoutMs} ms: a firewall, or the wrong port`
+          : tcpMs > 0
+            ? `TCP connected, TLS failed: ${(error as Error).message}`
+            : `connecting to ${address} port ${port} failed: ${(error as Error).message}`;
+    return { check: 'connect', verdict: 'fail', detail };
+  } finally {
+    socket?.destroy();
+  }
+}
+
+const credentialHeaders = ['authorization', 'x-api-key', 'api-key'];
+
+/** DNS, connect, health endpoint and API key for one provider. */
+export async function checkProvider(name: string, config: ProviderConfig, timeoutMs: number): Promise<SubjectReport> {
+  const url = new URL(config.base_url);
+  const report: SubjectReport = { kind: 'provider', name, target: `${config.type} at ${redactUrl(config.base_url)}`, results: [] };
+  const skipRest = (...checks: string[]) => {
+    for (const check of checks) report.results.push({ check, verdict: 'skip', detail: 'not tried: the check above failed' });
+  };
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const dns = await checkDns(host, timeoutMs);
+  report.results.push(dns.result);
+  if (dns.address === undefined) {
+    skipRest('connect', 'health', 'API key');
+    return report;
+  }
+  const secure = url.protocol === 'https:';
+  const port = Number(url.port || (secure ? 443 : 80));
+  const connected = await checkConnect(dns.address, port, secure ? host : undefined, timeoutMs);
+  report.results.push(connected);
+  if (connected.verdict === 'fail') {
+    skipRest('health', 'API key');
+    return report;
+  }
+
+  const client = new ProviderClient(name, config);
+  try {
+    const probe = client.adapter.healthProbe(config);
+    const start = performance.now();
+    const answer = await client.probeStatus(probe, timeoutMs);
+    const ms = since(start);
+    const refused = 'statusCode' in answer && (answer.statusCode === 401 || answer.statusCode === 403);
+    if ('problem' in answer) report.results.push({ check: 'health', verdict: 'fail', detail: `${probe.method} ${client.basePath}${probe.path}: ${answer.problem}` });
+    else {
+      const healthy = answer.statusCode === probe.expectedStatus;
+      const detail = `${probe.method} ${client.basePath}${probe.path} answered ${answer.statusCode} in ${ms} ms${healthy ? '' : `, expected ${probe.expectedStatus}${refused ? ' (see API key)' : ''}`}`;
+      report.results.push({ check: 'health', verdict: healthy ? 'ok' : 'fail', detail });
+    }
+
+    const sendsKey = Object.keys(probe.headers ?? {}).some((header) => credentialHeaders.includes(header.toLowerCase()) && probe.headers![header] !== '');
+    const configuredKey = 'api_key' in config && typeof config.api_key === 'string' && config.api_key !== '';
+    if (!configuredKey && !sendsKey) report.results.push({ check: 'API key', verdict: 'skip', detail: 'none configured (api_key), none sent' });
+    else if (!sendsKey) report.results.push({ check: 'API key', verdict: 'skip', detail: `not checked: the ${config.type} health endpoint is called without it` });
+    else if ('problem' in answer) report.results.push({ check: 'API key', verdict: 'skip', detail: 'not checked: the health endpoint gave no answer' });
+    else if (refused) report.results.push({ check: 'API key', verdict: 'fail', detail: `refused (${answer.statusCode}): the key is wrong, revoked, or for another account; requests to ${name} will fail until it is replaced` });
+    else if (answer.statusCode === probe.expectedStatus) report.results.push({ check: 'API key', verdict: 'ok', detail: 'accepted' });
+    else report.results.push({ check: 'API key', verdict: 'skip', detail: `not confirmed: the health endpoint answered ${answer.statusCode}` });
+  } finally {
+    await client.destroy();
+  }
+  return report;
+}
+
+/** One Redis (response cache or shared state): connect, authenticate, PING. */
+export async function checkRedis(name: string, url: string, timeoutMs: number): Promise<SubjectReport> {
+  const report: SubjectReport = { kind: 'redis', name, target: redactUrl(url), results: [] };
+  // No reconnect loop and no offline queue: one honest attempt, like the other checks.
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  let socketError: Error | undefined;
+  redis.on('error', (error: Error) => (socketError ??= error)); // reported below, with its cause; ioredis would otherwise print it
+  const start = performance.now();
+  try {
+    await withTimeout(redis.connect(), timeoutMs, 'connecting');
+    const pong = await withTimeout(redis.ping(), timeoutMs, 'PING');
+    report.results.push({ check: 'reachable', verdict: pong === 'PONG' ? 'ok' : 'fail', detail: `${pong} in ${since(start)} ms` });
+  } catch (thrown) {
+    // When the socket fails, connect() only says "Connection is closed"; the socket's own error says why.
+    const error = (socketError ?? thrown) as NodeJS.ErrnoException;
+    const message = error.message;
+    const code = error.code ?? (thrown as NodeJS.ErrnoException).code;
+    const detail =
+      code === 'ECONNREFUSED'
+        ? 'nothing listens there (connection refused): is Redis running, is the port right?'
+        : /NOAUTH|WRONGPASS|invalid password/i.test(message)
+          ? 'Redis refused the credentials in the URL'
+          : code === 'DOCTOR_TIMEOUT' || /ETIMEDOUT/.test(message)
+            ? `no answer within ${timeoutMs} ms: a firewall, or the wrong host`
+            : `failed: ${message}`;
+    report.results.push({ check: 'reachable', verdict: 'fail', detail });
+  } finally {
+    // After a failed connect the client has already ended; disconnecting again would leave a 2 s timer behind.
+    if (redis.status !== 'end') redis.disconnect();
+  }
+  return report;
+}

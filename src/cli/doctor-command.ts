@@ -1,0 +1,54 @@
+import { ConfigError } from '../config/load-config.ts';
+import { checkProvider, checkRedis, type SubjectReport, type Verdict } from './doctor-checks.ts';
+import { resolveConfigSource } from './config-source.ts';
+
+// `switchyard doctor`: every provider (and Redis, when configured) checked
+// from this machine, all at once, with a verdict per check in plain words.
+// Exit 0 when nothing failed, 1 when something did, 2 when there is no
+// config to check. Never prints a key: URLs lose their user info, and a
+// refused key is named by its provider only.
+
+export interface DoctorOptions {
+  config: string | undefined;
+  json: boolean;
+  timeoutMs: number;
+}
+
+const marks: Record<Verdict, string> = { ok: 'ok  ', fail: 'FAIL', skip: '--  ' };
+
+function render(reports: readonly SubjectReport[], source: string): string {
+  const lines = [`switchyard doctor: ${source}`, ''];
+  for (const report of reports) {
+    lines.push(`${report.kind} ${report.name} — ${report.target}`);
+    for (const result of report.results) lines.push(`  ${marks[result.verdict]}  ${result.check.padEnd(9)} ${result.detail}`);
+    lines.push('');
+  }
+  const failed = reports.flatMap((report) => report.results.filter((result) => result.verdict === 'fail').map((result) => `${report.name} ${result.check}`));
+  lines.push(failed.length === 0 ? 'No problems found.' : `${failed.length} problem${failed.length === 1 ? '' : 's'}: ${failed.join(', ')}.`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function doctorCommand(options: DoctorOptions): Promise<number> {
+  let source;
+  try {
+    source = await resolveConfigSource(options.config, process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+  if (source.kind === 'demo') {
+    process.stderr.write('switchyard doctor: no config to check (give --config FILE, set SWITCHYARD_CONFIG, add ./switchyard.yaml, or set a provider key such as DEEPSEEK_API_KEY)\n');
+    return 2;
+  }
+  const { config } = source;
+  const checks: Promise<SubjectReport>[] = Object.entries(config.providers).map(([name, provider]) => checkProvider(name, provider, options.timeoutMs));
+  if (config.cache.redis) checks.push(checkRedis('cache', config.cache.redis.url, options.timeoutMs));
+  if (config.state.redis) checks.push(checkRedis('state', config.state.redis.url, options.timeoutMs));
+  const reports = await Promise.all(checks);
+  const failed = reports.some((report) => report.results.some((result) => result.verdict === 'fail'));
+  const providers = Object.keys(config.providers).length;
+  const described = `${providers} provider${providers === 1 ? '' : 's'} from ${source.kind === 'file' ? source.file : 'the environment'}`;
+  process.stdout.write(options.json ? `${JSON.stringify({ source: described, ok: !failed, checks: reports }, null, 2)}\n` : render(reports, described));
+  return failed ? 1 : 0;
+}

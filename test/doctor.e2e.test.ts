@@ -1,0 +1,158 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSim } from './support/gateway-harness.ts';
+
+// `switchyard doctor` as an operator runs it against a config: a provider
+// that is fine, one whose key is refused, one whose port is closed, one whose
+// host does not resolve, one that does not speak TLS on an https URL, and
+// Redis reachable or not. Each must get its own plain-language verdict, the
+// exit code must say whether anything failed, and no key may be printed.
+
+const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
+const directory = mkdtempSync(join(tmpdir(), 'switchyard-doctor-'));
+let upstream: Awaited<ReturnType<typeof startSim>>;
+let closedPort: number;
+
+before(async () => {
+  upstream = await startSim({ models: ['m1'], apiKey: 'right-key-123' });
+  // A port that was just free: nothing listens there.
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  closedPort = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+after(async () => {
+  await upstream.close();
+});
+
+interface Report {
+  ok: boolean;
+  checks: { kind: string; name: string; target: string; results: { check: string; verdict: string; detail: string }[] }[];
+}
+
+function doctor(config: string, extra: string[] = [], cwd = directory): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const file = join(directory, `doctor-${Math.random().toString(36).slice(2)}.yaml`);
+  writeFileSync(file, config);
+  return new Promise((resolve) => {
+    const env = { ...process.env, DEEPSEEK_API_KEY: '', OPENAI_API_KEY: '', SWITCHYARD_CONFIG: '' };
+    const child = spawn(process.execPath, [cli, 'doctor', ...(config === '' ? [] : ['--config', file]), '--timeout', '3s', ...extra], { cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A config with the one healthy provider, plus whatever `extra` adds (cache, state). */
+const healthyConfig = (extra = '') => `providers:
+  good: { type: openai, base_url: "${upstream.url}", api_key: right-key-123 }
+routes:
+  chat: { targets: [{ provider: good, model: m1 }] }
+${extra}`;
+
+const verdicts = (report: Report, name: string) => Object.fromEntries(report.checks.find((subject) => subject.name === name)!.results.map((result) => [result.check, result.verdict]));
+const detail = (report: Report, name: string, check: string) => report.checks.find((subject) => subject.name === name)!.results.find((result) => result.check === check)!.detail;
+
+async function redisListening(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: 6379 }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+test('each provider gets a verdict per check, the exit code says something failed, and no key is printed', async () => {
+  const origin = new URL(upstream.url).origin;
+  const config = `providers:
+  good: { type: openai, base_url: "${upstream.url}", api_key: right-key-123 }
+  badkey: { type: openai, base_url: "http://localhost:${new URL(upstream.url).port}/v1", api_key: wrong-key-456 }
+  down: { type: openai, base_url: "http://127.0.0.1:${closedPort}/v1", api_key: down-key-789 }
+  nowhere: { type: anthropic, base_url: "https://switchyard-doctor.invalid", api_key: anthropic-key-000 }
+  notls: { type: openai, base_url: "https://127.0.0.1:${new URL(upstream.url).port}/v1", api_key: right-key-123 }
+  keyless: { type: openai, base_url: "${origin}/v1" }
+routes:
+  chat: { targets: [{ provider: good, model: m1 }] }
+`;
+  const { code, stdout } = await doctor(config, ['--json']);
+  assert.equal(code, 1);
+  const report = JSON.parse(stdout) as Report;
+  assert.equal(report.ok, false);
+
+  assert.deepEqual(verdicts(report, 'good'), { DNS: 'ok', connect: 'ok', health: 'ok', 'API key': 'ok' });
+  assert.match(detail(report, 'good', 'health'), /GET \/v1\/models answered 200 in \d+ ms/);
+
+  assert.deepEqual(verdicts(report, 'badkey'), { DNS: 'ok', connect: 'ok', health: 'fail', 'API key': 'fail' });
+  assert.match(detail(report, 'badkey', 'DNS'), /localhost → /);
+  assert.match(detail(report, 'badkey', 'API key'), /refused \(401\)/);
+
+  assert.deepEqual(verdicts(report, 'down'), { DNS: 'ok', connect: 'fail', health: 'skip', 'API key': 'skip' });
+  assert.match(detail(report, 'down', 'connect'), /connection refused/);
+
+  assert.deepEqual(verdicts(report, 'nowhere'), { DNS: 'fail', connect: 'skip', health: 'skip', 'API key': 'skip' });
+  assert.match(detail(report, 'nowhere', 'DNS'), /does not resolve/);
+
+  assert.equal(verdicts(report, 'notls').connect, 'fail');
+  assert.match(detail(report, 'notls', 'connect'), /TCP connected, TLS failed/);
+
+  // No key configured: the sim wants one, so health fails, and the key check says why it could not judge.
+  assert.deepEqual(verdicts(report, 'keyless'), { DNS: 'ok', connect: 'ok', health: 'fail', 'API key': 'skip' });
+
+  for (const secret of ['right-key-123', 'wrong-key-456', 'down-key-789', 'anthropic-key-000']) assert.ok(!stdout.includes(secret), `${secret} was printed`);
+});
+
+test('the text report reads as plain verdicts, with a summary of the problems', async () => {
+  const config = `providers:
+  good: { type: openai, base_url: "${upstream.url}", api_key: right-key-123 }
+  down: { type: openai, base_url: "http://user:secret-pw@127.0.0.1:${closedPort}/v1" }
+routes:
+  chat: { targets: [{ provider: good, model: m1 }] }
+`;
+  const { code, stdout } = await doctor(config);
+  assert.equal(code, 1);
+  assert.match(stdout, /^switchyard doctor: 2 providers from /);
+  assert.match(stdout, /provider good — openai at http:\/\/127\.0\.0\.1:\d+\/v1\n {2}ok {4}DNS {7}127\.0\.0\.1 is an address/);
+  assert.match(stdout, /FAIL {2}connect {3}nothing listens on 127\.0\.0\.1 port \d+ \(connection refused\)/);
+  assert.match(stdout, /1 problem: down connect\.\n$/);
+  assert.ok(!stdout.includes('secret-pw'), 'a password in base_url was printed');
+});
+
+test('a healthy config exits 0', async () => {
+  const { code, stdout } = await doctor(healthyConfig());
+  assert.equal(code, 0, stdout);
+  assert.match(stdout, /No problems found\.\n$/);
+});
+
+test('Redis that is not there is a failure with its reason', async () => {
+  const { code, stdout } = await doctor(healthyConfig(`state:\n  redis: { url: "redis://:redis-pw@127.0.0.1:${closedPort}" }\n`), ['--json']);
+  assert.equal(code, 1);
+  const report = JSON.parse(stdout) as Report;
+  assert.equal(verdicts(report, 'state').reachable, 'fail');
+  assert.match(detail(report, 'state', 'reachable'), /connection refused/);
+  assert.ok(!stdout.includes('redis-pw'));
+});
+
+test('Redis that answers PING passes', async (context) => {
+  if (!(await redisListening())) {
+    if (process.env.CI) assert.fail('CI is set but no Redis answers on 127.0.0.1:6379');
+    context.skip('no Redis on 127.0.0.1:6379 (CI runs this with Redis)');
+    return;
+  }
+  const { code, stdout } = await doctor(healthyConfig('cache:\n  redis: { url: "redis://127.0.0.1:6379" }\n'), ['--json']);
+  assert.equal(code, 0, stdout);
+  const report = JSON.parse(stdout) as Report;
+  assert.match(detail(report, 'cache', 'reachable'), /^PONG in \d+ ms$/);
+});
+
+test('with no config at all it says what it looked for and exits 2', async () => {
+  const { code, stderr } = await doctor('', [], mkdtempSync(join(tmpdir(), 'switchyard-doctor-empty-')));
+  assert.equal(code, 2);
+  assert.match(stderr, /no config to check/);
+});
