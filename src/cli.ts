@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { checkCommand } from './cli/check-command.ts';
-import { doctorCommand } from './cli/doctor-command.ts';
 import { parseDuration } from './config/units.ts';
 import { serveCommand } from './cli/serve-command.ts';
 import { runSim } from './sim/run-sim.ts';
@@ -35,6 +34,8 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, timeout: { type: 'string', default: '5s' }, json: { type: 'boolean', default: false } } });
       const timeoutMs = parseDuration(values.timeout);
       if (timeoutMs === undefined || timeoutMs <= 0) throw new Error(`--timeout must be a duration such as 5s or 1500ms, not "${values.timeout}"`);
+      // Loaded on demand: `serve` has no use for the Redis client the checks bring.
+      const { doctorCommand } = await import('./cli/doctor-command.ts');
       process.exitCode = await doctorCommand({ config: values.config, json: values.json, timeoutMs });
       return;
     }
