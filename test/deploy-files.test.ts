@@ -1,13 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseConfigText } from '../src/config/load-config.ts';
 import { GatewayMetrics } from '../src/observability/metrics.ts';
 
 // The Prometheus rules and Grafana dashboard under deploy/ name metrics by
 // string. This keeps them honest: every metric they query must be one a real
 // gateway's /metrics serves, so renaming a metric without updating deploy/
-// fails here instead of silently emptying a panel or muting an alert.
+// fails here instead of silently emptying a panel or muting an alert. The
+// Kubernetes manifests are held to the same standard: their config must load
+// with Switchyard's own loader, and ports, probes, labels and timeouts must agree.
 
 const alertsPath = new URL('../deploy/prometheus/switchyard-alerts.yml', import.meta.url);
 const dashboardPath = new URL('../deploy/grafana/switchyard-dashboard.json', import.meta.url);
@@ -119,4 +122,96 @@ test('every metric the rules and the dashboard query is one the gateway exports'
   assert.ok(used.size >= 10, `expected the deploy files to query many metrics, found ${[...used].join(', ')}`);
   const missing = [...used].filter((name) => !isExported(name, families));
   assert.deepEqual(missing, [], `metrics named in deploy/ but not served on /metrics: ${missing.join(', ')}`);
+});
+
+const kubernetesPath = new URL('../deploy/kubernetes/switchyard.yaml', import.meta.url);
+const dockerfilePath = new URL('../Dockerfile', import.meta.url);
+const packagePath = new URL('../package.json', import.meta.url);
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects, checked field by field below */
+function kubernetesObjects(): Map<string, any> {
+  const text = readFileSync(kubernetesPath, 'utf8');
+  const documents = parseAllDocuments(text);
+  const objects = new Map<string, any>();
+  for (const document of documents) {
+    assert.deepEqual(document.errors, [], 'every document parses');
+    const object = document.toJS() as { kind: string };
+    assert.ok(!objects.has(object.kind), `one ${object.kind}`);
+    objects.set(object.kind, object);
+  }
+  return objects;
+}
+
+test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, labels and timeouts that agree', () => {
+  const objects = kubernetesObjects();
+  for (const kind of ['ConfigMap', 'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget']) assert.ok(objects.has(kind), `${kind} is there`);
+  const configMap = objects.get('ConfigMap');
+  const deployment = objects.get('Deployment');
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0];
+
+  // The config: loads with the gateway's own loader, listens beyond the pod, and every key it needs comes from the secret.
+  const configKey = 'switchyard.yaml';
+  const configText = configMap.data[configKey] as string;
+  const variables = [...configText.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((match) => match[1]!);
+  assert.ok(variables.length > 0, 'the config takes its keys from the environment');
+  const config = parseConfigText(configText, 'ConfigMap', Object.fromEntries(variables.map((name) => [name, 'test-value'])));
+  assert.equal(config.server.host, '0.0.0.0');
+  const manifestText = readFileSync(kubernetesPath, 'utf8');
+  for (const name of variables) assert.match(manifestText, new RegExp(`--from-literal=${name}=`), `the secret recipe sets ${name}`);
+  assert.deepEqual(container.envFrom, [{ secretRef: { name: 'switchyard-provider-keys' } }]);
+  assert.match(manifestText, /kubectl create secret generic switchyard-provider-keys/);
+
+  // The config file the container is told to read is the one the ConfigMap mounts.
+  const mount = container.volumeMounts.find((entry: any) => entry.name === 'config');
+  const volume = pod.volumes.find((entry: any) => entry.name === 'config');
+  assert.equal(volume.configMap.name, configMap.metadata.name);
+  assert.deepEqual(container.args, ['serve', '--config', `${mount.mountPath}/${configKey}`]);
+
+  // Ports and probes.
+  const port = container.ports.find((entry: any) => entry.name === 'http');
+  assert.equal(port.containerPort, config.server.port);
+  assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'http' });
+  assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
+  assert.equal(pod.containers.length, 1);
+
+  // Shutdown: the preStop pause plus the drain must fit in the grace period, or streams in flight are cut.
+  const drainSeconds = config.server.drain_timeout / 1000;
+  const preStopSeconds = container.lifecycle.preStop.sleep.seconds as number;
+  assert.ok(pod.terminationGracePeriodSeconds > drainSeconds + preStopSeconds, `grace ${pod.terminationGracePeriodSeconds}s > drain ${drainSeconds}s + preStop ${preStopSeconds}s`);
+
+  // Memory: the request covers the benchmark's peak RSS (150 MB goal), the limit leaves room above it.
+  const mebibytes = (text: string) => Number(/^(\d+)Mi$/.exec(text)?.[1]);
+  assert.ok(mebibytes(container.resources.requests.memory) >= 150);
+  assert.ok(mebibytes(container.resources.limits.memory) > mebibytes(container.resources.requests.memory));
+
+  // Labels: the Service, the autoscaler and the disruption budget all find these pods.
+  const labels = deployment.spec.template.metadata.labels;
+  assert.deepEqual(deployment.spec.selector.matchLabels, labels);
+  const service = objects.get('Service');
+  assert.deepEqual(service.spec.selector, labels);
+  assert.equal(service.spec.ports[0].targetPort, 'http');
+  const autoscaler = objects.get('HorizontalPodAutoscaler');
+  assert.deepEqual(autoscaler.spec.scaleTargetRef, { apiVersion: deployment.apiVersion, kind: 'Deployment', name: deployment.metadata.name });
+  assert.ok(autoscaler.spec.minReplicas >= 2 && autoscaler.spec.maxReplicas > autoscaler.spec.minReplicas);
+  assert.equal(autoscaler.spec.metrics[0].resource.name, 'cpu');
+  const budget = objects.get('PodDisruptionBudget');
+  assert.deepEqual(budget.spec.selector.matchLabels, labels);
+  assert.ok(budget.spec.minAvailable < autoscaler.spec.minReplicas, 'a node drain can always evict one pod');
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+});
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+test('the image runs the built gateway with the V8 flags of npm start, as the user the manifests expect', () => {
+  const dockerfile = readFileSync(dockerfilePath, 'utf8');
+  const start = (JSON.parse(readFileSync(packagePath, 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const startFlags = start.split(' ').filter((word) => word.startsWith('--'));
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  assert.deepEqual(entrypoint, ['node', ...startFlags, 'dist/cli.js']);
+  const user = /^USER (\d+):(\d+)$/m.exec(dockerfile)!;
+  const pod = kubernetesObjects().get('Deployment').spec.template.spec;
+  assert.equal(Number(user[1]), pod.securityContext.runAsUser);
+  assert.equal(Number(user[2]), pod.securityContext.runAsGroup);
+  const exposed = Number(/^EXPOSE (\d+)$/m.exec(dockerfile)![1]);
+  assert.equal(exposed, pod.containers[0].ports[0].containerPort);
 });
