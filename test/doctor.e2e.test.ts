@@ -2,10 +2,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSim } from './support/gateway-harness.ts';
+import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 // `switchyard doctor` as an operator runs it against a config: a provider
 // that is fine, one whose key is refused, one whose port is closed, one whose
@@ -58,16 +59,6 @@ ${extra}`;
 
 const verdicts = (report: Report, name: string) => Object.fromEntries(report.checks.find((subject) => subject.name === name)!.results.map((result) => [result.check, result.verdict]));
 const detail = (report: Report, name: string, check: string) => report.checks.find((subject) => subject.name === name)!.results.find((result) => result.check === check)!.detail;
-
-async function redisListening(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: 6379 }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 test('each provider gets a verdict per check, the exit code says something failed, and no key is printed', async () => {
   const origin = new URL(upstream.url).origin;
@@ -140,12 +131,8 @@ test('Redis that is not there is a failure with its reason', async () => {
 });
 
 test('Redis that answers PING passes', async (context) => {
-  if (!(await redisListening())) {
-    if (process.env.CI) assert.fail('CI is set but no Redis answers on 127.0.0.1:6379');
-    context.skip('no Redis on 127.0.0.1:6379 (CI runs this with Redis)');
-    return;
-  }
-  const { code, stdout } = await doctor(healthyConfig('cache:\n  redis: { url: "redis://127.0.0.1:6379" }\n'), ['--json']);
+  if (!(await needsLocalRedis(context))) return;
+  const { code, stdout } = await doctor(healthyConfig(`cache:\n  redis: { url: "${localRedisUrl}" }\n`), ['--json']);
   assert.equal(code, 0, stdout);
   const report = JSON.parse(stdout) as Report;
   assert.match(detail(report, 'cache', 'reachable'), /^PONG in \d+ ms$/);

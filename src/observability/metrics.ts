@@ -40,6 +40,7 @@ export class GatewayMetrics {
   readonly upstreamAttempts = new BoundCounter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
   readonly tokens = new BoundCounter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
   readonly cost = new BoundCounter({ name: 'switchyard_cost_usd_total', help: "Spend in USD by provider and model: reported tokens at the provider's configured price.", labelNames: ['provider', 'model'], registers: [this.registry] });
+  readonly cacheRequests = new BoundCounter({ name: 'switchyard_cache_requests_total', help: 'Response cache lookups by tier (memory, redis) and result (hit, miss, error: Redis slow or away).', labelNames: ['tier', 'result'], registers: [this.registry] });
   readonly shed = new BoundCounter({ name: 'switchyard_shed_total', help: 'Requests refused by admission: 429s for a rate limit or a full waiting line, by priority and reason.', labelNames: ['priority', 'reason'], registers: [this.registry] });
   /** Read at scrape time from the providers' waiting lines. */
   private queueSource: () => Iterable<[string, number]> = () => [];
@@ -107,6 +108,10 @@ export class GatewayMetrics {
     if (input > 0) series.input.inc(input);
     if (output > 0) series.output.inc(output);
     if (costUsd !== undefined && costUsd > 0) series.cost.inc(costUsd);
+  }
+
+  countCacheLookup(tier: string, result: string): void {
+    this.cacheRequests.labels(tier, result).inc();
   }
 
   countShed(priority: string, reason: string): void {

@@ -25,6 +25,8 @@ export interface RequestLine {
   tokensIn: number | undefined;
   tokensOut: number | undefined;
   costUsd?: number | undefined;
+  /** hit | miss | bypass, on routes with a cache. */
+  cache?: string | undefined;
 }
 
 const batchChars = 64 * 1024;
@@ -72,6 +74,7 @@ function format(line: RequestLine): string {
   text += `,"status":${line.status},"attempts":${line.attempts}`;
   if (line.failures.length > 0) text += `,"failures":${JSON.stringify(line.failures)}`;
   if (line.stream !== undefined) text += `,"stream":${line.stream}`;
+  if (line.cache !== undefined) text += `,"cache":"${line.cache}"`;
   text += `,"latency_ms":${tenths(line.latencyMs)}`;
   if (line.firstTokenMs !== undefined) text += `,"first_token_ms":${tenths(line.firstTokenMs)}`;
   if (line.tokensIn !== undefined) text += `,"tokens_in":${finite(line.tokensIn)}`;

@@ -46,6 +46,7 @@ function account({ metrics, log, request, record, id, latencyMs }: Pending): voi
     attempts: record.attempts,
     failures: record.failures,
     stream: request?.client.stream,
+    cache: record.cache,
     latencyMs,
     firstTokenMs: record.firstTokenMs,
     tokensIn: record.usage?.inputTokens,

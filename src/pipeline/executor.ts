@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
+import type { ResponseCache } from '../cache/response-cache.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Usage } from '../providers/provider-spec.ts';
 import type { CandidateOrder } from '../routing/candidate-order.ts';
@@ -6,6 +7,7 @@ import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import { linkAbort } from './abort-link.ts';
 import { AttemptPlan } from './attempt-plan.ts';
+import { consultCache, type CachePlan } from './cache-stage.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 import { hedgedAttempt } from './hedged-attempt.ts';
@@ -23,6 +25,8 @@ export interface ExecutorParts {
   candidates: CandidateOrder;
   metrics: GatewayMetrics;
   status: TargetStatus;
+  /** The response cache, for routes with `cache`. */
+  cache: ResponseCache;
 }
 
 export function findRoute(routes: RouteTable, model: string): Route {
@@ -34,6 +38,12 @@ export function findRoute(routes: RouteTable, model: string): Route {
 export async function execute(parts: ExecutorParts, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): Promise<void> {
   const route = findRoute(parts.routes, request.model);
   record.route = route.name;
+  let cachePlan: CachePlan | undefined;
+  if (route.config.cache !== undefined) {
+    const outcome = await consultCache(parts.cache, route, request, channel, record);
+    if (outcome === 'answered') return;
+    cachePlan = outcome;
+  }
   const { ordered, eligible } = parts.candidates.candidates(route, { trafficClass: request.trafficClass, privateOnly: request.sensitive });
   if (eligible === 0 && request.sensitive) {
     throw new GatewayError('no_private_target', `Route "${route.name}" has no private provider for a sensitive request.`, { retryAfterMs: 1000 });
@@ -129,7 +139,7 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
       }
       const winner = outcome.winner.target;
       const resume = createResume({ parts, route, request, record, candidates: usable, failed: winner, signal, deadline });
-      await deliver(parts, request, channel, record, winner, outcome.winner.result, resume);
+      await deliver(parts, request, channel, record, winner, outcome.winner.result, resume, cachePlan);
       return;
     }
   } finally {
@@ -154,22 +164,25 @@ async function deliver(
   target: Target,
   result: AttemptResult,
   resume: ResumeStream | undefined,
+  cachePlan: CachePlan | undefined,
 ): Promise<void> {
   record.provider = target.provider.name;
   record.model = target.model;
   record.firstTokenMs = result.firstTokenAt - request.receivedAt;
   record.status = 200;
-  const headers = {
+  const headers: Record<string, string> = {
     'x-request-id': request.id,
     'x-switchyard-provider': target.provider.name,
     'x-switchyard-model': target.model,
     'x-switchyard-attempts': String(record.attempts),
   };
+  if (record.cache) headers['x-switchyard-cache'] = record.cache;
   if (result.kind === 'json') {
     record.usage = result.usage;
     record.costUsd = costOf(target, record.usage);
     // The answer first, then what the gateway learns from it.
     channel.sendJson(200, headers, result.body);
+    cachePlan?.cache.store(cachePlan.key, { body: result.body, provider: target.provider.name, model: target.model, storedAt: Date.now() }, cachePlan.ttlMs);
   }
   parts.metrics.countAttempt(target.provider.name, 'ok');
   parts.status.recordSuccess(target, record.firstTokenMs);

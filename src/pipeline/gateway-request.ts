@@ -27,7 +27,13 @@ export interface GatewayRequest {
   sensitive: boolean;
   /** The caller's own deadline in ms from arrival (x-switchyard-timeout), if any. */
   timeoutMs: number | undefined;
+  /** x-switchyard-cache: no-cache skips the lookup (the answer is still kept), no-store skips both. */
+  cacheMode: CacheMode;
+  /** The name of the caller's key when auth keys are configured: cached answers are kept per tenant. */
+  tenant: string | undefined;
 }
+
+export type CacheMode = 'default' | 'no-cache' | 'no-store';
 
 /** What happened to a request: filled in as it walks the pipeline, read by headers, logs and metrics. */
 export interface RequestRecord {
@@ -44,8 +50,10 @@ export interface RequestRecord {
   failures: string[];
   /** The client went away before the response finished. */
   clientGone: boolean;
+  /** x-switchyard-cache of the answer, on routes with a cache. */
+  cache: 'hit' | 'miss' | 'bypass' | undefined;
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false, cache: undefined };
 }

@@ -1,3 +1,4 @@
+import { ResponseCache } from '../cache/response-cache.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import { RequestLog } from '../observability/request-log.ts';
@@ -66,7 +67,24 @@ export class Gateway {
     const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
-    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus };
+    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config) };
+  }
+
+  /** The response cache of one generation; it connects to Redis only when a route caches and `cache.redis` is set. */
+  private buildCache(config: Config): ResponseCache {
+    const used = Object.values(config.routes).some((route) => route.cache !== undefined);
+    let lastRedisError = '';
+    return new ResponseCache({
+      maxEntries: config.cache.memory.max_entries,
+      redis: used ? config.cache.redis : undefined,
+      onLookup: (tier, result) => this.metrics.countCacheLookup(tier, result),
+      // Once per distinct error, not once per reconnect attempt: a Redis that is down is one fact.
+      onRedisError: (error) => {
+        if (error.message === lastRedisError) return;
+        lastRedisError = error.message;
+        this.logger.warn({ err: { message: error.message } }, 'cache: Redis unavailable, answering from memory and providers');
+      },
+    });
   }
 
   /** Swaps in a new config; the old generation's connections close once their requests finish. */
@@ -75,6 +93,7 @@ export class Gateway {
     this.generation = this.build(config);
     this.health.start(this.generation.providers.values());
     for (const provider of previous.providers.values()) void provider.close();
+    void previous.cache.close();
   }
 
   /** The route a model name leads to, for per-key route permissions; the model itself when none matches. */
@@ -153,6 +172,7 @@ export class Gateway {
           },
         ]),
       ),
+      cache: this.generation.cache.snapshot(),
       server: { host: config.server.host, port: config.server.port },
     };
   }
@@ -160,6 +180,6 @@ export class Gateway {
   async close(): Promise<void> {
     this.health.stop();
     this.requestLog.flush();
-    await Promise.all([...this.generation.providers.values()].map((provider) => provider.destroy()));
+    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close()]);
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseDuration } from '../config/units.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
-import { priorities, type GatewayRequest, type Priority } from '../pipeline/gateway-request.ts';
+import { priorities, type CacheMode, type GatewayRequest, type Priority } from '../pipeline/gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
 import { inspectJson } from './inspect-json.ts';
 
@@ -79,7 +79,6 @@ export function parseClientRequest(options: ParseOptions): GatewayRequest {
     timeoutMs = parseDuration(timeoutText);
     if (timeoutMs === undefined || timeoutMs <= 0) throw new GatewayError('invalid_header', 'x-switchyard-timeout must be a duration such as 30s or 1500ms.', { param: 'x-switchyard-timeout' });
   }
-  oneOf(headers, 'x-switchyard-cache', cacheModes, 'default');
   return {
     id: options.id,
     receivedAt: options.receivedAt,
@@ -89,5 +88,7 @@ export function parseClientRequest(options: ParseOptions): GatewayRequest {
     trafficClass: oneOf(headers, 'x-switchyard-class', classes, 'realtime') as 'realtime' | 'batch',
     sensitive: oneOf(headers, 'x-switchyard-sensitivity', sensitivities, 'normal') === 'high',
     timeoutMs,
+    cacheMode: oneOf(headers, 'x-switchyard-cache', cacheModes, 'default') as CacheMode,
+    tenant: undefined,
   };
 }

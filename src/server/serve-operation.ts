@@ -48,6 +48,7 @@ export async function serveOperation(gateway: Gateway, operation: Operation, raw
     if (!raw || raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
     gatewayRequest = parseClientRequest({ operation, raw, headers, id, receivedAt, maxJsonDepth: gateway.config.server.max_json_depth });
     if (key) {
+      gatewayRequest.tenant = key.name;
       checkRouteAllowed(key, gateway.routeNameFor(gatewayRequest.model));
       admitKey(key, gatewayRequest, gateway.metrics);
     }

@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+
+// Answers kept for routes with `cache: { ttl }`, in two tiers: this
+// process's memory (an LRU of `cache.memory.max_entries`) and, when
+// `cache.redis` is set, Redis, shared by every replica. A lookup tries memory,
+// then Redis; a Redis hit is copied into memory for the rest of its TTL.
+// Redis never fails a request: a slow or lost Redis counts as a miss (and an
+// `error` in the metrics) and the answer is fetched from a provider as usual.
+
+export interface CachedAnswer {
+  /** The OpenAI JSON body exactly as the client first got it. */
+  body: Buffer;
+  provider: string;
+  model: string;
+  /** Date.now() when stored: the age a hit reports. */
+  storedAt: number;
+}
+
+export type CacheTier = 'memory' | 'redis';
+export type CacheResult = 'hit' | 'miss' | 'error';
+
+export interface ResponseCacheOptions {
+  maxEntries: number;
+  redis?: { url: string; prefix: string };
+  /** How long a Redis read may take before it counts as a miss. */
+  redisTimeoutMs?: number;
+  onLookup?(tier: CacheTier, result: CacheResult): void;
+  onRedisError?(error: Error): void;
+}
+
+/** Answers larger than this are not kept: a cache of a few huge bodies would push out thousands of small ones. */
+export const maxCachedBodyBytes = 1024 * 1024;
+
+/**
+ * The cache key: everything that makes two requests the same request. The
+ * client's body bytes as sent (the same SDK call sends the same bytes), the
+ * route they resolved to, the operation, and the caller's key name, so that
+ * one tenant's answers are never served to another.
+ */
+export function cacheKey(route: string, operation: string, tenant: string | undefined, body: Buffer): string {
+  return createHash('sha256').update(`${route}\n${operation}\n${tenant ?? ''}\n`).update(body).digest('base64url');
+}
+
+// Stored in Redis as one value: a JSON line with the metadata, then the body bytes.
+function encode(answer: CachedAnswer): Buffer {
+  const head = Buffer.from(`${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt })}\n`);
+  return Buffer.concat([head, answer.body]);
+}
+
+function decode(value: Buffer): CachedAnswer | undefined {
+  const newline = value.indexOf(10);
+  if (newline < 0) return undefined;
+  try {
+    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as { provider?: unknown; model?: unknown; storedAt?: unknown };
+    if (typeof head.provider !== 'string' || typeof head.model !== 'string' || typeof head.storedAt !== 'number') return undefined;
+    return { provider: head.provider, model: head.model, storedAt: head.storedAt, body: value.subarray(newline + 1) };
+  } catch {
+    return undefined;
+  }
+}
+
+export class ResponseCache {
+  private readonly memory: LRUCache<string, CachedAnswer>;
+  private readonly redis: Redis | undefined;
+  private readonly prefix: string;
+  private readonly redisTimeoutMs: number;
+  private readonly options: ResponseCacheOptions;
+
+  constructor(options: ResponseCacheOptions) {
+    this.options = options;
+    this.memory = new LRUCache({ max: Math.max(1, options.maxEntries) });
+    this.prefix = `${options.redis?.prefix ?? ''}cache:`;
+    this.redisTimeoutMs = options.redisTimeoutMs ?? 50;
+    if (options.redis) {
+      // No offline queue: while Redis is away, commands fail at once instead of piling up behind requests.
+      this.redis = new Redis(options.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false });
+      this.redis.on('error', (error: Error) => options.onRedisError?.(error));
+    }
+  }
+
+  /** memory first, then Redis; undefined when neither has it. */
+  async lookup(key: string): Promise<{ answer: CachedAnswer; tier: CacheTier } | undefined> {
+    const local = this.memory.get(key);
+    this.options.onLookup?.('memory', local ? 'hit' : 'miss');
+    if (local) return { answer: local, tier: 'memory' };
+    if (!this.redis) return undefined;
+    const remote = await this.readRedis(key);
+    if (!remote) return undefined;
+    const left = remote.ttlMs;
+    if (left > 0) this.memory.set(key, remote.answer, { ttl: left });
+    return { answer: remote.answer, tier: 'redis' };
+  }
+
+  /** Keeps an answer in both tiers; the Redis write is not waited for. */
+  store(key: string, answer: CachedAnswer, ttlMs: number): void {
+    if (answer.body.length > maxCachedBodyBytes) return;
+    this.memory.set(key, answer, { ttl: ttlMs });
+    if (this.redis?.status === 'ready') this.redis.set(this.prefix + key, encode(answer), 'PX', ttlMs).catch((error: unknown) => this.options.onRedisError?.(error as Error));
+  }
+
+  /** For /admin/status: how full memory is and the Redis connection's state ('off' when none is configured). */
+  snapshot(): { memory_entries: number; max_entries: number; redis: string } {
+    return { memory_entries: this.memory.size, max_entries: this.memory.max, redis: this.redis?.status ?? 'off' };
+  }
+
+  async close(): Promise<void> {
+    this.memory.clear();
+    if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
+  }
+
+  private async readRedis(key: string): Promise<{ answer: CachedAnswer; ttlMs: number } | undefined> {
+    const redis = this.redis!;
+    if (redis.status !== 'ready') {
+      this.options.onLookup?.('redis', 'error');
+      return undefined;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const read = redis.multi().getBuffer(this.prefix + key).pttl(this.prefix + key).exec();
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.redisTimeoutMs)));
+      const replies = await Promise.race([read, timeout]);
+      if (replies === 'timeout' || replies === null) {
+        this.options.onLookup?.('redis', 'error');
+        return undefined;
+      }
+      const [[getError, value], [, ttl]] = replies as [[Error | null, Buffer | null], [Error | null, number]];
+      const answer = getError || !value ? undefined : decode(value);
+      this.options.onLookup?.('redis', answer ? 'hit' : 'miss');
+      return answer ? { answer, ttlMs: typeof ttl === 'number' ? ttl : 0 } : undefined;
+    } catch (error) {
+      this.options.onRedisError?.(error as Error);
+      this.options.onLookup?.('redis', 'error');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,161 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import OpenAI from 'openai';
+import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
+
+// The response cache as an application sees it through the official SDK: the
+// second identical call is answered by the gateway (no provider call, the
+// same body, `x-switchyard-cache: hit`), the caller can opt out per request,
+// streams pass by, answers expire, tenants never share answers, and with
+// Redis a second replica gets the first one's answer. A Redis that is away
+// never fails a request.
+
+let upstream: Awaited<ReturnType<typeof startSim>>;
+const running: RunningGateway[] = [];
+
+before(async () => {
+  upstream = await startSim({ models: ['m1'], chunks: 3 });
+});
+after(async () => {
+  for (const gateway of running) await gateway.close();
+  await upstream.close();
+});
+
+const chatCalls = () => upstream.requests.filter((request) => request.path.endsWith('/chat/completions')).length;
+
+async function gatewayWith(extra: Record<string, unknown> = {}, routeCache: unknown = { ttl: '1h' }): Promise<RunningGateway> {
+  // routeCache null: a route without `cache`.
+  const gateway = await startGateway({
+    providers: { up: { type: 'openai', base_url: upstream.url } },
+    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], ...(routeCache === null ? {} : { cache: routeCache }) } },
+    ...extra,
+  });
+  running.push(gateway);
+  return gateway;
+}
+
+async function ask(client: OpenAI, content: string, headers: Record<string, string> = {}) {
+  const { data, response } = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content }] }, { headers }).withResponse();
+  return { data, headers: response.headers };
+}
+
+async function metric(gateway: RunningGateway, line: string): Promise<number> {
+  const text = await (await fetch(`${gateway.origin}/metrics`)).text();
+  const found = text.split('\n').find((candidate) => candidate.startsWith(line));
+  return found === undefined ? 0 : Number(found.slice(line.length).trim());
+}
+
+test('the same request twice: the second answer comes from memory, identical, without a provider call', async () => {
+  const gateway = await gatewayWith();
+  const before = chatCalls();
+  const first = await ask(gateway.client, 'cache me');
+  assert.equal(first.headers.get('x-switchyard-cache'), 'miss');
+  const second = await ask(gateway.client, 'cache me');
+  assert.equal(second.headers.get('x-switchyard-cache'), 'hit');
+  assert.deepEqual(second.data, first.data);
+  assert.equal(chatCalls() - before, 1, 'the provider answered once');
+  assert.equal(second.headers.get('x-switchyard-attempts'), '0');
+  assert.equal(second.headers.get('x-switchyard-provider'), 'up');
+  assert.match(second.headers.get('age') ?? '', /^\d+$/);
+  assert.equal(await metric(gateway, 'switchyard_cache_requests_total{tier="memory",result="hit"}'), 1);
+  assert.equal(await metric(gateway, 'switchyard_cache_requests_total{tier="memory",result="miss"}'), 1);
+  // Another question is another answer.
+  const other = await ask(gateway.client, 'something else');
+  assert.equal(other.headers.get('x-switchyard-cache'), 'miss');
+  assert.notEqual(other.data.id, first.data.id);
+  // The log line says where the answer came from.
+  assert.match(gateway.logs(), /"cache":"hit"/);
+});
+
+test('no-cache asks a provider again and refreshes the entry; no-store leaves the cache alone', async () => {
+  const gateway = await gatewayWith();
+  const before = chatCalls();
+  assert.equal((await ask(gateway.client, 'fresh please', { 'x-switchyard-cache': 'no-cache' })).headers.get('x-switchyard-cache'), 'miss');
+  assert.equal((await ask(gateway.client, 'fresh please')).headers.get('x-switchyard-cache'), 'hit', 'a no-cache answer is still kept');
+  assert.equal((await ask(gateway.client, 'private note', { 'x-switchyard-cache': 'no-store' })).headers.get('x-switchyard-cache'), 'bypass');
+  assert.equal((await ask(gateway.client, 'private note')).headers.get('x-switchyard-cache'), 'miss', 'a no-store answer was not kept');
+  assert.equal(chatCalls() - before, 3);
+});
+
+test('streams pass by the cache, and a route without `cache` sends no cache header', async () => {
+  const cached = await gatewayWith();
+  const { response } = await cached.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'stream' }] }).withResponse();
+  assert.equal(response.headers.get('x-switchyard-cache'), 'bypass');
+  const plain = await gatewayWith({}, null);
+  const answer = await ask(plain.client, 'no cache here');
+  assert.equal(answer.headers.get('x-switchyard-cache'), null);
+  assert.equal((await ask(plain.client, 'no cache here')).headers.get('x-switchyard-cache'), null);
+});
+
+test('an answer expires after its ttl', async () => {
+  const gateway = await gatewayWith({}, { ttl: '150ms' });
+  await ask(gateway.client, 'short lived');
+  assert.equal((await ask(gateway.client, 'short lived')).headers.get('x-switchyard-cache'), 'hit');
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal((await ask(gateway.client, 'short lived')).headers.get('x-switchyard-cache'), 'miss');
+});
+
+test('one tenant never gets another tenant\'s cached answer', async () => {
+  const gateway = await gatewayWith({ auth: { keys: [{ name: 'team-a', key: 'sk-team-a-0000000000' }, { name: 'team-b', key: 'sk-team-b-0000000000' }] } });
+  const teamA = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'sk-team-a-0000000000', maxRetries: 0 });
+  const teamB = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'sk-team-b-0000000000', maxRetries: 0 });
+  await ask(teamA, 'shared question');
+  assert.equal((await ask(teamA, 'shared question')).headers.get('x-switchyard-cache'), 'hit');
+  assert.equal((await ask(teamB, 'shared question')).headers.get('x-switchyard-cache'), 'miss');
+});
+
+test('a Redis that is away is a miss, never a failed request', async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const closedPort = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const gateway = await gatewayWith({ cache: { redis: { url: `redis://127.0.0.1:${closedPort}` } } });
+  const first = await ask(gateway.client, 'redis is down');
+  assert.equal(first.headers.get('x-switchyard-cache'), 'miss');
+  // Memory still serves.
+  assert.equal((await ask(gateway.client, 'redis is down')).headers.get('x-switchyard-cache'), 'hit');
+  assert.ok((await metric(gateway, 'switchyard_cache_requests_total{tier="redis",result="error"}')) >= 1);
+});
+
+test('with Redis, a second replica answers from the first one\'s cached answer', async (context) => {
+  if (!(await needsLocalRedis(context))) return;
+  const prefix = `switchyard-test-${process.pid}-${Date.now()}:`;
+  const redis = new Redis(localRedisUrl);
+  try {
+    const shared = { cache: { redis: { url: localRedisUrl, prefix } } };
+    const replicaA = await gatewayWith(shared);
+    const replicaB = await gatewayWith(shared);
+    // Both replicas say their Redis is ready (/admin/status) before the test goes on.
+    for (const replica of [replicaA, replicaB]) {
+      for (let tries = 0; ((await (await fetch(`${replica.origin}/admin/status`)).json()) as { cache: { redis: string } }).cache.redis !== 'ready'; tries += 1) {
+        assert.ok(tries < 100, 'the replica connected to Redis');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    const before = chatCalls();
+    const first = await ask(replicaA.client, 'shared across replicas');
+    assert.equal(first.headers.get('x-switchyard-cache'), 'miss');
+    // The write to Redis is not waited for by the request; wait for it here, bounded.
+    for (let tries = 0; (await redis.keys(`${prefix}cache:*`)).length < 1; tries += 1) {
+      assert.ok(tries < 100, 'the answer reached Redis');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const second = await ask(replicaB.client, 'shared across replicas');
+    assert.equal(second.headers.get('x-switchyard-cache'), 'hit');
+    assert.deepEqual(second.data, first.data);
+    assert.equal(chatCalls() - before, 1, 'the provider answered once for both replicas');
+    assert.equal(await metric(replicaB, 'switchyard_cache_requests_total{tier="redis",result="hit"}'), 1);
+    // Copied into B's memory: the next hit does not need Redis.
+    await ask(replicaB.client, 'shared across replicas');
+    assert.equal(await metric(replicaB, 'switchyard_cache_requests_total{tier="memory",result="hit"}'), 1);
+    const ttl = await redis.pttl((await redis.keys(`${prefix}cache:*`))[0]!);
+    assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `the Redis entry expires with the route's ttl (${ttl} ms left)`);
+  } finally {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+});
