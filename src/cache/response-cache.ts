@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 
 // Answers kept for routes with `cache: { ttl }`, in two tiers: this
@@ -63,21 +63,30 @@ function decode(value: Buffer): CachedAnswer | undefined {
 
 export class ResponseCache {
   private readonly memory: LRUCache<string, CachedAnswer>;
-  private readonly redis: Redis | undefined;
+  private redis: Redis | undefined;
+  private closed = false;
+  private readonly redisConfigured: boolean;
   private readonly prefix: string;
   private readonly redisTimeoutMs: number;
   private readonly options: ResponseCacheOptions;
 
   constructor(options: ResponseCacheOptions) {
     this.options = options;
+    this.redisConfigured = options.redis !== undefined;
     this.memory = new LRUCache({ max: Math.max(1, options.maxEntries) });
     this.prefix = `${options.redis?.prefix ?? ''}cache:`;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 50;
-    if (options.redis) {
-      // No offline queue: while Redis is away, commands fail at once instead of piling up behind requests.
-      this.redis = new Redis(options.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false });
-      this.redis.on('error', (error: Error) => options.onRedisError?.(error));
-    }
+    if (options.redis) void this.connect(options.redis.url);
+  }
+
+  // The Redis client is loaded only when a tier in Redis is configured: a gateway without one does not carry it.
+  // Until it is connected, lookups count Redis as away.
+  private async connect(url: string): Promise<void> {
+    const { Redis } = await import('ioredis');
+    if (this.closed) return;
+    // No offline queue: while Redis is away, commands fail at once instead of piling up behind requests.
+    this.redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    this.redis.on('error', (error: Error) => this.options.onRedisError?.(error));
   }
 
   /** memory first, then Redis; undefined when neither has it. */
@@ -85,7 +94,7 @@ export class ResponseCache {
     const local = this.memory.get(key);
     this.options.onLookup?.('memory', local ? 'hit' : 'miss');
     if (local) return { answer: local, tier: 'memory' };
-    if (!this.redis) return undefined;
+    if (!this.redisConfigured) return undefined;
     const remote = await this.readRedis(key);
     if (!remote) return undefined;
     const left = remote.ttlMs;
@@ -102,17 +111,18 @@ export class ResponseCache {
 
   /** For /admin/status: how full memory is and the Redis connection's state ('off' when none is configured). */
   snapshot(): { memory_entries: number; max_entries: number; redis: string } {
-    return { memory_entries: this.memory.size, max_entries: this.memory.max, redis: this.redis?.status ?? 'off' };
+    return { memory_entries: this.memory.size, max_entries: this.memory.max, redis: this.redis?.status ?? (this.redisConfigured ? 'loading' : 'off') };
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.memory.clear();
     if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
   }
 
   private async readRedis(key: string): Promise<{ answer: CachedAnswer; ttlMs: number } | undefined> {
-    const redis = this.redis!;
-    if (redis.status !== 'ready') {
+    const redis = this.redis;
+    if (redis?.status !== 'ready') {
       this.options.onLookup?.('redis', 'error');
       return undefined;
     }
