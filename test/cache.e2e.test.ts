@@ -159,3 +159,46 @@ test('with Redis, a second replica answers from the first one\'s cached answer',
     redis.disconnect();
   }
 });
+
+test('stale_if_error: when every provider fails, an expired answer beats an error', async () => {
+  const gateway = await startGateway({
+    providers: { up: { type: 'openai', base_url: upstream.url } },
+    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], retry: { attempts: 1 }, cache: { ttl: '100ms', stale_if_error: '1h' } } },
+  });
+  running.push(gateway);
+  const first = await ask(gateway.client, 'asked before the outage');
+  await new Promise((resolve) => setTimeout(resolve, 250)); // past the ttl
+  upstream.setFaults({ busyRate: 1 });
+  try {
+    const during = await ask(gateway.client, 'asked before the outage');
+    assert.equal(during.headers.get('x-switchyard-cache'), 'stale');
+    assert.deepEqual(during.data, first.data);
+    assert.equal(during.headers.get('x-switchyard-attempts'), '1', 'the provider was tried first');
+    // Nothing kept for this one: the outage shows.
+    await assert.rejects(ask(gateway.client, 'never asked before'), (error: { status?: number }) => error.status === 503);
+  } finally {
+    upstream.setFaults({ busyRate: 0 });
+  }
+  // Providers back: an expired answer is not served again, the new one is kept.
+  const after = await ask(gateway.client, 'asked before the outage');
+  assert.equal(after.headers.get('x-switchyard-cache'), 'miss');
+  assert.notEqual(after.data.id, first.data.id);
+  assert.match(gateway.logs(), /"cache":"stale"/);
+  assert.equal(await metric(gateway, 'switchyard_cache_requests_total{tier="memory",result="stale"}'), 2);
+});
+
+test('without stale_if_error an expired answer is gone', async () => {
+  const gateway = await startGateway({
+    providers: { up: { type: 'openai', base_url: upstream.url } },
+    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], retry: { attempts: 1 }, cache: { ttl: '100ms' } } },
+  });
+  running.push(gateway);
+  await ask(gateway.client, 'no fallback');
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  upstream.setFaults({ busyRate: 1 });
+  try {
+    await assert.rejects(ask(gateway.client, 'no fallback'), (error: { status?: number }) => error.status === 503);
+  } finally {
+    upstream.setFaults({ busyRate: 0 });
+  }
+});

@@ -16,10 +16,12 @@ export interface CachedAnswer {
   model: string;
   /** Date.now() when stored: the age a hit reports. */
   storedAt: number;
+  /** Date.now() until which it is served as a hit; after it, until it expires, only when every provider fails (stale_if_error). */
+  freshUntil: number;
 }
 
 export type CacheTier = 'memory' | 'redis';
-export type CacheResult = 'hit' | 'miss' | 'error';
+export type CacheResult = 'hit' | 'stale' | 'miss' | 'error';
 
 export interface ResponseCacheOptions {
   maxEntries: number;
@@ -45,7 +47,7 @@ export function cacheKey(route: string, operation: string, tenant: string | unde
 
 // Stored in Redis as one value: a JSON line with the metadata, then the body bytes.
 function encode(answer: CachedAnswer): Buffer {
-  const head = Buffer.from(`${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt })}\n`);
+  const head = Buffer.from(`${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt, freshUntil: answer.freshUntil })}\n`);
   return Buffer.concat([head, answer.body]);
 }
 
@@ -53,9 +55,9 @@ function decode(value: Buffer): CachedAnswer | undefined {
   const newline = value.indexOf(10);
   if (newline < 0) return undefined;
   try {
-    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as { provider?: unknown; model?: unknown; storedAt?: unknown };
-    if (typeof head.provider !== 'string' || typeof head.model !== 'string' || typeof head.storedAt !== 'number') return undefined;
-    return { provider: head.provider, model: head.model, storedAt: head.storedAt, body: value.subarray(newline + 1) };
+    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as { provider?: unknown; model?: unknown; storedAt?: unknown; freshUntil?: unknown };
+    if (typeof head.provider !== 'string' || typeof head.model !== 'string' || typeof head.storedAt !== 'number' || typeof head.freshUntil !== 'number') return undefined;
+    return { provider: head.provider, model: head.model, storedAt: head.storedAt, freshUntil: head.freshUntil, body: value.subarray(newline + 1) };
   } catch {
     return undefined;
   }
@@ -89,24 +91,31 @@ export class ResponseCache {
     this.redis.on('error', (error: Error) => this.options.onRedisError?.(error));
   }
 
-  /** memory first, then Redis; undefined when neither has it. */
-  async lookup(key: string): Promise<{ answer: CachedAnswer; tier: CacheTier } | undefined> {
+  /**
+   * Memory first, then Redis. A fresh answer from either wins; failing that, a
+   * stale one (kept for stale_if_error) comes back with `fresh: false`.
+   */
+  async lookup(key: string): Promise<{ answer: CachedAnswer; tier: CacheTier; fresh: boolean } | undefined> {
+    const now = Date.now();
     const local = this.memory.get(key);
-    this.options.onLookup?.('memory', local ? 'hit' : 'miss');
-    if (local) return { answer: local, tier: 'memory' };
-    if (!this.redisConfigured) return undefined;
-    const remote = await this.readRedis(key);
-    if (!remote) return undefined;
-    const left = remote.ttlMs;
-    if (left > 0) this.memory.set(key, remote.answer, { ttl: left });
-    return { answer: remote.answer, tier: 'redis' };
+    const localFresh = local !== undefined && local.freshUntil > now;
+    this.options.onLookup?.('memory', local === undefined ? 'miss' : localFresh ? 'hit' : 'stale');
+    if (localFresh) return { answer: local, tier: 'memory', fresh: true };
+    const remote = this.redisConfigured ? await this.readRedis(key, now) : undefined;
+    if (remote && (remote.answer.freshUntil > now || local === undefined)) {
+      if (remote.ttlMs > 0) this.memory.set(key, remote.answer, { ttl: remote.ttlMs });
+      return { answer: remote.answer, tier: 'redis', fresh: remote.answer.freshUntil > now };
+    }
+    return local === undefined ? undefined : { answer: local, tier: 'memory', fresh: false };
   }
 
-  /** Keeps an answer in both tiers; the Redis write is not waited for. */
-  store(key: string, answer: CachedAnswer, ttlMs: number): void {
+  /** Keeps an answer in both tiers until its freshness plus `staleMs` runs out; the Redis write is not waited for. */
+  store(key: string, answer: CachedAnswer, staleMs: number): void {
     if (answer.body.length > maxCachedBodyBytes) return;
-    this.memory.set(key, answer, { ttl: ttlMs });
-    if (this.redis?.status === 'ready') this.redis.set(this.prefix + key, encode(answer), 'PX', ttlMs).catch((error: unknown) => this.options.onRedisError?.(error as Error));
+    const keepMs = answer.freshUntil - Date.now() + staleMs;
+    if (keepMs <= 0) return;
+    this.memory.set(key, answer, { ttl: keepMs });
+    if (this.redis?.status === 'ready') this.redis.set(this.prefix + key, encode(answer), 'PX', keepMs).catch((error: unknown) => this.options.onRedisError?.(error as Error));
   }
 
   /** For /admin/status: how full memory is and the Redis connection's state ('off' when none is configured). */
@@ -120,7 +129,7 @@ export class ResponseCache {
     if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
   }
 
-  private async readRedis(key: string): Promise<{ answer: CachedAnswer; ttlMs: number } | undefined> {
+  private async readRedis(key: string, now: number): Promise<{ answer: CachedAnswer; ttlMs: number } | undefined> {
     const redis = this.redis;
     if (redis?.status !== 'ready') {
       this.options.onLookup?.('redis', 'error');
@@ -137,7 +146,7 @@ export class ResponseCache {
       }
       const [[getError, value], [, ttl]] = replies as [[Error | null, Buffer | null], [Error | null, number]];
       const answer = getError || !value ? undefined : decode(value);
-      this.options.onLookup?.('redis', answer ? 'hit' : 'miss');
+      this.options.onLookup?.('redis', answer === undefined ? 'miss' : answer.freshUntil > now ? 'hit' : 'stale');
       return answer ? { answer, ttlMs: typeof ttl === 'number' ? ttl : 0 } : undefined;
     } catch (error) {
       this.options.onRedisError?.(error as Error);

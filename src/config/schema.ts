@@ -122,7 +122,7 @@ const routeSchema = z.strictObject({
     .prefault({}),
   timeouts: z.strictObject({ first_token: duration.default(30_000), total: duration.default(600_000) }).prefault({}),
   hedge: z.strictObject({ after: z.union([duration, z.literal('adaptive')]) }).optional(),
-  cache: z.strictObject({ ttl: duration.default(3_600_000) }).optional(),
+  cache: z.strictObject({ ttl: duration.default(3_600_000), stale_if_error: duration.default(0) }).optional(),
   stream_resume: z.boolean().default(false),
 });
 

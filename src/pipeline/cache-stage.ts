@@ -1,34 +1,64 @@
-import { cacheKey, type ResponseCache } from '../cache/response-cache.ts';
+import { cacheKey, type CachedAnswer, type ResponseCache } from '../cache/response-cache.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
 // The cache stage, for routes with `cache: { ttl }`: a non-stream request is
-// answered from the cache when it can be, else it carries a plan to keep the
-// answer the providers give. Streams, `x-switchyard-cache: no-store` and
-// sensitive requests (their answers stay off the shared Redis) pass by.
+// answered from the cache when a fresh answer is kept, else it carries a plan
+// to keep the answer the providers give, and (with `stale_if_error`) the
+// stale answer to fall back on when every provider fails. Streams,
+// `x-switchyard-cache: no-store` and sensitive requests (their answers stay
+// off the shared Redis) pass by.
 
 export interface CachePlan {
   cache: ResponseCache;
   key: string;
   ttlMs: number;
+  staleMs: number;
+  /** A kept answer past its ttl, served only if no provider can answer. */
+  stale: CachedAnswer | undefined;
 }
 
 /** 'answered' when the client got a cached answer; a plan to keep the answer; undefined when the cache stays out of it. */
 export async function consultCache(cache: ResponseCache, route: Route, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): Promise<'answered' | CachePlan | undefined> {
-  const ttlMs = route.config.cache!.ttl;
+  const { ttl, stale_if_error: staleMs } = route.config.cache!;
   if (request.client.stream || request.cacheMode === 'no-store' || request.sensitive) {
     record.cache = 'bypass';
     return undefined;
   }
-  const key = cacheKey(route.name, request.client.operation, request.tenant, request.client.raw);
-  const plan = { cache, key, ttlMs };
+  const plan: CachePlan = { cache, key: cacheKey(route.name, request.client.operation, request.tenant, request.client.raw), ttlMs: ttl, staleMs, stale: undefined };
   record.cache = 'miss';
   if (request.cacheMode === 'no-cache') return plan;
-  const found = await cache.lookup(key);
-  if (!found) return plan;
-  const { answer } = found;
-  record.cache = 'hit';
+  const found = await cache.lookup(plan.key);
+  if (found?.fresh) {
+    sendKept(found.answer, 'hit', request, channel, record);
+    return 'answered';
+  }
+  if (found && staleMs > 0) plan.stale = found.answer;
+  return plan;
+}
+
+/** Keeps the answer a provider gave, fresh for the route's ttl. */
+export function keepAnswer(plan: CachePlan, body: Buffer, provider: string, model: string): void {
+  const now = Date.now();
+  plan.cache.store(plan.key, { body, provider, model, storedAt: now, freshUntil: now + plan.ttlMs }, plan.staleMs);
+}
+
+/**
+ * When every provider failed on the gateway's side (5xx, deadline, overload,
+ * rate limits), a stale answer beats an error: true when it was sent.
+ */
+export function answerStale(plan: CachePlan, error: unknown, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): boolean {
+  if (!plan.stale || !(error instanceof GatewayError)) return false;
+  if (error.status < 500 && error.code !== 'overloaded' && error.code !== 'rate_limited') return false;
+  record.failures.push(error.code);
+  sendKept(plan.stale, 'stale', request, channel, record);
+  return true;
+}
+
+function sendKept(answer: CachedAnswer, state: 'hit' | 'stale', request: GatewayRequest, channel: ClientChannel, record: RequestRecord): void {
+  record.cache = state;
   record.provider = 'cache';
   record.model = answer.model;
   record.status = 200;
@@ -38,11 +68,10 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
       'x-request-id': request.id,
       'x-switchyard-provider': answer.provider,
       'x-switchyard-model': answer.model,
-      'x-switchyard-attempts': '0',
-      'x-switchyard-cache': 'hit',
+      'x-switchyard-attempts': String(record.attempts),
+      'x-switchyard-cache': state,
       age: String(Math.max(0, Math.floor((Date.now() - answer.storedAt) / 1000))),
     },
     answer.body,
   );
-  return 'answered';
 }

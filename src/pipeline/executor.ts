@@ -7,7 +7,7 @@ import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import { linkAbort } from './abort-link.ts';
 import { AttemptPlan } from './attempt-plan.ts';
-import { consultCache, type CachePlan } from './cache-stage.ts';
+import { answerStale, consultCache, keepAnswer, type CachePlan } from './cache-stage.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 import { hedgedAttempt } from './hedged-attempt.ts';
@@ -44,6 +44,15 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
     if (outcome === 'answered') return;
     cachePlan = outcome;
   }
+  if (cachePlan?.stale === undefined) return runAttempts(parts, route, request, channel, record, cachePlan);
+  try {
+    await runAttempts(parts, route, request, channel, record, cachePlan);
+  } catch (error) {
+    if (!answerStale(cachePlan, error, request, channel, record)) throw error;
+  }
+}
+
+async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayRequest, channel: ClientChannel, record: RequestRecord, cachePlan: CachePlan | undefined): Promise<void> {
   const { ordered, eligible } = parts.candidates.candidates(route, { trafficClass: request.trafficClass, privateOnly: request.sensitive });
   if (eligible === 0 && request.sensitive) {
     throw new GatewayError('no_private_target', `Route "${route.name}" has no private provider for a sensitive request.`, { retryAfterMs: 1000 });
@@ -182,7 +191,7 @@ async function deliver(
     record.costUsd = costOf(target, record.usage);
     // The answer first, then what the gateway learns from it.
     channel.sendJson(200, headers, result.body);
-    cachePlan?.cache.store(cachePlan.key, { body: result.body, provider: target.provider.name, model: target.model, storedAt: Date.now() }, cachePlan.ttlMs);
+    if (cachePlan) keepAnswer(cachePlan, result.body, target.provider.name, target.model);
   }
   parts.metrics.countAttempt(target.provider.name, 'ok');
   parts.status.recordSuccess(target, record.firstTokenMs);

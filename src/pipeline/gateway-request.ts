@@ -51,7 +51,7 @@ export interface RequestRecord {
   /** The client went away before the response finished. */
   clientGone: boolean;
   /** x-switchyard-cache of the answer, on routes with a cache. */
-  cache: 'hit' | 'miss' | 'bypass' | undefined;
+  cache: 'hit' | 'stale' | 'miss' | 'bypass' | undefined;
 }
 
 export function newRecord(): RequestRecord {
