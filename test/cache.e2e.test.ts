@@ -91,10 +91,11 @@ test('streams pass by the cache, and a route without `cache` sends no cache head
 });
 
 test('an answer expires after its ttl', async () => {
-  const gateway = await gatewayWith({}, { ttl: '150ms' });
+  // Long enough that the second call lands inside it even on a busy machine; the wait then passes it for sure.
+  const gateway = await gatewayWith({}, { ttl: '1s' });
   await ask(gateway.client, 'short lived');
   assert.equal((await ask(gateway.client, 'short lived')).headers.get('x-switchyard-cache'), 'hit');
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await new Promise((resolve) => setTimeout(resolve, 1200));
   assert.equal((await ask(gateway.client, 'short lived')).headers.get('x-switchyard-cache'), 'miss');
 });
 
@@ -200,5 +201,38 @@ test('without stale_if_error an expired answer is gone', async () => {
     await assert.rejects(ask(gateway.client, 'no fallback'), (error: { status?: number }) => error.status === 503);
   } finally {
     upstream.setFaults({ busyRate: 0 });
+  }
+});
+
+test('identical requests in flight together cost one provider call', async () => {
+  const gateway = await gatewayWith();
+  upstream.setFaults({ latencyMs: 200 });
+  try {
+    const before = chatCalls();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => ask(gateway.client, 'asked by five at once')));
+    assert.equal(chatCalls() - before, 1);
+    assert.deepEqual(answers.map((answer) => answer.headers.get('x-switchyard-cache')).sort(), ['hit', 'hit', 'hit', 'hit', 'miss']);
+    for (const answer of answers) assert.deepEqual(answer.data, answers[0]!.data);
+  } finally {
+    upstream.setFaults({ latencyMs: 0 });
+  }
+});
+
+test('when the request the others wait for fails, they ask the providers themselves', async () => {
+  const gateway = await startGateway({
+    providers: { up: { type: 'openai', base_url: upstream.url } },
+    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], retry: { attempts: 1 }, cache: { ttl: '1h' } } },
+  });
+  running.push(gateway);
+  upstream.setFaults({ latencyMs: 200 });
+  upstream.script(['busy']);
+  try {
+    const outcomes = await Promise.allSettled(Array.from({ length: 4 }, () => ask(gateway.client, 'the first one fails')));
+    const failed = outcomes.filter((outcome) => outcome.status === 'rejected');
+    assert.equal(failed.length, 1, 'only the request that met the 503 failed');
+    assert.equal((failed[0] as PromiseRejectedResult).reason.status, 503);
+    assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 3);
+  } finally {
+    upstream.setFaults({ latencyMs: 0 });
   }
 });

@@ -71,6 +71,8 @@ export class ResponseCache {
   private readonly prefix: string;
   private readonly redisTimeoutMs: number;
   private readonly options: ResponseCacheOptions;
+  /** Keys a provider is being asked about right now, by this process: identical requests wait for that answer. */
+  readonly inFlight = new Map<string, Promise<CachedAnswer | undefined>>();
 
   constructor(options: ResponseCacheOptions) {
     this.options = options;

@@ -7,7 +7,10 @@ import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 // The cache stage, for routes with `cache: { ttl }`: a non-stream request is
 // answered from the cache when a fresh answer is kept, else it carries a plan
 // to keep the answer the providers give, and (with `stale_if_error`) the
-// stale answer to fall back on when every provider fails. Streams,
+// stale answer to fall back on when every provider fails. Identical requests
+// that arrive while a provider is being asked wait for that one answer
+// instead of asking again (and go on to the providers themselves if it
+// fails), so a burst of the same question costs one call. Streams,
 // `x-switchyard-cache: no-store` and sensitive requests (their answers stay
 // off the shared Redis) pass by.
 
@@ -18,6 +21,8 @@ export interface CachePlan {
   staleMs: number;
   /** A kept answer past its ttl, served only if no provider can answer. */
   stale: CachedAnswer | undefined;
+  /** Settles the wait of identical requests that came in meanwhile: with the answer, or undefined when there is none. */
+  settle: ((answer: CachedAnswer | undefined) => void) | undefined;
 }
 
 /** 'answered' when the client got a cached answer; a plan to keep the answer; undefined when the cache stays out of it. */
@@ -27,7 +32,7 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
     record.cache = 'bypass';
     return undefined;
   }
-  const plan: CachePlan = { cache, key: cacheKey(route.name, request.client.operation, request.tenant, request.client.raw), ttlMs: ttl, staleMs, stale: undefined };
+  const plan: CachePlan = { cache, key: cacheKey(route.name, request.client.operation, request.tenant, request.client.raw), ttlMs: ttl, staleMs, stale: undefined, settle: undefined };
   record.cache = 'miss';
   if (request.cacheMode === 'no-cache') return plan;
   const found = await cache.lookup(plan.key);
@@ -36,13 +41,51 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
     return 'answered';
   }
   if (found && staleMs > 0) plan.stale = found.answer;
+  const pending = cache.inFlight.get(plan.key);
+  if (pending) {
+    const answer = await waitFor(pending, channel.signal);
+    if (answer) {
+      sendKept(answer, 'hit', request, channel, record);
+      return 'answered';
+    }
+    if (channel.signal.aborted) return plan;
+  }
+  if (!cache.inFlight.has(plan.key)) {
+    const { promise, resolve } = Promise.withResolvers<CachedAnswer | undefined>();
+    cache.inFlight.set(plan.key, promise);
+    plan.settle = (answer) => {
+      plan.settle = undefined;
+      if (cache.inFlight.get(plan.key) === promise) cache.inFlight.delete(plan.key);
+      resolve(answer);
+    };
+  }
   return plan;
+}
+
+/** The first of the answer and the client going away. */
+function waitFor(pending: Promise<CachedAnswer | undefined>, signal: AbortSignal): Promise<CachedAnswer | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const gone = () => resolve(undefined);
+    signal.addEventListener('abort', gone, { once: true });
+    void pending.then((answer) => {
+      signal.removeEventListener('abort', gone);
+      resolve(answer);
+    });
+  });
 }
 
 /** Keeps the answer a provider gave, fresh for the route's ttl. */
 export function keepAnswer(plan: CachePlan, body: Buffer, provider: string, model: string): void {
   const now = Date.now();
-  plan.cache.store(plan.key, { body, provider, model, storedAt: now, freshUntil: now + plan.ttlMs }, plan.staleMs);
+  const answer = { body, provider, model, storedAt: now, freshUntil: now + plan.ttlMs };
+  plan.cache.store(plan.key, answer, plan.staleMs);
+  plan.settle?.(answer);
+}
+
+/** However the request ended: whoever waits on it stops waiting (and asks a provider itself when there was no answer). */
+export function releaseWaiters(plan: CachePlan): void {
+  plan.settle?.(undefined);
 }
 
 /**

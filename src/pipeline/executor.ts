@@ -7,7 +7,7 @@ import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import { linkAbort } from './abort-link.ts';
 import { AttemptPlan } from './attempt-plan.ts';
-import { answerStale, consultCache, keepAnswer, type CachePlan } from './cache-stage.ts';
+import { answerStale, consultCache, keepAnswer, releaseWaiters, type CachePlan } from './cache-stage.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 import { hedgedAttempt } from './hedged-attempt.ts';
@@ -44,11 +44,13 @@ export async function execute(parts: ExecutorParts, request: GatewayRequest, cha
     if (outcome === 'answered') return;
     cachePlan = outcome;
   }
-  if (cachePlan?.stale === undefined) return runAttempts(parts, route, request, channel, record, cachePlan);
+  if (cachePlan === undefined) return runAttempts(parts, route, request, channel, record, undefined);
   try {
     await runAttempts(parts, route, request, channel, record, cachePlan);
   } catch (error) {
     if (!answerStale(cachePlan, error, request, channel, record)) throw error;
+  } finally {
+    releaseWaiters(cachePlan);
   }
 }
 
