@@ -1,8 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
+import { closedPort } from './support/closed-port.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
@@ -109,11 +109,7 @@ test('one tenant never gets another tenant\'s cached answer', async () => {
 });
 
 test('a Redis that is away is a miss, never a failed request', async () => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const closedPort = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  const gateway = await gatewayWith({ cache: { redis: { url: `redis://127.0.0.1:${closedPort}` } } });
+  const gateway = await gatewayWith({ cache: { redis: { url: `redis://127.0.0.1:${await closedPort()}` } } });
   const first = await ask(gateway.client, 'redis is down');
   assert.equal(first.headers.get('x-switchyard-cache'), 'miss');
   // Memory still serves.

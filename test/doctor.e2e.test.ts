@@ -2,9 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closedPort } from './support/closed-port.ts';
 import { startSim } from './support/gateway-harness.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
@@ -17,15 +17,11 @@ import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
 const directory = mkdtempSync(join(tmpdir(), 'switchyard-doctor-'));
 let upstream: Awaited<ReturnType<typeof startSim>>;
-let closedPort: number;
+let refusingPort: number;
 
 before(async () => {
   upstream = await startSim({ models: ['m1'], apiKey: 'right-key-123' });
-  // A port that was just free: nothing listens there.
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closedPort = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  refusingPort = await closedPort();
 });
 after(async () => {
   await upstream.close();
@@ -65,7 +61,7 @@ test('each provider gets a verdict per check, the exit code says something faile
   const config = `providers:
   good: { type: openai, base_url: "${upstream.url}", api_key: right-key-123 }
   badkey: { type: openai, base_url: "http://localhost:${new URL(upstream.url).port}/v1", api_key: wrong-key-456 }
-  down: { type: openai, base_url: "http://127.0.0.1:${closedPort}/v1", api_key: down-key-789 }
+  down: { type: openai, base_url: "http://127.0.0.1:${refusingPort}/v1", api_key: down-key-789 }
   nowhere: { type: anthropic, base_url: "https://switchyard-doctor.invalid", api_key: anthropic-key-000 }
   notls: { type: openai, base_url: "https://127.0.0.1:${new URL(upstream.url).port}/v1", api_key: right-key-123 }
   keyless: { type: openai, base_url: "${origin}/v1" }
@@ -102,7 +98,7 @@ routes:
 test('the text report reads as plain verdicts, with a summary of the problems', async () => {
   const config = `providers:
   good: { type: openai, base_url: "${upstream.url}", api_key: right-key-123 }
-  down: { type: openai, base_url: "http://user:secret-pw@127.0.0.1:${closedPort}/v1" }
+  down: { type: openai, base_url: "http://user:secret-pw@127.0.0.1:${refusingPort}/v1" }
 routes:
   chat: { targets: [{ provider: good, model: m1 }] }
 `;
@@ -122,7 +118,7 @@ test('a healthy config exits 0', async () => {
 });
 
 test('Redis that is not there is a failure with its reason', async () => {
-  const { code, stdout } = await doctor(healthyConfig(`state:\n  redis: { url: "redis://:redis-pw@127.0.0.1:${closedPort}" }\n`), ['--json']);
+  const { code, stdout } = await doctor(healthyConfig(`state:\n  redis: { url: "redis://:redis-pw@127.0.0.1:${refusingPort}" }\n`), ['--json']);
   assert.equal(code, 1);
   const report = JSON.parse(stdout) as Report;
   assert.equal(verdicts(report, 'state').reachable, 'fail');

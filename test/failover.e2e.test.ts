@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { APIError } from 'openai';
+import { closedPort } from './support/closed-port.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 
 // A busy, holding, hanging or broken primary: the application still gets its
@@ -201,10 +202,7 @@ test('redirects from an upstream are never followed', async () => {
 });
 
 test('a provider that refuses connections is skipped', async () => {
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const port = (closed.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const port = await closedPort();
   const refusing = await startGateway({
     providers: { gone: { type: 'openai', base_url: `http://127.0.0.1:${port}/v1` }, backup: { type: 'openai', base_url: backup.url } },
     routes: { chat: { targets: [{ provider: 'gone', model: 'x' }, { provider: 'backup', model: 'b-model', tier: 2 }] } },

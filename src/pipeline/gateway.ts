@@ -5,6 +5,7 @@ import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
+import { SharedRateLimits } from '../state/shared-rate-limits.ts';
 import { TargetStatus } from '../routing/target-status.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
 import type { ClientChannel } from './client-channel.ts';
@@ -20,6 +21,8 @@ import { priorities, type GatewayRequest, type RequestRecord } from './gateway-r
 interface Generation extends ExecutorParts {
   config: Config;
   providers: ReadonlyMap<string, ProviderClient>;
+  /** Key rate limits shared through `state.redis`, when it is set and some key has a rate_limit. */
+  sharedLimits: SharedRateLimits | undefined;
 }
 
 export interface GatewayOptions {
@@ -67,7 +70,26 @@ export class Gateway {
     const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
-    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config) };
+    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), sharedLimits: this.buildSharedLimits(config) };
+  }
+
+  private buildSharedLimits(config: Config): SharedRateLimits | undefined {
+    const redis = config.state.redis;
+    if (!redis || !config.auth?.keys.some((key) => key.rate_limit)) return undefined;
+    let lastError = '';
+    return new SharedRateLimits({
+      url: redis.url,
+      prefix: redis.prefix ?? 'switchyard:',
+      onError: (error) => {
+        if (error.message === lastError) return;
+        lastError = error.message;
+        this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, key rate limits apply per replica');
+      },
+    });
+  }
+
+  get sharedLimits(): SharedRateLimits | undefined {
+    return this.generation.sharedLimits;
   }
 
   /** The response cache of one generation; it connects to Redis only when a route caches and `cache.redis` is set. */
@@ -94,6 +116,7 @@ export class Gateway {
     this.health.start(this.generation.providers.values());
     for (const provider of previous.providers.values()) void provider.close();
     void previous.cache.close();
+    void previous.sharedLimits?.close();
   }
 
   /** The route a model name leads to, for per-key route permissions; the model itself when none matches. */
@@ -173,6 +196,7 @@ export class Gateway {
         ]),
       ),
       cache: this.generation.cache.snapshot(),
+      state: { redis: this.generation.sharedLimits?.status ?? 'off' },
       server: { host: config.server.host, port: config.server.port },
     };
   }
@@ -180,6 +204,6 @@ export class Gateway {
   async close(): Promise<void> {
     this.health.stop();
     this.requestLog.flush();
-    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close()]);
+    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.generation.sharedLimits?.close()]);
   }
 }

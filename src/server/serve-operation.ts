@@ -50,7 +50,7 @@ export async function serveOperation(gateway: Gateway, operation: Operation, raw
     if (key) {
       gatewayRequest.tenant = key.name;
       checkRouteAllowed(key, gateway.routeNameFor(gatewayRequest.model));
-      admitKey(key, gatewayRequest, gateway.metrics);
+      await admitKey(key, gatewayRequest, gateway.metrics, gateway.sharedLimits);
     }
     await gateway.handle(gatewayRequest, channel, record);
   } catch (error) {
