@@ -232,3 +232,17 @@ test('when the request the others wait for fails, they ask the providers themsel
     upstream.setFaults({ latencyMs: 0 });
   }
 });
+
+test('a request waiting for an identical one still keeps its own deadline', async () => {
+  const gateway = await gatewayWith();
+  upstream.setFaults({ latencyMs: 600 });
+  try {
+    const leader = ask(gateway.client, 'slow question');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the leader is with the provider
+    const follower = ask(gateway.client, 'slow question', { 'x-switchyard-timeout': '150ms' });
+    await assert.rejects(follower, (error: { status?: number }) => error.status === 504);
+    assert.equal((await leader).headers.get('x-switchyard-cache'), 'miss');
+  } finally {
+    upstream.setFaults({ latencyMs: 0 });
+  }
+});

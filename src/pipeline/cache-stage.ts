@@ -26,7 +26,7 @@ export interface CachePlan {
 }
 
 /** 'answered' when the client got a cached answer; a plan to keep the answer; undefined when the cache stays out of it. */
-export async function consultCache(cache: ResponseCache, route: Route, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): Promise<'answered' | CachePlan | undefined> {
+export async function consultCache(cache: ResponseCache, route: Route, request: GatewayRequest, channel: ClientChannel, record: RequestRecord, deadline: number): Promise<'answered' | CachePlan | undefined> {
   const { ttl, stale_if_error: staleMs } = route.config.cache!;
   if (request.client.stream || request.cacheMode === 'no-store' || request.sensitive) {
     record.cache = 'bypass';
@@ -43,7 +43,7 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
   if (found && staleMs > 0) plan.stale = found.answer;
   const pending = cache.inFlight.get(plan.key);
   if (pending) {
-    const answer = await waitFor(pending, channel.signal);
+    const answer = await waitFor(pending, channel.signal, deadline);
     if (answer) {
       sendKept(answer, 'hit', request, channel, record);
       return 'answered';
@@ -62,14 +62,21 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
   return plan;
 }
 
-/** The first of the answer and the client going away. */
-function waitFor(pending: Promise<CachedAnswer | undefined>, signal: AbortSignal): Promise<CachedAnswer | undefined> {
+/** The first of the answer, the client going away and this request's own deadline (performance.now() time). */
+function waitFor(pending: Promise<CachedAnswer | undefined>, signal: AbortSignal, deadline: number): Promise<CachedAnswer | undefined> {
   if (signal.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
-    const gone = () => resolve(undefined);
-    signal.addEventListener('abort', gone, { once: true });
+    const stop = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
+      resolve(undefined);
+    };
+    // Past its deadline the request goes on to the attempts, which end it with the deadline's own error.
+    const timer = setTimeout(stop, Math.max(0, deadline - performance.now()) + 1);
+    signal.addEventListener('abort', stop, { once: true });
     void pending.then((answer) => {
-      signal.removeEventListener('abort', gone);
+      clearTimeout(timer);
+      signal.removeEventListener('abort', stop);
       resolve(answer);
     });
   });
