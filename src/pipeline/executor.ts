@@ -74,7 +74,8 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
   if (leftMs <= 0) throw new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed before any provider was tried.`);
   const requestController = new AbortController();
   const unlinkClient = linkAbort(channel.signal, requestController);
-  const deadlineTimer = setTimeout(() => requestController.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)), leftMs);
+  // Whole milliseconds: Node keeps one timer list per duration, and a fresh fraction per request would make a list per request.
+  const deadlineTimer = setTimeout(() => requestController.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)), Math.ceil(leftMs));
   const plan = new AttemptPlan(usable, route.config.retry, deadline);
   const signal = requestController.signal;
   let lastError: GatewayError | undefined;
