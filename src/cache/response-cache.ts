@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { RedisLink } from '../state/redis-link.ts';
 
 // Answers kept for routes with `cache: { ttl }`, in two tiers: this
 // process's memory (an LRU of `cache.memory.max_entries`) and, when
@@ -65,9 +65,7 @@ function decode(value: Buffer): CachedAnswer | undefined {
 
 export class ResponseCache {
   private readonly memory: LRUCache<string, CachedAnswer>;
-  private redis: Redis | undefined;
-  private closed = false;
-  private readonly redisConfigured: boolean;
+  private readonly redis: RedisLink | undefined;
   private readonly prefix: string;
   private readonly redisTimeoutMs: number;
   private readonly options: ResponseCacheOptions;
@@ -76,21 +74,11 @@ export class ResponseCache {
 
   constructor(options: ResponseCacheOptions) {
     this.options = options;
-    this.redisConfigured = options.redis !== undefined;
     this.memory = new LRUCache({ max: Math.max(1, options.maxEntries) });
     this.prefix = `${options.redis?.prefix ?? ''}cache:`;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 50;
-    if (options.redis) void this.connect(options.redis.url);
-  }
-
-  // The Redis client is loaded only when a tier in Redis is configured: a gateway without one does not carry it.
-  // Until it is connected, lookups count Redis as away.
-  private async connect(url: string): Promise<void> {
-    const { Redis } = await import('ioredis');
-    if (this.closed) return;
-    // No offline queue: while Redis is away, commands fail at once instead of piling up behind requests.
-    this.redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    this.redis.on('error', (error: Error) => this.options.onRedisError?.(error));
+    // Until it is connected, lookups count Redis as away.
+    this.redis = options.redis ? new RedisLink({ url: options.redis.url, onError: options.onRedisError }) : undefined;
   }
 
   /**
@@ -103,7 +91,7 @@ export class ResponseCache {
     const localFresh = local !== undefined && local.freshUntil > now;
     this.options.onLookup?.('memory', local === undefined ? 'miss' : localFresh ? 'hit' : 'stale');
     if (localFresh) return { answer: local, tier: 'memory', fresh: true };
-    const remote = this.redisConfigured ? await this.readRedis(key, now) : undefined;
+    const remote = this.redis ? await this.readRedis(this.redis, key, now) : undefined;
     if (remote && (remote.answer.freshUntil > now || local === undefined)) {
       if (remote.ttlMs > 0) this.memory.set(key, remote.answer, { ttl: remote.ttlMs });
       return { answer: remote.answer, tier: 'redis', fresh: remote.answer.freshUntil > now };
@@ -117,45 +105,30 @@ export class ResponseCache {
     const keepMs = answer.freshUntil - Date.now() + staleMs;
     if (keepMs <= 0) return;
     this.memory.set(key, answer, { ttl: keepMs });
-    if (this.redis?.status === 'ready') this.redis.set(this.prefix + key, encode(answer), 'PX', keepMs).catch((error: unknown) => this.options.onRedisError?.(error as Error));
+    const client = this.redis?.ready;
+    if (client) this.redis!.fireAndForget(client.set(this.prefix + key, encode(answer), 'PX', keepMs));
   }
 
   /** For /admin/status: how full memory is and the Redis connection's state ('off' when none is configured). */
   snapshot(): { memory_entries: number; max_entries: number; redis: string } {
-    return { memory_entries: this.memory.size, max_entries: this.memory.max, redis: this.redis?.status ?? (this.redisConfigured ? 'loading' : 'off') };
+    return { memory_entries: this.memory.size, max_entries: this.memory.max, redis: this.redis?.status ?? 'off' };
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     this.memory.clear();
-    if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
+    await this.redis?.close();
   }
 
-  private async readRedis(key: string, now: number): Promise<{ answer: CachedAnswer; ttlMs: number } | undefined> {
-    const redis = this.redis;
-    if (redis?.status !== 'ready') {
+  private async readRedis(link: RedisLink, key: string, now: number): Promise<{ answer: CachedAnswer; ttlMs: number } | undefined> {
+    const client = link.ready;
+    const replies = client ? await link.within(client.multi().getBuffer(this.prefix + key).pttl(this.prefix + key).exec(), this.redisTimeoutMs) : undefined;
+    if (!replies) {
       this.options.onLookup?.('redis', 'error');
       return undefined;
     }
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const read = redis.multi().getBuffer(this.prefix + key).pttl(this.prefix + key).exec();
-      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.redisTimeoutMs)));
-      const replies = await Promise.race([read, timeout]);
-      if (replies === 'timeout' || replies === null) {
-        this.options.onLookup?.('redis', 'error');
-        return undefined;
-      }
-      const [[getError, value], [, ttl]] = replies as [[Error | null, Buffer | null], [Error | null, number]];
-      const answer = getError || !value ? undefined : decode(value);
-      this.options.onLookup?.('redis', answer === undefined ? 'miss' : answer.freshUntil > now ? 'hit' : 'stale');
-      return answer ? { answer, ttlMs: typeof ttl === 'number' ? ttl : 0 } : undefined;
-    } catch (error) {
-      this.options.onRedisError?.(error as Error);
-      this.options.onLookup?.('redis', 'error');
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
+    const [[getError, value], [, ttl]] = replies as [[Error | null, Buffer | null], [Error | null, number]];
+    const answer = getError || !value ? undefined : decode(value);
+    this.options.onLookup?.('redis', answer === undefined ? 'miss' : answer.freshUntil > now ? 'hit' : 'stale');
+    return answer ? { answer, ttlMs: typeof ttl === 'number' ? ttl : 0 } : undefined;
   }
 }

@@ -76,15 +76,10 @@ export class Gateway {
   private buildSharedLimits(config: Config): SharedRateLimits | undefined {
     const redis = config.state.redis;
     if (!redis || !config.auth?.keys.some((key) => key.rate_limit)) return undefined;
-    let lastError = '';
     return new SharedRateLimits({
       url: redis.url,
       prefix: redis.prefix ?? 'switchyard:',
-      onError: (error) => {
-        if (error.message === lastError) return;
-        lastError = error.message;
-        this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, key rate limits apply per replica');
-      },
+      onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, key rate limits apply per replica'),
     });
   }
 
@@ -95,17 +90,11 @@ export class Gateway {
   /** The response cache of one generation; it connects to Redis only when a route caches and `cache.redis` is set. */
   private buildCache(config: Config): ResponseCache {
     const used = Object.values(config.routes).some((route) => route.cache !== undefined);
-    let lastRedisError = '';
     return new ResponseCache({
       maxEntries: config.cache.memory.max_entries,
       redis: used ? config.cache.redis : undefined,
       onLookup: (tier, result) => this.metrics.countCacheLookup(tier, result),
-      // Once per distinct error, not once per reconnect attempt: a Redis that is down is one fact.
-      onRedisError: (error) => {
-        if (error.message === lastRedisError) return;
-        lastRedisError = error.message;
-        this.logger.warn({ err: { message: error.message } }, 'cache: Redis unavailable, answering from memory and providers');
-      },
+      onRedisError: (error) => this.logger.warn({ err: { message: error.message } }, 'cache: Redis unavailable, answering from memory and providers'),
     });
   }
 

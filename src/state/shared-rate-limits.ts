@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { RedisLink } from './redis-link.ts';
 
 // Rate limits shared by every replica through Redis (`state.redis`): one token
 // bucket per name, refilled and taken in one Lua script, so N replicas enforce
@@ -38,55 +39,30 @@ export interface SharedVerdict {
 type ScriptedRedis = Redis & { takeToken(key: string, ratePerMs: string, burst: string): Promise<[number, number]> };
 
 export class SharedRateLimits {
-  private redis: ScriptedRedis | undefined;
-  private closed = false;
+  private readonly link: RedisLink;
   private readonly prefix: string;
   private readonly timeoutMs: number;
-  private readonly onError: (error: Error) => void;
 
   constructor(options: { url: string; prefix: string; timeoutMs?: number; onError?: (error: Error) => void }) {
     this.prefix = `${options.prefix}ratelimit:`;
     this.timeoutMs = options.timeoutMs ?? 50;
-    this.onError = options.onError ?? (() => {});
-    void this.connect(options.url);
-  }
-
-  // Loaded on demand, like the cache's client: a gateway without state.redis does not carry it.
-  private async connect(url: string): Promise<void> {
-    const { Redis } = await import('ioredis');
-    if (this.closed) return;
-    const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    redis.defineCommand('takeToken', { numberOfKeys: 1, lua: takeScript });
-    redis.on('error', (error: Error) => this.onError(error));
-    this.redis = redis as ScriptedRedis;
+    this.link = new RedisLink({ url: options.url, onError: options.onError, prepare: (client) => client.defineCommand('takeToken', { numberOfKeys: 1, lua: takeScript }) });
   }
 
   get status(): string {
-    return this.redis?.status ?? 'loading';
+    return this.link.status;
   }
 
   /** One token from the shared bucket `name`, or undefined when Redis gave no verdict in time. */
   async take(name: string, limit: { requests_per_second: number; burst?: number | undefined }): Promise<SharedVerdict | undefined> {
-    const redis = this.redis;
-    if (redis?.status !== 'ready') return undefined;
+    const redis = this.link.ready as ScriptedRedis | undefined;
+    if (!redis) return undefined;
     const burst = Math.max(1, limit.burst ?? Math.ceil(limit.requests_per_second));
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const verdict = redis.takeToken(this.prefix + name, String(limit.requests_per_second / 1000), String(burst));
-      const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.timeoutMs)));
-      const reply = await Promise.race([verdict, timeout]);
-      if (reply === undefined) return undefined;
-      return { allowed: reply[0] === 1, waitMs: Number(reply[1]) };
-    } catch (error) {
-      this.onError(error as Error);
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
+    const reply = await this.link.within(redis.takeToken(this.prefix + name, String(limit.requests_per_second / 1000), String(burst)), this.timeoutMs);
+    return reply === undefined ? undefined : { allowed: reply[0] === 1, waitMs: Number(reply[1]) };
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.redis) await this.redis.quit().catch(() => this.redis?.disconnect());
+  close(): Promise<void> {
+    return this.link.close();
   }
 }
