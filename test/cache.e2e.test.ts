@@ -26,11 +26,11 @@ after(async () => {
 
 const chatCalls = () => upstream.requests.filter((request) => request.path.endsWith('/chat/completions')).length;
 
-async function gatewayWith(extra: Record<string, unknown> = {}, routeCache: unknown = { ttl: '1h' }): Promise<RunningGateway> {
-  // routeCache null: a route without `cache`.
+/** A gateway with one route `chat` over the simulator; routeCache null: a route without `cache`; route: more route keys (retry). */
+async function gatewayWith(extra: Record<string, unknown> = {}, routeCache: unknown = { ttl: '1h' }, route: Record<string, unknown> = {}): Promise<RunningGateway> {
   const gateway = await startGateway({
     providers: { up: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], ...(routeCache === null ? {} : { cache: routeCache }) } },
+    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], ...route, ...(routeCache === null ? {} : { cache: routeCache }) } },
     ...extra,
   });
   running.push(gateway);
@@ -158,11 +158,7 @@ test('with Redis, a second replica answers from the first one\'s cached answer',
 });
 
 test('stale_if_error: when every provider fails, an expired answer beats an error', async () => {
-  const gateway = await startGateway({
-    providers: { up: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], retry: { attempts: 1 }, cache: { ttl: '100ms', stale_if_error: '1h' } } },
-  });
-  running.push(gateway);
+  const gateway = await gatewayWith({}, { ttl: '100ms', stale_if_error: '1h' }, { retry: { attempts: 1 } });
   const first = await ask(gateway.client, 'asked before the outage');
   await new Promise((resolve) => setTimeout(resolve, 250)); // past the ttl
   upstream.setFaults({ busyRate: 1 });
@@ -185,11 +181,7 @@ test('stale_if_error: when every provider fails, an expired answer beats an erro
 });
 
 test('without stale_if_error an expired answer is gone', async () => {
-  const gateway = await startGateway({
-    providers: { up: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], retry: { attempts: 1 }, cache: { ttl: '100ms' } } },
-  });
-  running.push(gateway);
+  const gateway = await gatewayWith({}, { ttl: '100ms' }, { retry: { attempts: 1 } });
   await ask(gateway.client, 'no fallback');
   await new Promise((resolve) => setTimeout(resolve, 250));
   upstream.setFaults({ busyRate: 1 });
@@ -215,11 +207,7 @@ test('identical requests in flight together cost one provider call', async () =>
 });
 
 test('when the request the others wait for fails, they ask the providers themselves', async () => {
-  const gateway = await startGateway({
-    providers: { up: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], retry: { attempts: 1 }, cache: { ttl: '1h' } } },
-  });
-  running.push(gateway);
+  const gateway = await gatewayWith({}, { ttl: '1h' }, { retry: { attempts: 1 } });
   upstream.setFaults({ latencyMs: 200 });
   upstream.script(['busy']);
   try {
