@@ -26,6 +26,16 @@ after(async () => {
 
 const chatCalls = () => upstream.requests.filter((request) => request.path.endsWith('/chat/completions')).length;
 
+/** Runs `body` with the simulator slowed or failing, and puts it back to normal whatever happens. */
+async function withFaults(faults: { busyRate?: number; latencyMs?: number }, body: () => Promise<void>): Promise<void> {
+  upstream.setFaults(faults);
+  try {
+    await body();
+  } finally {
+    upstream.setFaults(Object.fromEntries(Object.keys(faults).map((name) => [name, 0])));
+  }
+}
+
 /** A gateway with one route `chat` over the simulator; routeCache null: a route without `cache`; route: more route keys (retry). */
 async function gatewayWith(extra: Record<string, unknown> = {}, routeCache: unknown = { ttl: '1h' }, route: Record<string, unknown> = {}): Promise<RunningGateway> {
   const gateway = await startGateway({
@@ -161,17 +171,14 @@ test('stale_if_error: when every provider fails, an expired answer beats an erro
   const gateway = await gatewayWith({}, { ttl: '100ms', stale_if_error: '1h' }, { retry: { attempts: 1 } });
   const first = await ask(gateway.client, 'asked before the outage');
   await new Promise((resolve) => setTimeout(resolve, 250)); // past the ttl
-  upstream.setFaults({ busyRate: 1 });
-  try {
+  await withFaults({ busyRate: 1 }, async () => {
     const during = await ask(gateway.client, 'asked before the outage');
     assert.equal(during.headers.get('x-switchyard-cache'), 'stale');
     assert.deepEqual(during.data, first.data);
     assert.equal(during.headers.get('x-switchyard-attempts'), '1', 'the provider was tried first');
     // Nothing kept for this one: the outage shows.
     await assert.rejects(ask(gateway.client, 'never asked before'), (error: { status?: number }) => error.status === 503);
-  } finally {
-    upstream.setFaults({ busyRate: 0 });
-  }
+  });
   // Providers back: an expired answer is not served again, the new one is kept.
   const after = await ask(gateway.client, 'asked before the outage');
   assert.equal(after.headers.get('x-switchyard-cache'), 'miss');
@@ -184,53 +191,41 @@ test('without stale_if_error an expired answer is gone', async () => {
   const gateway = await gatewayWith({}, { ttl: '100ms' }, { retry: { attempts: 1 } });
   await ask(gateway.client, 'no fallback');
   await new Promise((resolve) => setTimeout(resolve, 250));
-  upstream.setFaults({ busyRate: 1 });
-  try {
+  await withFaults({ busyRate: 1 }, async () => {
     await assert.rejects(ask(gateway.client, 'no fallback'), (error: { status?: number }) => error.status === 503);
-  } finally {
-    upstream.setFaults({ busyRate: 0 });
-  }
+  });
 });
 
 test('identical requests in flight together cost one provider call', async () => {
   const gateway = await gatewayWith();
-  upstream.setFaults({ latencyMs: 200 });
-  try {
+  await withFaults({ latencyMs: 200 }, async () => {
     const before = chatCalls();
     const answers = await Promise.all(Array.from({ length: 5 }, () => ask(gateway.client, 'asked by five at once')));
     assert.equal(chatCalls() - before, 1);
     assert.deepEqual(answers.map((answer) => answer.headers.get('x-switchyard-cache')).sort(), ['hit', 'hit', 'hit', 'hit', 'miss']);
     for (const answer of answers) assert.deepEqual(answer.data, answers[0]!.data);
-  } finally {
-    upstream.setFaults({ latencyMs: 0 });
-  }
+  });
 });
 
 test('when the request the others wait for fails, they ask the providers themselves', async () => {
   const gateway = await gatewayWith({}, { ttl: '1h' }, { retry: { attempts: 1 } });
-  upstream.setFaults({ latencyMs: 200 });
   upstream.script(['busy']);
-  try {
+  await withFaults({ latencyMs: 200 }, async () => {
     const outcomes = await Promise.allSettled(Array.from({ length: 4 }, () => ask(gateway.client, 'the first one fails')));
     const failed = outcomes.filter((outcome) => outcome.status === 'rejected');
     assert.equal(failed.length, 1, 'only the request that met the 503 failed');
     assert.equal((failed[0] as PromiseRejectedResult).reason.status, 503);
     assert.equal(outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 3);
-  } finally {
-    upstream.setFaults({ latencyMs: 0 });
-  }
+  });
 });
 
 test('a request waiting for an identical one still keeps its own deadline', async () => {
   const gateway = await gatewayWith();
-  upstream.setFaults({ latencyMs: 600 });
-  try {
+  await withFaults({ latencyMs: 600 }, async () => {
     const leader = ask(gateway.client, 'slow question');
     await new Promise((resolve) => setTimeout(resolve, 50)); // the leader is with the provider
     const follower = ask(gateway.client, 'slow question', { 'x-switchyard-timeout': '150ms' });
     await assert.rejects(follower, (error: { status?: number }) => error.status === 504);
     assert.equal((await leader).headers.get('x-switchyard-cache'), 'miss');
-  } finally {
-    upstream.setFaults({ latencyMs: 0 });
-  }
+  });
 });
