@@ -35,6 +35,11 @@ export function findRoute(routes: RouteTable, model: string): Route {
   throw new GatewayError('route_not_found', `The model \`${model}\` does not exist on this gateway. Available routes: ${routes.names.join(', ') || 'none'}.`, { param: 'model' });
 }
 
+/** When the request must be answered by (performance.now() time): the caller's x-switchyard-timeout, else the route's total. */
+function deadlineOf(request: GatewayRequest, route: Route): number {
+  return request.receivedAt + (request.timeoutMs ?? route.config.timeouts.total);
+}
+
 /** A route without `cache` goes straight to the attempts: no extra async step on the hot path. */
 export function execute(parts: ExecutorParts, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): Promise<void> {
   const route = findRoute(parts.routes, request.model);
@@ -44,8 +49,7 @@ export function execute(parts: ExecutorParts, request: GatewayRequest, channel: 
 }
 
 async function executeCached(parts: ExecutorParts, route: Route, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): Promise<void> {
-  const deadline = request.receivedAt + (request.timeoutMs ?? route.config.timeouts.total);
-  const cachePlan = await consultCache(parts.cache, route, request, channel, record, deadline);
+  const cachePlan = await consultCache(parts.cache, route, request, channel, record, deadlineOf(request, route));
   if (cachePlan === 'answered') return;
   if (cachePlan === undefined) return runAttempts(parts, route, request, channel, record, undefined);
   try {
@@ -68,7 +72,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
   }
 
   const totalMs = request.timeoutMs ?? route.config.timeouts.total;
-  const deadline = request.receivedAt + totalMs;
+  const deadline = deadlineOf(request, route);
   // Counted from arrival: time spent before the attempts (waiting for an identical request's answer) is part of it.
   const leftMs = deadline - performance.now();
   if (leftMs <= 0) throw new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed before any provider was tried.`);
