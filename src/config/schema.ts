@@ -147,6 +147,15 @@ export const configSchema = z.strictObject({
       .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: redisSchema.optional() })
       .prefault({}),
     state: z.strictObject({ redis: redisSchema.partial({ prefix: true }).optional() }).prefault({}),
+    // The Files and Batches APIs; off unless a store is named (a node:sqlite file, or ':memory:').
+    batches: z
+      .strictObject({
+        store: z.string().min(1),
+        concurrency: z.number().int().min(1).max(1024).default(16),
+        max_file_size: size.default(200 * 1024 * 1024),
+        max_lines: z.number().int().min(1).max(1_000_000).default(50_000),
+      })
+      .optional(),
     auth: z
       .strictObject({
         keys: z.array(

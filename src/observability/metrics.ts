@@ -41,6 +41,7 @@ export class GatewayMetrics {
   readonly tokens = new BoundCounter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
   readonly cost = new BoundCounter({ name: 'switchyard_cost_usd_total', help: "Spend in USD by provider and model: reported tokens at the provider's configured price.", labelNames: ['provider', 'model'], registers: [this.registry] });
   readonly cacheRequests = new BoundCounter({ name: 'switchyard_cache_requests_total', help: 'Response cache lookups by tier (memory, redis) and result (hit, miss, error: Redis slow or away).', labelNames: ['tier', 'result'], registers: [this.registry] });
+  readonly batchLines = new BoundCounter({ name: 'switchyard_batch_lines_total', help: 'Batch API lines by outcome: completed (2xx), failed (kept in the error file) or retried (a transient failure, sent again later).', labelNames: ['outcome'], registers: [this.registry] });
   readonly shed = new BoundCounter({ name: 'switchyard_shed_total', help: 'Requests refused by admission: 429s for a rate limit or a full waiting line, by priority and reason.', labelNames: ['priority', 'reason'], registers: [this.registry] });
   /** Read at scrape time from the providers' waiting lines. */
   private queueSource: () => Iterable<[string, number]> = () => [];
@@ -112,6 +113,10 @@ export class GatewayMetrics {
 
   countCacheLookup(tier: string, result: string): void {
     this.cacheRequests.labels(tier, result).inc();
+  }
+
+  countBatchLine(outcome: 'completed' | 'failed' | 'retried'): void {
+    this.batchLines.labels(outcome).inc();
   }
 
   countShed(priority: string, reason: string): void {

@@ -6,7 +6,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 // constant-time equality, so neither a Map lookup nor an early string
 // mismatch tells a caller how much of a guess was right.
 
-type KeyEntry = NonNullable<Config['auth']>['keys'][number];
+export type KeyEntry = NonNullable<Config['auth']>['keys'][number];
 interface HashedKey {
   digest: Buffer;
   entry: KeyEntry;

@@ -5,6 +5,8 @@
 export interface ClientChannel {
   /** Aborted when the client goes away before the response is finished. */
   readonly signal: AbortSignal;
+  /** True once a status has been sent: an error after that can only end the response. */
+  readonly headersSent: boolean;
   sendJson(status: number, headers: Record<string, string>, body: Buffer | string): void;
   /** Commits the response: status 200, SSE headers. */
   startStream(headers: Record<string, string>): void;

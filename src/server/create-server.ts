@@ -5,7 +5,9 @@ import { authenticate } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import { newRecord } from '../pipeline/gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
+import { registerBatchRoutes } from './batch-routes.ts';
 import { takeHotPath } from './fast-ingress.ts';
+import { RawChannel } from './raw-channel.ts';
 import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
 import { identityHeaders, requestIdFrom, serveOperation } from './serve-operation.ts';
 
@@ -65,7 +67,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
   // The same endpoints through Fastify, for what the fast path leaves (a query string, say).
   const handle = (operation: Operation) => async (request: FastifyRequest, reply: FastifyReply) => {
     reply.hijack();
-    await serveOperation(gateway, operation, Buffer.isBuffer(request.body) ? request.body : undefined, request.headers, reply.raw);
+    await serveOperation(gateway, operation, Buffer.isBuffer(request.body) ? request.body : undefined, request.headers, new RawChannel(reply.raw));
   };
 
   app.post('/v1/chat/completions', handle('chat'));
@@ -84,5 +86,6 @@ export function createServer(gateway: Gateway): FastifyInstance {
   });
   app.get('/metrics', async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
   app.get('/admin/status', async () => gateway.status());
+  registerBatchRoutes(app, gateway);
   return app;
 }

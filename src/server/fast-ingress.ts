@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import type { Operation } from '../providers/provider-spec.ts';
+import { RawChannel } from './raw-channel.ts';
 import { sendError, serveOperation } from './serve-operation.ts';
 
 // The three hot endpoints, taken before Fastify sees them. Fastify's routing,
@@ -57,7 +58,7 @@ export function takeHotPath(gateway: Gateway, request: IncomingMessage, response
   request.on('end', () => {
     if (refused) return;
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-    void serveOperation(gateway, operation, body, request.headers, response);
+    void serveOperation(gateway, operation, body, request.headers, new RawChannel(response));
   });
   // A client that drops mid-upload: nothing to answer, nothing to crash.
   request.on('error', () => {});

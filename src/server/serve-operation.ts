@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { accountRequest } from '../pipeline/accounting.ts';
 import { admitKey } from '../pipeline/admission.ts';
-import { authenticate, checkRouteAllowed } from '../pipeline/authenticate.ts';
+import { authenticate, checkRouteAllowed, type KeyEntry } from '../pipeline/authenticate.ts';
+import type { ClientChannel } from '../pipeline/client-channel.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import { newRecord, type GatewayRequest, type RequestRecord } from '../pipeline/gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
@@ -11,9 +12,10 @@ import { parseClientRequest } from './parse-client-request.ts';
 import { RawChannel } from './raw-channel.ts';
 import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
 
-// One /v1 call, from its body bytes to the last byte of the answer, on the
-// raw response: parse, authenticate, hand to the gateway, render any error,
-// and account for it as it unwinds.
+// One /v1 call, from its body bytes to the last byte of the answer: parse,
+// authenticate, hand to the gateway, render any error, and account for it as
+// it unwinds. The answer goes to a ClientChannel: the raw HTTP response for a
+// call from the network, a captured one for a line of a batch.
 
 const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
 
@@ -37,14 +39,18 @@ export function sendError(response: ServerResponse, headers: IncomingHttpHeaders
   channel.sendJson(error.status, { ...identityHeaders(requestIdFrom(headers), newRecord(), undefined), ...errorHeaders(error) }, errorBody(error));
 }
 
-export async function serveOperation(gateway: Gateway, operation: Operation, raw: Buffer | undefined, headers: IncomingHttpHeaders, response: ServerResponse): Promise<void> {
+/** A caller known without the Authorization header: a batch line runs as the key that created the batch. */
+export interface KnownCaller {
+  key: KeyEntry | undefined;
+}
+
+export async function serveOperation(gateway: Gateway, operation: Operation, raw: Buffer | undefined, headers: IncomingHttpHeaders, channel: ClientChannel, caller?: KnownCaller): Promise<void> {
   const receivedAt = performance.now();
   const id = requestIdFrom(headers);
-  const channel = new RawChannel(response);
   const record = newRecord();
   let gatewayRequest: GatewayRequest | undefined;
   try {
-    const key = authenticate(gateway.config, headers.authorization);
+    const key = caller ? caller.key : authenticate(gateway.config, headers.authorization);
     if (!raw || raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
     gatewayRequest = parseClientRequest({ operation, raw, headers, id, receivedAt, maxJsonDepth: gateway.config.server.max_json_depth });
     if (key) {

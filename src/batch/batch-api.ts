@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { GatewayError } from '../errors/gateway-error.ts';
+import { batchEndpoints, parseBatchInput, type BatchEndpoint } from './batch-input.ts';
+import type { BatchRunner } from './batch-runner.ts';
+import type { BatchRecord, BatchStore, StoredFile } from './batch-store.ts';
+
+// OpenAI's Files and Batches APIs over the store and the runner: what each
+// call checks, and the objects it answers with. Every file and batch belongs
+// to the gateway key that made it (the key's name; '' when auth is off), and
+// another key is told it does not exist.
+
+export interface BatchLimits {
+  maxFileSize: number;
+  maxLines: number;
+}
+
+export interface CreateBatchParams {
+  input_file_id?: unknown;
+  endpoint?: unknown;
+  completion_window?: unknown;
+  metadata?: unknown;
+}
+
+/** OpenAI's only window is 24h; shorter ones are accepted too (a test, a tight deadline). */
+const windowPattern = /^(\d{1,4})(s|m|h)$/;
+const windowUnitMs = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+const longestWindowMs = 7 * 24 * 3_600_000;
+
+function newId(prefix: string): string {
+  return `${prefix}${randomUUID().replaceAll('-', '')}`;
+}
+
+export class BatchApi {
+  private readonly store: BatchStore;
+  private readonly runner: BatchRunner;
+  private readonly limits: BatchLimits;
+  private readonly now: () => number;
+
+  constructor(store: BatchStore, runner: BatchRunner, limits: BatchLimits, now: () => number = Date.now) {
+    this.store = store;
+    this.runner = runner;
+    this.limits = limits;
+    this.now = now;
+  }
+
+  uploadFile(owner: string, purpose: string, filename: string, content: Buffer): Record<string, unknown> {
+    if (purpose !== 'batch') throw new GatewayError('invalid_request', `Only purpose "batch" is supported here, not "${purpose}".`, { param: 'purpose' });
+    if (content.length > this.limits.maxFileSize) throw new GatewayError('body_too_large', `The file is ${content.length} bytes; batches.max_file_size is ${this.limits.maxFileSize}.`);
+    const file: StoredFile = { id: newId('file-'), owner, purpose, filename, bytes: content.length, created_at: Math.floor(this.now() / 1000) };
+    this.store.addFile(file, content);
+    return fileObject(file);
+  }
+
+  file(owner: string, id: string): Record<string, unknown> {
+    return fileObject(this.ownFile(owner, id));
+  }
+
+  fileContent(owner: string, id: string): Buffer {
+    const content = this.store.fileContent(id, owner);
+    if (!content) throw noSuchFile(id);
+    return content;
+  }
+
+  files(owner: string, purpose: string | undefined, limit: number, after: string | undefined): Record<string, unknown> {
+    const page = this.store.files(owner, purpose, limit + 1, after);
+    const data = page.slice(0, limit).map(fileObject);
+    return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: page.length > limit };
+  }
+
+  deleteFile(owner: string, id: string): Record<string, unknown> {
+    if (!this.store.deleteFile(id, owner)) throw noSuchFile(id);
+    return { id, object: 'file', deleted: true };
+  }
+
+  createBatch(owner: string, params: CreateBatchParams): Record<string, unknown> {
+    const endpoint = params.endpoint;
+    if (typeof endpoint !== 'string' || !(batchEndpoints as readonly string[]).includes(endpoint)) {
+      throw new GatewayError('invalid_request', `endpoint must be one of ${batchEndpoints.join(', ')}.`, { param: 'endpoint' });
+    }
+    const window = typeof params.completion_window === 'string' ? windowPattern.exec(params.completion_window) : null;
+    const windowMs = window ? Number(window[1]) * windowUnitMs[window[2] as keyof typeof windowUnitMs] : 0;
+    if (windowMs <= 0 || windowMs > longestWindowMs) throw new GatewayError('invalid_request', 'completion_window must be "24h" (or another window such as "30m", at most 168h).', { param: 'completion_window' });
+    const metadata = params.metadata ?? null;
+    if (metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata) || Object.values(metadata).some((value) => typeof value !== 'string') || Object.keys(metadata).length > 16)) {
+      throw new GatewayError('invalid_request', 'metadata must be an object of at most 16 string values.', { param: 'metadata' });
+    }
+    if (typeof params.input_file_id !== 'string') throw new GatewayError('invalid_request', 'input_file_id is required.', { param: 'input_file_id' });
+    const file = this.ownFile(owner, params.input_file_id);
+    if (file.purpose !== 'batch') throw new GatewayError('invalid_request', `File ${file.id} has purpose "${file.purpose}"; a batch reads a file uploaded with purpose "batch".`, { param: 'input_file_id' });
+
+    const now = this.now();
+    const created = Math.floor(now / 1000);
+    const batch: BatchRecord = {
+      id: newId('batch_'),
+      owner,
+      endpoint,
+      input_file_id: file.id,
+      completion_window: params.completion_window as string,
+      status: 'in_progress',
+      created_at: created,
+      expires_at: Math.floor((now + windowMs) / 1000),
+      metadata: metadata as Record<string, string> | null,
+    };
+    const { lines, errors } = parseBatchInput(this.store.fileContent(file.id, owner) ?? Buffer.alloc(0), endpoint as BatchEndpoint, this.limits.maxLines);
+    if (errors.length > 0) {
+      batch.status = 'failed';
+      batch.failed_at = created;
+      batch.errors = errors;
+      this.store.addBatch(batch, []);
+    } else {
+      batch.in_progress_at = created;
+      this.store.addBatch(batch, lines);
+      this.runner.add(batch);
+    }
+    return this.batchObject(batch);
+  }
+
+  batch(owner: string, id: string): Record<string, unknown> {
+    return this.batchObject(this.ownBatch(owner, id));
+  }
+
+  batches(owner: string, limit: number, after: string | undefined): Record<string, unknown> {
+    const page = this.store.batches(owner, limit + 1, after);
+    const data = page.slice(0, limit).map((batch) => this.batchObject(this.runner.current(batch.id) ?? batch));
+    return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: page.length > limit };
+  }
+
+  cancel(owner: string, id: string): Record<string, unknown> {
+    const batch = this.ownBatch(owner, id);
+    if (batch.status !== 'in_progress' && batch.status !== 'cancelling') {
+      throw new GatewayError('invalid_request', `Batch ${id} is ${batch.status}; only a batch in progress can be cancelled.`, { status: 409 });
+    }
+    return this.batchObject(this.runner.cancel(batch));
+  }
+
+  private ownFile(owner: string, id: string): StoredFile {
+    const file = this.store.file(id, owner);
+    if (!file) throw noSuchFile(id);
+    return file;
+  }
+
+  private ownBatch(owner: string, id: string): BatchRecord {
+    const batch = this.runner.current(id) ?? this.store.batch(id, owner);
+    if (!batch || batch.owner !== owner) throw new GatewayError('not_found', `No batch with id ${id}.`, { param: 'batch_id' });
+    return batch;
+  }
+
+  private batchObject(batch: BatchRecord): Record<string, unknown> {
+    const counts = this.store.counts(batch.id);
+    const { owner: _owner, errors, ...rest } = batch;
+    return {
+      object: 'batch',
+      ...rest,
+      errors: errors ? { object: 'list', data: errors } : null,
+      output_file_id: batch.output_file_id ?? null,
+      error_file_id: batch.error_file_id ?? null,
+      request_counts: { total: counts.total, completed: counts.completed, failed: counts.failed },
+    };
+  }
+}
+
+function fileObject(file: StoredFile): Record<string, unknown> {
+  return { id: file.id, object: 'file', bytes: file.bytes, created_at: file.created_at, filename: file.filename, purpose: file.purpose, status: 'processed', expires_at: null, status_details: null };
+}
+
+function noSuchFile(id: string): GatewayError {
+  return new GatewayError('not_found', `No file with id ${id}.`, { param: 'file_id' });
+}

@@ -1,0 +1,252 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { KeyEntry } from '../pipeline/authenticate.ts';
+import type { Gateway } from '../pipeline/gateway.ts';
+import type { Operation } from '../providers/provider-spec.ts';
+import type { BatchEndpoint } from './batch-input.ts';
+import type { BatchStore, BatchRecord, LineToRun } from './batch-store.ts';
+import { CapturedChannel } from './captured-channel.ts';
+
+// Works through accepted batches in the background: claims due lines from the
+// store, sends each through the gateway's own pipeline as batch traffic (so it
+// waits behind realtime traffic in a saturated provider's line and is shed
+// first), and writes each answer to the store as it arrives. A transient
+// failure (429, 5xx, timeout) is not an answer: the line is tried again later,
+// with a growing pause that honours Retry-After, until the batch's completion
+// window closes. When no line of a batch is left open, its output and error
+// files are written and the batch ends.
+
+/** Serves one line as the server serves a request: parse, route permission, admission, pipeline. */
+export type LineDispatch = (operation: Operation, body: Buffer, headers: IncomingHttpHeaders, channel: CapturedChannel, caller: { key: KeyEntry | undefined }) => Promise<void>;
+
+export interface BatchRunnerOptions {
+  store: BatchStore;
+  gateway: Gateway;
+  dispatch: LineDispatch;
+  concurrency: number;
+  /** Milliseconds since the epoch; injectable for tests of expiry. */
+  now?: () => number;
+}
+
+const operations: Record<BatchEndpoint, Operation> = { '/v1/chat/completions': 'chat', '/v1/embeddings': 'embeddings' };
+/** Statuses that say "not now" rather than "no": the line is sent again later. */
+const transient = new Set([408, 429, 500, 502, 503, 504, 529]);
+const firstPauseMs = 1000;
+const longestPauseMs = 60_000;
+/** Even with nothing due, look again this often (a clock jump, a missed wake-up). */
+const idleCheckMs = 30_000;
+
+export class BatchRunner {
+  private readonly store: BatchStore;
+  private readonly gateway: Gateway;
+  private readonly dispatch: LineDispatch;
+  private readonly concurrency: number;
+  private readonly now: () => number;
+  /** Batches with work left, by id: the store's rows kept in memory so a line's end costs no parse. */
+  private readonly active = new Map<string, BatchRecord>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(options: BatchRunnerOptions) {
+    this.store = options.store;
+    this.gateway = options.gateway;
+    this.dispatch = options.dispatch;
+    this.concurrency = options.concurrency;
+    this.now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    for (const batch of this.store.activeBatches()) this.active.set(batch.id, batch);
+    // A batch stopped between its last answer and its files gets them now.
+    for (const batch of this.active.values()) if (batch.status === 'finalizing' || !this.store.hasOpenLines(batch.id)) this.finish(batch);
+    this.pump();
+  }
+
+  /** A new batch was accepted. */
+  add(batch: BatchRecord): void {
+    this.active.set(batch.id, batch);
+    this.pump();
+  }
+
+  /** Stops starting lines; those running get the caller's grace, then are cut and left for the next start. */
+  cancel(batch: BatchRecord): BatchRecord {
+    const kept = this.active.get(batch.id) ?? batch;
+    if (kept.status !== 'in_progress' && kept.status !== 'validating') return kept;
+    kept.status = 'cancelling';
+    kept.cancelling_at = seconds(this.now());
+    this.store.transaction(() => {
+      this.store.saveBatch(kept);
+      this.store.failPending(kept.id, (customId) => lineError(customId, 'batch_cancelled', 'The batch was cancelled before this request was sent.'));
+    });
+    if (!this.store.hasOpenLines(kept.id)) this.finish(kept);
+    return kept;
+  }
+
+  /** The live record of an active batch (its status may be ahead of a copy read earlier). */
+  current(id: string): BatchRecord | undefined {
+    return this.active.get(id);
+  }
+
+  private pump(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const now = this.now();
+    this.expire(now);
+    const free = this.concurrency - this.running.size;
+    if (free > 0) {
+      for (const line of this.store.claimLines(free, now)) {
+        const run = this.run(line).finally(() => {
+          this.running.delete(run);
+          this.pump();
+        });
+        this.running.add(run);
+      }
+    }
+    this.schedule(now);
+  }
+
+  /** Wakes up for the next postponed line or the next expiry, whichever is first. */
+  private schedule(now: number): void {
+    let wake = now + idleCheckMs;
+    // With every place taken, the next line starts when one ends; an expiry cannot wait for that.
+    const due = this.running.size < this.concurrency ? this.store.nextDue() : undefined;
+    if (due !== undefined) wake = Math.min(wake, due);
+    for (const batch of this.active.values()) if (batch.status === 'in_progress' && batch.expired_at === undefined) wake = Math.min(wake, batch.expires_at * 1000);
+    this.timer = setTimeout(() => this.pump(), Math.max(0, wake - now));
+    this.timer.unref();
+  }
+
+  private expire(now: number): void {
+    for (const batch of this.active.values()) {
+      if (batch.status !== 'in_progress' || batch.expired_at !== undefined || now < batch.expires_at * 1000) continue;
+      this.store.failPending(batch.id, (customId) => lineError(customId, 'batch_expired', 'The batch expired before this request could be completed.'));
+      batch.expired_at = seconds(now);
+      this.store.saveBatch(batch);
+      if (!this.store.hasOpenLines(batch.id)) this.finish(batch);
+    }
+  }
+
+  private async run(line: LineToRun): Promise<void> {
+    const batch = this.active.get(line.batchId);
+    if (!batch) return;
+    const requestId = `batch_req_${randomUUID().replaceAll('-', '')}`;
+    const channel = new CapturedChannel(this.abort.signal);
+    const caller = this.callerOf(batch);
+    if (caller === 'key gone') {
+      this.settle(line, batch, 'failed', lineError(line.customId, 'invalid_api_key', `The key "${batch.owner}" that created this batch is no longer configured.`));
+      return;
+    }
+    try {
+      await this.dispatch(operations[batch.endpoint as BatchEndpoint], line.body, { 'x-switchyard-class': 'batch', 'x-request-id': requestId }, channel, caller);
+    } catch (error) {
+      this.gateway.logger.error({ err: error, batch: batch.id, custom_id: line.customId }, 'batch line failed inside the gateway');
+    }
+    if (this.abort.signal.aborted || channel.status === 0) {
+      // Cut by shutdown (or never answered): it runs again on the next start.
+      if (!this.stopped) this.postpone(line, batch, firstPauseMs);
+      else this.store.postponeLine(line.batchId, line.line, 0);
+      return;
+    }
+    if (channel.status >= 200 && channel.status < 300) {
+      this.settle(line, batch, 'done', lineResult(requestId, line.customId, channel));
+      return;
+    }
+    if (transient.has(channel.status)) {
+      const retryAfterMs = Number(channel.headers['retry-after']) * 1000 || 0;
+      const pauseMs = Math.max(retryAfterMs, Math.min(longestPauseMs, firstPauseMs * 2 ** line.attempts) * (0.5 + Math.random() / 2));
+      if (this.now() + pauseMs < batch.expires_at * 1000) {
+        this.postpone(line, batch, pauseMs);
+        return;
+      }
+    }
+    this.settle(line, batch, 'failed', lineResult(requestId, line.customId, channel));
+  }
+
+  private callerOf(batch: BatchRecord): { key: KeyEntry | undefined } | 'key gone' {
+    const auth = this.gateway.config.auth;
+    if (!auth) return { key: undefined };
+    const key = auth.keys.find((entry) => entry.name === batch.owner);
+    return key ? { key } : 'key gone';
+  }
+
+  private postpone(line: LineToRun, batch: BatchRecord, pauseMs: number): void {
+    this.gateway.metrics.countBatchLine('retried');
+    this.store.postponeLine(batch.id, line.line, Math.round(this.now() + pauseMs));
+  }
+
+  private settle(line: LineToRun, batch: BatchRecord, state: 'done' | 'failed', result: string): void {
+    this.gateway.metrics.countBatchLine(state === 'done' ? 'completed' : 'failed');
+    this.store.finishLine(batch.id, line.line, state, result);
+    if (!this.store.hasOpenLines(batch.id)) this.finish(batch);
+  }
+
+  /** Writes the output and error files and ends the batch, in one transaction. */
+  private finish(batch: BatchRecord): void {
+    const now = seconds(this.now());
+    const ending = batch.status === 'cancelling' ? 'cancelled' : batch.expired_at !== undefined ? 'expired' : 'completed';
+    this.store.transaction(() => {
+      batch.finalizing_at ??= now;
+      const done = this.store.results(batch.id, 'done');
+      const failed = this.store.results(batch.id, 'failed');
+      if (done.length > 0) batch.output_file_id = this.writeFile(batch, done, 'output', now);
+      if (failed.length > 0) batch.error_file_id = this.writeFile(batch, failed, 'errors', now);
+      batch.usage = usageOf(done);
+      batch.status = ending;
+      if (ending === 'completed') batch.completed_at = now;
+      else if (ending === 'cancelled') batch.cancelled_at = now;
+      this.store.saveBatch(batch);
+    });
+    this.active.delete(batch.id);
+    this.gateway.logger.info({ batch: batch.id, status: batch.status, ...this.store.counts(batch.id) }, `batch ${batch.status}`);
+  }
+
+  private writeFile(batch: BatchRecord, lines: string[], kind: 'output' | 'errors', now: number): string {
+    const id = `file-${randomUUID().replaceAll('-', '')}`;
+    const content = Buffer.from(`${lines.join('\n')}\n`);
+    this.store.addFile({ id, owner: batch.owner, purpose: 'batch_output', filename: `${batch.id}_${kind}.jsonl`, bytes: content.length, created_at: now }, content);
+    return id;
+  }
+
+  /** Starts no more lines; lines still running after `graceMs` are cut, and run again on the next start. */
+  async stop(graceMs: number): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const cut = setTimeout(() => this.abort.abort(new Error('the gateway is shutting down')), graceMs);
+    await Promise.all(this.running);
+    clearTimeout(cut);
+  }
+}
+
+function seconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+function lineResult(requestId: string, customId: string, channel: CapturedChannel): string {
+  const raw = channel.body.toString('utf8');
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    body = raw;
+  }
+  return JSON.stringify({ id: requestId, custom_id: customId, response: { status_code: channel.status, request_id: requestId, body }, error: null });
+}
+
+function lineError(customId: string, code: string, message: string): string {
+  return JSON.stringify({ id: `batch_req_${randomUUID().replaceAll('-', '')}`, custom_id: customId, response: null, error: { code, message } });
+}
+
+/** Tokens over a batch's answered lines, as OpenAI's Batch.usage reports them. */
+function usageOf(done: readonly string[]): NonNullable<BatchRecord['usage']> {
+  let input = 0;
+  let output = 0;
+  for (const result of done) {
+    const usage = (JSON.parse(result) as { response?: { body?: { usage?: { prompt_tokens?: number; completion_tokens?: number } } } }).response?.body?.usage;
+    input += usage?.prompt_tokens ?? 0;
+    output += usage?.completion_tokens ?? 0;
+  }
+  return { input_tokens: input, input_tokens_details: { cached_tokens: 0 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: input + output };
+}

@@ -1,0 +1,285 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI, { toFile } from 'openai';
+import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts';
+import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
+import { startGateway, type RunningGateway } from './support/gateway-harness.ts';
+
+// The Batches API as an application uses it through the official SDK: upload
+// a JSONL file, create a batch, poll it, download the output and error files.
+// The provider is a local OpenAI-compatible server whose answer depends on the
+// prompt: "refuse…" gets a 400, "busy…" a 503 the first time, "hold…" waits
+// until the test lets it go.
+
+interface Provider extends FakeUpstream<never> {
+  /** Prompts the provider has been sent, in order (a prompt sent twice appears twice). */
+  prompts(): string[];
+  /** Lets a "hold…" prompt be answered, now and from then on. */
+  release(prompt: string): void;
+}
+
+async function startProvider(): Promise<Provider> {
+  const busySeen = new Set<string>();
+  const holds = new Map<string, { gate: Promise<void>; open: () => void }>();
+  const holdFor = (prompt: string) => {
+    let hold = holds.get(prompt);
+    if (!hold) {
+      let open: () => void = () => {};
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      hold = { gate, open };
+      holds.set(prompt, hold);
+    }
+    return hold;
+  };
+  const fake = await startFake<never>(async ({ request, response, reply }) => {
+    if (request.method === 'GET') return sendJson(response, 200, { object: 'list', data: [{ id: 'small', object: 'model', created: 0, owned_by: 'test' }] });
+    const body = request.body as { model: string; messages: { role: string; content: string }[] };
+    const prompt = body.messages.at(-1)?.content ?? '';
+    if (prompt.startsWith('refuse')) return sendOpenAIError(response, 400, 'This prompt is refused by the provider.', 'invalid_prompt');
+    if (prompt.startsWith('busy') && !busySeen.has(prompt)) {
+      busySeen.add(prompt);
+      return sendOpenAIError(response, 503, 'The server is busy. Please try again later.', null, { 'retry-after': '1' });
+    }
+    if (prompt.startsWith('hold')) await holdFor(prompt).gate;
+    const { answer, reply: replied } = answerChat(body, `chatcmpl-${fake.requests.length}`, 'batch');
+    reply(replied);
+    sendJson(response, 200, completion(answer));
+  });
+  return Object.assign(fake, {
+    prompts: () => fake.requests.filter((request) => request.method === 'POST').map((request) => (request.body as { messages: { content: string }[] }).messages.at(-1)?.content ?? ''),
+    release: (prompt: string) => holdFor(prompt).open(),
+  });
+}
+
+let provider: Provider;
+const gateways: RunningGateway[] = [];
+before(async () => {
+  provider = await startProvider();
+});
+after(async () => {
+  for (const gateway of gateways) await gateway.close();
+  await provider.close();
+});
+
+function storePath(): string {
+  return join(mkdtempSync(join(tmpdir(), 'switchyard-batches-')), 'batches.db');
+}
+
+async function gatewayWith(store: string, extra: Record<string, unknown> = {}): Promise<RunningGateway> {
+  const gateway = await startGateway({
+    server: { drain_timeout: 200 },
+    providers: { up: { type: 'openai', base_url: `${provider.url}/v1` } },
+    routes: { chat: { targets: [{ provider: 'up', model: 'small' }], retry: { attempts: 1 } } },
+    batches: { store, concurrency: 2 },
+    ...extra,
+  });
+  gateways.push(gateway);
+  return gateway;
+}
+
+function jsonl(prompts: string[], shape: (prompt: string, index: number) => unknown = (prompt, index) => ({ custom_id: `req-${index + 1}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: prompt }] } })): string {
+  return prompts.map((prompt, index) => JSON.stringify(shape(prompt, index))).join('\n') + '\n';
+}
+
+async function submit(client: OpenAI, content: string, window = '24h'): Promise<OpenAI.Batches.Batch> {
+  const file = await client.files.create({ file: await toFile(Buffer.from(content), 'requests.jsonl'), purpose: 'batch' });
+  assert.equal(file.purpose, 'batch');
+  assert.equal(file.bytes, Buffer.byteLength(content));
+  return client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: window as '24h' });
+}
+
+/** Polls as an application would, until the batch ends or `until` holds; fails after 10 s. */
+async function waitFor(client: OpenAI, id: string, until: (batch: OpenAI.Batches.Batch) => boolean = (batch) => ['completed', 'failed', 'expired', 'cancelled'].includes(batch.status)): Promise<OpenAI.Batches.Batch> {
+  const started = Date.now();
+  for (;;) {
+    const batch = await client.batches.retrieve(id);
+    if (until(batch)) return batch;
+    assert.ok(Date.now() - started < 10_000, `batch ${id} still ${batch.status} after 10 s: ${JSON.stringify(batch.request_counts)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+interface ResultLine {
+  custom_id: string;
+  response: { status_code: number; body: { choices?: { message: { content: string } }[]; error?: { message: string } } } | null;
+  error: { code: string; message: string } | null;
+}
+
+async function lines(client: OpenAI, fileId: string | null | undefined): Promise<ResultLine[]> {
+  assert.ok(fileId, 'the batch has this file');
+  const text = await (await client.files.content(fileId)).text();
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as ResultLine);
+}
+
+test('a batch uploaded through the SDK completes: one answer per line, in input order, with counts and usage', async () => {
+  const { client } = await gatewayWith(storePath());
+  const prompts = ['alpha', 'bravo', 'charlie', 'delta', 'echo'];
+  const created = await submit(client, jsonl(prompts));
+  assert.equal(created.status, 'in_progress');
+  assert.equal(created.endpoint, '/v1/chat/completions');
+  const done = await waitFor(client, created.id);
+  assert.equal(done.status, 'completed');
+  assert.deepEqual(done.request_counts, { total: 5, completed: 5, failed: 0 });
+  assert.ok(done.usage && done.usage.input_tokens > 0 && done.usage.output_tokens > 0, 'usage is summed over the answers');
+  assert.equal(done.error_file_id, null);
+  const output = await lines(client, done.output_file_id);
+  assert.deepEqual(
+    output.map((line) => line.custom_id),
+    ['req-1', 'req-2', 'req-3', 'req-4', 'req-5'],
+  );
+  for (const [index, line] of output.entries()) {
+    assert.equal(line.response?.status_code, 200);
+    assert.match(line.response?.body.choices?.[0]?.message.content ?? '', new RegExp(String(prompts[index])));
+  }
+  // Sent as batch traffic, with the route's model swapped in, like any request.
+  const sent = provider.requests.filter((request) => request.method === 'POST' && prompts.includes((request.body as { messages: { content: string }[] }).messages[0]?.content ?? ''));
+  assert.equal(sent.length, 5);
+  for (const request of sent) assert.equal((request.body as { model: string }).model, 'small');
+  const listed = await client.batches.list();
+  assert.ok(listed.data.some((batch) => batch.id === created.id));
+});
+
+test('a refused line goes to the error file with the provider\'s answer; a busy line is sent again and succeeds', async () => {
+  const { client, gateway } = await gatewayWith(storePath());
+  const done = await waitFor(client, (await submit(client, jsonl(['fine one', 'refuse this', 'busy now', 'fine two']))).id);
+  assert.equal(done.status, 'completed');
+  assert.deepEqual(done.request_counts, { total: 4, completed: 3, failed: 1 });
+  const output = await lines(client, done.output_file_id);
+  assert.deepEqual(
+    output.map((line) => line.custom_id),
+    ['req-1', 'req-3', 'req-4'],
+  );
+  const errors = await lines(client, done.error_file_id);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]?.custom_id, 'req-2');
+  assert.equal(errors[0]?.response?.status_code, 400);
+  assert.match(errors[0]?.response?.body.error?.message ?? '', /refused by the provider/);
+  assert.equal(provider.prompts().filter((prompt) => prompt === 'busy now').length, 2, 'the busy line was sent twice');
+  const metrics = await gateway.metrics.render();
+  assert.match(metrics, /switchyard_batch_lines_total\{outcome="retried"\} 1/);
+  assert.match(metrics, /switchyard_batch_lines_total\{outcome="failed"\} 1/);
+});
+
+test('an input file with bad lines fails the batch, naming each line', async () => {
+  const { client } = await gatewayWith(storePath());
+  const content = [
+    JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [] } }),
+    '{not json',
+    JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [] } }),
+    JSON.stringify({ custom_id: 'b', method: 'POST', url: '/v1/embeddings', body: { model: 'chat', input: 'x' } }),
+  ].join('\n');
+  const batch = await submit(client, content);
+  assert.equal(batch.status, 'failed');
+  assert.deepEqual(
+    batch.errors?.data?.map((error) => [error.line, error.code]),
+    [
+      [2, 'invalid_json_line'],
+      [3, 'duplicate_custom_id'],
+      [4, 'mismatched_endpoint'],
+    ],
+  );
+  await assert.rejects(client.batches.create({ input_file_id: 'file-nope', endpoint: '/v1/chat/completions', completion_window: '24h' }), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
+  await assert.rejects(
+    client.batches.create({ input_file_id: batch.input_file_id, endpoint: '/v1/moderations', completion_window: '24h' }),
+    (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && error.param === 'endpoint',
+  );
+});
+
+test('an accepted batch survives a restart: answered lines are not sent again, the cut one is', async () => {
+  const store = storePath();
+  const first = await gatewayWith(store, { batches: { store, concurrency: 1 } });
+  const created = await submit(first.client, jsonl(['one before', 'two before', 'hold three', 'four after']));
+  await waitFor(first.client, created.id, (batch) => batch.request_counts?.completed === 2 && provider.prompts().includes('hold three'));
+  await first.close();
+  gateways.splice(gateways.indexOf(first), 1);
+  provider.release('hold three');
+
+  const second = await gatewayWith(store, { batches: { store, concurrency: 1 } });
+  const done = await waitFor(second.client, created.id);
+  assert.equal(done.status, 'completed');
+  assert.deepEqual(done.request_counts, { total: 4, completed: 4, failed: 0 });
+  const sent = provider.prompts();
+  assert.equal(sent.filter((prompt) => prompt === 'one before').length, 1);
+  assert.equal(sent.filter((prompt) => prompt === 'two before').length, 1);
+  assert.equal(sent.filter((prompt) => prompt === 'hold three').length, 2, 'cut by the shutdown, sent again after');
+  assert.deepEqual(
+    (await lines(second.client, done.output_file_id)).map((line) => line.custom_id),
+    ['req-1', 'req-2', 'req-3', 'req-4'],
+  );
+});
+
+test('each key sees only its own files and batches', async () => {
+  const keys = { keys: [{ name: 'team-a', key: 'sk-team-a-000000000' }, { name: 'team-b', key: 'sk-team-b-000000000' }] };
+  const gateway = await gatewayWith(storePath(), { auth: keys });
+  const a = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'sk-team-a-000000000', maxRetries: 0 });
+  const b = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'sk-team-b-000000000', maxRetries: 0 });
+  const batch = await submit(a, jsonl(['for team a']));
+  const isNotFound = (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404;
+  await assert.rejects(b.batches.retrieve(batch.id), isNotFound);
+  await assert.rejects(b.files.retrieve(batch.input_file_id), isNotFound);
+  await assert.rejects(b.batches.cancel(batch.id), isNotFound);
+  assert.equal((await b.batches.list()).data.length, 0);
+  const done = await waitFor(a, batch.id);
+  assert.equal(done.status, 'completed');
+  await assert.rejects(b.files.content(done.output_file_id ?? ''), isNotFound);
+  await assert.rejects(gateway.client.batches.list(), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 401);
+});
+
+test('cancelling stops the lines not yet sent; the one running finishes and is kept', async () => {
+  const store = storePath();
+  const { client } = await gatewayWith(store, { batches: { store, concurrency: 1 } });
+  const created = await submit(client, jsonl(['hold cancel one', 'cancel two', 'cancel three']));
+  await waitFor(client, created.id, () => provider.prompts().includes('hold cancel one'));
+  const cancelling = await client.batches.cancel(created.id);
+  assert.equal(cancelling.status, 'cancelling');
+  provider.release('hold cancel one');
+  const done = await waitFor(client, created.id);
+  assert.equal(done.status, 'cancelled');
+  assert.deepEqual(done.request_counts, { total: 3, completed: 1, failed: 2 });
+  assert.deepEqual(
+    (await lines(client, done.output_file_id)).map((line) => line.custom_id),
+    ['req-1'],
+  );
+  assert.deepEqual(
+    (await lines(client, done.error_file_id)).map((line) => [line.custom_id, line.error?.code]),
+    [
+      ['req-2', 'batch_cancelled'],
+      ['req-3', 'batch_cancelled'],
+    ],
+  );
+  assert.ok(!provider.prompts().includes('cancel two'), 'a cancelled line never reaches the provider');
+  await assert.rejects(client.batches.cancel(created.id), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 409);
+});
+
+test('a batch whose window closes ends expired: what was answered is kept, the rest is marked expired', async () => {
+  const store = storePath();
+  const { client } = await gatewayWith(store, { batches: { store, concurrency: 1 } });
+  const created = await submit(client, jsonl(['hold expire one', 'expire two']), '1s');
+  await waitFor(client, created.id, (batch) => batch.request_counts?.failed === 1);
+  assert.ok(!provider.prompts().includes('expire two'));
+  provider.release('hold expire one');
+  const done = await waitFor(client, created.id);
+  assert.equal(done.status, 'expired');
+  assert.ok(done.expired_at);
+  assert.deepEqual(
+    (await lines(client, done.output_file_id)).map((line) => line.custom_id),
+    ['req-1'],
+  );
+  assert.deepEqual(
+    (await lines(client, done.error_file_id)).map((line) => [line.custom_id, line.error?.code]),
+    [['req-2', 'batch_expired']],
+  );
+});
+
+test('without batches.store the Files and Batches APIs answer 404 and say how to turn them on', async () => {
+  const gateway = await startGateway({ providers: { up: { type: 'openai', base_url: `${provider.url}/v1` } }, routes: { chat: { targets: [{ provider: 'up', model: 'small' }] } } });
+  gateways.push(gateway);
+  await assert.rejects(gateway.client.batches.list(), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404 && /batches\.store/.test(error.message));
+  await assert.rejects(gateway.client.files.create({ file: await toFile(Buffer.from('{}'), 'x.jsonl'), purpose: 'batch' }), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
+});
