@@ -43,6 +43,8 @@ export interface TargetEnvironment {
   nodeArgs?: Partial<Record<TargetName, string[]>>;
   /** Another checkout of Switchyard (a `git worktree` of an earlier commit), measured as `baseline`. */
   baselineDir?: string;
+  /** YAML appended to Switchyard's generated config (bench/batch.ts turns batches on with it). */
+  switchyardConfig?: string;
 }
 
 export type StartOutcome = { ok: true; target: RunningTarget } | { ok: false; reason: string };
@@ -141,7 +143,7 @@ providers:
 routes:
   chat:
     targets: [{ provider: upstream, model: bench-model }]
-`,
+${environment.switchyardConfig ?? ''}`,
       );
       // The gateway logs one JSON line per request: into a file, as a deployment would ship it.
       // The built gateway, as `npm start` runs it: no type stripping (its wasm costs memory and start-up).

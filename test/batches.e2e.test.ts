@@ -283,3 +283,27 @@ test('without batches.store the Files and Batches APIs answer 404 and say how to
   await assert.rejects(gateway.client.batches.list(), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404 && /batches\.store/.test(error.message));
   await assert.rejects(gateway.client.files.create({ file: await toFile(Buffer.from('{}'), 'x.jsonl'), purpose: 'batch' }), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
 });
+
+test('uploads the Files API cannot take get a clear 4xx, and /admin/status shows the runner', async () => {
+  const store = storePath();
+  const gateway = await gatewayWith(store, { batches: { store, max_file_size: '1kb' } });
+  const { client } = gateway;
+  const status = (error: InstanceType<typeof OpenAI.APIError>) => error.status;
+  const refused = async (call: Promise<unknown>) => {
+    try {
+      await call;
+    } catch (error) {
+      return [status(error as InstanceType<typeof OpenAI.APIError>), (error as InstanceType<typeof OpenAI.APIError>).param ?? null];
+    }
+    return 'accepted';
+  };
+  assert.deepEqual(await refused(client.files.create({ file: await toFile(Buffer.from('{}\n'), 'x.jsonl'), purpose: 'fine-tune' })), [400, 'purpose']);
+  assert.deepEqual(await refused(client.files.create({ file: await toFile(Buffer.alloc(4096, 'x'), 'big.jsonl'), purpose: 'batch' })), [413, null]);
+  const notMultipart = await fetch(`${gateway.baseURL}/files`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"purpose":"batch"}' });
+  assert.equal(notMultipart.status, 415);
+  assert.equal(((await notMultipart.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
+  assert.deepEqual(await refused(client.batches.create({ input_file_id: 'file-x', endpoint: '/v1/chat/completions', completion_window: '1y' as '24h' })), [400, 'completion_window']);
+  const admin = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { batches: { store: string; concurrency: number } };
+  assert.equal(admin.batches.store, store);
+  assert.equal(admin.batches.concurrency, 16);
+});

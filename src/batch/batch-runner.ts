@@ -58,9 +58,14 @@ export class BatchRunner {
   }
 
   start(): void {
-    for (const batch of this.store.activeBatches()) this.active.set(batch.id, batch);
-    // A batch stopped between its last answer and its files gets them now.
-    for (const batch of this.active.values()) if (batch.status === 'finalizing' || !this.store.hasOpenLines(batch.id)) this.finish(batch);
+    for (const batch of this.store.activeBatches()) {
+      this.active.set(batch.id, batch);
+      // Lines cut by the last shutdown are waiting again; a batch cancelled or expired by then must not send them.
+      if (batch.status === 'cancelling') this.store.failPending(batch.id, (customId) => cancelledLine(customId));
+      else if (batch.expired_at !== undefined) this.store.failPending(batch.id, (customId) => expiredLine(customId));
+      // A batch stopped between its last answer and its files gets them now.
+      if (!this.store.hasOpenLines(batch.id)) this.finish(batch);
+    }
     this.pump();
   }
 
@@ -78,10 +83,15 @@ export class BatchRunner {
     kept.cancelling_at = seconds(this.now());
     this.store.transaction(() => {
       this.store.saveBatch(kept);
-      this.store.failPending(kept.id, (customId) => lineError(customId, 'batch_cancelled', 'The batch was cancelled before this request was sent.'));
+      this.store.failPending(kept.id, cancelledLine);
     });
     if (!this.store.hasOpenLines(kept.id)) this.finish(kept);
     return kept;
+  }
+
+  /** For /admin/status. */
+  status(): { active_batches: number; lines_running: number; concurrency: number } {
+    return { active_batches: this.active.size, lines_running: this.running.size, concurrency: this.concurrency };
   }
 
   /** The live record of an active batch (its status may be ahead of a copy read earlier). */
@@ -122,7 +132,7 @@ export class BatchRunner {
   private expire(now: number): void {
     for (const batch of this.active.values()) {
       if (batch.status !== 'in_progress' || batch.expired_at !== undefined || now < batch.expires_at * 1000) continue;
-      this.store.failPending(batch.id, (customId) => lineError(customId, 'batch_expired', 'The batch expired before this request could be completed.'));
+      this.store.failPending(batch.id, expiredLine);
       batch.expired_at = seconds(now);
       this.store.saveBatch(batch);
       if (!this.store.hasOpenLines(batch.id)) this.finish(batch);
@@ -233,6 +243,14 @@ function lineResult(requestId: string, customId: string, channel: CapturedChanne
     body = raw;
   }
   return JSON.stringify({ id: requestId, custom_id: customId, response: { status_code: channel.status, request_id: requestId, body }, error: null });
+}
+
+function cancelledLine(customId: string): string {
+  return lineError(customId, 'batch_cancelled', 'The batch was cancelled before this request was sent.');
+}
+
+function expiredLine(customId: string): string {
+  return lineError(customId, 'batch_expired', 'The batch expired before this request could be completed.');
 }
 
 function lineError(customId: string, code: string, message: string): string {

@@ -75,6 +75,8 @@ const schema = `
     state TEXT NOT NULL, not_before INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, result TEXT,
     UNIQUE (batch_id, line));
   CREATE INDEX IF NOT EXISTS batch_lines_by_state ON batch_lines (state, seq);
+  CREATE INDEX IF NOT EXISTS batch_lines_due ON batch_lines (state, not_before);
+  CREATE INDEX IF NOT EXISTS batch_lines_of_batch ON batch_lines (batch_id, state);
 `;
 
 /** Lines still to answer, by state. `running` is only ever set by this process. */
@@ -176,7 +178,8 @@ export class BatchStore {
   claimLines(limit: number, now: number): LineToRun[] {
     return this.transaction(() => {
       const rows = this.sql(
-        "SELECT l.seq, l.batch_id, l.line, l.custom_id, l.body, l.attempts FROM batch_lines l JOIN batches b ON b.id = l.batch_id WHERE l.state = 'pending' AND l.not_before <= ? AND b.status = 'in_progress' ORDER BY l.seq LIMIT ?",
+        // In input order through (state, seq): the planner would otherwise take (state, not_before) and sort every waiting line on each claim.
+        "SELECT l.seq, l.batch_id, l.line, l.custom_id, l.body, l.attempts FROM batch_lines l INDEXED BY batch_lines_by_state JOIN batches b ON b.id = l.batch_id WHERE l.state = 'pending' AND l.not_before <= ? AND b.status = 'in_progress' ORDER BY l.seq LIMIT ?",
       ).all(now, limit) as { seq: number; batch_id: string; line: number; custom_id: string; body: Uint8Array; attempts: number }[];
       const mark = this.sql("UPDATE batch_lines SET state = 'running' WHERE seq = ?");
       for (const row of rows) mark.run(row.seq);
@@ -184,9 +187,9 @@ export class BatchStore {
     });
   }
 
-  /** When the next postponed line of a running batch becomes due, if any. */
+  /** When the next waiting line becomes due, if any (only batches in progress have waiting lines: a cancel or expiry ends them). */
   nextDue(): number | undefined {
-    const row = this.sql("SELECT min(l.not_before) AS due FROM batch_lines l JOIN batches b ON b.id = l.batch_id WHERE l.state = 'pending' AND b.status = 'in_progress'").get() as { due: number | null };
+    const row = this.sql("SELECT min(not_before) AS due FROM batch_lines WHERE state = 'pending'").get() as { due: number | null };
     return row.due ?? undefined;
   }
 

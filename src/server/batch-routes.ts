@@ -14,14 +14,15 @@ import { requestIdFrom, serveOperation } from './serve-operation.ts';
 
 const multipartSlack = 1024 * 1024;
 
-export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): void {
+/** Registers the endpoints; returns what /admin/status shows of batches. */
+export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () => Record<string, unknown> | string {
   const settings = gateway.config.batches;
   if (!settings) {
     const off = async () => {
       throw new GatewayError('not_found', 'The Files and Batches APIs are off: set batches.store in the config to turn them on.');
     };
     for (const path of ['/v1/files', '/v1/files/*', '/v1/batches', '/v1/batches/*']) app.all(path, off);
-    return;
+    return () => 'off';
   }
   const store = new BatchStore(settings.store);
   const runner = new BatchRunner({
@@ -44,8 +45,17 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): voi
 
   const owner = (request: FastifyRequest) => authenticate(gateway.config, request.headers.authorization)?.name ?? '';
   const idHeader = (request: FastifyRequest) => ({ 'x-request-id': requestIdFrom(request.headers) });
+  // A wrong key is refused before a large upload is read.
+  const keyFirst = (request: FastifyRequest, _reply: unknown, done: (error?: Error) => void) => {
+    try {
+      owner(request);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  };
 
-  app.post('/v1/files', { bodyLimit: settings.max_file_size + multipartSlack }, async (request, reply) => {
+  app.post('/v1/files', { bodyLimit: settings.max_file_size + multipartSlack, onRequest: keyFirst }, async (request, reply) => {
     const who = owner(request);
     const type = request.headers['content-type'] ?? '';
     if (!type.startsWith('multipart/form-data') || !Buffer.isBuffer(request.body)) {
@@ -85,6 +95,7 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): voi
   });
   app.get('/v1/batches/:id', async (request, reply) => reply.headers(idHeader(request)).send(api.batch(owner(request), (request.params as { id: string }).id)));
   app.post('/v1/batches/:id/cancel', async (request, reply) => reply.headers(idHeader(request)).send(api.cancel(owner(request), (request.params as { id: string }).id)));
+  return () => ({ store: settings.store, ...runner.status() });
 }
 
 function pageSize(given: string | undefined, fallback: number, most: number): number {

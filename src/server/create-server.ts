@@ -85,7 +85,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
     return reply.code(readiness.ready ? 200 : 503).send(readiness);
   });
   app.get('/metrics', async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
-  app.get('/admin/status', async () => gateway.status());
-  registerBatchRoutes(app, gateway);
+  const batchStatus = registerBatchRoutes(app, gateway);
+  app.get('/admin/status', async () => ({ ...gateway.status(), batches: batchStatus() }));
   return app;
 }

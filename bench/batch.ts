@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { availableCores } from './proc-stats.ts';
+import { killAll } from './services.ts';
+import { baseHeaders, requestBody, requestPath, startTarget, startUpstream } from './targets.ts';
+
+// What the Batches API costs over sending the same requests yourself: N
+// requests sent online by a client keeping C in flight, then the same N as
+// one batch with `batches.concurrency: C`, through the same gateway, against
+// the instant upstream stand-in. Reports requests per second of each and the
+// ratio. Not part of CI.
+//
+//   npm run bench:batch -- [--requests 5000] [--concurrency 16] [--rounds 3]
+
+const { values: flags } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '5000' },
+    concurrency: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '3' },
+    // Writes a V8 CPU profile of the gateway into this folder.
+    'cpu-prof-dir': { type: 'string' },
+  },
+});
+const requests = Number(flags.requests);
+const concurrency = Number(flags.concurrency);
+const rounds = Number(flags.rounds);
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const workDir = mkdtempSync(join(tmpdir(), 'switchyard-batch-bench-'));
+const pin = availableCores() >= 2;
+process.on('exit', killAll);
+
+const upstream = await startUpstream({ repoRoot, workDir, cpus: pin ? '1' : undefined });
+const started = await startTarget('switchyard', {
+  upstreamPort: upstream.port,
+  upstreamPid: upstream.pid,
+  workDir,
+  cpus: pin ? '0' : undefined,
+  repoRoot,
+  nodeArgs: flags['cpu-prof-dir'] ? { switchyard: ['--max-semi-space-size=8', '--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof-dir']}`] } : { switchyard: ['--max-semi-space-size=8'] },
+  switchyardConfig: `batches: { store: "${join(workDir, 'batches.db')}", concurrency: ${concurrency}, max_lines: ${requests} }\n`,
+});
+if (!started.ok) throw new Error(`Switchyard did not start: ${started.reason}`);
+const base = `http://127.0.0.1:${started.target.port}`;
+
+async function online(): Promise<number> {
+  const begin = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < requests) {
+      next += 1;
+      const answer = await fetch(base + requestPath, { method: 'POST', headers: baseHeaders, body: requestBody(false) });
+      if (answer.status !== 200) throw new Error(`online request answered ${answer.status}`);
+      await answer.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return performance.now() - begin;
+}
+
+async function batch(): Promise<number> {
+  const body = JSON.parse(requestBody(false)) as unknown;
+  const lines = Array.from({ length: requests }, (_, index) => JSON.stringify({ custom_id: `r${index}`, method: 'POST', url: requestPath, body })).join('\n');
+  const form = new FormData();
+  form.set('purpose', 'batch');
+  form.set('file', new Blob([lines]), 'bench.jsonl');
+  const begin = performance.now();
+  const file = (await (await fetch(`${base}/v1/files`, { method: 'POST', headers: { authorization: baseHeaders.authorization }, body: form })).json()) as { id: string };
+  const created = (await (
+    await fetch(`${base}/v1/batches`, { method: 'POST', headers: baseHeaders, body: JSON.stringify({ input_file_id: file.id, endpoint: requestPath, completion_window: '24h' }) })
+  ).json()) as { id: string };
+  for (;;) {
+    const state = (await (await fetch(`${base}/v1/batches/${created.id}`, { headers: baseHeaders })).json()) as { status: string; request_counts: { completed: number; failed: number } };
+    if (state.status === 'completed') {
+      if (state.request_counts.completed !== requests) throw new Error(`batch completed ${state.request_counts.completed} of ${requests}`);
+      break;
+    }
+    if (state.status !== 'in_progress') throw new Error(`batch ended ${state.status}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await (await fetch(`${base}/v1/files/${file.id}`, { headers: baseHeaders })).arrayBuffer();
+  return performance.now() - begin;
+}
+
+const rows: string[] = [];
+for (let round = 1; round <= rounds; round += 1) {
+  const onlineMs = await online();
+  const batchMs = await batch();
+  const row = `round ${round}: online ${Math.round((requests / onlineMs) * 1000)} req/s, batch ${Math.round((requests / batchMs) * 1000)} lines/s (upload to completed), batch ÷ online ${(onlineMs / batchMs).toFixed(2)}`;
+  rows.push(row);
+  console.log(row);
+}
+await started.target.stop();
+await upstream.stop();
+rmSync(workDir, { recursive: true, force: true });
