@@ -3,15 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { availableCores } from './proc-stats.ts';
+import { availableCores, cpuTicks, ticksPerSecond } from './proc-stats.ts';
 import { killAll } from './services.ts';
 import { baseHeaders, requestBody, requestPath, startTarget, startUpstream } from './targets.ts';
 
 // What the Batches API costs over sending the same requests yourself: N
 // requests sent online by a client keeping C in flight, then the same N as
 // one batch with `batches.concurrency: C`, through the same gateway, against
-// the instant upstream stand-in. Reports requests per second of each and the
-// ratio. Not part of CI.
+// the instant upstream stand-in. Reports requests per second of each, their
+// ratio, and the gateway's CPU per request in each (what a batch line costs
+// the process that also serves realtime traffic). Not part of CI.
 //
 //   npm run bench:batch -- [--requests 5000] [--concurrency 16] [--rounds 3]
 
@@ -84,13 +85,22 @@ async function batch(): Promise<number> {
   return performance.now() - begin;
 }
 
-const rows: string[] = [];
+const pid = started.target.pids()[0]!;
+/** Runs `phase` and returns its wall time and the gateway's CPU µs per request. */
+async function measured(phase: () => Promise<number>): Promise<{ ms: number; cpuUs: number }> {
+  const before = cpuTicks(pid);
+  const ms = await phase();
+  return { ms, cpuUs: (((cpuTicks(pid) - before) / ticksPerSecond) * 1e6) / requests };
+}
+
 for (let round = 1; round <= rounds; round += 1) {
-  const onlineMs = await online();
-  const batchMs = await batch();
-  const row = `round ${round}: online ${Math.round((requests / onlineMs) * 1000)} req/s, batch ${Math.round((requests / batchMs) * 1000)} lines/s (upload to completed), batch ÷ online ${(onlineMs / batchMs).toFixed(2)}`;
-  rows.push(row);
-  console.log(row);
+  const plain = await measured(online);
+  const batched = await measured(batch);
+  console.log(
+    `round ${round}: online ${Math.round((requests / plain.ms) * 1000)} req/s at ${Math.round(plain.cpuUs)} µs CPU each; ` +
+      `batch ${Math.round((requests / batched.ms) * 1000)} lines/s (upload to completed) at ${Math.round(batched.cpuUs)} µs CPU each; ` +
+      `batch ÷ online: time ${(plain.ms / batched.ms).toFixed(2)}, CPU ${(batched.cpuUs / plain.cpuUs).toFixed(2)}`,
+  );
 }
 await started.target.stop();
 await upstream.stop();

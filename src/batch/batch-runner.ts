@@ -48,6 +48,10 @@ export class BatchRunner {
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Answers not yet in the store, written together once per event-loop turn (one commit for many lines). */
+  private writes: (() => void)[] = [];
+  private readonly touched = new Set<BatchRecord>();
+  private flushQueued = false;
 
   constructor(options: BatchRunnerOptions) {
     this.store = options.store;
@@ -157,7 +161,7 @@ export class BatchRunner {
     if (this.abort.signal.aborted || channel.status === 0) {
       // Cut by shutdown (or never answered): it runs again on the next start.
       if (!this.stopped) this.postpone(line, batch, firstPauseMs);
-      else this.store.postponeLine(line.batchId, line.line, 0);
+      else this.queueWrite(batch, () => this.store.postponeLine(line.batchId, line.line, 0));
       return;
     }
     if (channel.status >= 200 && channel.status < 300) {
@@ -184,13 +188,39 @@ export class BatchRunner {
 
   private postpone(line: LineToRun, batch: BatchRecord, pauseMs: number): void {
     this.gateway.metrics.countBatchLine('retried');
-    this.store.postponeLine(batch.id, line.line, Math.round(this.now() + pauseMs));
+    const notBefore = Math.round(this.now() + pauseMs);
+    this.queueWrite(batch, () => this.store.postponeLine(batch.id, line.line, notBefore));
   }
 
   private settle(line: LineToRun, batch: BatchRecord, state: 'done' | 'failed', result: string): void {
     this.gateway.metrics.countBatchLine(state === 'done' ? 'completed' : 'failed');
-    this.store.finishLine(batch.id, line.line, state, result);
-    if (!this.store.hasOpenLines(batch.id)) this.finish(batch);
+    this.queueWrite(batch, () => this.store.finishLine(batch.id, line.line, state, result));
+  }
+
+  // A commit per answer cost more than the answer's trip through the gateway;
+  // answers that arrive in the same turn share one. A crash loses at most that
+  // turn's answers, whose lines are still marked running and so are sent again.
+  private queueWrite(batch: BatchRecord, write: () => void): void {
+    this.writes.push(write);
+    this.touched.add(batch);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.writes.length === 0) return;
+    const writes = this.writes;
+    this.writes = [];
+    const touched = [...this.touched];
+    this.touched.clear();
+    this.store.transaction(() => {
+      for (const write of writes) write();
+    });
+    for (const batch of touched) if (this.active.has(batch.id) && !this.store.hasOpenLines(batch.id)) this.finish(batch);
+    // A postponed line is due at a new time: the wake-up may need to move.
+    this.pump();
   }
 
   /** Writes the output and error files and ends the batch, in one transaction. */
@@ -227,6 +257,7 @@ export class BatchRunner {
     const cut = setTimeout(() => this.abort.abort(new Error('the gateway is shutting down')), graceMs);
     await Promise.all(this.running);
     clearTimeout(cut);
+    this.flush();
   }
 }
 

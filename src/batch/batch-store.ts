@@ -174,17 +174,17 @@ export class BatchStore {
     return counts;
   }
 
-  /** Claims up to `limit` lines due by `now`, oldest batch first, and marks them running. */
+  /** Claims up to `limit` lines due by `now`, oldest batch first, and marks them running: one statement, one commit. */
   claimLines(limit: number, now: number): LineToRun[] {
-    return this.transaction(() => {
-      const rows = this.sql(
-        // In input order through (state, seq): the planner would otherwise take (state, not_before) and sort every waiting line on each claim.
-        "SELECT l.seq, l.batch_id, l.line, l.custom_id, l.body, l.attempts FROM batch_lines l INDEXED BY batch_lines_by_state JOIN batches b ON b.id = l.batch_id WHERE l.state = 'pending' AND l.not_before <= ? AND b.status = 'in_progress' ORDER BY l.seq LIMIT ?",
-      ).all(now, limit) as { seq: number; batch_id: string; line: number; custom_id: string; body: Uint8Array; attempts: number }[];
-      const mark = this.sql("UPDATE batch_lines SET state = 'running' WHERE seq = ?");
-      for (const row of rows) mark.run(row.seq);
-      return rows.map((row) => ({ batchId: row.batch_id, line: row.line, customId: row.custom_id, body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength), attempts: row.attempts }));
-    });
+    const rows = this.sql(
+      // In input order through (state, seq): the planner would otherwise take (state, not_before) and sort every waiting line on each claim.
+      `UPDATE batch_lines SET state = 'running' WHERE seq IN (
+         SELECT l.seq FROM batch_lines l INDEXED BY batch_lines_by_state JOIN batches b ON b.id = l.batch_id
+         WHERE l.state = 'pending' AND l.not_before <= ? AND b.status = 'in_progress' ORDER BY l.seq LIMIT ?)
+       RETURNING seq, batch_id, line, custom_id, body, attempts`,
+    ).all(now, limit) as { seq: number; batch_id: string; line: number; custom_id: string; body: Uint8Array; attempts: number }[];
+    rows.sort((a, b) => a.seq - b.seq);
+    return rows.map((row) => ({ batchId: row.batch_id, line: row.line, customId: row.custom_id, body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength), attempts: row.attempts }));
   }
 
   /** When the next waiting line becomes due, if any (only batches in progress have waiting lines: a cancel or expiry ends them). */
