@@ -80,3 +80,64 @@ test('with state.redis away, each replica keeps its own limit and keeps answerin
   assert.deepEqual([(await call(a)).status, (await call(a)).status, (await call(a)).status], [200, 200, 429]);
   assert.deepEqual([(await call(b)).status, (await call(b)).status], [200, 200]);
 });
+
+interface ProviderView {
+  circuit: { kind: string; shared?: boolean };
+}
+
+async function circuitOf(gateway: RunningGateway, provider: string): Promise<ProviderView['circuit']> {
+  const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { providers: Record<string, ProviderView> };
+  return status.providers[provider]!.circuit;
+}
+
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let tries = 0; !(await check()); tries += 1) {
+    assert.ok(tries < 150, what);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('a breaker that opens on one replica opens on the others, and on a replica that starts during the cooldown', async (context) => {
+  if (!(await needsLocalRedis(context))) return;
+  const prefix = `switchyard-test-breakers-${process.pid}-${Date.now()}:`;
+  const down = await closedPort();
+  const redis = new Redis(localRedisUrl);
+  const start = async () => {
+    const gateway = await startGateway({
+      providers: {
+        down: { type: 'openai', base_url: `http://127.0.0.1:${down}/v1`, health_check: { enabled: false }, circuit_breaker: { error_rate: 0.5, min_requests: 2, window: '30s', cooldown: '30s' } },
+        up: { type: 'openai', base_url: upstream.url },
+      },
+      routes: { chat: { targets: [{ provider: 'down', model: 'm1' }, { provider: 'up', model: 'm1', tier: 2 }], retry: { attempts: 1 } } },
+      state: { redis: { url: localRedisUrl, prefix } },
+    });
+    running.push(gateway);
+    await eventually('the replica subscribed to breaker notices', async () => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { state: { breakers: string } }).state.breakers === 'ready');
+    return gateway;
+  };
+  const ask = (gateway: RunningGateway) => gateway.client.chat.completions
+      .create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })
+      .withResponse()
+      .then(({ response }) => response);
+  try {
+    const a = await start();
+    const b = await start();
+    // Replica a sees the provider refuse connections twice (each request then served by the backup) and opens.
+    for (let i = 0; i < 2; i += 1) assert.equal((await ask(a)).headers.get('x-switchyard-attempts'), '2');
+    assert.equal((await circuitOf(a, 'down')).kind, 'open');
+    await eventually('replica b opened its breaker too', async () => (await circuitOf(b, 'down')).kind === 'open');
+    assert.equal((await circuitOf(b, 'down')).shared, true);
+    // b never tried the provider itself: its first request goes straight to the backup.
+    const answered = await ask(b);
+    assert.equal(answered.headers.get('x-switchyard-provider'), 'up');
+    assert.equal(answered.headers.get('x-switchyard-attempts'), '1');
+    // A replica started now reads the opening from Redis.
+    const c = await start();
+    await eventually('replica c opened its breaker on start', async () => (await circuitOf(c, 'down')).kind === 'open');
+    assert.match(b.logs(), /circuit open for down \(opened by another replica\)/);
+  } finally {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+});

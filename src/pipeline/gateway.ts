@@ -5,6 +5,7 @@ import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
+import { SharedBreakers } from '../state/shared-breakers.ts';
 import { SharedRateLimits } from '../state/shared-rate-limits.ts';
 import { TargetStatus } from '../routing/target-status.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
@@ -23,6 +24,8 @@ interface Generation extends ExecutorParts {
   providers: ReadonlyMap<string, ProviderClient>;
   /** Key rate limits shared through `state.redis`, when it is set and some key has a rate_limit. */
   sharedLimits: SharedRateLimits | undefined;
+  /** Breaker openings shared with the other replicas through `state.redis`, when it is set. */
+  sharedBreakers: SharedBreakers | undefined;
 }
 
 export interface GatewayOptions {
@@ -49,7 +52,9 @@ export class Gateway {
     this.targetStatus.events = {
       breakerChanged: (provider, state) => {
         this.metrics.setCircuitState(provider, state.kind);
-        this.logger.warn({ provider, circuit: state.kind }, `circuit ${state.kind} for ${provider}`);
+        const shared = state.kind === 'open' && state.shared === true;
+        this.logger.warn({ provider, circuit: state.kind, ...(shared ? { shared: true } : {}) }, `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`);
+        if (state.kind === 'open' && !shared) this.generation.sharedBreakers?.announceOpen(provider, state.reopenAt - state.openedAt);
       },
       ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
       // Loud: a refused key, balance or model will not heal by itself.
@@ -70,7 +75,18 @@ export class Gateway {
     const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
-    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), sharedLimits: this.buildSharedLimits(config) };
+    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), sharedLimits: this.buildSharedLimits(config), sharedBreakers: this.buildSharedBreakers(config) };
+  }
+
+  private buildSharedBreakers(config: Config): SharedBreakers | undefined {
+    const redis = config.state.redis;
+    if (!redis) return undefined;
+    return new SharedBreakers({
+      url: redis.url,
+      prefix: redis.prefix ?? 'switchyard:',
+      onRemoteOpen: (provider, remainingMs) => this.targetStatus.knownProvider(provider)?.breaker.openFor(remainingMs),
+      onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, circuit breakers apply per replica'),
+    });
   }
 
   private buildSharedLimits(config: Config): SharedRateLimits | undefined {
@@ -106,6 +122,7 @@ export class Gateway {
     for (const provider of previous.providers.values()) void provider.close();
     void previous.cache.close();
     void previous.sharedLimits?.close();
+    void previous.sharedBreakers?.close();
   }
 
   /** The route a model name leads to, for per-key route permissions; the model itself when none matches. */
@@ -185,7 +202,7 @@ export class Gateway {
         ]),
       ),
       cache: this.generation.cache.snapshot(),
-      state: { redis: this.generation.sharedLimits?.status ?? 'off' },
+      state: { redis: this.generation.sharedLimits?.status ?? 'off', breakers: this.generation.sharedBreakers?.status ?? 'off' },
       server: { host: config.server.host, port: config.server.port },
     };
   }
@@ -193,6 +210,6 @@ export class Gateway {
   async close(): Promise<void> {
     this.health.stop();
     this.requestLog.flush();
-    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.generation.sharedLimits?.close()]);
+    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.generation.sharedLimits?.close(), this.generation.sharedBreakers?.close()]);
   }
 }

@@ -51,3 +51,22 @@ test('old failures fall out of the window', () => {
   assert.equal(breaker.state.kind, 'closed');
   assert.deepEqual(breaker.snapshot().window, { successes: 20, failures: 1 });
 });
+
+test('opened for another replica: shut for the time given, then one probe of its own; a later reopening wins', () => {
+  const clock = new ManualClock();
+  const changes: string[] = [];
+  const breaker = new CircuitBreaker(policy, clock);
+  breaker.onChange = (state) => changes.push(state.kind === 'open' && state.shared ? 'open (shared)' : state.kind);
+  breaker.openFor(10_000);
+  assert.equal(breaker.canPass(), false);
+  breaker.openFor(5_000);
+  clock.advance(9_999);
+  assert.equal(breaker.canPass(), false, 'a shorter notice does not cut the cooldown short');
+  clock.advance(1);
+  assert.equal(breaker.canPass(), true, 'its own probe after the cooldown');
+  breaker.onSend();
+  assert.equal(breaker.canPass(), false, 'one probe at a time');
+  breaker.record(true);
+  assert.equal(breaker.state.kind, 'closed');
+  assert.deepEqual(changes, ['open (shared)', 'half-open', 'closed']);
+});

@@ -14,7 +14,8 @@ export interface BreakerPolicy {
   cooldownMs: number;
 }
 
-export type BreakerState = { kind: 'closed' } | { kind: 'open'; openedAt: number; reopenAt: number } | { kind: 'half-open'; probing: boolean };
+/** An open breaker's `shared` is true when another replica's breaker opened it (see state/shared-breakers.ts). */
+export type BreakerState = { kind: 'closed' } | { kind: 'open'; openedAt: number; reopenAt: number; shared?: boolean } | { kind: 'half-open'; probing: boolean };
 
 export class CircuitBreaker {
   private readonly policy: BreakerPolicy;
@@ -62,6 +63,18 @@ export class CircuitBreaker {
     this.window.record(success);
     const { failures, total } = this.window.totals();
     if (total >= this.policy.minRequests && failures / total > this.policy.errorRate) this.trip();
+  }
+
+  /**
+   * Opens for `ms` because another replica's breaker for the same provider
+   * opened: no request goes until then, and then one probe, as after a local
+   * trip. An open breaker keeps whichever reopening is later.
+   */
+  openFor(ms: number): void {
+    const now = this.clock.now();
+    const state = this.state;
+    if (state.kind === 'open' && state.reopenAt >= now + ms) return;
+    this.set({ kind: 'open', openedAt: now, reopenAt: now + ms, shared: true });
   }
 
   /** A probe that was taken but never resolved (aborted) frees the slot. */

@@ -68,6 +68,11 @@ export class TargetStatus implements TargetAvailability {
     for (const name of [...this.providers.keys()]) if (!(name in providers)) this.providers.delete(name);
   }
 
+  /** The provider's status, or undefined for a name this config does not have (a notice from a replica on another config). */
+  knownProvider(name: string): ProviderStatus | undefined {
+    return this.providers.get(name);
+  }
+
   provider(name: string): ProviderStatus {
     const status = this.providers.get(name);
     if (!status) throw new Error(`no status for provider ${name}`);

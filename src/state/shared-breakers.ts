@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { RedisLink } from './redis-link.ts';
+
+// Circuit breakers that trip together across replicas (`state.redis`). When
+// one replica's breaker opens for a provider, it publishes that on a Redis
+// channel and leaves a key that lives as long as the cooldown; every other
+// replica opens its own breaker for the rest of that cooldown, so the replicas
+// stop sending to a failing provider after one replica has seen it fail rather
+// than after each has. Recovery stays per replica: each sends its own
+// half-open probe when the cooldown ends, so one lucky probe cannot close
+// everyone's breaker. A replica that starts (or reconnects) during a cooldown
+// reads the keys and opens at once. Redis away: each replica keeps its own
+// breakers, as without `state.redis`.
+
+export interface SharedBreakersOptions {
+  url: string;
+  prefix: string;
+  /** Another replica opened `provider`'s breaker; it reopens for probes in `remainingMs`. */
+  onRemoteOpen(provider: string, remainingMs: number): void;
+  onError?: (error: Error) => void;
+}
+
+interface Notice {
+  provider: string;
+  ms: number;
+  from: string;
+}
+
+export class SharedBreakers {
+  /** Tells this replica's own notices apart from the others'. */
+  readonly replica = randomUUID();
+  private readonly commands: RedisLink;
+  private readonly subscriber: RedisLink;
+  private readonly channel: string;
+  private readonly keyPrefix: string;
+  private readonly onRemoteOpen: SharedBreakersOptions['onRemoteOpen'];
+
+  constructor(options: SharedBreakersOptions) {
+    this.channel = `${options.prefix}breakers`;
+    this.keyPrefix = `${options.prefix}breaker:`;
+    this.onRemoteOpen = options.onRemoteOpen;
+    this.commands = new RedisLink({ url: options.url, onError: options.onError, prepare: (client) => client.on('ready', () => void this.catchUp(client)) });
+    // A connection in subscriber mode can run nothing else: a second one.
+    this.subscriber = new RedisLink({
+      url: options.url,
+      onError: options.onError,
+      prepare: (client) => {
+        client.on('ready', () => client.subscribe(this.channel).catch((error: Error) => this.subscriber.report(error)));
+        client.on('message', (_channel: string, text: string) => this.receive(text));
+      },
+    });
+  }
+
+  get status(): string {
+    return this.subscriber.status;
+  }
+
+  /** This replica's breaker for `provider` opened for `ms`: tell the others. */
+  announceOpen(provider: string, ms: number): void {
+    const redis = this.commands.ready;
+    if (!redis) return;
+    const notice: Notice = { provider, ms, from: this.replica };
+    this.commands.fireAndForget(redis.multi().set(`${this.keyPrefix}${provider}`, this.replica, 'PX', Math.max(1, Math.round(ms))).publish(this.channel, JSON.stringify(notice)).exec());
+  }
+
+  private receive(text: string): void {
+    let notice: Partial<Notice>;
+    try {
+      notice = JSON.parse(text) as Partial<Notice>;
+    } catch {
+      return;
+    }
+    if (notice.from === this.replica || typeof notice.provider !== 'string' || typeof notice.ms !== 'number' || !(notice.ms > 0)) return;
+    this.onRemoteOpen(notice.provider, notice.ms);
+  }
+
+  /** On (re)connecting: breakers other replicas opened while this one was not listening. */
+  private async catchUp(client: Redis): Promise<void> {
+    try {
+      // SCAN, not KEYS: the Redis may be shared, and KEYS would hold it while it walks every key.
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${this.keyPrefix}*`, 'COUNT', 200);
+        cursor = next;
+        for (const key of keys) {
+          const [owner, remainingMs] = await Promise.all([client.get(key), client.pttl(key)]);
+          if (owner !== null && owner !== this.replica && remainingMs > 0) this.onRemoteOpen(key.slice(this.keyPrefix.length), remainingMs);
+        }
+      } while (cursor !== '0');
+    } catch (error) {
+      this.commands.report(error as Error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.commands.close(), this.subscriber.close()]);
+  }
+}
