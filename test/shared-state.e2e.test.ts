@@ -90,9 +90,10 @@ async function circuitOf(gateway: RunningGateway, provider: string): Promise<Pro
   return status.providers[provider]!.circuit;
 }
 
+/** Polls `check` every 20 ms for up to 5 s (a replica counts the others every 2 s). */
 async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
   for (let tries = 0; !(await check()); tries += 1) {
-    assert.ok(tries < 150, what);
+    assert.ok(tries < 250, what);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -135,6 +136,48 @@ test('a breaker that opens on one replica opens on the others, and on a replica 
     const c = await start();
     await eventually('replica c opened its breaker on start', async () => (await circuitOf(c, 'down')).kind === 'open');
     assert.match(b.logs(), /circuit open for down \(opened by another replica\)/);
+  } finally {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  }
+});
+
+test('replicas on state.redis split a provider\'s rate_limit between them, and count again when one leaves', async (context) => {
+  if (!(await needsLocalRedis(context))) return;
+  const prefix = `switchyard-test-roster-${process.pid}-${Date.now()}:`;
+  const redis = new Redis(localRedisUrl);
+  const start = async () => {
+    const gateway = await startGateway({
+      // Four requests at once, then one every 10 s: no token comes back during the test.
+      providers: { up: { type: 'openai', base_url: upstream.url, rate_limit: { requests_per_second: 0.1, burst: 4 } } },
+      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
+      state: { redis: { url: localRedisUrl, prefix } },
+    });
+    running.push(gateway);
+    return gateway;
+  };
+  const replicasSeenBy = async (gateway: RunningGateway) => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { state: { replicas: number } }).state.replicas;
+  const statuses = async (gateway: RunningGateway, count: number) => {
+    const codes: number[] = [];
+    for (let i = 0; i < count; i += 1) codes.push((await call(gateway)).status);
+    return codes;
+  };
+  try {
+    const a = await start();
+    const b = await start();
+    await eventually('both replicas count two', async () => (await replicasSeenBy(a)) === 2 && (await replicasSeenBy(b)) === 2);
+    // The burst of 4 is split: two each, then 429 from the gateway before the provider hears of it.
+    assert.deepEqual(await statuses(a, 3), [200, 200, 429]);
+    assert.deepEqual(await statuses(b, 2), [200, 200]);
+    const refused = await call(b);
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers.get('retry-after')) >= 1);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'rate_limited');
+    // b leaves: a counts itself alone again and gets the whole limit back.
+    await b.close();
+    running.splice(running.indexOf(b), 1);
+    await eventually('a counts one replica after b left', async () => (await replicasSeenBy(a)) === 1);
   } finally {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);

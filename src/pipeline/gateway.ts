@@ -5,6 +5,7 @@ import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
+import { ReplicaRoster } from '../state/replica-roster.ts';
 import { SharedBreakers } from '../state/shared-breakers.ts';
 import { SharedRateLimits } from '../state/shared-rate-limits.ts';
 import { TargetStatus } from '../routing/target-status.ts';
@@ -41,6 +42,8 @@ export class Gateway {
   readonly targetStatus: TargetStatus;
   private readonly health: HealthMonitor;
   private generation: Generation;
+  /** Live replicas on `state.redis`, when some provider has a rate_limit to split; kept across reloads (its key names this process). */
+  private roster: { roster: ReplicaRoster; url: string; prefix: string } | undefined;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -73,9 +76,31 @@ export class Gateway {
 
   private build(config: Config): Generation {
     const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
+    this.syncRoster(config);
+    if (this.roster) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.roster.roster.replicas);
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
     return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), sharedLimits: this.buildSharedLimits(config), sharedBreakers: this.buildSharedBreakers(config) };
+  }
+
+  /** Starts, keeps or stops counting replicas, as the config's state.redis and provider rate limits ask. */
+  private syncRoster(config: Config): void {
+    const redis = config.state.redis;
+    const wanted = redis && Object.values(config.providers).some((provider) => provider.rate_limit) ? { url: redis.url, prefix: redis.prefix ?? 'switchyard:' } : undefined;
+    if (this.roster && (!wanted || wanted.url !== this.roster.url || wanted.prefix !== this.roster.prefix)) {
+      void this.roster.roster.close();
+      this.roster = undefined;
+    }
+    if (!wanted || this.roster) return;
+    const roster = new ReplicaRoster({
+      ...wanted,
+      onCount: (replicas) => {
+        for (const provider of this.generation.providers.values()) provider.rateLimit?.share(1 / replicas);
+        this.logger.info({ replicas }, `${replicas} replica(s) on state.redis: provider rate limits split ${replicas} way(s)`);
+      },
+      onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, each replica allows whole provider rate limits'),
+    });
+    this.roster = { roster, ...wanted };
   }
 
   private buildSharedBreakers(config: Config): SharedBreakers | undefined {
@@ -202,7 +227,7 @@ export class Gateway {
         ]),
       ),
       cache: this.generation.cache.snapshot(),
-      state: { redis: this.generation.sharedLimits?.status ?? 'off', breakers: this.generation.sharedBreakers?.status ?? 'off' },
+      state: { redis: this.generation.sharedLimits?.status ?? 'off', breakers: this.generation.sharedBreakers?.status ?? 'off', replicas: this.roster?.roster.replicas ?? null },
       server: { host: config.server.host, port: config.server.port },
     };
   }
@@ -210,6 +235,6 @@ export class Gateway {
   async close(): Promise<void> {
     this.health.stop();
     this.requestLog.flush();
-    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.generation.sharedLimits?.close(), this.generation.sharedBreakers?.close()]);
+    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.generation.sharedLimits?.close(), this.generation.sharedBreakers?.close(), this.roster?.roster.close()]);
   }
 }

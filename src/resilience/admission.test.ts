@@ -27,6 +27,18 @@ test('without a burst a bucket holds one second of tokens, and at least one', ()
   assert.equal(slow.waitMs(), 10_000);
 });
 
+test('a bucket shared by two replicas keeps half the rate and burst, and all of it again alone', () => {
+  const clock = new ManualClock();
+  const bucket = new TokenBucket({ ratePerSecond: 2, burst: 4 }, clock);
+  bucket.share(1 / 2);
+  assert.equal([0, 1, 2].filter(() => bucket.tryTake()).length, 2, 'half the burst');
+  assert.equal(bucket.waitMs(), 1000, 'half the rate: one token a second');
+  bucket.share(1);
+  assert.equal(bucket.waitMs(), 500);
+  clock.advance(60_000);
+  assert.equal([0, 1, 2, 3, 4].filter(() => bucket.tryTake()).length, 4);
+});
+
 async function settled(promise: Promise<unknown>): Promise<string> {
   return Promise.race([promise.then(() => 'granted', (error: Error) => (error instanceof Shed ? `shed:${error.reason}` : `error:${error.message}`)), new Promise<string>((resolve) => setImmediate(() => resolve('waiting')))]);
 }

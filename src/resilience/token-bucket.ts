@@ -6,19 +6,32 @@ import type { Clock } from './clock.ts';
 // bucket costs nothing.
 
 export class TokenBucket {
-  private readonly ratePerMs: number;
-  private readonly burst: number;
+  private readonly fullRatePerMs: number;
+  private readonly fullBurst: number;
+  private ratePerMs: number;
+  private burst: number;
   private readonly clock: Clock;
   private tokens: number;
   private updatedAt: number;
 
   constructor(policy: { ratePerSecond: number; burst?: number | undefined }, clock: Clock) {
-    this.ratePerMs = policy.ratePerSecond / 1000;
+    this.fullRatePerMs = this.ratePerMs = policy.ratePerSecond / 1000;
     // No burst given: one second's worth, and at least one request.
-    this.burst = Math.max(1, policy.burst ?? Math.ceil(policy.ratePerSecond));
+    this.fullBurst = this.burst = Math.max(1, policy.burst ?? Math.ceil(policy.ratePerSecond));
     this.clock = clock;
     this.tokens = this.burst;
     this.updatedAt = clock.now();
+  }
+
+  /**
+   * Keeps `fraction` of the configured rate and burst (at least one request of
+   * burst): a limit split between replicas. Tokens above the new burst go.
+   */
+  share(fraction: number): void {
+    this.refill();
+    this.ratePerMs = this.fullRatePerMs * fraction;
+    this.burst = Math.max(1, this.fullBurst * fraction);
+    this.tokens = Math.min(this.tokens, this.burst);
   }
 
   /** A bucket for a config `rate_limit: { requests_per_second, burst }`. */
