@@ -8,7 +8,7 @@ import { parseDuration, parseSize } from './units.ts';
 const duration = z.union([z.number(), z.string()]).transform((value, context) => {
   const ms = parseDuration(value);
   if (ms === undefined) {
-    context.addIssue({ code: 'custom', message: `"${value}" is not a duration (write 250ms, 10s, 5m, 1h or a number of ms)` });
+    context.addIssue({ code: 'custom', message: `"${value}" is not a duration (write 250ms, 10s, 5m, 1h, 1d or a number of ms)` });
     return z.NEVER;
   }
   return ms;
@@ -123,6 +123,8 @@ const routeSchema = z.strictObject({
   timeouts: z.strictObject({ first_token: duration.default(30_000), total: duration.default(600_000) }).prefault({}),
   hedge: z.strictObject({ after: z.union([duration, z.literal('adaptive')]) }).optional(),
   cache: z.strictObject({ ttl: duration.default(3_600_000), stale_if_error: duration.default(0) }).optional(),
+  // Spend (providers' `price` × tokens) allowed per window; over it, the cheapest targets go first, or requests are refused.
+  budget: z.strictObject({ usd: z.number().positive(), per: duration.default(86_400_000), over: z.enum(['cheapest', 'refuse']).default('cheapest') }).optional(),
   stream_resume: z.boolean().default(false),
 });
 

@@ -1,7 +1,7 @@
-// Durations ("250ms", "10s", "5m", "1h" or a number of ms) and sizes ("512kb",
+// Durations ("250ms", "10s", "5m", "1h", "1d" or a number of ms) and sizes ("512kb",
 // "25mb" or a number of bytes), as the config file writes them.
 
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const sizeUnits: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 function parseWithUnits(value: string | number, units: Record<string, number>): number | undefined {

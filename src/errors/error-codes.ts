@@ -48,6 +48,7 @@ const table = {
   upstream_unexpected: { status: 502, type: 'api_error', action: 'failover', description: 'The provider answered an unexpected status.' },
 
   // Admission: the gateway itself holds the request back, and says when to come again.
+  budget_exceeded: { status: 429, type: 'insufficient_quota', action: 'return', description: "The route has spent its budget for the current window (budget.over: refuse)." },
   rate_limited: { status: 429, type: 'rate_limit_error', action: 'return', description: 'A gateway key or every target of the route is over its rate_limit.' },
   overloaded: { status: 429, type: 'rate_limit_error', action: 'failover', description: "The provider's waiting line was full: shed, least urgent first." },
 

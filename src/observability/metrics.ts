@@ -49,6 +49,8 @@ export class GatewayMetrics {
   /** Read at scrape time from the providers' own counters: nothing to update on the request path. */
   private inFlightSource: () => Iterable<[string, number]> = () => [];
   readonly inFlight: Gauge;
+  private budgetSource: () => Iterable<[string, number]> = () => [];
+  readonly budgetSpent: Gauge;
 
   readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
   readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
@@ -67,6 +69,7 @@ export class GatewayMetrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.inFlight = this.scrapedGauge('switchyard_inflight_requests', 'Requests in flight to each provider.', 'provider', () => this.inFlightSource());
+    this.budgetSpent = this.scrapedGauge('switchyard_budget_spent_usd', "USD spent in the current budget window by each route with a budget (every replica's spending with state.redis).", 'route', () => this.budgetSource());
     this.queueDepth = this.scrapedGauge('switchyard_queue_depth', 'Requests waiting for a free place to a provider, by priority.', 'priority', () => this.queueSource());
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
   }
@@ -126,6 +129,11 @@ export class GatewayMetrics {
   /** Where the queue-depth gauge reads its values from. */
   readQueueDepthFrom(source: () => Iterable<[string, number]>): void {
     this.queueSource = source;
+  }
+
+  /** Where the budget gauge reads its values from. */
+  readBudgetFrom(source: () => Iterable<[string, number]>): void {
+    this.budgetSource = source;
   }
 
   /** Where the in-flight gauge reads its values from. */

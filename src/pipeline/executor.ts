@@ -5,6 +5,7 @@ import type { Usage } from '../providers/provider-spec.ts';
 import type { CandidateOrder } from '../routing/candidate-order.ts';
 import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
+import type { SpendLedger } from '../state/spend-ledger.ts';
 import { linkAbort } from './abort-link.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import { answerStale, consultCache, keepAnswer, releaseWaiters, type CachePlan } from './cache-stage.ts';
@@ -27,6 +28,8 @@ export interface ExecutorParts {
   status: TargetStatus;
   /** The response cache, for routes with `cache`. */
   cache: ResponseCache;
+  /** Spending of routes with a `budget`. */
+  spend: SpendLedger;
 }
 
 export function findRoute(routes: RouteTable, model: string): Route {
@@ -62,7 +65,8 @@ async function executeCached(parts: ExecutorParts, route: Route, request: Gatewa
 }
 
 async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayRequest, channel: ClientChannel, record: RequestRecord, cachePlan: CachePlan | undefined): Promise<void> {
-  const { ordered, eligible } = parts.candidates.candidates(route, { trafficClass: request.trafficClass, privateOnly: request.sensitive });
+  const cheapestFirst = route.config.budget !== undefined && overBudget(parts.spend, route);
+  const { ordered, eligible } = parts.candidates.candidates(route, { trafficClass: request.trafficClass, privateOnly: request.sensitive, cheapestFirst });
   if (eligible === 0 && request.sensitive) {
     throw new GatewayError('no_private_target', `Route "${route.name}" has no private provider for a sensitive request.`, { retryAfterMs: 1000 });
   }
@@ -201,7 +205,7 @@ async function deliver(
   if (record.cache) headers['x-switchyard-cache'] = record.cache;
   if (result.kind === 'json') {
     record.usage = result.usage;
-    record.costUsd = costOf(target, record.usage);
+    charge(parts, record, target);
     // The answer first, then what the gateway learns from it.
     channel.sendJson(200, headers, result.body);
     if (cachePlan) keepAnswer(cachePlan, result.body, target.provider.name, target.model);
@@ -211,7 +215,7 @@ async function deliver(
   if (result.kind === 'json') return;
   const outcome = await relayStream(result.stream, channel, headers, resume);
   record.usage = result.stream.usage();
-  record.costUsd = costOf(target, record.usage);
+  charge(parts, record, target);
   if (outcome.kind === 'client_gone') record.clientGone = true;
   // A failure handed to resume was accounted there, against the target that failed.
   if (outcome.kind === 'upstream_failed' && !outcome.triedResume) {
@@ -219,6 +223,22 @@ async function deliver(
     parts.metrics.countAttempt(target.provider.name, outcome.error.code);
     parts.status.recordFailure(target, outcome.error);
   }
+}
+
+/** True when the route has spent its budget and should take its cheapest targets first; throws when it refuses instead. */
+function overBudget(spend: SpendLedger, route: Route): boolean {
+  const budget = route.config.budget!;
+  const spent = spend.spent(route.name);
+  if (spent < budget.usd) return false;
+  if (budget.over === 'cheapest') return true;
+  const resetMs = spend.msUntilReset(route.name);
+  throw new GatewayError('budget_exceeded', `Route "${route.name}" has spent $${spent.toFixed(4)} of its $${budget.usd} budget for this window; it renews in ${Math.ceil(resetMs / 1000)}s.`, { retryAfterMs: resetMs });
+}
+
+/** The answer's cost, on the record and against its route's budget. */
+function charge(parts: ExecutorParts, record: RequestRecord, target: Target): void {
+  record.costUsd = costOf(target, record.usage);
+  if (record.costUsd !== undefined && record.route !== undefined) parts.spend.add(record.route, record.costUsd);
 }
 
 /** Tokens at the provider's configured `price` (USD per 1,000 tokens), when both are known. */

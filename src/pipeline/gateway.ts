@@ -7,6 +7,7 @@ import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
 import { ReplicaRoster } from '../state/replica-roster.ts';
 import { SharedBreakers } from '../state/shared-breakers.ts';
+import { SpendLedger } from '../state/spend-ledger.ts';
 import { SharedRateLimits } from '../state/shared-rate-limits.ts';
 import { TargetStatus } from '../routing/target-status.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
@@ -40,6 +41,8 @@ export class Gateway {
   /** The one line per request, to the logger's destination (see RequestLog). */
   readonly requestLog: RequestLog;
   readonly targetStatus: TargetStatus;
+  /** Routes' spending against their budgets: kept across reloads, so a reload does not renew a budget. */
+  readonly spend = new SpendLedger();
   private readonly health: HealthMonitor;
   private generation: Generation;
   /** Live replicas on `state.redis`, when some provider has a rate_limit to split; kept across reloads (its key names this process). */
@@ -66,6 +69,7 @@ export class Gateway {
     this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger });
     this.generation = this.build(config);
     this.health.start(this.generation.providers.values());
+    this.metrics.readBudgetFrom(() => Object.entries(this.generation.config.routes).flatMap(([name, route]) => (route.budget ? [[name, this.spend.spent(name)] as [string, number]] : [])));
     this.metrics.readInFlightFrom(() => [...this.generation.providers.values()].map((provider) => [provider.name, provider.inFlight]));
     this.metrics.readQueueDepthFrom(() => priorities.map((priority, level) => [priority, [...this.generation.providers.values()].reduce((sum, provider) => sum + provider.gate.waitingAt(level), 0)]));
   }
@@ -77,10 +81,13 @@ export class Gateway {
   private build(config: Config): Generation {
     const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
     this.syncRoster(config);
+    const budgets = new Map(Object.entries(config.routes).flatMap(([name, route]) => (route.budget ? [[name, route.budget.per] as const] : [])));
+    const redis = config.state.redis;
+    this.spend.configure(budgets, redis ? { url: redis.url, prefix: redis.prefix ?? 'switchyard:' } : undefined, (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, route budgets count this replica only'));
     if (this.roster) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.roster.roster.replicas);
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
-    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), sharedLimits: this.buildSharedLimits(config), sharedBreakers: this.buildSharedBreakers(config) };
+    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), spend: this.spend, sharedLimits: this.buildSharedLimits(config), sharedBreakers: this.buildSharedBreakers(config) };
   }
 
   /** Starts, keeps or stops counting replicas, as the config's state.redis and provider rate limits ask. */
@@ -215,6 +222,7 @@ export class Gateway {
           {
             balance: route.config.balance,
             timeouts: route.config.timeouts,
+            budget: route.config.budget ? { ...route.config.budget, spent_usd: this.spend.spent(route.name), renews_in_ms: this.spend.msUntilReset(route.name) } : null,
             targets: route.targets.map((target) => ({
               provider: target.provider.name,
               model: target.model,
@@ -235,6 +243,6 @@ export class Gateway {
   async close(): Promise<void> {
     this.health.stop();
     this.requestLog.flush();
-    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.generation.sharedLimits?.close(), this.generation.sharedBreakers?.close(), this.roster?.roster.close()]);
+    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.generation.sharedLimits?.close(), this.generation.sharedBreakers?.close(), this.roster?.roster.close(), this.spend.close()]);
   }
 }

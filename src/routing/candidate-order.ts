@@ -11,6 +11,14 @@ export interface CandidateFilter {
   trafficClass: TrafficClass;
   /** Only providers marked `private: true`. */
   privateOnly: boolean;
+  /** The route is over its budget: the cheapest targets first, whatever their tier. */
+  cheapestFirst?: boolean;
+}
+
+/** USD per 1,000 input + output tokens; a target without `price` counts as free (self-hosted, typically). */
+function priceOf(target: Target): number {
+  const price = target.provider.config.price;
+  return price ? price.input_per_1k + price.output_per_1k : 0;
 }
 
 /** The seam where health checks, breakers and outlier detection say whether a target may be tried. */
@@ -54,7 +62,10 @@ export class CandidateOrder {
       for (const target of usable) ordered.push(target);
     }
     const eligible = ordered.length + fallback.length;
-    return { ordered: ordered.length > 0 ? ordered : fallback, eligible: eligible + this.countOpen(route, filter) };
+    const chosen = ordered.length > 0 ? ordered : fallback;
+    // A stable sort: among equal prices, tier and balance order stand.
+    if (filter.cheapestFirst) chosen.sort((a, b) => priceOf(a) - priceOf(b));
+    return { ordered: chosen, eligible: eligible + this.countOpen(route, filter) };
   }
 
   private countOpen(route: Route, filter: CandidateFilter): number {
