@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedPort } from './support/closed-port.ts';
-import { startSim } from './support/gateway-harness.ts';
+import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 // `switchyard doctor` as an operator runs it against a config: a provider
@@ -18,12 +18,17 @@ const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
 const directory = mkdtempSync(join(tmpdir(), 'switchyard-doctor-'));
 let upstream: Awaited<ReturnType<typeof startSim>>;
 let refusingPort: number;
+/** Where the configs say the gateway listens: nothing does, unless a test starts one there. */
+let idleGatewayPort: number;
+const gateways: RunningGateway[] = [];
 
 before(async () => {
   upstream = await startSim({ models: ['m1'], apiKey: 'right-key-123' });
   refusingPort = await closedPort();
+  idleGatewayPort = await closedPort();
 });
 after(async () => {
+  for (const gateway of gateways) await gateway.close();
   await upstream.close();
 });
 
@@ -47,7 +52,8 @@ function doctor(config: string, extra: string[] = [], cwd = directory): Promise<
 }
 
 /** A config with the one healthy provider, plus whatever `extra` adds (cache, state). */
-const healthyConfig = (extra = '') => `providers:
+const healthyConfig = (extra = '', port = idleGatewayPort) => `server: { port: ${port} }
+providers:
   good: { type: openai, base_url: "${upstream.url}", api_key: right-key-123 }
 routes:
   chat: { targets: [{ provider: good, model: m1 }] }
@@ -138,4 +144,22 @@ test('with no config at all it says what it looked for and exits 2', async () =>
   const { code, stderr } = await doctor('', [], mkdtempSync(join(tmpdir(), 'switchyard-doctor-empty-')));
   assert.equal(code, 2);
   assert.match(stderr, /no config to check/);
+});
+
+test('with the gateway running, doctor checks it is ready and reports its cache hit rate; without it, says how to start it', async () => {
+  const cachedRoute = { targets: [{ provider: 'good', model: 'm1' }], cache: { ttl: '1h' } };
+  const gateway = await startGateway({ providers: { good: { type: 'openai', base_url: upstream.url, api_key: 'right-key-123' } }, routes: { chat: cachedRoute } });
+  gateways.push(gateway);
+  for (let i = 0; i < 4; i += 1) await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'the same question' }] });
+  const port = Number(new URL(gateway.origin).port);
+  const withCache = healthyConfig('', port).replace('chat: { targets: [{ provider: good, model: m1 }] }', 'chat: { targets: [{ provider: good, model: m1 }], cache: { ttl: 1h } }');
+  const { code, stdout } = await doctor(withCache, ['--json']);
+  assert.equal(code, 0, stdout);
+  const report = JSON.parse(stdout) as Report;
+  assert.deepEqual(verdicts(report, 'switchyard'), { ready: 'ok', cache: 'ok' });
+  assert.match(detail(report, 'switchyard', 'cache'), /^hit rate 75% over 4 lookups since the gateway started$/);
+
+  const idle = JSON.parse((await doctor(healthyConfig(), ['--json'])).stdout) as Report;
+  assert.equal(verdicts(idle, 'switchyard').running, 'skip');
+  assert.match(detail(idle, 'switchyard', 'running'), /switchyard serve/);
 });

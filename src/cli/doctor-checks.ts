@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { Redis } from 'ioredis';
-import type { ProviderConfig } from '../config/schema.ts';
+import type { Config, ProviderConfig } from '../config/schema.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
 
 // The checks behind `switchyard doctor`, in the order a person would
@@ -20,7 +20,7 @@ export interface CheckResult {
 }
 
 export interface SubjectReport {
-  kind: 'provider' | 'redis';
+  kind: 'provider' | 'redis' | 'gateway';
   name: string;
   /** What is checked, with any password in a URL replaced by ***. */
   target: string;
@@ -188,6 +188,62 @@ export async function checkRedis(name: string, url: string, timeoutMs: number): 
   } finally {
     // After a failed connect the client has already ended; disconnecting again would leave a 2 s timer behind.
     if (redis.status !== 'end') redis.disconnect();
+  }
+  return report;
+}
+
+/** Lookups and hits of the response cache, summed from a gateway's /metrics text. */
+export function cacheFigures(metrics: string): { lookups: number; memoryHits: number; redisHits: number; redisErrors: number } {
+  const count = (tier: string, result: string) => {
+    const match = new RegExp(`^switchyard_cache_requests_total\\{tier="${tier}",result="${result}"\\} (\\S+)$`, 'm').exec(metrics);
+    return match ? Number(match[1]) : 0;
+  };
+  const memoryHits = count('memory', 'hit');
+  // Every lookup starts in memory: its hits, misses and expired finds are all the lookups there were.
+  return { lookups: memoryHits + count('memory', 'miss') + count('memory', 'stale'), memoryHits, redisHits: count('redis', 'hit'), redisErrors: count('redis', 'error') };
+}
+
+const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
+
+/**
+ * The gateway this config describes, if it is running here: is it ready (every
+ * route has a target it can serve), and how often does its response cache answer.
+ * Not running is not a failure: doctor is often run before the gateway is.
+ */
+export async function checkGateway(config: Config, timeoutMs: number): Promise<SubjectReport> {
+  const listening = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+  const origin = `http://${listening.includes(':') ? `[${listening}]` : listening}:${config.server.port}`;
+  const report: SubjectReport = { kind: 'gateway', name: 'switchyard', target: origin, results: [] };
+  const start = performance.now();
+  let readiness: { status: number; routes: Record<string, { available: number }> };
+  try {
+    const answer = await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(timeoutMs) });
+    readiness = { status: answer.status, routes: ((await answer.json()) as { routes?: Record<string, { available: number }> }).routes ?? {} };
+  } catch {
+    report.results.push({ check: 'running', verdict: 'skip', detail: `no Switchyard answers at ${origin}: start it (switchyard serve) to check its readiness and cache hit rate` });
+    return report;
+  }
+  const unserved = Object.entries(readiness.routes).filter(([, route]) => route.available === 0).map(([name]) => name);
+  report.results.push(
+    readiness.status === 200
+      ? { check: 'ready', verdict: 'ok', detail: `every route has a target it can serve (answered in ${since(start)} ms)` }
+      : { check: 'ready', verdict: 'fail', detail: `not ready: ${unserved.length > 0 ? `route${unserved.length === 1 ? '' : 's'} ${unserved.join(', ')} ha${unserved.length === 1 ? 's' : 've'} no target that is healthy with a closed breaker` : `/readyz answered ${readiness.status}`}` },
+  );
+  if (!Object.values(config.routes).some((route) => route.cache)) {
+    report.results.push({ check: 'cache', verdict: 'skip', detail: 'no route has a cache' });
+    return report;
+  }
+  try {
+    const figures = cacheFigures(await (await fetch(`${origin}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })).text());
+    const hits = figures.memoryHits + figures.redisHits;
+    const redis = config.cache.redis ? ` (memory ${percent(figures.memoryHits, figures.lookups || 1)}, Redis ${percent(figures.redisHits, figures.lookups || 1)}${figures.redisErrors > 0 ? `; ${figures.redisErrors} Redis lookups failed and went to a provider` : ''})` : '';
+    report.results.push(
+      figures.lookups === 0
+        ? { check: 'cache', verdict: 'skip', detail: 'no lookups since the gateway started' }
+        : { check: 'cache', verdict: 'ok', detail: `hit rate ${percent(hits, figures.lookups)} over ${figures.lookups.toLocaleString('en-US')} lookups since the gateway started${redis}` },
+    );
+  } catch (error) {
+    report.results.push({ check: 'cache', verdict: 'fail', detail: `/metrics could not be read: ${(error as Error).message}` });
   }
   return report;
 }

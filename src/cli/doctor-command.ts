@@ -1,9 +1,10 @@
 import { ConfigError } from '../config/load-config.ts';
-import { checkProvider, checkRedis, type SubjectReport, type Verdict } from './doctor-checks.ts';
+import { checkGateway, checkProvider, checkRedis, type SubjectReport, type Verdict } from './doctor-checks.ts';
 import { resolveConfigSource } from './config-source.ts';
 
 // `switchyard doctor`: every provider (and Redis, when configured) checked
-// from this machine, all at once, with a verdict per check in plain words.
+// from this machine, all at once, with a verdict per check in plain words;
+// then the gateway itself, when it is running here: ready, and its cache hit rate.
 // Exit 0 when nothing failed, 1 when something did, 2 when there is no
 // config to check. Never prints a key: URLs lose their user info, and a
 // refused key is named by its provider only.
@@ -45,6 +46,7 @@ export async function doctorCommand(options: DoctorOptions): Promise<number> {
   const checks: Promise<SubjectReport>[] = Object.entries(config.providers).map(([name, provider]) => checkProvider(name, provider, options.timeoutMs));
   if (config.cache.redis) checks.push(checkRedis('cache', config.cache.redis.url, options.timeoutMs));
   if (config.state.redis) checks.push(checkRedis('state', config.state.redis.url, options.timeoutMs));
+  checks.push(checkGateway(config, options.timeoutMs));
   const reports = await Promise.all(checks);
   const failed = reports.some((report) => report.results.some((result) => result.verdict === 'fail'));
   const providers = Object.keys(config.providers).length;

@@ -35,12 +35,23 @@ export class SharedBreakers {
   private readonly channel: string;
   private readonly keyPrefix: string;
   private readonly onRemoteOpen: SharedBreakersOptions['onRemoteOpen'];
+  /** Openings made while Redis was not connected, by provider: until when (epoch ms). Told on connecting. */
+  private readonly untold = new Map<string, number>();
 
   constructor(options: SharedBreakersOptions) {
     this.channel = `${options.prefix}breakers`;
     this.keyPrefix = `${options.prefix}breaker:`;
     this.onRemoteOpen = options.onRemoteOpen;
-    this.commands = new RedisLink({ url: options.url, onError: options.onError, prepare: (client) => client.on('ready', () => void this.catchUp(client)) });
+    this.commands = new RedisLink({
+      url: options.url,
+      onError: options.onError,
+      prepare: (client) =>
+        client.on('ready', () => {
+          for (const [provider, until] of this.untold) if (until > Date.now()) this.announceOpen(provider, until - Date.now());
+          this.untold.clear();
+          void this.catchUp(client);
+        }),
+    });
     // A connection in subscriber mode can run nothing else: a second one.
     this.subscriber = new RedisLink({
       url: options.url,
@@ -59,7 +70,10 @@ export class SharedBreakers {
   /** This replica's breaker for `provider` opened for `ms`: tell the others. */
   announceOpen(provider: string, ms: number): void {
     const redis = this.commands.ready;
-    if (!redis) return;
+    if (!redis) {
+      this.untold.set(provider, Date.now() + ms);
+      return;
+    }
     const notice: Notice = { provider, ms, from: this.replica };
     this.commands.fireAndForget(redis.multi().set(`${this.keyPrefix}${provider}`, this.replica, 'PX', Math.max(1, Math.round(ms))).publish(this.channel, JSON.stringify(notice)).exec());
   }

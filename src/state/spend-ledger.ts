@@ -17,8 +17,10 @@ interface RouteSpend {
   windowStart: number;
   /** The replicas' total at the last read from Redis (0 without Redis). */
   shared: number;
-  /** Spent by this process in the window since that read. */
-  own: number;
+  /** Added to Redis by this process after that read was sent: not in `shared` yet. */
+  sent: number;
+  /** Spent by this process and not sent to Redis yet (Redis not connected yet, or away, or no Redis). */
+  unsent: number;
 }
 
 export class SpendLedger {
@@ -58,7 +60,7 @@ export class SpendLedger {
     const windowStart = Math.floor(this.now() / per) * per;
     let spend = this.spends.get(route);
     if (!spend || spend.windowStart !== windowStart) {
-      spend = { windowStart, shared: 0, own: 0 };
+      spend = { windowStart, shared: 0, sent: 0, unsent: 0 };
       this.spends.set(route, spend);
     }
     return spend;
@@ -67,15 +69,24 @@ export class SpendLedger {
   add(route: string, usd: number): void {
     const spend = this.current(route);
     if (!spend || !(usd > 0)) return;
-    spend.own += usd;
+    spend.unsent += usd;
+    this.send(route, spend);
+  }
+
+  /** Adds what this process spent to the replicas' counter, if Redis is there to take it. */
+  private send(route: string, spend: RouteSpend): void {
     const redis = this.link?.ready;
-    if (redis) this.link!.fireAndForget(redis.multi().incrbyfloat(this.key(route, spend.windowStart), usd).pexpire(this.key(route, spend.windowStart), this.windows.get(route)! * 2).exec());
+    if (!redis || spend.unsent === 0) return;
+    const key = this.key(route, spend.windowStart);
+    this.link!.fireAndForget(redis.multi().incrbyfloat(key, spend.unsent).pexpire(key, this.windows.get(route)! * 2).exec());
+    spend.sent += spend.unsent;
+    spend.unsent = 0;
   }
 
   /** USD spent on the route in its current window (by every replica, as far as known). */
   spent(route: string): number {
     const spend = this.current(route);
-    return spend ? spend.shared + spend.own : 0;
+    return spend ? spend.shared + spend.sent + spend.unsent : 0;
   }
 
   /** Milliseconds until the route's window ends and its budget is whole again. */
@@ -95,13 +106,14 @@ export class SpendLedger {
     if (!redis) return;
     for (const route of this.windows.keys()) {
       const spend = this.current(route)!;
-      const ownBefore = spend.own;
+      this.send(route, spend);
+      const covered = spend.sent;
       const total = await this.link!.within(redis.get(this.key(route, spend.windowStart)), 200);
       if (total === undefined || spend !== this.spends.get(route)) continue;
-      // Our increments went out on the same connection before the GET, so the total holds what this
-      // process had spent by then; what it spent while the GET was out is still its own.
+      // Our increments went out on the same connection before the GET, so the total holds them;
+      // what was sent while the GET was out is not in it yet.
       spend.shared = Number(total ?? 0);
-      spend.own -= ownBefore;
+      spend.sent -= covered;
     }
   }
 
