@@ -9,7 +9,7 @@ import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 // The response cache as an application sees it through the official SDK: the
 // second identical call is answered by the gateway (no provider call, the
 // same body, `x-switchyard-cache: hit`), the caller can opt out per request,
-// streams pass by, answers expire, tenants never share answers, and with
+// a stream is kept once it ends whole and replayed as a stream, answers expire, tenants never share answers, and with
 // Redis a second replica gets the first one's answer. A Redis that is away
 // never fails a request.
 
@@ -27,7 +27,7 @@ after(async () => {
 const chatCalls = () => upstream.requests.filter((request) => request.path.endsWith('/chat/completions')).length;
 
 /** Runs `body` with the simulator slowed or failing, and puts it back to normal whatever happens. */
-async function withFaults(faults: { busyRate?: number; latencyMs?: number }, body: () => Promise<void>): Promise<void> {
+async function withFaults(faults: { busyRate?: number; latencyMs?: number; dropRate?: number }, body: () => Promise<void>): Promise<void> {
   upstream.setFaults(faults);
   try {
     await body();
@@ -90,14 +90,47 @@ test('no-cache asks a provider again and refreshes the entry; no-store leaves th
   assert.equal(chatCalls() - before, 3);
 });
 
-test('streams pass by the cache, and a route without `cache` sends no cache header', async () => {
+/** A streamed question read to the end as the SDK reads it: its text, chunk count, id and headers. */
+async function streamed(client: OpenAI, content: string) {
+  const { data: stream, response } = await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content }] }).withResponse();
+  let text = '';
+  let chunks = 0;
+  let id = '';
+  for await (const chunk of stream) {
+    chunks += 1;
+    id = chunk.id;
+    text += chunk.choices[0]?.delta?.content ?? '';
+  }
+  return { text, chunks, id, cache: response.headers.get('x-switchyard-cache'), type: response.headers.get('content-type') };
+}
+
+test('a stream that ended whole is kept and replayed as a stream; a route without `cache` sends no cache header', async () => {
   const cached = await gatewayWith();
-  const { response } = await cached.client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'stream' }] }).withResponse();
-  assert.equal(response.headers.get('x-switchyard-cache'), 'bypass');
+  const before = chatCalls();
+  const first = await streamed(cached.client, 'stream me');
+  assert.equal(first.cache, 'miss');
+  assert.ok(first.chunks > 1 && first.text.length > 0);
+  const second = await streamed(cached.client, 'stream me');
+  assert.equal(second.cache, 'hit');
+  assert.match(second.type ?? '', /^text\/event-stream/);
+  assert.deepEqual({ ...second, cache: 'miss' }, first, 'the same chunks, the same text, the same id');
+  assert.equal(chatCalls() - before, 1, 'the provider streamed once');
+  // The same question without `stream` is another request, with an answer of its own.
+  assert.equal((await ask(cached.client, 'stream me')).headers.get('x-switchyard-cache'), 'miss');
   const plain = await gatewayWith({}, null);
   const answer = await ask(plain.client, 'no cache here');
   assert.equal(answer.headers.get('x-switchyard-cache'), null);
   assert.equal((await ask(plain.client, 'no cache here')).headers.get('x-switchyard-cache'), null);
+});
+
+test('a stream cut short is not kept', async () => {
+  const gateway = await gatewayWith();
+  await withFaults({ dropRate: 1 }, async () => {
+    await assert.rejects(streamed(gateway.client, 'cut me off'));
+  });
+  const again = await streamed(gateway.client, 'cut me off');
+  assert.equal(again.cache, 'miss', 'the cut stream was not kept');
+  assert.equal((await streamed(gateway.client, 'cut me off')).cache, 'hit', 'the whole one was');
 });
 
 test('an answer expires after its ttl', async () => {
@@ -160,6 +193,16 @@ test('with Redis, a second replica answers from the first one\'s cached answer',
     assert.equal(await metric(replicaB, 'switchyard_cache_requests_total{tier="memory",result="hit"}'), 1);
     const ttl = await redis.pttl((await redis.keys(`${prefix}cache:*`))[0]!);
     assert.ok(ttl > 3_500_000 && ttl <= 3_600_000, `the Redis entry expires with the route's ttl (${ttl} ms left)`);
+    // A kept stream travels through Redis as a stream.
+    const streamedOnA = await streamed(replicaA.client, 'a shared stream');
+    for (let tries = 0; (await redis.keys(`${prefix}cache:*`)).length < 2; tries += 1) {
+      assert.ok(tries < 100, 'the stream reached Redis');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const streamedOnB = await streamed(replicaB.client, 'a shared stream');
+    assert.equal(streamedOnB.cache, 'hit');
+    assert.match(streamedOnB.type ?? '', /^text\/event-stream/);
+    assert.equal(streamedOnB.text, streamedOnA.text);
   } finally {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);

@@ -10,8 +10,10 @@ import { RedisLink } from '../state/redis-link.ts';
 // `error` in the metrics) and the answer is fetched from a provider as usual.
 
 export interface CachedAnswer {
-  /** The OpenAI JSON body exactly as the client first got it. */
+  /** The OpenAI JSON body exactly as the client first got it; for a stream, its SSE events as relayed, through `data: [DONE]`. */
   body: Buffer;
+  /** True when `body` is a whole SSE stream, replayed as one. */
+  stream?: boolean;
   provider: string;
   model: string;
   /** Date.now() when stored: the age a hit reports. */
@@ -47,7 +49,7 @@ export function cacheKey(route: string, operation: string, tenant: string | unde
 
 // Stored in Redis as one value: a JSON line with the metadata, then the body bytes.
 function encode(answer: CachedAnswer): Buffer {
-  const head = Buffer.from(`${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt, freshUntil: answer.freshUntil })}\n`);
+  const head = Buffer.from(`${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt, freshUntil: answer.freshUntil, ...(answer.stream ? { stream: true } : {}) })}\n`);
   return Buffer.concat([head, answer.body]);
 }
 
@@ -55,9 +57,9 @@ function decode(value: Buffer): CachedAnswer | undefined {
   const newline = value.indexOf(10);
   if (newline < 0) return undefined;
   try {
-    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as { provider?: unknown; model?: unknown; storedAt?: unknown; freshUntil?: unknown };
+    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as { provider?: unknown; model?: unknown; storedAt?: unknown; freshUntil?: unknown; stream?: unknown };
     if (typeof head.provider !== 'string' || typeof head.model !== 'string' || typeof head.storedAt !== 'number' || typeof head.freshUntil !== 'number') return undefined;
-    return { provider: head.provider, model: head.model, storedAt: head.storedAt, freshUntil: head.freshUntil, body: value.subarray(newline + 1) };
+    return { provider: head.provider, model: head.model, storedAt: head.storedAt, freshUntil: head.freshUntil, body: value.subarray(newline + 1), ...(head.stream === true ? { stream: true } : {}) };
   } catch {
     return undefined;
   }

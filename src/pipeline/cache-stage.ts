@@ -1,18 +1,20 @@
-import { cacheKey, type CachedAnswer, type ResponseCache } from '../cache/response-cache.ts';
+import { cacheKey, maxCachedBodyBytes, type CachedAnswer, type ResponseCache } from '../cache/response-cache.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
-// The cache stage, for routes with `cache: { ttl }`: a non-stream request is
-// answered from the cache when a fresh answer is kept, else it carries a plan
-// to keep the answer the providers give, and (with `stale_if_error`) the
-// stale answer to fall back on when every provider fails. Identical requests
-// that arrive while a provider is being asked wait for that one answer
-// instead of asking again (and go on to the providers themselves if it
-// fails), so a burst of the same question costs one call. Streams,
-// `x-switchyard-cache: no-store` and sensitive requests (their answers stay
-// off the shared Redis) pass by.
+// The cache stage, for routes with `cache: { ttl }`: a request is answered
+// from the cache when a fresh answer is kept, else it carries a plan to keep
+// the answer the providers give, and (with `stale_if_error`) the stale answer
+// to fall back on when every provider fails. A streamed request is kept as the
+// SSE events it was sent (only when the stream ended whole) and replayed as a
+// stream. Identical non-stream requests that arrive while a provider is being
+// asked wait for that one answer instead of asking again (and go on to the
+// providers themselves if it fails), so a burst of the same question costs one
+// call; identical streams do not wait, since waiting for a whole stream would
+// delay their first token. `x-switchyard-cache: no-store` and sensitive
+// requests (their answers stay off the shared Redis) pass by.
 
 export interface CachePlan {
   cache: ResponseCache;
@@ -28,7 +30,7 @@ export interface CachePlan {
 /** 'answered' when the client got a cached answer; a plan to keep the answer; undefined when the cache stays out of it. */
 export async function consultCache(cache: ResponseCache, route: Route, request: GatewayRequest, channel: ClientChannel, record: RequestRecord, deadline: number): Promise<'answered' | CachePlan | undefined> {
   const { ttl, stale_if_error: staleMs } = route.config.cache!;
-  if (request.client.stream || request.cacheMode === 'no-store' || request.sensitive) {
+  if (request.cacheMode === 'no-store' || request.sensitive) {
     record.cache = 'bypass';
     return undefined;
   }
@@ -41,6 +43,7 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
     return 'answered';
   }
   if (found && staleMs > 0) plan.stale = found.answer;
+  if (request.client.stream) return plan;
   const pending = cache.inFlight.get(plan.key);
   if (pending) {
     const answer = await waitFor(pending, channel.signal, deadline);
@@ -83,9 +86,9 @@ function waitFor(pending: Promise<CachedAnswer | undefined>, signal: AbortSignal
 }
 
 /** Keeps the answer a provider gave, fresh for the route's ttl. */
-export function keepAnswer(plan: CachePlan, body: Buffer, provider: string, model: string): void {
+export function keepAnswer(plan: CachePlan, body: Buffer, provider: string, model: string, stream = false): void {
   const now = Date.now();
-  const answer = { body, provider, model, storedAt: now, freshUntil: now + plan.ttlMs };
+  const answer: CachedAnswer = { body, provider, model, storedAt: now, freshUntil: now + plan.ttlMs, ...(stream ? { stream: true } : {}) };
   plan.cache.store(plan.key, answer, plan.staleMs);
   plan.settle?.(answer);
 }
@@ -112,16 +115,78 @@ function sendKept(answer: CachedAnswer, state: 'hit' | 'stale', request: Gateway
   record.provider = 'cache';
   record.model = answer.model;
   record.status = 200;
-  channel.sendJson(
-    200,
-    {
-      'x-request-id': request.id,
-      'x-switchyard-provider': answer.provider,
-      'x-switchyard-model': answer.model,
-      'x-switchyard-attempts': String(record.attempts),
-      'x-switchyard-cache': state,
-      age: String(Math.max(0, Math.floor((Date.now() - answer.storedAt) / 1000))),
-    },
-    answer.body,
-  );
+  const headers = {
+    'x-request-id': request.id,
+    'x-switchyard-provider': answer.provider,
+    'x-switchyard-model': answer.model,
+    'x-switchyard-attempts': String(record.attempts),
+    'x-switchyard-cache': state,
+    age: String(Math.max(0, Math.floor((Date.now() - answer.storedAt) / 1000))),
+  };
+  if (!answer.stream) {
+    channel.sendJson(200, headers, answer.body);
+    return;
+  }
+  // A kept stream goes out whole, in one write: the events are all there already.
+  record.firstTokenMs = performance.now() - request.receivedAt;
+  channel.startStream(headers);
+  channel.write(answer.body);
+  channel.end();
+}
+
+/**
+ * A ClientChannel that passes everything through and keeps a copy of what a
+ * stream wrote, up to the cache's size limit, so a stream that ends whole can
+ * be kept.
+ */
+export class RecordingChannel implements ClientChannel {
+  private readonly inner: ClientChannel;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  /** False once the stream outgrew what the cache keeps. */
+  keeping = true;
+
+  constructor(inner: ClientChannel) {
+    this.inner = inner;
+  }
+
+  get signal(): AbortSignal {
+    return this.inner.signal;
+  }
+
+  get headersSent(): boolean {
+    return this.inner.headersSent;
+  }
+
+  sendJson(status: number, headers: Record<string, string>, body: Buffer | string): void {
+    this.inner.sendJson(status, headers, body);
+  }
+
+  startStream(headers: Record<string, string>): void {
+    this.inner.startStream(headers);
+  }
+
+  write(chunk: Buffer | string): boolean {
+    if (this.keeping) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      this.size += bytes.length;
+      if (this.size > maxCachedBodyBytes) {
+        this.keeping = false;
+        this.chunks.length = 0;
+      } else this.chunks.push(bytes);
+    }
+    return this.inner.write(chunk);
+  }
+
+  drained(): Promise<void> {
+    return this.inner.drained();
+  }
+
+  end(): void {
+    this.inner.end();
+  }
+
+  get recorded(): Buffer {
+    return Buffer.concat(this.chunks, this.size);
+  }
 }

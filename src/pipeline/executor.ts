@@ -8,7 +8,7 @@ import type { TargetStatus } from '../routing/target-status.ts';
 import type { SpendLedger } from '../state/spend-ledger.ts';
 import { linkAbort } from './abort-link.ts';
 import { AttemptPlan } from './attempt-plan.ts';
-import { answerStale, consultCache, keepAnswer, releaseWaiters, type CachePlan } from './cache-stage.ts';
+import { answerStale, consultCache, keepAnswer, RecordingChannel, releaseWaiters, type CachePlan } from './cache-stage.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 import { hedgedAttempt } from './hedged-attempt.ts';
@@ -213,9 +213,12 @@ async function deliver(
   parts.metrics.countAttempt(target.provider.name, 'ok');
   parts.status.recordSuccess(target, record.firstTokenMs);
   if (result.kind === 'json') return;
-  const outcome = await relayStream(result.stream, channel, headers, resume);
+  const recording = cachePlan ? new RecordingChannel(channel) : undefined;
+  const outcome = await relayStream(result.stream, recording ?? channel, headers, resume);
   record.usage = result.stream.usage();
   charge(parts, record, target);
+  // Only a stream that ended whole is kept (one cut short ends in an error event, or not at all).
+  if (recording?.keeping && cachePlan && outcome.kind === 'complete') keepAnswer(cachePlan, recording.recorded, target.provider.name, target.model, true);
   if (outcome.kind === 'client_gone') record.clientGone = true;
   // A failure handed to resume was accounted there, against the target that failed.
   if (outcome.kind === 'upstream_failed' && !outcome.triedResume) {
