@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
+import { BatchStore } from '../src/batch/batch-store.ts';
 import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts';
 import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
 import { startGateway, type RunningGateway } from './support/gateway-harness.ts';
@@ -306,4 +307,19 @@ test('uploads the Files API cannot take get a clear 4xx, and /admin/status shows
   const admin = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { batches: { store: string; concurrency: number } };
   assert.equal(admin.batches.store, store);
   assert.equal(admin.batches.concurrency, 16);
+});
+
+test('a batch whose acceptance a stop cut short is failed on the next start, and nothing of it is sent', async () => {
+  const store = storePath();
+  // What a process stopped in the middle of writing a batch's lines leaves behind.
+  const crashed = new BatchStore(store);
+  crashed.addBatch({ id: 'batch_cut', owner: '', endpoint: '/v1/chat/completions', input_file_id: 'file-x', completion_window: '24h', status: 'validating', created_at: 1, expires_at: 2_000_000_000 });
+  crashed.addLines('batch_cut', 1, [{ customId: 'only', body: Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'never sent' }] })) }]);
+  crashed.close();
+  const { client } = await gatewayWith(store);
+  const batch = await client.batches.retrieve('batch_cut');
+  assert.equal(batch.status, 'failed');
+  assert.equal(batch.errors?.data?.[0]?.code, 'interrupted');
+  assert.deepEqual(batch.request_counts, { total: 0, completed: 0, failed: 0 });
+  assert.ok(!provider.prompts().includes('never sent'));
 });

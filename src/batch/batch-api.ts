@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors/gateway-error.ts';
-import { batchEndpoints, parseBatchInput, type BatchEndpoint } from './batch-input.ts';
+import { batchEndpoints, parseBatchInput, yieldToEventLoop, type BatchEndpoint } from './batch-input.ts';
 import type { BatchRunner } from './batch-runner.ts';
 import type { BatchRecord, BatchStore, StoredFile } from './batch-store.ts';
 
@@ -25,6 +25,8 @@ export interface CreateBatchParams {
 const windowPattern = /^(\d{1,4})(s|m|h)$/;
 const windowUnitMs = { s: 1000, m: 60_000, h: 3_600_000 } as const;
 const longestWindowMs = 7 * 24 * 3_600_000;
+/** Lines written per transaction when a batch is accepted, between yields to the event loop. */
+const linesPerCommit = 2000;
 
 function newId(prefix: string): string {
   return `${prefix}${randomUUID().replaceAll('-', '')}`;
@@ -72,7 +74,7 @@ export class BatchApi {
     return { id, object: 'file', deleted: true };
   }
 
-  createBatch(owner: string, params: CreateBatchParams): Record<string, unknown> {
+  async createBatch(owner: string, params: CreateBatchParams): Promise<Record<string, unknown>> {
     const endpoint = params.endpoint;
     if (typeof endpoint !== 'string' || !(batchEndpoints as readonly string[]).includes(endpoint)) {
       throw new GatewayError('invalid_request', `endpoint must be one of ${batchEndpoints.join(', ')}.`, { param: 'endpoint' });
@@ -101,17 +103,25 @@ export class BatchApi {
       expires_at: Math.floor((now + windowMs) / 1000),
       metadata: metadata as Record<string, string> | null,
     };
-    const { lines, errors } = parseBatchInput(this.store.fileContent(file.id, owner) ?? Buffer.alloc(0), endpoint as BatchEndpoint, this.limits.maxLines);
+    const { lines, errors } = await parseBatchInput(this.store.fileContent(file.id, owner) ?? Buffer.alloc(0), endpoint as BatchEndpoint, this.limits.maxLines);
     if (errors.length > 0) {
       batch.status = 'failed';
       batch.failed_at = created;
       batch.errors = errors;
-      this.store.addBatch(batch, []);
-    } else {
-      batch.in_progress_at = created;
-      this.store.addBatch(batch, lines);
-      this.runner.add(batch);
+      this.store.addBatch(batch);
+      return this.batchObject(batch);
     }
+    // Written a slice at a time under `validating`; a stop before the end leaves a batch the next start fails (see BatchRunner.start).
+    batch.status = 'validating';
+    this.store.addBatch(batch);
+    for (let first = 0; first < lines.length; first += linesPerCommit) {
+      this.store.addLines(batch.id, first + 1, lines.slice(first, first + linesPerCommit));
+      if (first + linesPerCommit < lines.length) await yieldToEventLoop();
+    }
+    batch.status = 'in_progress';
+    batch.in_progress_at = Math.floor(this.now() / 1000);
+    this.store.saveBatch(batch);
+    this.runner.add(batch);
     return this.batchObject(batch);
   }
 

@@ -63,6 +63,15 @@ export class BatchRunner {
 
   start(): void {
     for (const batch of this.store.activeBatches()) {
+      if (batch.status === 'validating') {
+        // The last process stopped while writing this batch's lines: none of it was sent; the caller never got its id as accepted.
+        this.store.dropLines(batch.id);
+        batch.status = 'failed';
+        batch.failed_at = seconds(this.now());
+        batch.errors = [{ code: 'interrupted', line: null, message: 'The gateway stopped while accepting this batch; create it again.', param: null }];
+        this.store.saveBatch(batch);
+        continue;
+      }
       this.active.set(batch.id, batch);
       // Lines cut by the last shutdown are waiting again; a batch cancelled or expired by then must not send them.
       if (batch.status === 'cancelling') this.store.failPending(batch.id, (customId) => cancelledLine(customId));

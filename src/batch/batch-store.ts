@@ -129,13 +129,21 @@ export class BatchStore {
     return Number(this.sql('DELETE FROM files WHERE id = ? AND owner = ?').run(id, owner).changes) > 0;
   }
 
-  /** The batch and all its lines, in one transaction: a batch is accepted whole or not at all. */
-  addBatch(batch: BatchRecord, lines: readonly { customId: string; body: Buffer }[]): void {
+  addBatch(batch: BatchRecord): void {
+    this.sql('INSERT INTO batches (id, owner, status, doc) VALUES (?, ?, ?, ?)').run(batch.id, batch.owner, batch.status, JSON.stringify(batch));
+  }
+
+  /** Lines `first`, `first + 1`, … of a batch, in one transaction. */
+  addLines(batchId: string, first: number, lines: readonly { customId: string; body: Buffer }[]): void {
     this.transaction(() => {
-      this.sql('INSERT INTO batches (id, owner, status, doc) VALUES (?, ?, ?, ?)').run(batch.id, batch.owner, batch.status, JSON.stringify(batch));
       const insert = this.sql("INSERT INTO batch_lines (batch_id, line, custom_id, body, state) VALUES (?, ?, ?, ?, 'pending')");
-      lines.forEach((line, index) => insert.run(batch.id, index + 1, line.customId, line.body));
+      lines.forEach((line, index) => insert.run(batchId, first + index, line.customId, line.body));
     });
+  }
+
+  /** Drops a batch's lines (a batch whose acceptance was cut short by a stop). */
+  dropLines(batchId: string): void {
+    this.sql('DELETE FROM batch_lines WHERE batch_id = ?').run(batchId);
   }
 
   saveBatch(batch: BatchRecord): void {

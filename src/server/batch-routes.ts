@@ -87,7 +87,7 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () 
 
   app.post('/v1/batches', async (request, reply) => {
     const who = owner(request);
-    return reply.headers(idHeader(request)).send(api.createBatch(who, jsonBody(request.body)));
+    return reply.headers(idHeader(request)).send(await api.createBatch(who, jsonBody(request.body)));
   });
   app.get('/v1/batches', async (request, reply) => {
     const query = request.query as Record<string, string | undefined>;
