@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import OpenAI, { toFile } from 'openai';
 import { startSim } from './support/gateway-harness.ts';
 
 // The `switchyard` command as an operator runs it: check, serve, reload, drain.
@@ -19,6 +20,9 @@ before(async () => {
 after(async () => {
   await upstream.close();
 });
+
+/** The environment a fresh machine has: no provider keys, no config named. */
+const noProviderKeys = Object.fromEntries(['DEEPSEEK_API_KEY', 'OPENAI_API_KEY', 'SILICONFLOW_API_KEY', 'TOGETHER_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY', 'ANTHROPIC_API_KEY', 'SWITCHYARD_CONFIG'].map((name) => [name, '']));
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -40,9 +44,14 @@ routes:
 `;
 }
 
-/** Starts `serve`, resolving with the address once the gateway logs that it listens. */
-function serve(file: string): Promise<{ child: ChildProcess; origin: string; lines: Record<string, unknown>[]; next: (message: string) => Promise<Record<string, unknown>> }> {
-  const child = spawn(process.execPath, [cli, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts `serve` (with `--config file`, or `args` as given), resolving with the address once the gateway logs that it listens. */
+function serve(
+  file: string | { args: string[]; cwd: string },
+): Promise<{ child: ChildProcess; origin: string; lines: Record<string, unknown>[]; next: (message: string) => Promise<Record<string, unknown>> }> {
+  const child =
+    typeof file === 'string'
+      ? spawn(process.execPath, [cli, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, [cli, 'serve', ...file.args], { cwd: file.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...noProviderKeys } });
   const lines: Record<string, unknown>[] = [];
   const waiters: { message: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   createInterface({ input: child.stdout! }).on('line', (text) => {
@@ -126,6 +135,34 @@ test('SIGTERM lets a stream in flight finish, then exits 0', async () => {
     assert.equal(await exited, 0);
   } finally {
     upstream.setFaults({ chunkIntervalMs: 0 });
+    child.kill('SIGKILL');
+  }
+});
+
+test('with no config and no keys, serve runs the demo: every call answers despite the busy provider, batches work, SIGTERM exits 0', async () => {
+  const { child, origin } = await serve({ args: ['--port', '0'], cwd: mkdtempSync(join(tmpdir(), 'switchyard-demo-')) });
+  try {
+    const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const served: string[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const { data, response } = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: `hello ${i}` }] }).withResponse();
+      assert.ok(data.choices[0]?.message.content);
+      served.push(response.headers.get('x-switchyard-provider') ?? '');
+    }
+    assert.ok(served.every((provider) => ['deepseek-sim', 'backup-a', 'backup-b'].includes(provider)), served.join(', '));
+    const lines = ['one', 'two'].map((word) => JSON.stringify({ custom_id: word, method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: word }] } })).join('\n');
+    const file = await client.files.create({ file: await toFile(Buffer.from(lines), 'demo.jsonl'), purpose: 'batch' });
+    let batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    for (let tries = 0; batch.status !== 'completed'; tries += 1) {
+      assert.ok(tries < 400 && ['in_progress', 'completed'].includes(batch.status), `batch ${batch.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      batch = await client.batches.retrieve(batch.id);
+    }
+    assert.deepEqual(batch.request_counts, { total: 2, completed: 2, failed: 0 });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  } finally {
     child.kill('SIGKILL');
   }
 });

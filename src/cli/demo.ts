@@ -38,6 +38,8 @@ export async function startDemo(server: { host: string; port: number }): Promise
       },
       embeddings: { targets: [{ provider: 'backup-a', model: 'bge-m3' }, { provider: 'backup-b', model: 'bge-m3' }] },
     },
+    // The Batch API, to try: kept in memory, so the demo leaves no file behind.
+    batches: { store: ':memory:' },
   };
   return {
     config: buildConfig(document, 'demo'),
@@ -61,6 +63,9 @@ export function demoBanner(baseUrl: string): string {
     import OpenAI from 'openai';
     const client = new OpenAI({ baseURL: '${baseUrl}/v1', apiKey: 'unused' });
     const answer = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Hello' }] });
+
+  Batches (kept in memory in the demo): client.files.create({ file, purpose: 'batch' }),
+  then client.batches.create({ input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h' }).
 
   Real providers: set DEEPSEEK_API_KEY and/or OPENAI_API_KEY (also SILICONFLOW_, TOGETHER_,
   GROQ_, MISTRAL_API_KEY) and restart, or write switchyard.yaml (see README) and run
