@@ -45,6 +45,7 @@ async function startProvider(): Promise<Provider> {
       return sendOpenAIError(response, 503, 'The server is busy. Please try again later.', null, { 'retry-after': '1' });
     }
     if (prompt.startsWith('hold')) await holdFor(prompt).gate;
+    if (prompt.startsWith('hold-then-busy')) return sendOpenAIError(response, 503, 'The server is busy. Please try again later.', null);
     const { answer, reply: replied } = answerChat(body, `chatcmpl-${fake.requests.length}`, 'batch');
     reply(replied);
     sendJson(response, 200, completion(answer));
@@ -304,6 +305,9 @@ test('uploads the Files API cannot take get a clear 4xx, and /admin/status shows
   assert.equal(notMultipart.status, 415);
   assert.equal(((await notMultipart.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
   assert.deepEqual(await refused(client.batches.create({ input_file_id: 'file-x', endpoint: '/v1/chat/completions', completion_window: '1y' as '24h' })), [400, 'completion_window']);
+  const repeated = await fetch(`${gateway.baseURL}/batches?after=a&after=b`);
+  assert.equal(repeated.status, 400);
+  assert.equal(((await repeated.json()) as { error: { param: string } }).error.param, 'after');
   const admin = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { batches: { store: string; concurrency: number } };
   assert.equal(admin.batches.store, store);
   assert.equal(admin.batches.concurrency, 16);
@@ -322,4 +326,33 @@ test('a batch whose acceptance a stop cut short is failed on the next start, and
   assert.equal(batch.errors?.data?.[0]?.code, 'interrupted');
   assert.deepEqual(batch.request_counts, { total: 0, completed: 0, failed: 0 });
   assert.ok(!provider.prompts().includes('never sent'));
+});
+
+test('a line that fails for a moment after its batch was cancelled ends the batch instead of waiting for another try', async () => {
+  const store = storePath();
+  const { client } = await gatewayWith(store, { batches: { store, concurrency: 1 } });
+  const created = await submit(client, jsonl(['hold-then-busy first', 'never second']));
+  await waitFor(client, created.id, () => provider.prompts().includes('hold-then-busy first'));
+  assert.equal((await client.batches.cancel(created.id)).status, 'cancelling');
+  provider.release('hold-then-busy first');
+  const done = await waitFor(client, created.id);
+  assert.equal(done.status, 'cancelled');
+  assert.deepEqual(done.request_counts, { total: 2, completed: 0, failed: 2 });
+  assert.deepEqual(
+    (await lines(client, done.error_file_id)).map((line) => [line.custom_id, line.response?.status_code ?? line.error?.code]),
+    [
+      ['req-1', 503],
+      ['req-2', 'batch_cancelled'],
+    ],
+  );
+});
+
+test('a store already open in another process is refused at start, with the reason', async () => {
+  const store = storePath();
+  const other = new BatchStore(store);
+  try {
+    await assert.rejects(gatewayWith(store), /batches\.store .* is in use by another process/);
+  } finally {
+    other.close();
+  }
 });

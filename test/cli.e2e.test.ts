@@ -75,6 +75,10 @@ routes:
   chat:
     targets: [{ provider: a, model: m }, { provider: x, model: m, tier: 2 }]
     timeouts: { first_token: soon }
+auth:
+  keys:
+    - { name: team, key: sk-team-one-000 }
+    - { name: team, key: sk-team-two-000 }
 `);
   const result = await run(['check', '--config', file]);
   assert.equal(result.code, 1);
@@ -82,6 +86,7 @@ routes:
   assert.match(result.stderr, /providers\.a\.base_url: must be an http/);
   assert.match(result.stderr, /providers\.a\.api_key: environment variable SWITCHYARD_TEST_UNSET_VAR is not set/);
   assert.match(result.stderr, /routes\.chat\.timeouts\.first_token: "soon" is not a duration/);
+  assert.match(result.stderr, /auth\.keys\[1\]\.name: the name "team" is already used by auth\.keys\[0\]/);
 });
 
 test('check accepts a good config and exits 0', async () => {

@@ -100,7 +100,8 @@ export class BatchApi {
       completion_window: params.completion_window as string,
       status: 'in_progress',
       created_at: created,
-      expires_at: Math.floor((now + windowMs) / 1000),
+      // Rounded up: a window never closes before its full length.
+      expires_at: Math.ceil((now + windowMs) / 1000),
       metadata: metadata as Record<string, string> | null,
     };
     const { lines, errors } = await parseBatchInput(this.store.fileContent(file.id, owner) ?? Buffer.alloc(0), endpoint as BatchEndpoint, this.limits.maxLines);

@@ -35,6 +35,8 @@ const firstPauseMs = 1000;
 const longestPauseMs = 60_000;
 /** Even with nothing due, look again this often (a clock jump, a missed wake-up). */
 const idleCheckMs = 30_000;
+/** After a store failure, the next try. */
+const storeRetryMs = 1000;
 
 export class BatchRunner {
   private readonly store: BatchStore;
@@ -117,18 +119,37 @@ export class BatchRunner {
     clearTimeout(this.timer);
     this.timer = undefined;
     const now = this.now();
-    this.expire(now);
-    const free = this.concurrency - this.running.size;
-    if (free > 0) {
-      for (const line of this.store.claimLines(free, now)) {
-        const run = this.run(line).finally(() => {
-          this.running.delete(run);
-          this.pump();
-        });
-        this.running.add(run);
+    try {
+      this.expire(now);
+      const free = this.concurrency - this.running.size;
+      if (free > 0) {
+        for (const line of this.store.claimLines(free, now)) {
+          const run = this.run(line)
+            .catch((error: unknown) => this.storeFailed(error))
+            .finally(() => {
+              this.running.delete(run);
+              this.pump();
+            });
+          this.running.add(run);
+        }
       }
+      this.schedule(now);
+    } catch (error) {
+      // The store failed (disk full, file taken away): batches wait, realtime traffic goes on. Try again shortly.
+      this.storeFailed(error);
+      this.timer = setTimeout(() => this.pump(), storeRetryMs);
+      this.timer.unref();
     }
-    this.schedule(now);
+  }
+
+  private lastStoreError = '';
+
+  /** Logged once per distinct message: a broken store is one fact, not one per line. */
+  private storeFailed(error: unknown): void {
+    const message = (error as Error).message;
+    if (message === this.lastStoreError) return;
+    this.lastStoreError = message;
+    this.gateway.logger.error({ err: { message } }, 'batches: the store failed; batch work waits and is retried');
   }
 
   /** Wakes up for the next postponed line or the next expiry, whichever is first. */
@@ -167,17 +188,20 @@ export class BatchRunner {
     } catch (error) {
       this.gateway.logger.error({ err: error, batch: batch.id, custom_id: line.customId }, 'batch line failed inside the gateway');
     }
-    if (this.abort.signal.aborted || channel.status === 0) {
-      // Cut by shutdown (or never answered): it runs again on the next start.
-      if (!this.stopped) this.postpone(line, batch, firstPauseMs);
-      else this.queueWrite(batch, () => this.store.postponeLine(line.batchId, line.line, 0));
+    if (this.stopped && (this.abort.signal.aborted || channel.status === 0)) {
+      // Cut by shutdown: it runs again on the next start.
+      this.queueWrite(batch, () => this.store.postponeLine(line.batchId, line.line, 0));
       return;
     }
     if (channel.status >= 200 && channel.status < 300) {
       this.settle(line, batch, 'done', lineResult(requestId, line.customId, channel));
       return;
     }
-    if (transient.has(channel.status)) {
+    // A batch cancelled or expired while the line ran sends nothing more: the line ends here, as its siblings did.
+    if (batch.status === 'cancelling' && channel.status === 0) return this.settle(line, batch, 'failed', cancelledLine(line.customId));
+    if (batch.expired_at !== undefined && channel.status === 0) return this.settle(line, batch, 'failed', expiredLine(line.customId));
+    if (channel.status === 0) return this.postpone(line, batch, firstPauseMs);
+    if (transient.has(channel.status) && batch.status === 'in_progress' && batch.expired_at === undefined) {
       const retryAfterMs = Number(channel.headers['retry-after']) * 1000 || 0;
       const pauseMs = Math.max(retryAfterMs, Math.min(longestPauseMs, firstPauseMs * 2 ** line.attempts) * (0.5 + Math.random() / 2));
       if (this.now() + pauseMs < batch.expires_at * 1000) {
@@ -224,10 +248,15 @@ export class BatchRunner {
     this.writes = [];
     const touched = [...this.touched];
     this.touched.clear();
-    this.store.transaction(() => {
-      for (const write of writes) write();
-    });
-    for (const batch of touched) if (this.active.has(batch.id) && !this.store.hasOpenLines(batch.id)) this.finish(batch);
+    try {
+      this.store.transaction(() => {
+        for (const write of writes) write();
+      });
+      for (const batch of touched) if (this.active.has(batch.id) && !this.store.hasOpenLines(batch.id)) this.finish(batch);
+    } catch (error) {
+      // Those answers are lost; their lines are still marked running and are sent again on the next start.
+      this.storeFailed(error);
+    }
     // A postponed line is due at a new time: the wake-up may need to move.
     this.pump();
   }

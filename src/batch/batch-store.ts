@@ -88,12 +88,22 @@ export class BatchStore {
 
   constructor(path: string) {
     this.db = new DatabaseSync(path);
-    // WAL: readers never wait for the writer; NORMAL: a commit survives a crash of
-    // this process (not of the machine's power), at a fraction of FULL's fsyncs.
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-    this.db.exec(schema);
-    // Whatever was running when the last process stopped never got its answer written.
-    this.db.exec("UPDATE batch_lines SET state = 'pending' WHERE state = 'running'");
+    try {
+      // One process owns a store: EXCLUSIVE takes the file's lock at the first write below and keeps
+      // it, so a second gateway pointed at the same file fails at start instead of resending this
+      // one's running lines; with no busy wait, a statement never stalls the event loop on a lock.
+      // WAL: a commit appends; NORMAL: a commit survives a crash of this process (not a power cut)
+      // at a fraction of FULL's fsyncs.
+      this.db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 0; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+      this.db.exec(schema);
+      // Whatever was running when the last process stopped never got its answer written.
+      this.db.exec("UPDATE batch_lines SET state = 'pending' WHERE state = 'running'");
+    } catch (error) {
+      this.db.close();
+      const message = (error as Error).message;
+      if (/locked|busy/i.test(message)) throw new Error(`batches.store ${path} is in use by another process; each gateway process needs a store of its own`);
+      throw error;
+    }
   }
 
   private sql(text: string): StatementSync {
@@ -195,9 +205,9 @@ export class BatchStore {
     return rows.map((row) => ({ batchId: row.batch_id, line: row.line, customId: row.custom_id, body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength), attempts: row.attempts }));
   }
 
-  /** When the next waiting line becomes due, if any (only batches in progress have waiting lines: a cancel or expiry ends them). */
+  /** When the next waiting line of a batch in progress becomes due, if any (a batch still being accepted has waiting lines too). */
   nextDue(): number | undefined {
-    const row = this.sql("SELECT min(not_before) AS due FROM batch_lines WHERE state = 'pending'").get() as { due: number | null };
+    const row = this.sql("SELECT min(l.not_before) AS due FROM batch_lines l JOIN batches b ON b.id = l.batch_id WHERE l.state = 'pending' AND b.status = 'in_progress'").get() as { due: number | null };
     return row.due ?? undefined;
   }
 

@@ -29,6 +29,15 @@ export function checkCrossReferences(document: unknown): SubstitutionProblem[] {
     });
   }
   const keys = Array.isArray((root.auth as Loose | undefined)?.keys) ? ((root.auth as Loose).keys as unknown[]) : [];
+  // A key's name is who it is: cached answers, files and batches belong to it, and a batch runs as it.
+  const seenNames = new Map<string, number>();
+  keys.forEach((key, index) => {
+    const name = (key as Loose | null)?.name;
+    if (typeof name !== 'string') return;
+    const first = seenNames.get(name);
+    if (first === undefined) seenNames.set(name, index);
+    else problems.push({ path: ['auth', 'keys', index, 'name'], message: `the name "${name}" is already used by auth.keys[${first}]; each key needs its own name` });
+  });
   keys.forEach((key, index) => {
     const routes = (key as Loose | null)?.routes;
     if (!Array.isArray(routes)) return;

@@ -74,10 +74,9 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () 
     const content = Buffer.from(await file.arrayBuffer());
     return reply.headers(idHeader(request)).send(api.uploadFile(who, purpose, file.name || 'upload.jsonl', content));
   });
-  app.get('/v1/files', async (request, reply) => {
-    const query = request.query as Record<string, string | undefined>;
-    return reply.headers(idHeader(request)).send(api.files(owner(request), query.purpose, pageSize(query.limit, 10_000, 10_000), query.after));
-  });
+  app.get('/v1/files', async (request, reply) =>
+    reply.headers(idHeader(request)).send(api.files(owner(request), queryValue(request, 'purpose'), pageSize(queryValue(request, 'limit'), 10_000, 10_000), queryValue(request, 'after'))),
+  );
   app.get('/v1/files/:id', async (request, reply) => reply.headers(idHeader(request)).send(api.file(owner(request), (request.params as { id: string }).id)));
   app.get('/v1/files/:id/content', async (request, reply) => {
     const content = api.fileContent(owner(request), (request.params as { id: string }).id);
@@ -89,13 +88,17 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () 
     const who = owner(request);
     return reply.headers(idHeader(request)).send(await api.createBatch(who, jsonBody(request.body)));
   });
-  app.get('/v1/batches', async (request, reply) => {
-    const query = request.query as Record<string, string | undefined>;
-    return reply.headers(idHeader(request)).send(api.batches(owner(request), pageSize(query.limit, 20, 100), query.after));
-  });
+  app.get('/v1/batches', async (request, reply) => reply.headers(idHeader(request)).send(api.batches(owner(request), pageSize(queryValue(request, 'limit'), 20, 100), queryValue(request, 'after'))));
   app.get('/v1/batches/:id', async (request, reply) => reply.headers(idHeader(request)).send(api.batch(owner(request), (request.params as { id: string }).id)));
   app.post('/v1/batches/:id/cancel', async (request, reply) => reply.headers(idHeader(request)).send(api.cancel(owner(request), (request.params as { id: string }).id)));
   return () => ({ store: settings.store, ...runner.status() });
+}
+
+/** A query parameter given at most once; repeated, it is a 400 naming it. */
+function queryValue(request: FastifyRequest, name: string): string | undefined {
+  const value = (request.query as Record<string, unknown>)[name];
+  if (value === undefined || typeof value === 'string') return value;
+  throw new GatewayError('invalid_request', `The query parameter ${name} may be given once.`, { param: name });
 }
 
 function pageSize(given: string | undefined, fallback: number, most: number): number {
