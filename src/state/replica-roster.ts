@@ -2,9 +2,23 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RedisLink } from './redis-link.ts';
 
-// How many replicas share `state.redis` right now. Each one refreshes a key of
-// its own every `beatMs` (it lives three beats) and counts the keys; a replica
-// that stops is gone from the count within three beats. Providers'
+const beatScript = `
+local clock = redis.call('TIME')
+local now = clock[1] * 1000 + math.floor(clock[2] / 1000)
+local lifetime = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - lifetime)
+redis.call('PEXPIRE', KEYS[1], lifetime)
+return redis.call('ZCARD', KEYS[1])
+`;
+
+type BeatingRedis = Redis & { beat(key: string, member: string, lifetimeMs: string): Promise<number> };
+
+// How many replicas share `state.redis` right now. Each one stamps itself in
+// one sorted set every `beatMs` (scored by Redis's clock), drops the members
+// not stamped for three beats, and counts the rest, all in one Lua script: one
+// key, whatever else the Redis holds. A replica that stops is gone from the
+// count within three beats. Providers'
 // `rate_limit`s are split by this count, so N replicas together stay within a
 // provider's limit while each still decides locally, with no Redis round trip
 // on the request path. Redis away: the count falls back to 1, and each replica
@@ -21,17 +35,24 @@ export interface ReplicaRosterOptions {
 export class ReplicaRoster {
   readonly replica = randomUUID();
   private readonly link: RedisLink;
-  private readonly keyPrefix: string;
+  private readonly key: string;
   private readonly beatMs: number;
   private readonly onCount: (replicas: number) => void;
   private readonly timer: NodeJS.Timeout;
   private counted = 1;
 
   constructor(options: ReplicaRosterOptions) {
-    this.keyPrefix = `${options.prefix}replica:`;
+    this.key = `${options.prefix}replicas`;
     this.beatMs = options.beatMs ?? 2000;
     this.onCount = options.onCount;
-    this.link = new RedisLink({ url: options.url, onError: options.onError, prepare: (client) => client.on('ready', () => void this.beat()) });
+    this.link = new RedisLink({
+      url: options.url,
+      onError: options.onError,
+      prepare: (client) => {
+        client.defineCommand('beat', { numberOfKeys: 1, lua: beatScript });
+        client.on('ready', () => void this.beat());
+      },
+    });
     this.timer = setInterval(() => void this.beat(), this.beatMs);
     this.timer.unref();
   }
@@ -51,16 +72,7 @@ export class ReplicaRoster {
   }
 
   private async refreshAndCount(redis: Redis): Promise<number> {
-    await redis.set(`${this.keyPrefix}${this.replica}`, '1', 'PX', this.beatMs * 3);
-    // SCAN may name a key twice while Redis resizes its table: count names, not replies.
-    const replicas = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.keyPrefix}*`, 'COUNT', 200);
-      cursor = next;
-      for (const key of keys) replicas.add(key);
-    } while (cursor !== '0');
-    return Math.max(1, replicas.size);
+    return Math.max(1, await (redis as BeatingRedis).beat(this.key, this.replica, String(this.beatMs * 3)));
   }
 
   private publish(replicas: number): void {
@@ -72,7 +84,7 @@ export class ReplicaRoster {
   async close(): Promise<void> {
     clearInterval(this.timer);
     const redis = this.link.ready;
-    if (redis) await this.link.within(redis.del(`${this.keyPrefix}${this.replica}`), 200);
+    if (redis) await this.link.within(redis.zrem(this.key, this.replica), 200);
     await this.link.close();
   }
 }

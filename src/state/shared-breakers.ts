@@ -7,7 +7,8 @@ import { RedisLink } from './redis-link.ts';
 // channel and leaves a key that lives as long as the cooldown; every other
 // replica opens its own breaker for the rest of that cooldown, so the replicas
 // stop sending to a failing provider after one replica has seen it fail rather
-// than after each has. Recovery stays per replica: each sends its own
+// than after each has. The openings also sit in one hash (provider → until
+// when, by the opener's clock), which a replica reads when it connects. Recovery stays per replica: each sends its own
 // half-open probe when the cooldown ends, so one lucky probe cannot close
 // everyone's breaker. A replica that starts (or reconnects) during a cooldown
 // reads the keys and opens at once. Redis away: each replica keeps its own
@@ -33,14 +34,14 @@ export class SharedBreakers {
   private readonly commands: RedisLink;
   private readonly subscriber: RedisLink;
   private readonly channel: string;
-  private readonly keyPrefix: string;
+  private readonly hashKey: string;
   private readonly onRemoteOpen: SharedBreakersOptions['onRemoteOpen'];
   /** Openings made while Redis was not connected, by provider: until when (epoch ms). Told on connecting. */
   private readonly untold = new Map<string, number>();
 
   constructor(options: SharedBreakersOptions) {
     this.channel = `${options.prefix}breakers`;
-    this.keyPrefix = `${options.prefix}breaker:`;
+    this.hashKey = `${options.prefix}breakers:open`;
     this.onRemoteOpen = options.onRemoteOpen;
     this.commands = new RedisLink({
       url: options.url,
@@ -57,7 +58,16 @@ export class SharedBreakers {
       url: options.url,
       onError: options.onError,
       prepare: (client) => {
-        client.on('ready', () => client.subscribe(this.channel).catch((error: Error) => this.subscriber.report(error)));
+        // Catch up once listening, so no opening falls between reading the hash and subscribing.
+        client.on('ready', () =>
+          client.subscribe(this.channel).then(
+            () => {
+              const commands = this.commands.ready;
+              if (commands) void this.catchUp(commands);
+            },
+            (error: Error) => this.subscriber.report(error),
+          ),
+        );
         client.on('message', (_channel: string, text: string) => this.receive(text));
       },
     });
@@ -75,7 +85,7 @@ export class SharedBreakers {
       return;
     }
     const notice: Notice = { provider, ms, from: this.replica };
-    this.commands.fireAndForget(redis.multi().set(`${this.keyPrefix}${provider}`, this.replica, 'PX', Math.max(1, Math.round(ms))).publish(this.channel, JSON.stringify(notice)).exec());
+    this.commands.fireAndForget(redis.multi().hset(this.hashKey, provider, `${Date.now() + ms} ${this.replica}`).publish(this.channel, JSON.stringify(notice)).exec());
   }
 
   private receive(text: string): void {
@@ -92,16 +102,15 @@ export class SharedBreakers {
   /** On (re)connecting: breakers other replicas opened while this one was not listening. */
   private async catchUp(client: Redis): Promise<void> {
     try {
-      // SCAN, not KEYS: the Redis may be shared, and KEYS would hold it while it walks every key.
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${this.keyPrefix}*`, 'COUNT', 200);
-        cursor = next;
-        for (const key of keys) {
-          const [owner, remainingMs] = await Promise.all([client.get(key), client.pttl(key)]);
-          if (owner !== null && owner !== this.replica && remainingMs > 0) this.onRemoteOpen(key.slice(this.keyPrefix.length), remainingMs);
-        }
-      } while (cursor !== '0');
+      const openings = await client.hgetall(this.hashKey);
+      const now = Date.now();
+      for (const [provider, value] of Object.entries(openings)) {
+        const [until, opener] = value.split(' ');
+        if (opener === this.replica) continue;
+        const remainingMs = Number(until) - now;
+        // A spent opening stays in the hash until the next one of that provider overwrites it: one field per provider at most.
+        if (remainingMs > 0) this.onRemoteOpen(provider, remainingMs);
+      }
     } catch (error) {
       this.commands.report(error as Error);
     }

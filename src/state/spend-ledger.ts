@@ -78,9 +78,20 @@ export class SpendLedger {
     const redis = this.link?.ready;
     if (!redis || spend.unsent === 0) return;
     const key = this.key(route, spend.windowStart);
-    this.link!.fireAndForget(redis.multi().incrbyfloat(key, spend.unsent).pexpire(key, this.windows.get(route)! * 2).exec());
-    spend.sent += spend.unsent;
+    const amount = spend.unsent;
+    spend.sent += amount;
     spend.unsent = 0;
+    redis
+      .multi()
+      .incrbyfloat(key, amount)
+      .pexpire(key, this.windows.get(route)! * 2)
+      .exec()
+      .catch((error: unknown) => {
+        // Not counted in Redis: it is still this process's own, to send again.
+        spend.sent = Math.max(0, spend.sent - amount);
+        spend.unsent += amount;
+        this.link?.report(error as Error);
+      });
   }
 
   /** USD spent on the route in its current window (by every replica, as far as known). */
@@ -101,9 +112,21 @@ export class SpendLedger {
     return `${this.prefix}spend:${route}:${windowStart}`;
   }
 
+  private reading = false;
+
   private async readShared(): Promise<void> {
     const redis = this.link?.ready;
-    if (!redis) return;
+    // One read at a time: two overlapping ones would both take what was sent off `sent`.
+    if (!redis || this.reading) return;
+    this.reading = true;
+    try {
+      await this.readEach(redis);
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private async readEach(redis: NonNullable<RedisLink['ready']>): Promise<void> {
     for (const route of this.windows.keys()) {
       const spend = this.current(route)!;
       this.send(route, spend);
