@@ -5,10 +5,9 @@ import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
-import { ReplicaRoster } from '../state/replica-roster.ts';
-import { SharedBreakers } from '../state/shared-breakers.ts';
 import { SpendLedger } from '../state/spend-ledger.ts';
-import { SharedRateLimits } from '../state/shared-rate-limits.ts';
+import type { SharedRateLimits } from '../state/shared-rate-limits.ts';
+import { SharedState } from '../state/shared-state.ts';
 import { TargetStatus } from '../routing/target-status.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
 import type { ClientChannel } from './client-channel.ts';
@@ -24,10 +23,6 @@ import { priorities, type GatewayRequest, type RequestRecord } from './gateway-r
 interface Generation extends ExecutorParts {
   config: Config;
   providers: ReadonlyMap<string, ProviderClient>;
-  /** Key rate limits shared through `state.redis`, when it is set and some key has a rate_limit. */
-  sharedLimits: SharedRateLimits | undefined;
-  /** Breaker openings shared with the other replicas through `state.redis`, when it is set. */
-  sharedBreakers: SharedBreakers | undefined;
 }
 
 export interface GatewayOptions {
@@ -45,8 +40,8 @@ export class Gateway {
   readonly spend = new SpendLedger();
   private readonly health: HealthMonitor;
   private generation: Generation;
-  /** Live replicas on `state.redis`, when some provider has a rate_limit to split; kept across reloads (its key names this process). */
-  private roster: { roster: ReplicaRoster; url: string; prefix: string } | undefined;
+  /** What `state.redis` shares with the other replicas; kept across reloads (see SharedState). */
+  private shared: SharedState | undefined;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
 
@@ -60,7 +55,7 @@ export class Gateway {
         this.metrics.setCircuitState(provider, state.kind);
         const shared = state.kind === 'open' && state.shared === true;
         this.logger.warn({ provider, circuit: state.kind, ...(shared ? { shared: true } : {}) }, `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`);
-        if (state.kind === 'open' && !shared) this.generation.sharedBreakers?.announceOpen(provider, state.reopenAt - state.openedAt);
+        if (state.kind === 'open' && !shared) this.shared?.breakers.announceOpen(provider, state.reopenAt - state.openedAt);
       },
       ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
       // Loud: a refused key, balance or model will not heal by itself.
@@ -80,59 +75,39 @@ export class Gateway {
 
   private build(config: Config): Generation {
     const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
-    this.syncRoster(config);
+    this.syncShared(config);
     const budgets = new Map(Object.entries(config.routes).flatMap(([name, route]) => (route.budget ? [[name, route.budget.per] as const] : [])));
-    const redis = config.state.redis;
-    this.spend.configure(budgets, redis ? { url: redis.url, prefix: redis.prefix ?? 'switchyard:' } : undefined, (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, route budgets count this replica only'));
-    if (this.roster) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.roster.roster.replicas);
+    this.spend.configure(budgets, this.shared);
+    if (this.shared) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.shared.roster.replicas);
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
-    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), spend: this.spend, sharedLimits: this.buildSharedLimits(config), sharedBreakers: this.buildSharedBreakers(config) };
+    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), spend: this.spend };
   }
 
-  /** Starts, keeps or stops counting replicas, as the config's state.redis and provider rate limits ask. */
-  private syncRoster(config: Config): void {
+  /** Connects, keeps or drops the shared state, as the config's `state.redis` asks. */
+  private syncShared(config: Config): void {
     const redis = config.state.redis;
-    const wanted = redis && Object.values(config.providers).some((provider) => provider.rate_limit) ? { url: redis.url, prefix: redis.prefix ?? 'switchyard:' } : undefined;
-    if (this.roster && (!wanted || wanted.url !== this.roster.url || wanted.prefix !== this.roster.prefix)) {
-      void this.roster.roster.close();
-      this.roster = undefined;
+    const prefix = redis?.prefix ?? 'switchyard:';
+    if (this.shared && (!redis || redis.url !== this.shared.url || prefix !== this.shared.prefix)) {
+      void this.shared.close();
+      this.shared = undefined;
     }
-    if (!wanted || this.roster) return;
-    const roster = new ReplicaRoster({
-      ...wanted,
-      onCount: (replicas) => {
+    if (!redis || this.shared) return;
+    this.shared = new SharedState({
+      url: redis.url,
+      prefix,
+      onRemoteOpen: (provider, remainingMs) => this.targetStatus.knownProvider(provider)?.breaker.openFor(remainingMs),
+      onReplicaCount: (replicas) => {
         for (const provider of this.generation.providers.values()) provider.rateLimit?.share(1 / replicas);
         this.logger.info({ replicas }, `${replicas} replica(s) on state.redis: provider rate limits split ${replicas} way(s)`);
       },
-      onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, each replica allows whole provider rate limits'),
-    });
-    this.roster = { roster, ...wanted };
-  }
-
-  private buildSharedBreakers(config: Config): SharedBreakers | undefined {
-    const redis = config.state.redis;
-    if (!redis) return undefined;
-    return new SharedBreakers({
-      url: redis.url,
-      prefix: redis.prefix ?? 'switchyard:',
-      onRemoteOpen: (provider, remainingMs) => this.targetStatus.knownProvider(provider)?.breaker.openFor(remainingMs),
-      onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, circuit breakers apply per replica'),
+      onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable; key and provider limits, breakers and budgets apply per replica'),
     });
   }
 
-  private buildSharedLimits(config: Config): SharedRateLimits | undefined {
-    const redis = config.state.redis;
-    if (!redis || !config.auth?.keys.some((key) => key.rate_limit)) return undefined;
-    return new SharedRateLimits({
-      url: redis.url,
-      prefix: redis.prefix ?? 'switchyard:',
-      onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable, key rate limits apply per replica'),
-    });
-  }
-
+  /** Key rate limits shared through `state.redis`, when it is set. */
   get sharedLimits(): SharedRateLimits | undefined {
-    return this.generation.sharedLimits;
+    return this.shared?.limits;
   }
 
   /** The response cache of one generation; it connects to Redis only when a route caches and `cache.redis` is set. */
@@ -153,8 +128,6 @@ export class Gateway {
     this.health.start(this.generation.providers.values());
     for (const provider of previous.providers.values()) void provider.close();
     void previous.cache.close();
-    void previous.sharedLimits?.close();
-    void previous.sharedBreakers?.close();
   }
 
   /** The route a model name leads to, for per-key route permissions; the model itself when none matches. */
@@ -235,7 +208,7 @@ export class Gateway {
         ]),
       ),
       cache: this.generation.cache.snapshot(),
-      state: { redis: this.generation.sharedLimits?.status ?? 'off', breakers: this.generation.sharedBreakers?.status ?? 'off', replicas: this.roster?.roster.replicas ?? null },
+      state: this.shared?.status ?? { redis: 'off', breakers: 'off', replicas: null },
       server: { host: config.server.host, port: config.server.port },
     };
   }
@@ -243,6 +216,7 @@ export class Gateway {
   async close(): Promise<void> {
     this.health.stop();
     this.requestLog.flush();
-    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.generation.sharedLimits?.close(), this.generation.sharedBreakers?.close(), this.roster?.roster.close(), this.spend.close()]);
+    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.shared?.close()]);
+    this.spend.close();
   }
 }

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 
-// One connection to Redis as the request path needs it, shared by the
-// response cache and the shared rate limits. Redis must never make a request
+// One connection to Redis as the request path needs it: the response cache
+// has one, and the shared state (key and provider limits, breakers, budgets)
+// shares another. Redis must never make a request
 // fail or wait: the client is loaded only when configured (a gateway without
 // Redis does not carry it), has no offline queue (while Redis is away,
 // commands fail at once instead of piling up), and `within` gives a command
@@ -14,19 +15,25 @@ export class RedisLink {
   private closed = false;
   private lastError = '';
   private readonly onError: (error: Error) => void;
-  private readonly prepare: ((client: Redis) => void) | undefined;
+  private readonly preparers: ((client: Redis) => void)[] = [];
 
   constructor(options: { url: string; onError?: (error: Error) => void; prepare?: (client: Redis) => void }) {
     this.onError = options.onError ?? (() => {});
-    this.prepare = options.prepare;
+    if (options.prepare) this.preparers.push(options.prepare);
     void this.connect(options.url);
+  }
+
+  /** Sets up the client (commands, 'ready' handlers) for one user of a shared link: now if it is loaded, else when it is. */
+  use(prepare: (client: Redis) => void): void {
+    this.preparers.push(prepare);
+    if (this.client) prepare(this.client);
   }
 
   private async connect(url: string): Promise<void> {
     const { Redis } = await import('ioredis');
     if (this.closed) return;
     const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
-    this.prepare?.(client);
+    for (const prepare of this.preparers) prepare(client);
     client.on('error', (error: Error) => this.report(error));
     this.client = client;
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { RedisLink } from './redis-link.ts';
+import type { RedisLink } from './redis-link.ts';
 
 const beatScript = `
 local clock = redis.call('TIME')
@@ -25,11 +25,10 @@ type BeatingRedis = Redis & { beat(key: string, member: string, lifetimeMs: stri
 // allows the whole limit, as without `state.redis`.
 
 export interface ReplicaRosterOptions {
-  url: string;
+  link: RedisLink;
   prefix: string;
   beatMs?: number;
   onCount(replicas: number): void;
-  onError?: (error: Error) => void;
 }
 
 export class ReplicaRoster {
@@ -40,18 +39,16 @@ export class ReplicaRoster {
   private readonly onCount: (replicas: number) => void;
   private readonly timer: NodeJS.Timeout;
   private counted = 1;
+  private closed = false;
 
   constructor(options: ReplicaRosterOptions) {
     this.key = `${options.prefix}replicas`;
     this.beatMs = options.beatMs ?? 2000;
     this.onCount = options.onCount;
-    this.link = new RedisLink({
-      url: options.url,
-      onError: options.onError,
-      prepare: (client) => {
-        client.defineCommand('beat', { numberOfKeys: 1, lua: beatScript });
-        client.on('ready', () => void this.beat());
-      },
+    this.link = options.link;
+    this.link.use((client) => {
+      client.defineCommand('beat', { numberOfKeys: 1, lua: beatScript });
+      client.on('ready', () => void this.beat());
     });
     this.timer = setInterval(() => void this.beat(), this.beatMs);
     this.timer.unref();
@@ -61,11 +58,8 @@ export class ReplicaRoster {
     return this.counted;
   }
 
-  get status(): string {
-    return this.link.status;
-  }
-
   private async beat(): Promise<void> {
+    if (this.closed) return;
     const redis = this.link.ready;
     const counted = redis ? await this.link.within(this.refreshAndCount(redis), 1000) : undefined;
     this.publish(counted ?? 1);
@@ -82,9 +76,9 @@ export class ReplicaRoster {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     const redis = this.link.ready;
     if (redis) await this.link.within(redis.zrem(this.key, this.replica), 200);
-    await this.link.close();
   }
 }

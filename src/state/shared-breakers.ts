@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { RedisLink } from './redis-link.ts';
+import type { RedisLink } from './redis-link.ts';
 
 // Circuit breakers that trip together across replicas (`state.redis`). When
 // one replica's breaker opens for a provider, it publishes that on a Redis
@@ -15,11 +15,13 @@ import { RedisLink } from './redis-link.ts';
 // breakers, as without `state.redis`.
 
 export interface SharedBreakersOptions {
-  url: string;
+  /** For commands. */
+  commands: RedisLink;
+  /** A connection of its own: one in subscriber mode can run nothing else. */
+  subscriber: RedisLink;
   prefix: string;
   /** Another replica opened `provider`'s breaker; it reopens for probes in `remainingMs`. */
   onRemoteOpen(provider: string, remainingMs: number): void;
-  onError?: (error: Error) => void;
 }
 
 interface Notice {
@@ -43,21 +45,16 @@ export class SharedBreakers {
     this.channel = `${options.prefix}breakers`;
     this.hashKey = `${options.prefix}breakers:open`;
     this.onRemoteOpen = options.onRemoteOpen;
-    this.commands = new RedisLink({
-      url: options.url,
-      onError: options.onError,
-      prepare: (client) =>
-        client.on('ready', () => {
-          for (const [provider, until] of this.untold) if (until > Date.now()) this.announceOpen(provider, until - Date.now());
-          this.untold.clear();
-          void this.catchUp(client);
-        }),
-    });
-    // A connection in subscriber mode can run nothing else: a second one.
-    this.subscriber = new RedisLink({
-      url: options.url,
-      onError: options.onError,
-      prepare: (client) => {
+    this.commands = options.commands;
+    this.commands.use((client) =>
+      client.on('ready', () => {
+        for (const [provider, until] of this.untold) if (until > Date.now()) this.announceOpen(provider, until - Date.now());
+        this.untold.clear();
+        void this.catchUp(client);
+      }),
+    );
+    this.subscriber = options.subscriber;
+    this.subscriber.use((client) => {
         // Catch up once listening, so no opening falls between reading the hash and subscribing.
         client.on('ready', () =>
           client.subscribe(this.channel).then(
@@ -69,12 +66,7 @@ export class SharedBreakers {
           ),
         );
         client.on('message', (_channel: string, text: string) => this.receive(text));
-      },
     });
-  }
-
-  get status(): string {
-    return this.subscriber.status;
   }
 
   /** This replica's breaker for `provider` opened for `ms`: tell the others. */
@@ -114,9 +106,5 @@ export class SharedBreakers {
     } catch (error) {
       this.commands.report(error as Error);
     }
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.commands.close(), this.subscriber.close()]);
   }
 }

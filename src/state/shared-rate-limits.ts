@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RedisLink } from './redis-link.ts';
+import type { RedisLink } from './redis-link.ts';
 
 // Rate limits shared by every replica through Redis (`state.redis`): one token
 // bucket per name, refilled and taken in one Lua script, so N replicas enforce
@@ -43,14 +43,11 @@ export class SharedRateLimits {
   private readonly prefix: string;
   private readonly timeoutMs: number;
 
-  constructor(options: { url: string; prefix: string; timeoutMs?: number; onError?: (error: Error) => void }) {
+  constructor(options: { link: RedisLink; prefix: string; timeoutMs?: number }) {
     this.prefix = `${options.prefix}ratelimit:`;
     this.timeoutMs = options.timeoutMs ?? 50;
-    this.link = new RedisLink({ url: options.url, onError: options.onError, prepare: (client) => client.defineCommand('takeToken', { numberOfKeys: 1, lua: takeScript }) });
-  }
-
-  get status(): string {
-    return this.link.status;
+    this.link = options.link;
+    this.link.use((client) => client.defineCommand('takeToken', { numberOfKeys: 1, lua: takeScript }));
   }
 
   /** One token from the shared bucket `name`, or undefined when Redis gave no verdict in time. */
@@ -60,9 +57,5 @@ export class SharedRateLimits {
     const burst = Math.max(1, limit.burst ?? Math.ceil(limit.requests_per_second));
     const reply = await this.link.within(redis.takeToken(this.prefix + name, String(limit.requests_per_second / 1000), String(burst)), this.timeoutMs);
     return reply === undefined ? undefined : { allowed: reply[0] === 1, waitMs: Number(reply[1]) };
-  }
-
-  close(): Promise<void> {
-    return this.link.close();
   }
 }

@@ -1,9 +1,9 @@
-import { RedisLink } from './redis-link.ts';
+import type { RedisLink } from './redis-link.ts';
 
 // What each route with a `budget` has spent in its current window (a fixed
 // window of `per`, aligned to the Unix epoch, so a day runs midnight to
 // midnight UTC). Spending is counted in this process at once; with
-// `state.redis` it is also added to one Redis counter per route and window
+// `state.redis` it is also added (through the shared state's link) to one Redis counter per route and window
 // (INCRBYFLOAT, fire and forget), and the replicas' total is read back every
 // second, so every replica steers by what all of them spent. Redis away: each
 // replica counts only its own spending.
@@ -26,7 +26,6 @@ interface RouteSpend {
 export class SpendLedger {
   private readonly spends = new Map<string, RouteSpend>();
   private link: RedisLink | undefined;
-  private linkUrl = '';
   private prefix = 'switchyard:';
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -37,21 +36,18 @@ export class SpendLedger {
     this.now = now;
   }
 
-  /** Follows a config: the routes that have a budget, and where the replicas share their spending (if anywhere). */
-  configure(windows: ReadonlyMap<string, number>, redis: { url: string; prefix: string } | undefined, onError: (error: Error) => void): void {
+  /** Follows a config: the routes that have a budget, and the link through which replicas share their spending (if any). */
+  configure(windows: ReadonlyMap<string, number>, shared: { link: RedisLink; prefix: string } | undefined): void {
     this.windows = new Map(windows);
-    const wanted = windows.size > 0 ? redis : undefined;
-    if (this.link && (!wanted || wanted.url !== this.linkUrl || wanted.prefix !== this.prefix)) {
-      void this.link.close();
-      this.link = undefined;
+    this.link = windows.size > 0 ? shared?.link : undefined;
+    this.prefix = shared?.prefix ?? this.prefix;
+    if (this.link && this.timer === undefined) {
+      this.timer = setInterval(() => void this.readShared(), 1000);
+      this.timer.unref();
+    } else if (!this.link && this.timer !== undefined) {
       clearInterval(this.timer);
+      this.timer = undefined;
     }
-    if (!wanted || this.link) return;
-    this.link = new RedisLink({ url: wanted.url, onError });
-    this.linkUrl = wanted.url;
-    this.prefix = wanted.prefix;
-    this.timer = setInterval(() => void this.readShared(), 1000);
-    this.timer.unref();
   }
 
   private current(route: string): RouteSpend | undefined {
@@ -140,8 +136,8 @@ export class SpendLedger {
     }
   }
 
-  async close(): Promise<void> {
+  close(): void {
     clearInterval(this.timer);
-    await this.link?.close();
+    this.timer = undefined;
   }
 }

@@ -1,0 +1,50 @@
+import { RedisLink } from './redis-link.ts';
+import { ReplicaRoster } from './replica-roster.ts';
+import { SharedBreakers } from './shared-breakers.ts';
+import { SharedRateLimits } from './shared-rate-limits.ts';
+
+// Everything `state.redis` shares between replicas, over two connections
+// (one for commands, one listening for breaker notices) whatever is used:
+// key rate limits, breaker openings, the replica count that splits provider
+// rate limits, and (through `link`) route budgets' spending. Kept across
+// config reloads, so a reload neither reconnects nor changes this replica's
+// identity; replaced only when `state.redis` itself changes.
+
+export interface SharedStateOptions {
+  url: string;
+  prefix: string;
+  onRemoteOpen(provider: string, remainingMs: number): void;
+  onReplicaCount(replicas: number): void;
+  onError(error: Error): void;
+}
+
+export class SharedState {
+  readonly url: string;
+  readonly prefix: string;
+  /** The command connection, for spending counters. */
+  readonly link: RedisLink;
+  private readonly subscriber: RedisLink;
+  readonly limits: SharedRateLimits;
+  readonly breakers: SharedBreakers;
+  readonly roster: ReplicaRoster;
+
+  constructor(options: SharedStateOptions) {
+    this.url = options.url;
+    this.prefix = options.prefix;
+    this.link = new RedisLink({ url: options.url, onError: options.onError });
+    this.subscriber = new RedisLink({ url: options.url, onError: options.onError });
+    this.limits = new SharedRateLimits({ link: this.link, prefix: options.prefix });
+    this.breakers = new SharedBreakers({ commands: this.link, subscriber: this.subscriber, prefix: options.prefix, onRemoteOpen: options.onRemoteOpen });
+    this.roster = new ReplicaRoster({ link: this.link, prefix: options.prefix, onCount: options.onReplicaCount });
+  }
+
+  /** For /admin/status: the command connection, the notice subscription, the replicas counted. */
+  get status(): { redis: string; breakers: string; replicas: number } {
+    return { redis: this.link.status, breakers: this.subscriber.status, replicas: this.roster.replicas };
+  }
+
+  async close(): Promise<void> {
+    await this.roster.close();
+    await Promise.all([this.link.close(), this.subscriber.close()]);
+  }
+}
