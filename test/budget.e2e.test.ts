@@ -50,7 +50,9 @@ test('over its budget, a route sends its requests to the cheapest target first',
   const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { budget: { usd: number; spent_usd: number; renews_in_ms: number } } } };
   assert.ok(status.routes.chat.budget.spent_usd > 0.01);
   assert.ok(status.routes.chat.budget.renews_in_ms > 0 && status.routes.chat.budget.renews_in_ms <= 86_400_000);
-  assert.match(await gateway.gateway.metrics.render(), /switchyard_budget_spent_usd\{route="chat"\} 0\.\d+/);
+  const metrics = await gateway.gateway.metrics.render();
+  assert.match(metrics, /switchyard_budget_spent_usd\{route="chat"\} 0\.\d+/);
+  assert.match(metrics, /switchyard_budget_usd\{route="chat"\} 0\.01\n/);
 });
 
 test('with over: refuse, the spent route answers 429 budget_exceeded with the time until it renews', async () => {

@@ -49,8 +49,9 @@ export class GatewayMetrics {
   /** Read at scrape time from the providers' own counters: nothing to update on the request path. */
   private inFlightSource: () => Iterable<[string, number]> = () => [];
   readonly inFlight: Gauge;
-  private budgetSource: () => Iterable<[string, number]> = () => [];
+  private budgetSource: () => Iterable<[string, number, number]> = () => [];
   readonly budgetSpent: Gauge;
+  readonly budgetLimit: Gauge;
 
   readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
   readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
@@ -69,7 +70,8 @@ export class GatewayMetrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     this.inFlight = this.scrapedGauge('switchyard_inflight_requests', 'Requests in flight to each provider.', 'provider', () => this.inFlightSource());
-    this.budgetSpent = this.scrapedGauge('switchyard_budget_spent_usd', "USD spent in the current budget window by each route with a budget (every replica's spending with state.redis).", 'route', () => this.budgetSource());
+    this.budgetSpent = this.scrapedGauge('switchyard_budget_spent_usd', "USD spent in the current budget window by each route with a budget (every replica's spending with state.redis).", 'route', () => [...this.budgetSource()].map(([route, spent]) => [route, spent]));
+    this.budgetLimit = this.scrapedGauge('switchyard_budget_usd', "Each route's configured budget in USD per window (routes.NAME.budget.usd).", 'route', () => [...this.budgetSource()].map(([route, , limit]) => [route, limit]));
     this.queueDepth = this.scrapedGauge('switchyard_queue_depth', 'Requests waiting for a free place to a provider, by priority.', 'priority', () => this.queueSource());
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
   }
@@ -131,8 +133,8 @@ export class GatewayMetrics {
     this.queueSource = source;
   }
 
-  /** Where the budget gauge reads its values from. */
-  readBudgetFrom(source: () => Iterable<[string, number]>): void {
+  /** Where the budget gauges read their values from: route, spent, budget. */
+  readBudgetFrom(source: () => Iterable<[string, number, number]>): void {
     this.budgetSource = source;
   }
 

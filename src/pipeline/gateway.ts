@@ -64,7 +64,7 @@ export class Gateway {
     this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger });
     this.generation = this.build(config);
     this.health.start(this.generation.providers.values());
-    this.metrics.readBudgetFrom(() => Object.entries(this.generation.config.routes).flatMap(([name, route]) => (route.budget ? [[name, this.spend.spent(name)] as [string, number]] : [])));
+    this.metrics.readBudgetFrom(() => Object.entries(this.generation.config.routes).flatMap(([name, route]) => (route.budget ? [[name, this.spend.spent(name), route.budget.usd] as [string, number, number]] : [])));
     this.metrics.readInFlightFrom(() => [...this.generation.providers.values()].map((provider) => [provider.name, provider.inFlight]));
     this.metrics.readQueueDepthFrom(() => priorities.map((priority, level) => [priority, [...this.generation.providers.values()].reduce((sum, provider) => sum + provider.gate.waitingAt(level), 0)]));
   }
