@@ -7,7 +7,7 @@ import OpenAI, { toFile } from 'openai';
 import { BatchStore } from '../src/batch/batch-store.ts';
 import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts';
 import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
-import { startGateway, type RunningGateway } from './support/gateway-harness.ts';
+import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 
 // The Batches API as an application uses it through the official SDK: upload
 // a JSONL file, create a batch, poll it, download the output and error files.
@@ -354,5 +354,31 @@ test('a store already open in another process is refused at start, with the reas
     await assert.rejects(gatewayWith(store), /batches\.store .* is in use by another process/);
   } finally {
     other.close();
+  }
+});
+
+test('an embeddings batch answers each line with its vectors', async () => {
+  const sim = await startSim({ models: ['embedder'] });
+  try {
+    const store = storePath();
+    const gateway = await startGateway({
+      providers: { sim: { type: 'openai', base_url: sim.url } },
+      routes: { embed: { targets: [{ provider: 'sim', model: 'embedder' }] } },
+      batches: { store },
+    });
+    gateways.push(gateway);
+    const content = ['first text', 'second text'].map((input, index) => JSON.stringify({ custom_id: `e${index}`, method: 'POST', url: '/v1/embeddings', body: { model: 'embed', input } })).join('\n');
+    const file = await gateway.client.files.create({ file: await toFile(Buffer.from(content), 'embed.jsonl'), purpose: 'batch' });
+    const created = await gateway.client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' });
+    const done = await waitFor(gateway.client, created.id);
+    assert.equal(done.status, 'completed');
+    const output = (await (await gateway.client.files.content(done.output_file_id!)).text()).trim().split('\n').map((line) => JSON.parse(line) as { custom_id: string; response: { status_code: number; body: { data: { embedding: number[] }[] } } });
+    assert.deepEqual(output.map((line) => line.custom_id), ['e0', 'e1']);
+    for (const line of output) {
+      assert.equal(line.response.status_code, 200);
+      assert.ok(line.response.body.data[0]!.embedding.length > 0);
+    }
+  } finally {
+    await sim.close();
   }
 });
