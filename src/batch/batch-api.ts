@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { batchEndpoints, parseBatchInput, yieldToEventLoop, type BatchEndpoint } from './batch-input.ts';
 import type { BatchRunner } from './batch-runner.ts';
-import type { BatchRecord, BatchStore, StoredFile } from './batch-store.ts';
+import { newId, type BatchRecord, type BatchStore, type StoredFile } from './batch-store.ts';
 
 // OpenAI's Files and Batches APIs over the store and the runner: what each
 // call checks, and the objects it answers with. Every file and batch belongs
@@ -27,10 +26,6 @@ const windowUnitMs = { s: 1000, m: 60_000, h: 3_600_000 } as const;
 const longestWindowMs = 7 * 24 * 3_600_000;
 /** Lines written per transaction when a batch is accepted, between yields to the event loop. */
 const linesPerCommit = 2000;
-
-function newId(prefix: string): string {
-  return `${prefix}${randomUUID().replaceAll('-', '')}`;
-}
 
 export class BatchApi {
   private readonly store: BatchStore;

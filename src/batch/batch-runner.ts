@@ -1,10 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { KeyEntry } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import type { Operation } from '../providers/provider-spec.ts';
 import type { BatchEndpoint } from './batch-input.ts';
-import type { BatchStore, BatchRecord, LineToRun } from './batch-store.ts';
+import { newId, type BatchStore, type BatchRecord, type LineToRun } from './batch-store.ts';
 import { CapturedChannel } from './captured-channel.ts';
 
 // Works through accepted batches in the background: claims due lines from the
@@ -176,7 +175,7 @@ export class BatchRunner {
   private async run(line: LineToRun): Promise<void> {
     const batch = this.active.get(line.batchId);
     if (!batch) return;
-    const requestId = `batch_req_${randomUUID().replaceAll('-', '')}`;
+    const requestId = newId('batch_req_');
     const channel = new CapturedChannel(this.abort.signal);
     const caller = this.callerOf(batch);
     if (caller === 'key gone') {
@@ -282,7 +281,7 @@ export class BatchRunner {
   }
 
   private writeFile(batch: BatchRecord, lines: string[], kind: 'output' | 'errors', now: number): string {
-    const id = `file-${randomUUID().replaceAll('-', '')}`;
+    const id = newId('file-');
     const content = Buffer.from(`${lines.join('\n')}\n`);
     this.store.addFile({ id, owner: batch.owner, purpose: 'batch_output', filename: `${batch.id}_${kind}.jsonl`, bytes: content.length, created_at: now }, content);
     return id;
@@ -323,7 +322,7 @@ function expiredLine(customId: string): string {
 }
 
 function lineError(customId: string, code: string, message: string): string {
-  return JSON.stringify({ id: `batch_req_${randomUUID().replaceAll('-', '')}`, custom_id: customId, response: null, error: { code, message } });
+  return JSON.stringify({ id: newId('batch_req_'), custom_id: customId, response: null, error: { code, message } });
 }
 
 /** Tokens over a batch's answered lines, as OpenAI's Batch.usage reports them. */

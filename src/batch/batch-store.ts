@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 // Files and batches kept in one node:sqlite database, so an accepted batch
@@ -6,6 +7,11 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 // stopped is pending again on the next start (it is sent once more).
 // SQLite's statements are synchronous; each one here touches a handful of rows
 // by index, a few microseconds, so the event loop barely notices.
+
+/** An id as OpenAI shapes them: a kind prefix (`file-`, `batch_`, `batch_req_`) and 32 hex digits. */
+export function newId(prefix: string): string {
+  return `${prefix}${randomUUID().replaceAll('-', '')}`;
+}
 
 export interface StoredFile {
   id: string;
