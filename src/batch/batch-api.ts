@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import { batchEndpoints, parseBatchInput, yieldToEventLoop, type BatchEndpoint } from './batch-input.ts';
 import type { BatchRunner } from './batch-runner.ts';
-import { newId, type BatchRecord, type BatchStore, type StoredFile } from './batch-store.ts';
+import { newId, unixSeconds, type BatchRecord, type BatchStore, type StoredFile } from './batch-store.ts';
 
 // OpenAI's Files and Batches APIs over the store and the runner: what each
 // call checks, and the objects it answers with. Every file and batch belongs
@@ -43,9 +43,7 @@ export class BatchApi {
   uploadFile(owner: string, purpose: string, filename: string, content: Buffer): Record<string, unknown> {
     if (purpose !== 'batch') throw new GatewayError('invalid_request', `Only purpose "batch" is supported here, not "${purpose}".`, { param: 'purpose' });
     if (content.length > this.limits.maxFileSize) throw new GatewayError('body_too_large', `The file is ${content.length} bytes; batches.max_file_size is ${this.limits.maxFileSize}.`);
-    const file: StoredFile = { id: newId('file-'), owner, purpose, filename, bytes: content.length, created_at: Math.floor(this.now() / 1000) };
-    this.store.addFile(file, content);
-    return fileObject(file);
+    return fileObject(this.store.addFile(owner, purpose, filename, content, unixSeconds(this.now())));
   }
 
   file(owner: string, id: string): Record<string, unknown> {
@@ -86,7 +84,7 @@ export class BatchApi {
     if (file.purpose !== 'batch') throw new GatewayError('invalid_request', `File ${file.id} has purpose "${file.purpose}"; a batch reads a file uploaded with purpose "batch".`, { param: 'input_file_id' });
 
     const now = this.now();
-    const created = Math.floor(now / 1000);
+    const created = unixSeconds(now);
     const batch: BatchRecord = {
       id: newId('batch_'),
       owner,
@@ -115,7 +113,7 @@ export class BatchApi {
       if (first + linesPerCommit < lines.length) await yieldToEventLoop();
     }
     batch.status = 'in_progress';
-    batch.in_progress_at = Math.floor(this.now() / 1000);
+    batch.in_progress_at = unixSeconds(this.now());
     this.store.saveBatch(batch);
     this.runner.add(batch);
     return this.batchObject(batch);

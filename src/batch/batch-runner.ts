@@ -3,7 +3,7 @@ import type { KeyEntry } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import type { Operation } from '../providers/provider-spec.ts';
 import type { BatchEndpoint } from './batch-input.ts';
-import { newId, type BatchStore, type BatchRecord, type LineToRun } from './batch-store.ts';
+import { newId, unixSeconds, type BatchStore, type BatchRecord, type LineToRun } from './batch-store.ts';
 import { CapturedChannel } from './captured-channel.ts';
 
 // Works through accepted batches in the background: claims due lines from the
@@ -68,7 +68,7 @@ export class BatchRunner {
         // The last process stopped while writing this batch's lines: none of it was sent; the caller never got its id as accepted.
         this.store.dropLines(batch.id);
         batch.status = 'failed';
-        batch.failed_at = seconds(this.now());
+        batch.failed_at = unixSeconds(this.now());
         batch.errors = [{ code: 'interrupted', line: null, message: 'The gateway stopped while accepting this batch; create it again.', param: null }];
         this.store.saveBatch(batch);
         continue;
@@ -94,7 +94,7 @@ export class BatchRunner {
     const kept = this.active.get(batch.id) ?? batch;
     if (kept.status !== 'in_progress' && kept.status !== 'validating') return kept;
     kept.status = 'cancelling';
-    kept.cancelling_at = seconds(this.now());
+    kept.cancelling_at = unixSeconds(this.now());
     this.store.transaction(() => {
       this.store.saveBatch(kept);
       this.store.failPending(kept.id, cancelledLine);
@@ -166,7 +166,7 @@ export class BatchRunner {
     for (const batch of this.active.values()) {
       if (batch.status !== 'in_progress' || batch.expired_at !== undefined || now < batch.expires_at * 1000) continue;
       this.store.failPending(batch.id, expiredLine);
-      batch.expired_at = seconds(now);
+      batch.expired_at = unixSeconds(now);
       this.store.saveBatch(batch);
       if (!this.store.hasOpenLines(batch.id)) this.finish(batch);
     }
@@ -262,7 +262,7 @@ export class BatchRunner {
 
   /** Writes the output and error files and ends the batch, in one transaction. */
   private finish(batch: BatchRecord): void {
-    const now = seconds(this.now());
+    const now = unixSeconds(this.now());
     const ending = batch.status === 'cancelling' ? 'cancelled' : batch.expired_at !== undefined ? 'expired' : 'completed';
     this.store.transaction(() => {
       batch.finalizing_at ??= now;
@@ -281,10 +281,7 @@ export class BatchRunner {
   }
 
   private writeFile(batch: BatchRecord, lines: string[], kind: 'output' | 'errors', now: number): string {
-    const id = newId('file-');
-    const content = Buffer.from(`${lines.join('\n')}\n`);
-    this.store.addFile({ id, owner: batch.owner, purpose: 'batch_output', filename: `${batch.id}_${kind}.jsonl`, bytes: content.length, created_at: now }, content);
-    return id;
+    return this.store.addFile(batch.owner, 'batch_output', `${batch.id}_${kind}.jsonl`, Buffer.from(`${lines.join('\n')}\n`), now).id;
   }
 
   /** Starts no more lines; lines still running after `graceMs` are cut, and run again on the next start. */
@@ -296,10 +293,6 @@ export class BatchRunner {
     clearTimeout(cut);
     this.flush();
   }
-}
-
-function seconds(ms: number): number {
-  return Math.floor(ms / 1000);
 }
 
 function lineResult(requestId: string, customId: string, channel: CapturedChannel): string {

@@ -13,6 +13,11 @@ export function newId(prefix: string): string {
   return `${prefix}${randomUUID().replaceAll('-', '')}`;
 }
 
+/** Unix seconds, as OpenAI's objects give times. */
+export function unixSeconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
 export interface StoredFile {
   id: string;
   owner: string;
@@ -121,8 +126,11 @@ export class BatchStore {
     return statement;
   }
 
-  addFile(file: StoredFile, content: Buffer): void {
+  /** Keeps `content` as a new file (uploads and batch results alike) and returns it. */
+  addFile(owner: string, purpose: string, filename: string, content: Buffer, createdAt: number): StoredFile {
+    const file: StoredFile = { id: newId('file-'), owner, purpose, filename, bytes: content.length, created_at: createdAt };
     this.sql('INSERT INTO files (id, owner, purpose, filename, bytes, created_at, content) VALUES (?, ?, ?, ?, ?, ?, ?)').run(file.id, file.owner, file.purpose, file.filename, file.bytes, file.created_at, content);
+    return file;
   }
 
   file(id: string, owner: string): StoredFile | undefined {
