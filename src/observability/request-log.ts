@@ -6,10 +6,13 @@ import { writesInBatches } from './logger.ts';
 // names, numbers; never headers, bodies or config values that could hold a
 // key), and pino's generic serialisation plus one destination write per line
 // cost about 8% of the gateway's CPU at full load. The line keeps pino's
-// format (level, time, service, msg), goes to the logger's own destination,
-// and on an asynchronous destination is handed over in batches: one append
-// per 64 KiB instead of one per request (a write costs ~40 µs of CPU whatever
-// its size, up to ~64 KiB). Lines wait at most 100 ms.
+// format (level, time, service, msg) and goes to the logger's own destination.
+// On an asynchronous destination lines wait (at most 100 ms, at most 256 of
+// them) and are formatted and handed over together: one append instead of one
+// per request (a write costs ~40 µs of CPU whatever its size, up to ~64 KiB),
+// and at low rates formatting a batch in one go costs a tenth of formatting
+// each line on its own between requests (about 10 µs of CPU per request at one
+// connection, measured), because the code stays hot.
 
 export interface RequestLine {
   id: string;
@@ -29,14 +32,15 @@ export interface RequestLine {
   cache?: string | undefined;
 }
 
-const batchChars = 64 * 1024;
+const batchLines = 256;
 const batchDelayMs = 100;
 
 export class RequestLog {
   private readonly logger: Logger;
   private readonly destination: pino.DestinationStream;
   private readonly batched: boolean;
-  private pending = '';
+  /** Lines waiting for the batch, each with the time it was written. */
+  private pending: { line: RequestLine; time: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(logger: Logger) {
@@ -47,29 +51,30 @@ export class RequestLog {
 
   write(line: RequestLine): void {
     if (!this.logger.isLevelEnabled('info')) return;
-    const text = format(line);
     if (!this.batched) {
-      this.destination.write(text);
+      this.destination.write(format(line, Date.now()));
       return;
     }
-    this.pending += text;
-    if (this.pending.length >= batchChars) this.flush();
+    this.pending.push({ line, time: Date.now() });
+    if (this.pending.length >= batchLines) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), batchDelayMs).unref();
   }
 
-  /** Hands every waiting line to the destination. */
+  /** Formats every waiting line and hands them to the destination in one write. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pending.length === 0) return;
-    const text = this.pending;
-    this.pending = '';
+    const batch = this.pending;
+    this.pending = [];
+    let text = '';
+    for (const { line, time } of batch) text += format(line, time);
     this.destination.write(text);
   }
 }
 
-function format(line: RequestLine): string {
-  let text = `{"level":30,"time":${Date.now()},"service":"switchyard","id":${JSON.stringify(line.id)},"route":${JSON.stringify(line.route)},"provider":${JSON.stringify(line.provider)}`;
+function format(line: RequestLine, time: number): string {
+  let text = `{"level":30,"time":${time},"service":"switchyard","id":${JSON.stringify(line.id)},"route":${JSON.stringify(line.route)},"provider":${JSON.stringify(line.provider)}`;
   if (line.model !== undefined) text += `,"model":${JSON.stringify(line.model)}`;
   text += `,"status":${line.status},"attempts":${line.attempts}`;
   if (line.failures.length > 0) text += `,"failures":${JSON.stringify(line.failures)}`;
