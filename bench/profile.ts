@@ -13,8 +13,10 @@ import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targ
 // load with --cpu-prof, and where its time went: only the samples taken while
 // the measured load ran are counted (start-up and warm-up are left out).
 //
-//   node bench/profile.ts [--target switchyard|bare|portkey] [--duration 10] [--stream] [--connections 50] [--delay-ms 50] [--node-args "..."] [--nice=-10]
+//   node bench/profile.ts [--target switchyard|bare|portkey] [--duration 10] [--stream] [--connections 50] [--delay-ms 50] [--node-args "..."] [--nice=-10] [--shared-cpu]
 // --delay-ms makes the upstream wait before answering: the delay50 scenario's low, bursty rate.
+// --shared-cpu puts the proxy on the load's CPU (as `npm run bench -- --latency-cpus shared`): at one
+// connection every cost of the proxy is then on the request's path, cross-CPU wake-ups are not.
 // Writes bench/results/profiles/*.cpuprofile (open in Chrome DevTools) and bench/results/profile-TARGET-json|stream.md.
 
 const { values: flags } = parseArgs({
@@ -28,6 +30,7 @@ const { values: flags } = parseArgs({
     'node-args': { type: 'string', default: '' },
     nice: { type: 'string', default: '0' },
     'delay-ms': { type: 'string', default: '0' },
+    'shared-cpu': { type: 'boolean', default: false },
   },
 });
 scheduling.nice = Number(flags.nice);
@@ -38,8 +41,8 @@ const profileDir = join(repoRoot, 'bench/results/profiles');
 mkdirSync(profileDir, { recursive: true });
 const workDir = mkdtempSync(join(tmpdir(), 'switchyard-profile-'));
 const pin = !flags['no-pin'] && availableCores() >= 2;
-const proxyCpus = pin ? '0' : undefined;
 const loadCpus = pin ? '1' : undefined;
+const proxyCpus = pin ? (flags['shared-cpu'] ? loadCpus : '0') : undefined;
 const generator = wrkVersion() ? 'wrk' : 'autocannon';
 const stream = flags.stream;
 const targetName = flags.target as TargetName;
@@ -78,7 +81,7 @@ if (!file) throw new Error(`no profile was written to ${profileDir}`);
 const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
 const summary = summariseProfile(profile, { ownRoot: repoRoot, top: Number(flags.top), fromUs, toUs });
 const report = [
-  `## ${targetLabels[targetName]} CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections${delayMs > 0 ? `, upstream waiting ${delayMs} ms` : ''}, ${new Date().toISOString()}`,
+  `## ${targetLabels[targetName]} CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections${delayMs > 0 ? `, upstream waiting ${delayMs} ms` : ''}${flags['shared-cpu'] ? ', proxy on the load\'s CPU' : ''}, ${new Date().toISOString()}`,
   '',
   `Load: ${Math.round(result.rps).toLocaleString('en-US')} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.non2xx} non-2xx, ${result.errors} errors (profiling slows the process). Profile: bench/results/profiles/${file}.`,
   '',
