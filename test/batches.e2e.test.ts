@@ -3,8 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import OpenAI, { toFile } from 'openai';
+import { BatchApi } from '../src/batch/batch-api.ts';
+import { BatchRunner } from '../src/batch/batch-runner.ts';
 import { BatchStore } from '../src/batch/batch-store.ts';
+import { FileSweeper } from '../src/batch/file-sweeper.ts';
+import type { GatewayError } from '../src/errors/gateway-error.ts';
+import { serveOperation } from '../src/server/serve-operation.ts';
 import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts';
 import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
@@ -108,6 +114,27 @@ interface ResultLine {
   custom_id: string;
   response: { status_code: number; body: { choices?: { message: { content: string } }[]; error?: { message: string } } } | null;
   error: { code: string; message: string } | null;
+}
+
+/** Polls `condition` until it holds; fails after 10 s. */
+async function until(condition: () => boolean): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    assert.ok(Date.now() - started < 10_000, 'still waiting after 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** What a refused call told the client: [status, param], or 'accepted'. */
+async function refused(call: Promise<unknown>): Promise<[number | undefined, string | null] | 'accepted'> {
+  try {
+    await call;
+  } catch (error) {
+    const apiError = error as InstanceType<typeof OpenAI.APIError>;
+    assert.equal(apiError.type, 'invalid_request_error');
+    return [apiError.status, apiError.param ?? null];
+  }
+  return 'accepted';
 }
 
 async function lines(client: OpenAI, fileId: string | null | undefined): Promise<ResultLine[]> {
@@ -290,15 +317,6 @@ test('uploads the Files API cannot take get a clear 4xx, and /admin/status shows
   const store = storePath();
   const gateway = await gatewayWith(store, { batches: { store, max_file_size: '1kb' } });
   const { client } = gateway;
-  const status = (error: InstanceType<typeof OpenAI.APIError>) => error.status;
-  const refused = async (call: Promise<unknown>) => {
-    try {
-      await call;
-    } catch (error) {
-      return [status(error as InstanceType<typeof OpenAI.APIError>), (error as InstanceType<typeof OpenAI.APIError>).param ?? null];
-    }
-    return 'accepted';
-  };
   assert.deepEqual(await refused(client.files.create({ file: await toFile(Buffer.from('{}\n'), 'x.jsonl'), purpose: 'fine-tune' })), [400, 'purpose']);
   assert.deepEqual(await refused(client.files.create({ file: await toFile(Buffer.alloc(4096, 'x'), 'big.jsonl'), purpose: 'batch' })), [413, null]);
   const notMultipart = await fetch(`${gateway.baseURL}/files`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"purpose":"batch"}' });
@@ -380,5 +398,119 @@ test('an embeddings batch answers each line with its vectors', async () => {
     }
   } finally {
     await sim.close();
+  }
+});
+
+const day = 86_400;
+
+test('files say when they expire: expires_after as the SDK sends it, 30 days for batch files by default, a bad policy is a 400 naming the field', async () => {
+  const { client } = await gatewayWith(storePath());
+  const upload = async (expires_after?: OpenAI.FileCreateParams['expires_after']) => client.files.create({ file: await toFile(Buffer.from(jsonl(['expiring'])), 'in.jsonl'), purpose: 'batch', expires_after });
+  const hour = await upload({ anchor: 'created_at', seconds: 3600 });
+  assert.equal(hour.expires_at, hour.created_at + 3600);
+  assert.equal((await client.files.retrieve(hour.id)).expires_at, hour.created_at + 3600);
+  const month = await upload();
+  assert.equal(month.expires_at, month.created_at + 30 * day);
+  const listed = (await client.files.list()).data;
+  assert.deepEqual(
+    [hour.id, month.id].map((id) => listed.find((file) => file.id === id)?.expires_at),
+    [hour.created_at + 3600, month.created_at + 30 * day],
+  );
+  assert.deepEqual(await refused(upload({ anchor: 'created_at', seconds: 60 })), [400, 'expires_after.seconds']);
+  assert.deepEqual(await refused(upload({ anchor: 'created_at', seconds: 30 * day + 1 })), [400, 'expires_after.seconds']);
+  assert.deepEqual(await refused(upload({ anchor: 'last_active_at' as 'created_at', seconds: 3600 })), [400, 'expires_after.anchor']);
+  assert.deepEqual(await refused(upload({ seconds: 3600 } as OpenAI.FileCreateParams['expires_after'])), [400, 'expires_after.anchor']);
+  // Sent as one plain field rather than OpenAI's bracketed pair.
+  const form = new FormData();
+  form.append('purpose', 'batch');
+  form.append('expires_after', '3600');
+  form.append('file', new Blob([jsonl(['plain field'])]), 'in.jsonl');
+  const plain = await fetch(`${client.baseURL}/files`, { method: 'POST', body: form });
+  assert.equal(plain.status, 400);
+  assert.equal(((await plain.json()) as { error: { param: string } }).error.param, 'expires_after');
+});
+
+test("a batch's output and error files expire as output_expires_after says, else after batches.file_expiry", async () => {
+  const store = storePath();
+  const { client } = await gatewayWith(store, { batches: { store, file_expiry: '2d' } });
+  const file = await client.files.create({ file: await toFile(Buffer.from(jsonl(['fine output', 'refuse output'])), 'in.jsonl'), purpose: 'batch' });
+  assert.equal(file.expires_at, file.created_at + 2 * day, 'batches.file_expiry is the default for uploads too');
+  const create = (output_expires_after?: OpenAI.BatchCreateParams['output_expires_after']) => client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', output_expires_after });
+  const expiresAfter = async (fileId: string | null | undefined) => {
+    assert.ok(fileId, 'the batch has this file');
+    const result = await client.files.retrieve(fileId);
+    return result.expires_at! - result.created_at;
+  };
+
+  const given = await waitFor(client, (await create({ anchor: 'created_at', seconds: 7200 })).id);
+  assert.deepEqual(given.request_counts, { total: 2, completed: 1, failed: 1 });
+  assert.equal(await expiresAfter(given.output_file_id), 7200);
+  assert.equal(await expiresAfter(given.error_file_id), 7200);
+  const byDefault = await waitFor(client, (await create()).id);
+  assert.equal(await expiresAfter(byDefault.output_file_id), 2 * day);
+  assert.equal(await expiresAfter(byDefault.error_file_id), 2 * day);
+
+  assert.deepEqual(await refused(create({ anchor: 'created_at', seconds: 10 })), [400, 'output_expires_after.seconds']);
+  assert.deepEqual(await refused(create({ anchor: 'batch_created_at' as 'created_at', seconds: 7200 })), [400, 'output_expires_after.anchor']);
+  assert.deepEqual(await refused(create('7200' as unknown as OpenAI.BatchCreateParams['output_expires_after'])), [400, 'output_expires_after']);
+});
+
+test('an expired file is gone: not found from the second it expires, swept out of the database, while a batch made from it runs on', async () => {
+  // A gateway of our own over its own store, on a clock the test moves; lines go out through the real pipeline.
+  const { gateway, logs } = await gatewayWith(storePath());
+  const path = storePath();
+  let clock = Date.now();
+  const now = () => clock;
+  const store = new BatchStore(path);
+  const runner = new BatchRunner({ store, gateway, concurrency: 2, fileExpirySeconds: day, now, dispatch: (operation, body, headers, channel, caller) => serveOperation(gateway, operation, body, headers, channel, caller) });
+  const api = new BatchApi(store, runner, { maxFileSize: 1024 * 1024, maxLines: 100, fileExpirySeconds: day }, now);
+  const sweeper = new FileSweeper({ store, logger: gateway.logger, fileExpirySeconds: day, now });
+  runner.start();
+  try {
+    const upload = (prompts: string[], expires_after?: unknown) => api.uploadFile('', { purpose: 'batch', filename: 'in.jsonl', content: Buffer.from(jsonl(prompts)), expires_after }) as { id: string; expires_at: number };
+    const input = upload(['hold swept one', 'swept two'], { anchor: 'created_at', seconds: 3600 });
+    const kept = upload(['kept']);
+    const batch = (await api.createBatch('', { input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' })) as { id: string };
+    await until(() => provider.prompts().includes('hold swept one'));
+
+    clock = input.expires_at * 1000;
+    const notFound = (error: GatewayError) => error.status === 404;
+    assert.throws(() => api.file('', input.id), notFound);
+    assert.throws(() => api.fileContent('', input.id), notFound);
+    assert.throws(() => api.deleteFile('', input.id), notFound);
+    assert.deepEqual(
+      (api.files('', undefined, 100, undefined) as { data: { id: string }[] }).data.map((file) => file.id),
+      [kept.id],
+    );
+    await assert.rejects(api.createBatch('', { input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' }), notFound);
+
+    assert.equal(sweeper.sweep(), 1);
+    assert.equal(sweeper.sweep(), 0);
+    const sweepLines = logs()
+      .split('\n')
+      .filter((line) => line.includes('removed expired files'));
+    assert.equal(sweepLines.length, 1, 'one line for the sweep that removed something, none for the one that did not');
+    assert.equal((JSON.parse(sweepLines[0]!) as { files: number }).files, 1);
+    assert.ok(!sweepLines[0]!.includes('swept'), 'a sweep never logs what the files held');
+
+    // The batch read its lines when it was accepted: the input file's expiry does not stop it.
+    provider.release('hold swept one');
+    const current = () => api.batch('', batch.id) as { status: string; request_counts: unknown; output_file_id: string };
+    await until(() => current().status !== 'in_progress');
+    const done = current();
+    assert.equal(done.status, 'completed');
+    assert.deepEqual(done.request_counts, { total: 2, completed: 2, failed: 0 });
+    assert.equal((api.file('', done.output_file_id) as { expires_at: number }).expires_at, Math.floor(clock / 1000) + day);
+  } finally {
+    await runner.stop(0);
+    store.close();
+  }
+  // What is left on disk: the file kept and the batch's output; the expired upload and the ended batch's lines are gone.
+  const db = new DatabaseSync(path);
+  try {
+    assert.equal((db.prepare('SELECT count(*) AS n FROM files').get() as { n: number }).n, 2);
+    assert.equal((db.prepare('SELECT count(*) AS n FROM batch_lines').get() as { n: number }).n, 0);
+  } finally {
+    db.close();
   }
 });

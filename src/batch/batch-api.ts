@@ -2,15 +2,27 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { batchEndpoints, parseBatchInput, yieldToEventLoop, type BatchEndpoint } from './batch-input.ts';
 import type { BatchRunner } from './batch-runner.ts';
 import { newId, unixSeconds, type BatchRecord, type BatchStore, type StoredFile } from './batch-store.ts';
+import { expiresAfterSeconds } from './expires-after.ts';
 
 // OpenAI's Files and Batches APIs over the store and the runner: what each
 // call checks, and the objects it answers with. Every file and batch belongs
 // to the gateway key that made it (the key's name; '' when auth is off), and
-// another key is told it does not exist.
+// another key is told it does not exist. A file past its `expires_at` is
+// answered as one that never existed, whether or not the sweep removed it yet.
 
 export interface BatchLimits {
   maxFileSize: number;
   maxLines: number;
+  /** How long a file lives when its upload (or its batch, for result files) names no expiry: batches.file_expiry. */
+  fileExpirySeconds: number;
+}
+
+export interface UploadParams {
+  purpose: string;
+  filename: string;
+  content: Buffer;
+  /** OpenAI's `expires_after`, as the request gave it. */
+  expires_after?: unknown;
 }
 
 export interface CreateBatchParams {
@@ -18,6 +30,7 @@ export interface CreateBatchParams {
   endpoint?: unknown;
   completion_window?: unknown;
   metadata?: unknown;
+  output_expires_after?: unknown;
 }
 
 /** OpenAI's only window is 24h; shorter ones are accepted too (a test, a tight deadline). */
@@ -40,10 +53,13 @@ export class BatchApi {
     this.now = now;
   }
 
-  uploadFile(owner: string, purpose: string, filename: string, content: Buffer): Record<string, unknown> {
+  uploadFile(owner: string, upload: UploadParams): Record<string, unknown> {
+    const { purpose, filename, content } = upload;
     if (purpose !== 'batch') throw new GatewayError('invalid_request', `Only purpose "batch" is supported here, not "${purpose}".`, { param: 'purpose' });
+    const lifetime = expiresAfterSeconds(upload.expires_after, 'expires_after') ?? this.limits.fileExpirySeconds;
     if (content.length > this.limits.maxFileSize) throw new GatewayError('body_too_large', `The file is ${content.length} bytes; batches.max_file_size is ${this.limits.maxFileSize}.`);
-    return fileObject(this.store.addFile(owner, purpose, filename, content, unixSeconds(this.now())));
+    const created = unixSeconds(this.now());
+    return fileObject(this.store.addFile(content, { owner, purpose, filename, created_at: created, expires_at: created + lifetime }));
   }
 
   file(owner: string, id: string): Record<string, unknown> {
@@ -51,19 +67,19 @@ export class BatchApi {
   }
 
   fileContent(owner: string, id: string): Buffer {
-    const content = this.store.fileContent(id, owner);
+    const content = this.store.fileContent(id, owner, unixSeconds(this.now()));
     if (!content) throw noSuchFile(id);
     return content;
   }
 
   files(owner: string, purpose: string | undefined, limit: number, after: string | undefined): Record<string, unknown> {
-    const page = this.store.files(owner, purpose, limit + 1, after);
+    const page = this.store.files(owner, purpose, limit + 1, after, unixSeconds(this.now()));
     const data = page.slice(0, limit).map(fileObject);
     return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: page.length > limit };
   }
 
   deleteFile(owner: string, id: string): Record<string, unknown> {
-    if (!this.store.deleteFile(id, owner)) throw noSuchFile(id);
+    if (!this.store.deleteFile(id, owner, unixSeconds(this.now()))) throw noSuchFile(id);
     return { id, object: 'file', deleted: true };
   }
 
@@ -79,6 +95,7 @@ export class BatchApi {
     if (metadata !== null && (typeof metadata !== 'object' || Array.isArray(metadata) || Object.values(metadata).some((value) => typeof value !== 'string') || Object.keys(metadata).length > 16)) {
       throw new GatewayError('invalid_request', 'metadata must be an object of at most 16 string values.', { param: 'metadata' });
     }
+    const outputSeconds = expiresAfterSeconds(params.output_expires_after, 'output_expires_after');
     if (typeof params.input_file_id !== 'string') throw new GatewayError('invalid_request', 'input_file_id is required.', { param: 'input_file_id' });
     const file = this.ownFile(owner, params.input_file_id);
     if (file.purpose !== 'batch') throw new GatewayError('invalid_request', `File ${file.id} has purpose "${file.purpose}"; a batch reads a file uploaded with purpose "batch".`, { param: 'input_file_id' });
@@ -96,8 +113,10 @@ export class BatchApi {
       // Rounded up: a window never closes before its full length.
       expires_at: Math.ceil((now + windowMs) / 1000),
       metadata: metadata as Record<string, string> | null,
+      ...(outputSeconds === undefined ? {} : { output_expires_after: { anchor: 'created_at', seconds: outputSeconds } }),
     };
-    const { lines, errors } = await parseBatchInput(this.store.fileContent(file.id, owner) ?? Buffer.alloc(0), endpoint as BatchEndpoint, this.limits.maxLines);
+    // Read once: from here the batch needs only its lines, so it runs on even if its input file expires.
+    const { lines, errors } = await parseBatchInput(this.store.fileContent(file.id, owner, created) ?? Buffer.alloc(0), endpoint as BatchEndpoint, this.limits.maxLines);
     if (errors.length > 0) {
       batch.status = 'failed';
       batch.failed_at = created;
@@ -138,7 +157,7 @@ export class BatchApi {
   }
 
   private ownFile(owner: string, id: string): StoredFile {
-    const file = this.store.file(id, owner);
+    const file = this.store.file(id, owner, unixSeconds(this.now()));
     if (!file) throw noSuchFile(id);
     return file;
   }
@@ -150,8 +169,10 @@ export class BatchApi {
   }
 
   private batchObject(batch: BatchRecord): Record<string, unknown> {
-    const counts = this.store.counts(batch.id);
-    const { owner: _owner, errors, ...rest } = batch;
+    // An ended batch keeps its counts in its record; its lines are gone.
+    const counts = batch.request_counts ?? this.store.counts(batch.id);
+    // OpenAI's Batch object does not echo output_expires_after: its files' expires_at tell it.
+    const { owner: _owner, errors, output_expires_after: _outputExpiry, ...rest } = batch;
     return {
       object: 'batch',
       ...rest,
@@ -164,7 +185,7 @@ export class BatchApi {
 }
 
 function fileObject(file: StoredFile): Record<string, unknown> {
-  return { id: file.id, object: 'file', bytes: file.bytes, created_at: file.created_at, filename: file.filename, purpose: file.purpose, status: 'processed', expires_at: null, status_details: null };
+  return { id: file.id, object: 'file', bytes: file.bytes, created_at: file.created_at, filename: file.filename, purpose: file.purpose, status: 'processed', expires_at: file.expires_at, status_details: null };
 }
 
 function noSuchFile(id: string): GatewayError {

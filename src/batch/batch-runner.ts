@@ -13,7 +13,8 @@ import { CapturedChannel } from './captured-channel.ts';
 // failure (429, 5xx, timeout) is not an answer: the line is tried again later,
 // with a growing pause that honours Retry-After, until the batch's completion
 // window closes. When no line of a batch is left open, its output and error
-// files are written and the batch ends.
+// files are written, its lines dropped (their answers are in the files by
+// then), and the batch ends.
 
 /** Serves one line as the server serves a request: parse, route permission, admission, pipeline. */
 export type LineDispatch = (operation: Operation, body: Buffer, headers: IncomingHttpHeaders, channel: CapturedChannel, caller: { key: KeyEntry | undefined }) => Promise<void>;
@@ -23,6 +24,8 @@ export interface BatchRunnerOptions {
   gateway: Gateway;
   dispatch: LineDispatch;
   concurrency: number;
+  /** How long result files live when the batch names no output_expires_after: batches.file_expiry. */
+  fileExpirySeconds: number;
   /** Milliseconds since the epoch; injectable for tests of expiry. */
   now?: () => number;
 }
@@ -42,6 +45,7 @@ export class BatchRunner {
   private readonly gateway: Gateway;
   private readonly dispatch: LineDispatch;
   private readonly concurrency: number;
+  private readonly fileExpirySeconds: number;
   private readonly now: () => number;
   /** Batches with work left, by id: the store's rows kept in memory so a line's end costs no parse. */
   private readonly active = new Map<string, BatchRecord>();
@@ -59,6 +63,7 @@ export class BatchRunner {
     this.gateway = options.gateway;
     this.dispatch = options.dispatch;
     this.concurrency = options.concurrency;
+    this.fileExpirySeconds = options.fileExpirySeconds;
     this.now = options.now ?? Date.now;
   }
 
@@ -260,7 +265,7 @@ export class BatchRunner {
     this.pump();
   }
 
-  /** Writes the output and error files and ends the batch, in one transaction. */
+  /** Writes the output and error files, keeps the counts, drops the lines and ends the batch, in one transaction. */
   private finish(batch: BatchRecord): void {
     const now = unixSeconds(this.now());
     const ending = batch.status === 'cancelling' ? 'cancelled' : batch.expired_at !== undefined ? 'expired' : 'completed';
@@ -271,17 +276,23 @@ export class BatchRunner {
       if (done.length > 0) batch.output_file_id = this.writeFile(batch, done, 'output', now);
       if (failed.length > 0) batch.error_file_id = this.writeFile(batch, failed, 'errors', now);
       batch.usage = usageOf(done);
+      const counts = this.store.counts(batch.id);
+      batch.request_counts = { total: counts.total, completed: counts.completed, failed: counts.failed };
       batch.status = ending;
       if (ending === 'completed') batch.completed_at = now;
       else if (ending === 'cancelled') batch.cancelled_at = now;
       this.store.saveBatch(batch);
+      // Kept, the lines would hold every request and answer a second time, for good.
+      this.store.dropLines(batch.id);
     });
     this.active.delete(batch.id);
-    this.gateway.logger.info({ batch: batch.id, status: batch.status, ...this.store.counts(batch.id) }, `batch ${batch.status}`);
+    this.gateway.logger.info({ batch: batch.id, status: batch.status, ...batch.request_counts }, `batch ${batch.status}`);
   }
 
   private writeFile(batch: BatchRecord, lines: string[], kind: 'output' | 'errors', now: number): string {
-    return this.store.addFile(batch.owner, 'batch_output', `${batch.id}_${kind}.jsonl`, Buffer.from(`${lines.join('\n')}\n`), now).id;
+    const lifetime = batch.output_expires_after?.seconds ?? this.fileExpirySeconds;
+    const details = { owner: batch.owner, purpose: 'batch_output', filename: `${batch.id}_${kind}.jsonl`, created_at: now, expires_at: now + lifetime };
+    return this.store.addFile(Buffer.from(`${lines.join('\n')}\n`), details).id;
   }
 
   /** Starts no more lines; lines still running after `graceMs` are cut, and run again on the next start. */

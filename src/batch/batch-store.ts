@@ -25,6 +25,8 @@ export interface StoredFile {
   filename: string;
   bytes: number;
   created_at: number;
+  /** Unix seconds from which the file is gone; null only for a file kept from before files expired, until FileSweeper dates it. */
+  expires_at: number | null;
 }
 
 export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
@@ -57,6 +59,10 @@ export interface BatchRecord {
   error_file_id?: string;
   errors?: BatchError[];
   metadata?: Record<string, string> | null;
+  /** As the batch was created with it; its output and error files expire this long after they are written. */
+  output_expires_after?: { anchor: 'created_at'; seconds: number };
+  /** Set when the batch ends, as its lines are dropped (their answers are in its files by then). */
+  request_counts?: { total: number; completed: number; failed: number };
   /** Tokens over the answered lines, set when the batch ends. */
   usage?: { input_tokens: number; input_tokens_details: { cached_tokens: number }; output_tokens: number; output_tokens_details: { reasoning_tokens: number }; total_tokens: number };
 }
@@ -79,7 +85,7 @@ export interface LineCounts {
 }
 
 const schema = `
-  CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, owner TEXT NOT NULL, purpose TEXT NOT NULL, filename TEXT NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, content BLOB NOT NULL);
+  CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, owner TEXT NOT NULL, purpose TEXT NOT NULL, filename TEXT NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, content BLOB NOT NULL, expires_at INTEGER);
   CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL, doc TEXT NOT NULL);
   CREATE TABLE IF NOT EXISTS batch_lines (
     seq INTEGER PRIMARY KEY, batch_id TEXT NOT NULL, line INTEGER NOT NULL, custom_id TEXT NOT NULL, body BLOB NOT NULL,
@@ -92,6 +98,9 @@ const schema = `
 
 /** Lines still to answer, by state. `running` is only ever set by this process. */
 const openStates = "('pending', 'running')";
+/** A file not expired by unix second `?`: one past its expiry reads as one that never existed, swept or not. */
+const live = '(expires_at IS NULL OR expires_at > ?)';
+const fileColumns = 'id, owner, purpose, filename, bytes, created_at, expires_at';
 
 export class BatchStore {
   private readonly db: DatabaseSync;
@@ -107,6 +116,10 @@ export class BatchStore {
       // at a fraction of FULL's fsyncs.
       this.db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 0; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
       this.db.exec(schema);
+      // A store made before files expired has no such column; FileSweeper.start dates its files.
+      const columns = this.db.prepare('PRAGMA table_info(files)').all() as { name: string }[];
+      if (!columns.some((column) => column.name === 'expires_at')) this.db.exec('ALTER TABLE files ADD COLUMN expires_at INTEGER');
+      this.db.exec('CREATE INDEX IF NOT EXISTS files_by_expiry ON files (expires_at)');
       // Whatever was running when the last process stopped never got its answer written.
       this.db.exec("UPDATE batch_lines SET state = 'pending' WHERE state = 'running'");
     } catch (error) {
@@ -127,30 +140,50 @@ export class BatchStore {
   }
 
   /** Keeps `content` as a new file (uploads and batch results alike) and returns it. */
-  addFile(owner: string, purpose: string, filename: string, content: Buffer, createdAt: number): StoredFile {
-    const file: StoredFile = { id: newId('file-'), owner, purpose, filename, bytes: content.length, created_at: createdAt };
-    this.sql('INSERT INTO files (id, owner, purpose, filename, bytes, created_at, content) VALUES (?, ?, ?, ?, ?, ?, ?)').run(file.id, file.owner, file.purpose, file.filename, file.bytes, file.created_at, content);
+  addFile(content: Buffer, details: Omit<StoredFile, 'id' | 'bytes'>): StoredFile {
+    const file: StoredFile = { id: newId('file-'), ...details, bytes: content.length };
+    this.sql('INSERT INTO files (id, owner, purpose, filename, bytes, created_at, expires_at, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+      file.id,
+      file.owner,
+      file.purpose,
+      file.filename,
+      file.bytes,
+      file.created_at,
+      file.expires_at,
+      content,
+    );
     return file;
   }
 
-  file(id: string, owner: string): StoredFile | undefined {
-    return this.sql('SELECT id, owner, purpose, filename, bytes, created_at FROM files WHERE id = ? AND owner = ?').get(id, owner) as StoredFile | undefined;
+  /** The file if `owner` has it and it has not expired by unix second `now`; the same for the calls below. */
+  file(id: string, owner: string, now: number): StoredFile | undefined {
+    return this.sql(`SELECT ${fileColumns} FROM files WHERE id = ? AND owner = ? AND ${live}`).get(id, owner, now) as StoredFile | undefined;
   }
 
-  fileContent(id: string, owner: string): Buffer | undefined {
-    const row = this.sql('SELECT content FROM files WHERE id = ? AND owner = ?').get(id, owner) as { content: Uint8Array } | undefined;
+  fileContent(id: string, owner: string, now: number): Buffer | undefined {
+    const row = this.sql(`SELECT content FROM files WHERE id = ? AND owner = ? AND ${live}`).get(id, owner, now) as { content: Uint8Array } | undefined;
     return row ? Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength) : undefined;
   }
 
-  files(owner: string, purpose: string | undefined, limit: number, after: string | undefined): StoredFile[] {
+  files(owner: string, purpose: string | undefined, limit: number, after: string | undefined, now: number): StoredFile[] {
     const afterTime = after ? ((this.sql('SELECT created_at FROM files WHERE id = ? AND owner = ?').get(after, owner) as { created_at: number } | undefined)?.created_at ?? Infinity) : Infinity;
     return this.sql(
-      'SELECT id, owner, purpose, filename, bytes, created_at FROM files WHERE owner = ? AND (? IS NULL OR purpose = ?) AND (created_at < ? OR (created_at = ? AND id < ?)) ORDER BY created_at DESC, id DESC LIMIT ?',
-    ).all(owner, purpose ?? null, purpose ?? null, afterTime, afterTime, after ?? '', limit) as unknown as StoredFile[];
+      `SELECT ${fileColumns} FROM files WHERE owner = ? AND (? IS NULL OR purpose = ?) AND (created_at < ? OR (created_at = ? AND id < ?)) AND ${live} ORDER BY created_at DESC, id DESC LIMIT ?`,
+    ).all(owner, purpose ?? null, purpose ?? null, afterTime, afterTime, after ?? '', now, limit) as unknown as StoredFile[];
   }
 
-  deleteFile(id: string, owner: string): boolean {
-    return Number(this.sql('DELETE FROM files WHERE id = ? AND owner = ?').run(id, owner).changes) > 0;
+  deleteFile(id: string, owner: string, now: number): boolean {
+    return Number(this.sql(`DELETE FROM files WHERE id = ? AND owner = ? AND ${live}`).run(id, owner, now).changes) > 0;
+  }
+
+  /** Removes up to `limit` files expired by unix second `now`, content and all; the count removed. */
+  removeExpiredFiles(now: number, limit: number): number {
+    return Number(this.sql('DELETE FROM files WHERE id IN (SELECT id FROM files WHERE expires_at <= ? LIMIT ?)').run(now, limit).changes);
+  }
+
+  /** Files kept from before files expired get `seconds` from their creation, as a new upload would; the count dated. */
+  dateUndatedFiles(seconds: number): number {
+    return Number(this.sql('UPDATE files SET expires_at = created_at + ? WHERE expires_at IS NULL').run(seconds).changes);
   }
 
   addBatch(batch: BatchRecord): void {
@@ -165,7 +198,7 @@ export class BatchStore {
     });
   }
 
-  /** Drops a batch's lines (a batch whose acceptance was cut short by a stop). */
+  /** Drops a batch's lines: an ended batch's (its answers are in its files), or one whose acceptance a stop cut short. */
   dropLines(batchId: string): void {
     this.sql('DELETE FROM batch_lines WHERE batch_id = ?').run(batchId);
   }

@@ -156,6 +156,8 @@ export const configSchema = z.strictObject({
         concurrency: z.number().int().min(1).max(1024).default(16),
         max_file_size: size.default(200 * 1024 * 1024),
         max_lines: z.number().int().min(1).max(1_000_000).default(50_000),
+        // How long an uploaded file or a batch's result file is kept when the request names no expiry (OpenAI's default for batch files).
+        file_expiry: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30 * 86_400_000),
       })
       .optional(),
     auth: z

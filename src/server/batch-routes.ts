@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BatchApi } from '../batch/batch-api.ts';
 import { BatchRunner } from '../batch/batch-runner.ts';
 import { BatchStore } from '../batch/batch-store.ts';
+import { FileSweeper } from '../batch/file-sweeper.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
@@ -10,7 +11,8 @@ import { requestIdFrom, serveOperation } from './serve-operation.ts';
 // OpenAI's Files and Batches endpoints over HTTP. They are off until
 // `batches.store` names a database; then a runner in this process works
 // through accepted batches, each line sent through serveOperation as batch
-// traffic, exactly as if it had come from the network with the batch owner's key.
+// traffic, exactly as if it had come from the network with the batch owner's key,
+// and a sweeper removes expired files.
 
 const multipartSlack = 1024 * 1024;
 
@@ -25,16 +27,21 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () 
     return () => 'off';
   }
   const store = new BatchStore(settings.store);
+  const fileExpirySeconds = Math.ceil(settings.file_expiry / 1000);
   const runner = new BatchRunner({
     store,
     gateway,
     concurrency: settings.concurrency,
+    fileExpirySeconds,
     dispatch: (operation, body, headers, channel, caller) => serveOperation(gateway, operation, body, headers, channel, caller),
   });
-  const api = new BatchApi(store, runner, { maxFileSize: settings.max_file_size, maxLines: settings.max_lines });
+  const api = new BatchApi(store, runner, { maxFileSize: settings.max_file_size, maxLines: settings.max_lines, fileExpirySeconds });
+  const sweeper = new FileSweeper({ store, logger: gateway.logger, fileExpirySeconds });
+  sweeper.start();
   runner.start();
   let stopping: Promise<void> = Promise.resolve();
   app.addHook('preClose', (done) => {
+    sweeper.stop();
     stopping = runner.stop(gateway.config.server.drain_timeout);
     done();
   });
@@ -72,7 +79,8 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () 
     if (typeof purpose !== 'string') throw new GatewayError('invalid_request', 'The field "purpose" is required.', { param: 'purpose' });
     if (file === null || typeof file === 'string') throw new GatewayError('invalid_request', 'The field "file" is required and must be a file.', { param: 'file' });
     const content = Buffer.from(await file.arrayBuffer());
-    return reply.headers(idHeader(request)).send(api.uploadFile(who, purpose, file.name || 'upload.jsonl', content));
+    const upload = { purpose, filename: file.name || 'upload.jsonl', content, expires_after: formObject(form, 'expires_after') };
+    return reply.headers(idHeader(request)).send(api.uploadFile(who, upload));
   });
   app.get('/v1/files', async (request, reply) =>
     reply.headers(idHeader(request)).send(api.files(owner(request), queryValue(request, 'purpose'), pageSize(queryValue(request, 'limit'), 10_000, 10_000), queryValue(request, 'after'))),
@@ -92,6 +100,19 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () 
   app.get('/v1/batches/:id', async (request, reply) => reply.headers(idHeader(request)).send(api.batch(owner(request), (request.params as { id: string }).id)));
   app.post('/v1/batches/:id/cancel', async (request, reply) => reply.headers(idHeader(request)).send(api.cancel(owner(request), (request.params as { id: string }).id)));
   return () => ({ store: settings.store, ...runner.status() });
+}
+
+/**
+ * An object field of a multipart form, as OpenAI's SDKs send one: `name[key]=value`
+ * fields (expires_after[anchor], expires_after[seconds]). A plain `name` field is
+ * returned as it is, for the API to refuse as not an object.
+ */
+function formObject(form: FormData, name: string): unknown {
+  const plain = form.get(name);
+  if (plain !== null) return plain;
+  const fields = [...form.entries()].filter(([key]) => key.startsWith(`${name}[`) && key.endsWith(']'));
+  // fromEntries makes own properties, so a field named `name[__proto__]` is a stray key, not a prototype.
+  return fields.length === 0 ? undefined : Object.fromEntries(fields.map(([key, value]) => [key.slice(name.length + 1, -1), value]));
 }
 
 /** A query parameter given at most once; repeated, it is a 400 naming it. */
