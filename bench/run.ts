@@ -16,7 +16,7 @@ import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targ
 
 const usage = `usage: npm run bench -- [--targets switchyard,bare,...] [--duration S] [--rounds N] [--quick]
        [--streams N] [--connections N] [--loadgen wrk|autocannon] [--no-pin] [--no-delay] [--keep]
-       [--scenarios json50,stream50,json1,ttfc,delay50]
+       [--scenarios json50,stream50,json1,json1own,ttfc,delay50]
        [--switchyard-node-args "--max-semi-space-size=16"] [--nice=-10] [--baseline-dir DIR] [--baseline-node-args "..."]
        [--latency-cpus split|shared]
 targets: ${targetNames.join(', ')} (the upstream directly is always measured: it is the reference;
@@ -33,7 +33,7 @@ const { values: flags } = parseArgs({
     loadgen: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'no-delay': { type: 'boolean', default: false },
-    scenarios: { type: 'string', default: 'json50,stream50,json1,ttfc,delay50' },
+    scenarios: { type: 'string', default: 'json50,stream50,json1,json1own,ttfc,delay50' },
     keep: { type: 'boolean', default: false },
     // The same V8 flags as `npm start`, so the benchmark measures what users run.
     'switchyard-node-args': { type: 'string', default: '--max-semi-space-size=8' },
@@ -59,7 +59,7 @@ const oneConnectionMs = Math.min(durationSeconds, 2.5) * 1000;
 const warmupSeconds = quick ? 1 : 2;
 const slowUpstreamMs = 50;
 const chosen = flags.scenarios.split(',').map((name) => name.trim());
-for (const name of chosen) if (!['json50', 'stream50', 'json1', 'ttfc', 'delay50'].includes(name)) throw new Error(`unknown scenario "${name}"\n${usage}`);
+for (const name of chosen) if (!['json50', 'stream50', 'json1', 'json1own', 'ttfc', 'delay50'].includes(name)) throw new Error(`unknown scenario "${name}"\n${usage}`);
 const switchyardNodeArgs = flags['switchyard-node-args'].split(' ').filter(Boolean);
 // The baseline runs with the same flags unless told otherwise: `--baseline-dir . --baseline-node-args=...` A/Bs a V8 flag.
 const baselineNodeArgs = (flags['baseline-node-args'] ?? flags['switchyard-node-args']).split(' ').filter(Boolean);
@@ -81,6 +81,8 @@ const loadCpus = pin ? '1' : undefined;
 // the same upstream 17–20 µs on its own CPU, 93–96 µs across): a floor every
 // proxy pays, nginx included. `--latency-cpus shared` moves each proxy onto the
 // clients' CPU while those two scenarios run, so "added" is the proxy's own time.
+// json1own is json1 with the proxy on the clients' CPU in every run: beside
+// json1 it tells the proxy's own time from the machine's wake-ups.
 const latencyCpus = flags['latency-cpus'];
 if (latencyCpus !== 'split' && latencyCpus !== 'shared') throw new Error(`--latency-cpus is split or shared\n${usage}`);
 const shareCpuForLatency = pin && latencyCpus === 'shared';
@@ -206,12 +208,13 @@ function repin(running: readonly RunningTarget[], upstreamPid: number, cpus: str
 }
 
 /** One connection per target, the targets taking turns in slices inside one client process. */
-async function probeScenario(scenario: 'json1' | 'ttfc', running: readonly RunningTarget[], upstream: Upstream, round: number): Promise<void> {
+async function probeScenario(scenario: 'json1' | 'json1own' | 'ttfc', running: readonly RunningTarget[], upstream: Upstream, round: number): Promise<void> {
   const ttfc = scenario === 'ttfc';
+  const shareCpu = pin && (shareCpuForLatency || scenario === 'json1own');
   const slices = 5;
   const window = new CpuWindow([], [upstream.pid, ...running.flatMap((target) => target.pids())]);
   const order = rotate(running, round);
-  if (shareCpuForLatency) repin(running, upstream.pid, loadCpus!);
+  if (shareCpu) repin(running, upstream.pid, loadCpus!);
   const output = await runProbe(
     {
       mode: ttfc ? 'ttfc' : 'latency',
@@ -225,7 +228,7 @@ async function probeScenario(scenario: 'json1' | 'ttfc', running: readonly Runni
     },
     loadCpus,
   ).finally(() => {
-    if (shareCpuForLatency) repin(running, upstream.pid, proxyCpus!);
+    if (shareCpu) repin(running, upstream.pid, proxyCpus!);
   });
   const othersShare = window.finish().othersMachineShare;
   for (const target of order) {
@@ -266,7 +269,7 @@ async function runRounds(scenarios: Scenario[], running: readonly RunningTarget[
     for (const scenario of scenarios) {
       await waitForQuiet(ownPids);
       try {
-        if (scenario === 'json1' || scenario === 'ttfc') await probeScenario(scenario, running, upstream, round);
+        if (scenario === 'json1' || scenario === 'json1own' || scenario === 'ttfc') await probeScenario(scenario, running, upstream, round);
         else await loadScenario(scenario, running, upstream, round);
       } catch (error) {
         log(`  ${scenario}: measurement failed: ${(error as Error).message}`);
@@ -289,7 +292,7 @@ async function warmUp(running: readonly RunningTarget[], streams: boolean[]): Pr
 const upstream = await startUpstream({ repoRoot, workDir, cpus: loadCpus });
 const running = await startAll(upstream);
 try {
-  const instant = (['json50', 'stream50', 'json1', 'ttfc'] as const).filter((scenario) => chosen.includes(scenario));
+  const instant = (['json50', 'stream50', 'json1', 'json1own', 'ttfc'] as const).filter((scenario) => chosen.includes(scenario));
   if (instant.length > 0) {
     log('\n== upstream answering at once');
     await warmUp(running, [false, true]);
