@@ -86,6 +86,8 @@ const loadCpus = pin ? '1' : undefined;
 const latencyCpus = flags['latency-cpus'];
 if (latencyCpus !== 'split' && latencyCpus !== 'shared') throw new Error(`--latency-cpus is split or shared\n${usage}`);
 const shareCpuForLatency = pin && latencyCpus === 'shared';
+// Without pinning there is no "clients' CPU" to move to: json1own would only repeat json1.
+if (!pin && chosen.includes('json1own')) chosen.splice(chosen.indexOf('json1own'), 1);
 
 // On a machine shared with other work, a negative niceness (root only) keeps
 // the benchmark's processes from being preempted by it; it slows the other work.
