@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 
 // Admission as a client sees it: when a provider is saturated, critical
@@ -58,12 +59,8 @@ async function status(): Promise<{ providers: Record<string, { in_flight: number
 }
 
 /** Polls the gateway's own status until the slow provider shows this many waiting (no fixed sleeps). */
-async function untilWaiting(count: number): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while ((await status()).providers.slow!.waiting !== count) {
-    if (Date.now() > deadline) throw new Error(`never saw ${count} waiting`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+function untilWaiting(count: number): Promise<void> {
+  return eventually(`${count} waiting`, async () => (await status()).providers.slow!.waiting === count, 5000);
 }
 
 const contentsSeenBy = (sim: typeof slow) => sim.requests.filter((request) => request.path.endsWith('/chat/completions')).map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content);

@@ -13,6 +13,7 @@ import type { GatewayError } from '../src/errors/gateway-error.ts';
 import { serveOperation } from '../src/server/serve-operation.ts';
 import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts';
 import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
+import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 
 // The Batches API as an application uses it through the official SDK: upload
@@ -114,15 +115,6 @@ interface ResultLine {
   custom_id: string;
   response: { status_code: number; body: { choices?: { message: { content: string } }[]; error?: { message: string } } } | null;
   error: { code: string; message: string } | null;
-}
-
-/** Polls `condition` until it holds; fails after 10 s. */
-async function until(condition: () => boolean): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    assert.ok(Date.now() - started < 10_000, 'still waiting after 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** What a refused call told the client: [status, param], or 'accepted'. */
@@ -471,7 +463,7 @@ test('an expired file is gone: not found from the second it expires, swept out o
     const input = upload(['hold swept one', 'swept two'], { anchor: 'created_at', seconds: 3600 });
     const kept = upload(['kept']);
     const batch = (await api.createBatch('', { input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' })) as { id: string };
-    await until(() => provider.prompts().includes('hold swept one'));
+    await eventually('the line reached the provider', () => provider.prompts().includes('hold swept one'));
 
     clock = input.expires_at * 1000;
     const notFound = (error: GatewayError) => error.status === 404;
@@ -496,7 +488,7 @@ test('an expired file is gone: not found from the second it expires, swept out o
     // The batch read its lines when it was accepted: the input file's expiry does not stop it.
     provider.release('hold swept one');
     const current = () => api.batch('', batch.id) as { status: string; request_counts: unknown; output_file_id: string };
-    await until(() => current().status !== 'in_progress');
+    await eventually('the batch ended', () => current().status !== 'in_progress');
     const done = current();
     assert.equal(done.status, 'completed');
     assert.deepEqual(done.request_counts, { total: 2, completed: 2, failed: 0 });

@@ -7,6 +7,7 @@ import { startBedrockFake, type BedrockFake } from './fakes/bedrock-fake.ts';
 import type { FakeUpstream } from './fakes/fake-server.ts';
 import { startSdWebUiFake, type SdFault } from './fakes/sdwebui-fake.ts';
 import { startTgiFake, type TgiFake } from './fakes/tgi-fake.ts';
+import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 
 // What each provider needs beyond the shared conformance suite: the exact
@@ -14,13 +15,6 @@ import { startGateway, startSim, type RunningGateway } from './support/gateway-h
 
 const secret = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const tinyPng = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
-
-async function until(check: () => boolean): Promise<void> {
-  for (let tries = 0; !check(); tries += 1) {
-    if (tries > 200) assert.fail('condition not met within 2s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('provider specifics', () => {
   let anthropic: AnthropicFake;
@@ -180,7 +174,7 @@ describe('provider specifics', () => {
   });
 
   test('health probes cost nothing and carry each provider\'s own credentials', async () => {
-    await until(() => [anthropic, azure, tgi, sd].every((fake) => fake.requests.some((request) => request.method === 'GET')));
+    await eventually('every provider probed', () => [anthropic, azure, tgi, sd].every((fake) => fake.requests.some((request) => request.method === 'GET')));
     const probe = (fake: FakeUpstream<string>) => fake.requests.find((request) => request.method === 'GET')!;
     assert.equal(probe(anthropic).path, '/v1/models');
     assert.equal(probe(anthropic).headers['x-api-key'], 'sk-ant-specifics-00000000');

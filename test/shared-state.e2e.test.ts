@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { closedPort } from './support/closed-port.ts';
+import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
@@ -88,14 +89,6 @@ interface ProviderView {
 async function circuitOf(gateway: RunningGateway, provider: string): Promise<ProviderView['circuit']> {
   const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { providers: Record<string, ProviderView> };
   return status.providers[provider]!.circuit;
-}
-
-/** Polls `check` every 20 ms for up to 5 s (a replica counts the others every 2 s). */
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let tries = 0; !(await check()); tries += 1) {
-    assert.ok(tries < 250, what);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 test('a breaker that opens on one replica opens on the others, and on a replica that starts during the cooldown', async (context) => {
