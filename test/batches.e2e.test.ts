@@ -1,7 +1,5 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import OpenAI, { toFile } from 'openai';
@@ -15,6 +13,7 @@ import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts'
 import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
 import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { tempDir } from './support/temp-dir.ts';
 
 // The Batches API as an application uses it through the official SDK: upload
 // a JSONL file, create a batch, poll it, download the output and error files.
@@ -74,7 +73,7 @@ after(async () => {
 });
 
 function storePath(): string {
-  return join(mkdtempSync(join(tmpdir(), 'switchyard-batches-')), 'batches.db');
+  return join(tempDir('switchyard-batches-'), 'batches.db');
 }
 
 async function gatewayWith(store: string, extra: Record<string, unknown> = {}): Promise<RunningGateway> {

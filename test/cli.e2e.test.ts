@@ -1,17 +1,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import OpenAI, { toFile } from 'openai';
 import { startSim } from './support/gateway-harness.ts';
+import { tempDir } from './support/temp-dir.ts';
 
 // The `switchyard` command as an operator runs it: check, serve, reload, drain.
 
 const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
-const directory = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+const directory = tempDir('switchyard-cli-');
 let upstream: Awaited<ReturnType<typeof startSim>>;
 
 before(async () => {
@@ -145,7 +145,7 @@ test('SIGTERM lets a stream in flight finish, then exits 0', async () => {
 });
 
 test('with no config and no keys, serve runs the demo: every call answers despite the busy provider, batches work, SIGTERM exits 0', async () => {
-  const { child, origin } = await serve({ args: ['--port', '0'], cwd: mkdtempSync(join(tmpdir(), 'switchyard-demo-')) });
+  const { child, origin } = await serve({ args: ['--port', '0'], cwd: tempDir('switchyard-demo-') });
   try {
     const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'unused', maxRetries: 0 });
     const served: string[] = [];

@@ -1,12 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closedPort } from './support/closed-port.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
+import { tempDir } from './support/temp-dir.ts';
 
 // `switchyard doctor` as an operator runs it against a config: a provider
 // that is fine, one whose key is refused, one whose port is closed, one whose
@@ -15,7 +15,7 @@ import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 // exit code must say whether anything failed, and no key may be printed.
 
 const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
-const directory = mkdtempSync(join(tmpdir(), 'switchyard-doctor-'));
+const directory = tempDir('switchyard-doctor-');
 let upstream: Awaited<ReturnType<typeof startSim>>;
 let refusingPort: number;
 /** Where the configs say the gateway listens: nothing does, unless a test starts one there. */
@@ -141,7 +141,7 @@ test('Redis that answers PING passes', async (context) => {
 });
 
 test('with no config at all it says what it looked for and exits 2', async () => {
-  const { code, stderr } = await doctor('', [], mkdtempSync(join(tmpdir(), 'switchyard-doctor-empty-')));
+  const { code, stderr } = await doctor('', [], tempDir('switchyard-doctor-empty-'));
   assert.equal(code, 2);
   assert.match(stderr, /no config to check/);
 });

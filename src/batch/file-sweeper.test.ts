@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createLogger } from '../observability/logger.ts';
 import { BatchStore } from './batch-store.ts';
 import { FileSweeper } from './file-sweeper.ts';
+import { tempDir } from '../../test/support/temp-dir.ts';
 
 // The sweep over a real store file, on a clock the test sets: what it removes,
 // what it leaves, what it logs, and what is left in the database afterwards.
@@ -14,7 +14,7 @@ import { FileSweeper } from './file-sweeper.ts';
 const hour = 3600;
 
 function setUp() {
-  const directory = mkdtempSync(join(tmpdir(), 'switchyard-sweep-'));
+  const directory = tempDir('switchyard-sweep-');
   const path = join(directory, 'batches.db');
   const logFile = join(directory, 'gateway.log');
   return { path, logger: createLogger({ level: 'info', destination: logFile, sync: true }), logs: () => readFileSync(logFile, 'utf8') };

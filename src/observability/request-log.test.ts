@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createLogger } from './logger.ts';
 import { RequestLog, type RequestLine } from './request-log.ts';
+import { tempDir } from '../../test/support/temp-dir.ts';
 
 const line: RequestLine = { id: 'req-1', route: 'chat', provider: 'deepseek', model: 'deepseek-chat', status: 200, attempts: 2, failures: ['upstream_overloaded'], stream: true, latencyMs: 812.345, firstTokenMs: 90.06, tokensIn: 12, tokensOut: 40, costUsd: 0.0000476 };
 
@@ -31,7 +31,7 @@ async function waitForLines(file: string, count: number): Promise<Record<string,
 }
 
 test('request lines are pino-shaped JSON, and odd ids or names cannot break them', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'request-log-')), 'log');
+  const file = join(tempDir('request-log-'), 'log');
   const log = new RequestLog(createLogger({ destination: file, sync: true }));
   log.write(line);
   log.write({ ...line, id: 'a "quoted"\nid \u2028 ünï', model: undefined, failures: [], stream: undefined, firstTokenMs: undefined, tokensIn: undefined, tokensOut: Number.NaN });
@@ -62,7 +62,7 @@ test('request lines are pino-shaped JSON, and odd ids or names cannot break them
 });
 
 test('on an asynchronous destination lines are batched, and still written without anyone flushing', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'request-log-')), 'log');
+  const file = join(tempDir('request-log-'), 'log');
   const log = new RequestLog(createLogger({ destination: file }));
   for (let index = 0; index < 1000; index += 1) log.write({ ...line, id: `req-${index}` });
   const lines = await waitForLines(file, 1000);
@@ -74,7 +74,7 @@ test('on an asynchronous destination lines are batched, and still written withou
 });
 
 test('nothing is written below the info level', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'request-log-')), 'log');
+  const file = join(tempDir('request-log-'), 'log');
   const log = new RequestLog(createLogger({ destination: file, sync: true, level: 'warn' }));
   log.write(line);
   log.flush();

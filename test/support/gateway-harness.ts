@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { buildConfig } from '../../src/config/load-config.ts';
@@ -9,6 +8,7 @@ import { Gateway } from '../../src/pipeline/gateway.ts';
 import { createServer } from '../../src/server/create-server.ts';
 import { createSimulatedProvider, type SimulatedProvider } from '../../src/sim/simulated-provider.ts';
 import type { SimOptions } from '../../src/sim/sim-options.ts';
+import { tempDir } from './temp-dir.ts';
 
 // A real gateway on a real socket (port 0), logging to a file the test can
 // read, and the official OpenAI SDK pointed at it, as an application would be.
@@ -26,7 +26,7 @@ export interface RunningGateway {
 export const clientKey = 'sk-client-key-that-must-stay-here-000000';
 
 export async function startGateway(document: Record<string, unknown>): Promise<RunningGateway> {
-  const directory = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
+  const directory = tempDir('switchyard-test-');
   const logFile = join(directory, 'gateway.log');
   const config = buildConfig({ server: { port: 0, ...(document.server as object) }, ...document }, 'test');
   const logger = createLogger({ level: 'info', destination: logFile, sync: true });
