@@ -1,4 +1,5 @@
 import { Agent, request as httpRequest } from 'node:http';
+import { cpuNanoseconds } from './proc-stats.ts';
 
 // The benchmark's small clients, run as their own process (pinned next to the
 // upstream) so the orchestrator's event loop never sits in a measurement:
@@ -13,6 +14,8 @@ export interface ProbeTarget {
   name: string;
   port: number;
   headers: Record<string, string>;
+  /** The target's processes: their CPU time is read around each slice. */
+  pids?: number[];
 }
 
 export interface ProbeJob {
@@ -45,6 +48,8 @@ export interface ProbeResult {
   totalP50?: number;
   /** ttfc only: streams that did not end with [DONE]. */
   incomplete?: number;
+  /** latency and ttfc, when the target's pids were given: its CPU time per request, microseconds. */
+  cpuPerRequestUs?: number;
   /** autocannon only. */
   rps?: number;
   durationSeconds?: number;
@@ -105,12 +110,13 @@ interface Tally {
   non2xx: number;
   errors: number;
   incomplete: number;
+  cpuNs: number;
 }
 
 async function sequential(job: ProbeJob): Promise<ProbeOutput> {
   const stream = job.mode === 'ttfc';
   const body = Buffer.from(job.body);
-  const tallies = new Map<ProbeTarget, Tally>(job.targets.map((target) => [target, { agent: new Agent({ keepAlive: true, maxSockets: 1 }), firsts: [], totals: [], non2xx: 0, errors: 0, incomplete: 0 }]));
+  const tallies = new Map<ProbeTarget, Tally>(job.targets.map((target) => [target, { agent: new Agent({ keepAlive: true, maxSockets: 1 }), firsts: [], totals: [], non2xx: 0, errors: 0, incomplete: 0, cpuNs: 0 }]));
   for (const [target, tally] of tallies) {
     const warmupEnds = performance.now() + (job.warmupMs ?? 0);
     while (performance.now() < warmupEnds) await exchange(target, job.path, tally.agent, body, stream).catch(() => undefined);
@@ -123,6 +129,7 @@ async function sequential(job: ProbeJob): Promise<ProbeOutput> {
       const tally = tallies.get(target)!;
       const sliceEnds = performance.now() + (job.sliceMs ?? 0);
       let sent = 0;
+      const cpuBefore = cpuNanoseconds(target.pids ?? []);
       const more = () => (stream ? sent < (job.streamsPerSlice ?? 40) : performance.now() < sliceEnds);
       while (more()) {
         sent += 1;
@@ -136,12 +143,14 @@ async function sequential(job: ProbeJob): Promise<ProbeOutput> {
           tally.errors += 1;
         }
       }
+      tally.cpuNs += cpuNanoseconds(target.pids ?? []) - cpuBefore;
     }
   }
   const results: Record<string, ProbeResult> = {};
   for (const [target, tally] of tallies) {
     tally.agent.destroy();
     const result: ProbeResult = { requests: tally.firsts.length, non2xx: tally.non2xx, errors: tally.errors, ...summarise(tally.firsts) };
+    if (target.pids && tally.firsts.length > 0) result.cpuPerRequestUs = tally.cpuNs / 1000 / tally.firsts.length;
     if (stream) {
       result.totalP50 = summarise(tally.totals).p50;
       result.incomplete = tally.incomplete;

@@ -125,18 +125,18 @@ export function renderReport(measurements: readonly Measurement[], info: RunInfo
   lines.push('', 'CPU µs/req and cores: the target process(es) only (for "upstream directly", the upstream itself).', '');
 
   lines.push('## One connection, latency, memory', '');
-  lines.push('| target | p50 1 conn ms | added ms | added ms, proxy on the clients\' CPU | first chunk p50 ms | added ms | req/s, 50 ms upstream | peak RSS MB | non-2xx | errors |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| target | p50 1 conn ms | added ms | added ms, proxy on the clients\' CPU | CPU µs/req at 1 conn: own CPU / clients\' CPU | first chunk p50 ms | added ms | req/s, 50 ms upstream | peak RSS MB | non-2xx | errors |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const target of targets) {
     const m = (scenario: Scenario, pick: (x: Measurement) => number | undefined) => metric(measurements, scenario, target, pick);
     const added = (scenario: Scenario) => (target === 'direct' ? undefined : paired(measurements, scenario, target, 'direct', (x) => x.p50, true));
     const mine = measurements.filter((x) => x.target === target);
     const rss = info.peakRssBytes[target];
     lines.push(
-      `| ${targetLabels[target]} | ${cell(m('json1', (x) => x.p50), 3)} | ${cell(added('json1'), 3)} | ${cell(added('json1own'), 3)} | ${cell(m('ttfc', (x) => x.p50), 3)} | ${cell(added('ttfc'), 3)} | ${cell(m('delay50', (x) => x.rps))} | ${target === 'direct' || rss === undefined ? '—' : format(rss / 1048576, 0)} | ${mine.reduce((sum, x) => sum + x.non2xx + (x.incomplete ?? 0), 0)} | ${mine.reduce((sum, x) => sum + x.errors, 0)} |`,
+      `| ${targetLabels[target]} | ${cell(m('json1', (x) => x.p50), 3)} | ${cell(added('json1'), 3)} | ${cell(added('json1own'), 3)} | ${cell(m('json1', (x) => x.cpuPerRequestUs))} / ${cell(m('json1own', (x) => x.cpuPerRequestUs))} | ${cell(m('ttfc', (x) => x.p50), 3)} | ${cell(added('ttfc'), 3)} | ${cell(m('delay50', (x) => x.rps))} | ${target === 'direct' || rss === undefined ? '—' : format(rss / 1048576, 0)} | ${mine.reduce((sum, x) => sum + x.non2xx + (x.incomplete ?? 0), 0)} | ${mine.reduce((sum, x) => sum + x.errors, 0)} |`,
     );
   }
-  lines.push('', 'added = target − upstream directly, paired round by round. Proxy on the clients\' CPU: the same one-connection load with the proxy moved next to the client and the upstream, so its own time is on the path and the cross-CPU wake-ups are not. First chunk: time from sending a streamed request to the first `data:` bytes. Peak RSS: VmHWM over the whole run (nginx: master + worker). non-2xx counts streams cut short too.', '');
+  lines.push('', 'added = target − upstream directly, paired round by round. Proxy on the clients\' CPU: the same one-connection load with the proxy moved next to the client and the upstream, so its own time is on the path and the cross-CPU wake-ups are not. CPU at 1 conn: the target\'s CPU time per request (every thread, from /proc\'s schedstat), with the proxy on its own CPU (json1) and on the clients\' (json1own); for "upstream directly", the upstream\'s. First chunk: time from sending a streamed request to the first `data:` bytes. Peak RSS: VmHWM over the whole run (nginx: master + worker). non-2xx counts streams cut short too.', '');
 
   if (has('switchyard')) {
     const rps = (x: Measurement) => x.rps;
@@ -150,6 +150,8 @@ export function renderReport(measurements: readonly Measurement[], info: RunInfo
       const cpu = (scenario: Scenario) => paired(measurements, scenario, 'switchyard', 'baseline', (x) => x.cpuPerRequestUs);
       goals.push({ goal: 'non-stream CPU µs/req, Switchyard ÷ baseline (information)', measured: cpu('json50'), digits: 3, pass: () => true, threshold: '—' });
       goals.push({ goal: 'stream CPU µs/req, Switchyard ÷ baseline (information)', measured: cpu('stream50'), digits: 3, pass: () => true, threshold: '—' });
+      goals.push({ goal: 'CPU µs/req at 1 connection, own CPU, Switchyard ÷ baseline (information)', measured: cpu('json1'), digits: 3, pass: () => true, threshold: '—' });
+      goals.push({ goal: 'CPU µs/req at 1 connection, clients\' CPU, Switchyard ÷ baseline (information)', measured: cpu('json1own'), digits: 3, pass: () => true, threshold: '—' });
     }
     if (has('portkey')) {
       goals.push({ goal: 'non-stream req/s, Switchyard ÷ Portkey', measured: ratio('json50', 'portkey'), digits: 2, pass: (v) => v >= 5, threshold: '≥ 5' });

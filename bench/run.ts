@@ -128,7 +128,8 @@ const median = (values: readonly number[]) => spread(values)?.median ?? Number.N
 function record(entry: Measurement): void {
   measurements.push(entry);
   const rate = entry.rps === undefined ? '' : `${Math.round(entry.rps).toLocaleString('en-US')} req/s `;
-  const cpu = entry.cpuPerRequestUs === undefined ? '' : ` cpu ${Math.round(entry.cpuPerRequestUs)} µs/req (${(entry.coreShare ?? 0).toFixed(2)} cores)`;
+  const cores = entry.coreShare === undefined ? '' : ` (${entry.coreShare.toFixed(2)} cores)`;
+  const cpu = entry.cpuPerRequestUs === undefined ? '' : ` cpu ${Math.round(entry.cpuPerRequestUs)} µs/req${cores}`;
   const bad = entry.non2xx + entry.errors + (entry.incomplete ?? 0);
   log(`  ${entry.scenario.padEnd(8)} ${entry.target.padEnd(10)} ${rate}p50 ${entry.p50.toFixed(3)} ms p99 ${entry.p99.toFixed(3)} ms${cpu} others ${(entry.othersShare * 100).toFixed(0)}%${bad > 0 ? ` FAILED ${bad}` : ''}`);
 }
@@ -220,7 +221,7 @@ async function probeScenario(scenario: 'json1' | 'json1own' | 'ttfc', running: r
   const output = await runProbe(
     {
       mode: ttfc ? 'ttfc' : 'latency',
-      targets: order.map((target) => ({ name: target.name, port: target.port, headers: { ...baseHeaders, ...target.headers } })),
+      targets: order.map((target) => ({ name: target.name, port: target.port, headers: { ...baseHeaders, ...target.headers }, pids: target.pids() })),
       path: requestPath,
       body: requestBody(ttfc),
       slices,
@@ -236,7 +237,7 @@ async function probeScenario(scenario: 'json1' | 'json1own' | 'ttfc', running: r
   for (const target of order) {
     const result = output.results[target.name];
     if (!result) continue;
-    record({ scenario, target: target.name, round, requests: result.requests, non2xx: result.non2xx, errors: result.errors, p50: result.p50, p99: result.p99, othersShare, incomplete: result.incomplete });
+    record({ scenario, target: target.name, round, requests: result.requests, non2xx: result.non2xx, errors: result.errors, p50: result.p50, p99: result.p99, othersShare, incomplete: result.incomplete, cpuPerRequestUs: result.cpuPerRequestUs });
   }
 }
 
