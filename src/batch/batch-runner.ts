@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { KeyEntry } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import type { Operation } from '../providers/provider-spec.ts';
+import { Cancellation } from '../resilience/cancellation.ts';
 import type { BatchEndpoint } from './batch-input.ts';
 import { newId, unixSeconds, type BatchStore, type BatchRecord, type LineToRun } from './batch-store.ts';
 import { CapturedChannel } from './captured-channel.ts';
@@ -50,7 +51,7 @@ export class BatchRunner {
   /** Batches with work left, by id: the store's rows kept in memory so a line's end costs no parse. */
   private readonly active = new Map<string, BatchRecord>();
   private readonly running = new Set<Promise<void>>();
-  private readonly abort = new AbortController();
+  private readonly abort = new Cancellation();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Answers not yet in the store, written together once per event-loop turn (one commit for many lines). */
@@ -181,7 +182,7 @@ export class BatchRunner {
     const batch = this.active.get(line.batchId);
     if (!batch) return;
     const requestId = newId('batch_req_');
-    const channel = new CapturedChannel(this.abort.signal);
+    const channel = new CapturedChannel(this.abort);
     const caller = this.callerOf(batch);
     if (caller === 'key gone') {
       this.settle(line, batch, 'failed', lineError(line.customId, 'invalid_api_key', `The key "${batch.owner}" that created this batch is no longer configured.`));
@@ -192,7 +193,7 @@ export class BatchRunner {
     } catch (error) {
       this.gateway.logger.error({ err: error, batch: batch.id, custom_id: line.customId }, 'batch line failed inside the gateway');
     }
-    if (this.stopped && (this.abort.signal.aborted || channel.status === 0)) {
+    if (this.stopped && (this.abort.aborted || channel.status === 0)) {
       // Cut by shutdown: it runs again on the next start.
       this.queueWrite(batch, () => this.store.postponeLine(line.batchId, line.line, 0));
       return;

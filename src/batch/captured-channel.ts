@@ -1,18 +1,20 @@
 import type { ClientChannel } from '../pipeline/client-channel.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
 
 /**
  * A ClientChannel with no socket behind it: a batch line walks the same
  * pipeline as a request from the network, and its answer lands here whole.
  */
 export class CapturedChannel implements ClientChannel {
-  readonly signal: AbortSignal;
+  /** The runner's: aborted when a shutdown's grace runs out. */
+  readonly gone: Cancellation;
   status = 0;
   headers: Record<string, string> = {};
   private readonly chunks: Buffer[] = [];
   private ended = false;
 
-  constructor(signal: AbortSignal) {
-    this.signal = signal;
+  constructor(gone: Cancellation) {
+    this.gone = gone;
   }
 
   get headersSent(): boolean {

@@ -1,6 +1,7 @@
 import { cacheKey, maxCachedBodyBytes, type CachedAnswer, type ResponseCache } from '../cache/response-cache.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route } from '../routing/route-table.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
@@ -46,12 +47,12 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
   if (request.client.stream) return plan;
   const pending = cache.inFlight.get(plan.key);
   if (pending) {
-    const answer = await waitFor(pending, channel.signal, deadline);
+    const answer = await waitFor(pending, channel.gone, deadline);
     if (answer) {
       sendKept(answer, 'hit', request, channel, record);
       return 'answered';
     }
-    if (channel.signal.aborted) return plan;
+    if (channel.gone.aborted) return plan;
   }
   if (!cache.inFlight.has(plan.key)) {
     const { promise, resolve } = Promise.withResolvers<CachedAnswer | undefined>();
@@ -66,20 +67,20 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
 }
 
 /** The first of the answer, the client going away and this request's own deadline (performance.now() time). */
-function waitFor(pending: Promise<CachedAnswer | undefined>, signal: AbortSignal, deadline: number): Promise<CachedAnswer | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
+function waitFor(pending: Promise<CachedAnswer | undefined>, gone: Cancellation, deadline: number): Promise<CachedAnswer | undefined> {
+  if (gone.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     const stop = () => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', stop);
+      gone.off(stop);
       resolve(undefined);
     };
     // Past its deadline the request goes on to the attempts, which end it with the deadline's own error.
     const timer = setTimeout(stop, Math.max(0, deadline - performance.now()) + 1);
-    signal.addEventListener('abort', stop, { once: true });
+    gone.onAbort(stop);
     void pending.then((answer) => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', stop);
+      gone.off(stop);
       resolve(answer);
     });
   });
@@ -150,8 +151,8 @@ export class RecordingChannel implements ClientChannel {
     this.inner = inner;
   }
 
-  get signal(): AbortSignal {
-    return this.inner.signal;
+  get gone(): Cancellation {
+    return this.inner.gone;
   }
 
   get headersSent(): boolean {

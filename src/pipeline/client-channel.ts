@@ -1,10 +1,12 @@
+import type { Cancellation } from '../resilience/cancellation.ts';
+
 /**
  * The pipeline's view of the client connection. The server implements it over
  * a raw HTTP response; the pipeline never sees Fastify or a socket.
  */
 export interface ClientChannel {
   /** Aborted when the client goes away before the response is finished. */
-  readonly signal: AbortSignal;
+  readonly gone: Cancellation;
   /** True once a status has been sent: an error after that can only end the response. */
   readonly headersSent: boolean;
   sendJson(status: number, headers: Record<string, string>, body: Buffer | string): void;

@@ -5,8 +5,8 @@ import type { Usage } from '../providers/provider-spec.ts';
 import type { CandidateOrder } from '../routing/candidate-order.ts';
 import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
+import { Cancellation } from '../resilience/cancellation.ts';
 import type { SpendLedger } from '../state/spend-ledger.ts';
-import { linkAbort } from './abort-link.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import { answerStale, consultCache, keepAnswer, RecordingChannel, releaseWaiters, type CachePlan } from './cache-stage.ts';
 import type { ClientChannel } from './client-channel.ts';
@@ -80,12 +80,13 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
   // Counted from arrival: time spent before the attempts (waiting for an identical request's answer) is part of it.
   const leftMs = deadline - performance.now();
   if (leftMs <= 0) throw new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed before any provider was tried.`);
-  const requestController = new AbortController();
-  const unlinkClient = linkAbort(channel.signal, requestController);
+  // Aborted when the client goes away or the deadline passes; each attempt's own cancellation follows it.
+  const cancel = new Cancellation();
+  const clientGone = (reason: Error) => cancel.abort(reason);
+  channel.gone.onAbort(clientGone);
   // Whole milliseconds: Node keeps one timer list per duration, and a fresh fraction per request would make a list per request.
-  const deadlineTimer = setTimeout(() => requestController.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)), Math.ceil(leftMs));
+  const deadlineTimer = setTimeout(() => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)), Math.ceil(leftMs));
   const plan = new AttemptPlan(usable, route.config.retry, deadline);
-  const signal = requestController.signal;
   let lastError: GatewayError | undefined;
   /** The soonest a target held back by its rate_limit frees up, when one was. */
   let rateLimitedForMs: number | undefined;
@@ -108,19 +109,19 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
     return true;
   };
 
-  const start = (target: Target, controller: AbortController): Promise<AttemptResult> => {
+  const start = (target: Target, attempt: Cancellation): Promise<AttemptResult> => {
     record.attempts += 1;
     const breaker = parts.status.provider(target.provider.name).breaker;
     breaker.onSend();
     const remaining = Math.max(1, deadline - performance.now());
-    return runAttempt({ target, request, controller, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).catch((error: unknown) => {
-      if (signal.aborted || controller.signal.aborted) breaker.releaseProbe();
+    return runAttempt({ target, request, cancel: attempt, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).catch((error: unknown) => {
+      if (cancel.aborted || attempt.aborted) breaker.releaseProbe();
       throw error;
     });
   };
 
   const onFailure = (target: Target, failure: GatewayError) => {
-    if (signal.aborted) return;
+    if (cancel.aborted) return;
     record.failures.push(failure.code);
     parts.metrics.countAttempt(target.provider.name, failure.code);
     parts.status.recordFailure(target, failure);
@@ -129,11 +130,11 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
   };
 
   try {
-    while (!signal.aborted) {
+    while (!cancel.aborted) {
       const step = plan.next(performance.now());
       if (step.kind === 'exhausted') break;
       if (step.kind === 'wait') {
-        await sleep(step.ms, signal);
+        await sleep(step.ms, cancel);
         continue;
       }
       if (!permitted(step.target, step.retry)) {
@@ -142,7 +143,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
       }
       const outcome = await hedgedAttempt({
         first: step.target,
-        signal,
+        cancel,
         start,
         hedgeAfterMs: hedgeDelay(route, parts.status, step.target),
         pickHedge: () => {
@@ -154,29 +155,29 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
         onFailure,
       });
       if ('failed' in outcome) {
-        if (channel.signal.aborted) {
+        if (channel.gone.aborted) {
           record.clientGone = true;
           return;
         }
         const failure = outcome.failed;
         if (failure.code === 'upstream_context_length' && plan.keepLargerContext(step.target)) continue;
-        if (failure.action === 'return' && !signal.aborted) throw failure;
+        if (failure.action === 'return' && !cancel.aborted) throw failure;
         continue;
       }
       const winner = outcome.winner.target;
-      const resume = createResume({ parts, route, request, record, candidates: usable, failed: winner, signal, deadline });
+      const resume = createResume({ parts, route, request, record, candidates: usable, failed: winner, cancel, deadline });
       await deliver(parts, request, channel, record, winner, outcome.winner.result, resume, cachePlan);
       return;
     }
   } finally {
     clearTimeout(deadlineTimer);
-    unlinkClient();
+    channel.gone.off(clientGone);
   }
-  if (channel.signal.aborted) {
+  if (channel.gone.aborted) {
     record.clientGone = true;
     return;
   }
-  const failure = exhausted(route, signal.aborted, lastError, usable.length, rateLimitedForMs);
+  const failure = exhausted(route, cancel.aborted, lastError, usable.length, rateLimitedForMs);
   if (failure.code === 'rate_limited') parts.metrics.countShed(request.priority, 'provider_rate_limit');
   else if (failure.code === 'overloaded') parts.metrics.countShed(request.priority, 'queue_full');
   throw failure;

@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Target } from '../routing/route-table.ts';
-import { linkAbort } from './abort-link.ts';
 import type { AttemptResult } from './upstream-attempt.ts';
 
 // One attempt, raced by a second target when the first has produced no first
@@ -11,9 +11,10 @@ export type Settled = { target: Target; result: AttemptResult } | { target: Targ
 
 export interface HedgeOptions {
   first: Target;
-  signal: AbortSignal;
-  /** Starts one attempt on `target`, owning `controller` (linked to the request). */
-  start(target: Target, controller: AbortController): Promise<AttemptResult>;
+  /** The request's: aborted when the client goes or the deadline passes. */
+  cancel: Cancellation;
+  /** Starts one attempt on `target`, owning `attempt` (a child of the request's cancellation). */
+  start(target: Target, attempt: Cancellation): Promise<AttemptResult>;
   /** When to start a hedge, or undefined for none. */
   hedgeAfterMs: number | undefined;
   /** A target to hedge on, if one may be used now (budget and breaker permitting). */
@@ -24,7 +25,7 @@ export interface HedgeOptions {
 
 interface Running {
   promise: Promise<{ id: number; settled: Settled }>;
-  controller: AbortController;
+  attempt: Cancellation;
 }
 
 /** The winning attempt, or the last failure when every attempt started failed. */
@@ -34,18 +35,17 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
   let nextId = 0;
   const launch = (target: Target) => {
     const id = nextId++;
-    const controller = new AbortController();
     // Linked for the request's whole life, not just until the first token: a
     // winning stream must still be aborted when the client goes away mid-stream.
-    linkAbort(options.signal, controller);
+    const attempt = options.cancel.child();
     const promise = options
-      .start(target, controller)
+      .start(target, attempt)
       .then(
         (result): Settled => ({ target, result }),
         (error: unknown): Settled => ({ target, error: asGatewayError(error) }),
       )
       .then((settled) => ({ id, settled }));
-    running.set(id, { promise, controller });
+    running.set(id, { promise, attempt });
   };
 
   launch(options.first);
@@ -94,10 +94,8 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
 
 /** No hedge configured: one attempt, without the racing machinery (the common, hot case). */
 async function single(options: HedgeOptions): Promise<{ winner: Settled & { result: AttemptResult } } | { failed: GatewayError }> {
-  const controller = new AbortController();
-  linkAbort(options.signal, controller);
   try {
-    return { winner: { target: options.first, result: await options.start(options.first, controller) } };
+    return { winner: { target: options.first, result: await options.start(options.first, options.cancel.child()) } };
   } catch (error) {
     const failure = asGatewayError(error);
     options.onFailure(options.first, failure);
@@ -112,7 +110,7 @@ function asGatewayError(error: unknown): GatewayError {
 /** Aborts the losers; a loser that had already opened a stream gets it closed. */
 function abortAll(running: Map<number, Running>): void {
   for (const entry of running.values()) {
-    entry.controller.abort();
+    entry.attempt.abort();
     void entry.promise.then(({ settled }) => {
       if ('result' in settled && settled.result.kind === 'stream') settled.result.stream.close();
     });

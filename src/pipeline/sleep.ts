@@ -1,13 +1,15 @@
-/** Waits `ms`, or less when `signal` aborts first. Never rejects. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
+import type { Cancellation } from '../resilience/cancellation.ts';
+
+/** Waits `ms`, or less when `cancel` aborts first. Never rejects. */
+export function sleep(ms: number, cancel: Cancellation): Promise<void> {
+  if (cancel.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', done);
+      cancel.off(done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
+    cancel.onAbort(done);
   });
 }

@@ -26,12 +26,12 @@ export async function relayStream(stream: OpenStream, channel: ClientChannel, he
         while (batch !== null) {
           const chunk = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
           if (!channel.write(chunk)) await channel.drained();
-          if (channel.signal.aborted) return { kind: 'client_gone' };
+          if (channel.gone.aborted) return { kind: 'client_gone' };
           batch = await current.next();
         }
         return { kind: 'complete', resumed };
       } catch (error) {
-        if (channel.signal.aborted) return { kind: 'client_gone' };
+        if (channel.gone.aborted) return { kind: 'client_gone' };
         const failure = error instanceof GatewayError ? error : new GatewayError('internal_error', 'the stream failed', { cause: error });
         const transcript = current.transcript;
         const triedResume = resume !== undefined && transcript?.resumable === true;

@@ -4,7 +4,7 @@ import type { ExecutorParts } from './executor.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 import type { ResumeStream } from './stream-relay.ts';
 import type { Transcript } from './transcript.ts';
-import { linkAbort } from './abort-link.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
 import { runAttempt, type OpenStream } from './upstream-attempt.ts';
 
 // Continues a stream cut after content on another target that can complete
@@ -20,7 +20,8 @@ export interface ResumeOptions {
   record: RequestRecord;
   candidates: readonly Target[];
   failed: Target;
-  signal: AbortSignal;
+  /** The request's cancellation. */
+  cancel: Cancellation;
   deadline: number;
 }
 
@@ -36,14 +37,12 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
     for (const target of options.candidates) {
       if (tried.has(target) || !target.config.resume || !parts.status.isAvailable(target)) continue;
       const remaining = options.deadline - performance.now();
-      if (remaining <= 0 || options.signal.aborted) return undefined;
+      if (remaining <= 0 || options.cancel.aborted) return undefined;
       tried.add(target);
       record.attempts += 1;
       try {
         const request = continuation(options.request, transcript.text, target.config.resume);
-        const controller = new AbortController();
-        linkAbort(options.signal, controller);
-        const result = await runAttempt({ target, request, controller, firstTokenTimeoutMs: Math.min(options.route.config.timeouts.first_token, remaining), transcript: true });
+        const result = await runAttempt({ target, request, cancel: options.cancel.child(), firstTokenTimeoutMs: Math.min(options.route.config.timeouts.first_token, remaining), transcript: true });
         if (result.kind !== 'stream') continue;
         parts.metrics.countAttempt(target.provider.name, 'ok');
         current = target;

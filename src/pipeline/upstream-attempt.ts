@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
 import { Shed } from '../resilience/priority-gate.ts';
 import type { Target } from '../routing/route-table.ts';
 import { createFrameDecoder } from '../upstream/frame-decoder.ts';
@@ -22,11 +23,11 @@ export interface AttemptOptions {
   target: Target;
   request: GatewayRequest;
   /**
-   * This attempt's own controller, already linked by the caller to the client
-   * and the request deadline; the attempt aborts it on a first-token timeout,
-   * a failure or close, so it must not be shared with another attempt.
+   * This attempt's own cancellation, a child of the request's (client gone,
+   * deadline); the attempt aborts it on a first-token timeout, a failure or
+   * close, so it must not be shared with another attempt.
    */
-  controller: AbortController;
+  cancel: Cancellation;
   firstTokenTimeoutMs: number;
   /** Keep a transcript of the stream (routes with stream_resume). */
   transcript?: boolean;
@@ -53,11 +54,11 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   const { target, request } = options;
   const provider = target.provider;
   const context: AdapterContext = { providerName: provider.name, provider: provider.config, model: target.model, request: request.client };
-  const controller = options.controller;
+  const cancel = options.cancel;
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    controller.abort();
+    cancel.abort();
   }, options.firstTokenTimeoutMs);
   const gate = provider.gate;
   let holding = false;
@@ -79,7 +80,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     if (timedOut) {
       return new GatewayError('upstream_first_token_timeout', `${provider.name} sent no first token within ${options.firstTokenTimeoutMs}ms`, { provider: provider.name });
     }
-    if (controller.signal.aborted) return controller.signal.reason ?? error;
+    if (cancel.aborted) return cancel.reason ?? error;
     return transportError(error, provider.name);
   };
 
@@ -89,10 +90,10 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     if (gate.tryAcquire()) holding = true;
     else {
       queuedSince = performance.now();
-      await gate.acquire(waitingLevel(request), controller.signal);
+      await gate.acquire(waitingLevel(request), cancel);
       holding = true;
     }
-    const response = await provider.send(provider.adapter.buildRequest(context), controller.signal);
+    const response = await provider.send(provider.adapter.buildRequest(context), cancel);
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = (await response.body.readAll(maxErrorBody, { truncate: true })).toString('utf8');
       throw provider.adapter.mapFailure({ status: response.statusCode, headers: response.headers, body: text }, context);
@@ -102,13 +103,13 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       release();
       return result;
     }
-    const stream = await openStream(response, context, controller, release, options.transcript === true);
+    const stream = await openStream(response, context, cancel, release, options.transcript === true);
     clearTimeout(timer);
     return { kind: 'stream', stream, firstTokenAt: performance.now() };
   } catch (error) {
     release();
     const failure = explain(error);
-    if (!controller.signal.aborted) controller.abort();
+    if (!cancel.aborted) cancel.abort();
     throw failure;
   }
 
@@ -135,7 +136,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt };
   }
 
-  async function openStream(response: UpstreamResponse, adapterContext: AdapterContext, attemptController: AbortController, onClose: () => void, keepTranscript: boolean): Promise<OpenStream> {
+  async function openStream(response: UpstreamResponse, adapterContext: AdapterContext, attempt: Cancellation, onClose: () => void, keepTranscript: boolean): Promise<OpenStream> {
     const transcript = keepTranscript ? new Transcript() : undefined;
     const splitter = new SseSplitter();
     const mapper = provider.adapter.createStreamMapper(adapterContext);
@@ -215,7 +216,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       usage: () => usage,
       transcript,
       close() {
-        if (!finished && !attemptController.signal.aborted) attemptController.abort();
+        if (!finished && !attempt.aborted) attempt.abort();
         onClose();
       },
     };

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { ManualClock } from './clock.ts';
 import { PriorityGate, Shed } from './priority-gate.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { Cancellation } from './cancellation.ts';
 
 test('a token bucket allows its burst, then one request per 1/rate, and says how long to wait', () => {
   const clock = new ManualClock();
@@ -45,13 +46,13 @@ async function settled(promise: Promise<unknown>): Promise<string> {
 
 test('a gate hands freed places to the most urgent waiter, in arrival order within a level', async () => {
   const gate = new PriorityGate({ limit: 1, maxWaiting: 10 });
-  const signal = new AbortController().signal;
+  const cancel = new Cancellation();
   assert.equal(gate.tryAcquire(), true);
   const order: string[] = [];
-  const low = gate.acquire(3, signal).then(() => order.push('low'));
-  const normal1 = gate.acquire(2, signal).then(() => order.push('normal-1'));
-  const critical = gate.acquire(0, signal).then(() => order.push('critical'));
-  const normal2 = gate.acquire(2, signal).then(() => order.push('normal-2'));
+  const low = gate.acquire(3, cancel).then(() => order.push('low'));
+  const normal1 = gate.acquire(2, cancel).then(() => order.push('normal-1'));
+  const critical = gate.acquire(0, cancel).then(() => order.push('critical'));
+  const normal2 = gate.acquire(2, cancel).then(() => order.push('normal-2'));
   assert.equal(gate.waiting, 4);
   for (let index = 0; index < 4; index += 1) {
     gate.release();
@@ -66,13 +67,13 @@ test('a gate hands freed places to the most urgent waiter, in arrival order with
 
 test('a full line sheds the least urgent waiter for a more urgent arrival, and an arrival that is not more urgent', async () => {
   const gate = new PriorityGate({ limit: 1, maxWaiting: 2 });
-  const signal = new AbortController().signal;
+  const cancel = new Cancellation();
   gate.tryAcquire();
-  const low = gate.acquire(3, signal);
-  const normal = gate.acquire(2, signal);
-  const critical = gate.acquire(0, signal);
+  const low = gate.acquire(3, cancel);
+  const normal = gate.acquire(2, cancel);
+  const critical = gate.acquire(0, cancel);
   assert.equal(await settled(low), 'shed:displaced');
-  assert.equal(await settled(gate.acquire(2, signal)), 'shed:queue_full');
+  assert.equal(await settled(gate.acquire(2, cancel)), 'shed:queue_full');
   assert.equal(await settled(normal), 'waiting');
   assert.equal(await settled(critical), 'waiting');
   assert.equal(gate.waiting, 2);
@@ -81,9 +82,9 @@ test('a full line sheds the least urgent waiter for a more urgent arrival, and a
 test('a waiter whose request is abandoned leaves the line', async () => {
   const gate = new PriorityGate({ limit: 1, maxWaiting: 5 });
   gate.tryAcquire();
-  const controller = new AbortController();
-  const waiting = gate.acquire(2, controller.signal);
-  controller.abort(new Error('client left'));
+  const request = new Cancellation();
+  const waiting = gate.acquire(2, request);
+  request.abort(new Error('client left'));
   assert.equal(await settled(waiting), 'error:client left');
   assert.equal(gate.waiting, 0);
   gate.release();

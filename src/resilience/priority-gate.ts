@@ -7,6 +7,8 @@
 // Written here because a gateway needs shedding by priority, which generic
 // semaphore and queue packages do not do.
 
+import type { Cancellation } from './cancellation.ts';
+
 export type ShedReason = 'queue_full' | 'displaced';
 
 export class Shed extends Error {
@@ -57,10 +59,10 @@ export class PriorityGate {
     return true;
   }
 
-  /** Waits for a place; rejects with Shed, or with the signal's reason when it aborts first. */
-  acquire(level: number, signal: AbortSignal): Promise<void> {
+  /** Waits for a place; rejects with Shed, or with the cancellation's reason when it aborts first. */
+  acquire(level: number, cancel: Cancellation): Promise<void> {
     if (this.tryAcquire()) return Promise.resolve();
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (cancel.aborted) return Promise.reject(cancel.reason!);
     const clamped = Math.max(0, Math.floor(level));
     while (this.lines.length <= clamped) this.lines.push([]);
     if (this.waitingCount >= this.maxWaiting) {
@@ -70,22 +72,22 @@ export class PriorityGate {
       victim.refuse(new Shed('displaced', victim.level));
     }
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
+      const onAbort = (reason: Error) => {
         this.remove(waiter);
-        reject(signal.reason as Error);
+        reject(reason);
       };
       const waiter: Waiter = {
         level: clamped,
         grant: () => {
-          signal.removeEventListener('abort', onAbort);
+          cancel.off(onAbort);
           resolve();
         },
         refuse: (error) => {
-          signal.removeEventListener('abort', onAbort);
+          cancel.off(onAbort);
           reject(error);
         },
       };
-      signal.addEventListener('abort', onAbort, { once: true });
+      cancel.onAbort(onAbort);
       this.lines[clamped]!.push(waiter);
       this.waitingCount += 1;
     });

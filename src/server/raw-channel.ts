@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ClientChannel } from '../pipeline/client-channel.ts';
+import { Cancellation } from '../resilience/cancellation.ts';
 
 // ClientChannel over Node's ServerResponse. The /v1 handlers write here
 // directly (Fastify's reply is hijacked) so a forwarded body costs one
@@ -8,15 +9,13 @@ import type { ClientChannel } from '../pipeline/client-channel.ts';
 const sseHeaders = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
 
 export class RawChannel implements ClientChannel {
-  readonly signal: AbortSignal;
+  readonly gone = new Cancellation();
   private readonly response: ServerResponse;
-  private readonly controller = new AbortController();
 
   constructor(response: ServerResponse) {
     this.response = response;
-    this.signal = this.controller.signal;
     response.on('close', () => {
-      if (!response.writableFinished) this.controller.abort(new Error('client closed the connection'));
+      if (!response.writableFinished) this.gone.abort(new Error('client closed the connection'));
     });
   }
 

@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import type { ProviderConfig } from '../config/schema.ts';
 import { adapterFor } from '../providers/adapter-registry.ts';
 import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
+import { Cancellation } from '../resilience/cancellation.ts';
 import { systemClock } from '../resilience/clock.ts';
 import { PriorityGate } from '../resilience/priority-gate.ts';
 import { TokenBucket } from '../resilience/token-bucket.ts';
@@ -55,8 +56,8 @@ export class ProviderClient {
   }
 
   /** Sends one request. Redirects are never followed: the pool has no redirect interceptor. */
-  send(request: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
-    return exchange(this.pool, { origin: this.origin, method: request.method, path: this.basePath + request.path, headers: request.headers, body: request.body ?? null }, signal);
+  send(request: UpstreamRequest, cancel: Cancellation): Promise<UpstreamResponse> {
+    return exchange(this.pool, { origin: this.origin, method: request.method, path: this.basePath + request.path, headers: request.headers, body: request.body ?? null }, cancel);
   }
 
   /** One health probe: undefined when healthy, else what went wrong in a few words. */
@@ -68,15 +69,18 @@ export class ProviderClient {
 
   /** The probe's status code, or why there was none; `doctor` reads a refused key from it. */
   async probeStatus(probe: HealthProbe, timeoutMs: number): Promise<{ statusCode: number } | { problem: string }> {
+    const cancel = new Cancellation();
+    const timer = setTimeout(() => cancel.abort(new DOMException('The probe timed out', 'TimeoutError')), timeoutMs);
     try {
-      const signal = AbortSignal.timeout(timeoutMs);
-      const response = await exchange(this.pool, { origin: this.origin, method: probe.method, path: this.basePath + probe.path, headers: { 'accept-encoding': 'identity', ...probe.headers } }, signal);
+      const response = await exchange(this.pool, { origin: this.origin, method: probe.method, path: this.basePath + probe.path, headers: { 'accept-encoding': 'identity', ...probe.headers } }, cancel);
       // Read to the end so the connection is reused; a huge answer is cut short, its status still counts.
       await response.body.readAll(maxProbeBody, { truncate: true });
       return { statusCode: response.statusCode };
     } catch (error) {
-      if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return { problem: `no answer within ${timeoutMs}ms` };
+      if (cancel.aborted) return { problem: `no answer within ${timeoutMs}ms` };
       return { problem: transportError(error, this.name).message };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { Pool } from 'undici';
 import { BodyTooLarge, exchange } from './upstream-exchange.ts';
+import { Cancellation } from '../resilience/cancellation.ts';
 
 // exchange() against a real node:http server: the body queue must hold the
 // upstream back when the gateway reads slowly, and abort and limits must
@@ -45,7 +46,7 @@ test('a slow reader pauses the upstream instead of buffering everything it sends
       pump();
     },
     async (pool, origin) => {
-      const response = await exchange(pool, { origin, method: 'GET', path: '/' }, new AbortController().signal);
+      const response = await exchange(pool, { origin, method: 'GET', path: '/' }, new Cancellation());
       assert.equal(response.statusCode, 200);
       let received = 0;
       for (let round = 0; round < 3; round += 1) {
@@ -73,12 +74,12 @@ test('an abort before the headers rejects with its reason; after them it fails t
       response.write('partial');
     },
     async (pool, origin) => {
-      const early = new AbortController();
+      const early = new Cancellation();
       early.abort(new Error('gone early'));
-      await assert.rejects(exchange(pool, { origin, method: 'GET', path: '/' }, early.signal), /gone early/);
+      await assert.rejects(exchange(pool, { origin, method: 'GET', path: '/' }, early), /gone early/);
 
-      const late = new AbortController();
-      const response = await exchange(pool, { origin, method: 'GET', path: '/' }, late.signal);
+      const late = new Cancellation();
+      const response = await exchange(pool, { origin, method: 'GET', path: '/' }, late);
       const first = await response.body.read();
       assert.equal(Buffer.concat(first!).toString(), 'partial');
       late.abort(new Error('client left'));
@@ -95,11 +96,11 @@ test('readAll returns the whole body, and past its limit refuses it or cuts it s
       setImmediate(() => response.end('"' + 'b'.repeat(5000) + '"}'));
     },
     async (pool, origin) => {
-      const whole = await (await exchange(pool, { origin, method: 'GET', path: '/' }, new AbortController().signal)).body.readAll(10_000);
+      const whole = await (await exchange(pool, { origin, method: 'GET', path: '/' }, new Cancellation())).body.readAll(10_000);
       assert.equal((JSON.parse(whole.toString()) as { a: string }).a.length, 5000);
-      const limited = await exchange(pool, { origin, method: 'GET', path: '/' }, new AbortController().signal);
+      const limited = await exchange(pool, { origin, method: 'GET', path: '/' }, new Cancellation());
       await assert.rejects(limited.body.readAll(100), BodyTooLarge);
-      const truncated = await exchange(pool, { origin, method: 'GET', path: '/' }, new AbortController().signal);
+      const truncated = await exchange(pool, { origin, method: 'GET', path: '/' }, new Cancellation());
       assert.equal((await truncated.body.readAll(8, { truncate: true })).toString(), '{"a":"bb');
     },
   );

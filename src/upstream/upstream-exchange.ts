@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { Cancellation } from '../resilience/cancellation.ts';
 
 // One request to a provider over undici's dispatch() handler API, and the
 // response body as a plain chunk queue. Why not pool.request(): it wraps
@@ -112,34 +113,33 @@ export class BodyTooLarge extends Error {
 
 /**
  * Sends one request and resolves with the status and headers; the body follows
- * through `response.body`. An abort of `signal` rejects at once (before the
+ * through `response.body`. An abort of `cancel` rejects at once (before the
  * headers) or fails the body (after), and tears the upstream request down.
  */
-export function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, signal: AbortSignal): Promise<UpstreamResponse> {
+export function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions, cancel: Cancellation): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(abortReason(signal));
+    if (cancel.aborted) {
+      reject(cancel.reason!);
       return;
     }
     const body = new UpstreamBody();
     let started = false;
     let done = false;
-    const onAbort = () => {
-      const reason = abortReason(signal);
+    const onAbort = (reason: Error) => {
       body.controller?.abort(reason);
       if (started) body.fail(reason);
       else reject(reason);
     };
     const finish = () => {
       done = true;
-      signal.removeEventListener('abort', onAbort);
+      cancel.off(onAbort);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    cancel.onAbort(onAbort);
 
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
         body.controller = controller;
-        if (signal.aborted) controller.abort(abortReason(signal));
+        if (cancel.aborted) controller.abort(cancel.reason!);
       },
       onResponseStart(_controller, statusCode, headers) {
         started = true;
@@ -161,8 +161,4 @@ export function exchange(dispatcher: Dispatcher, options: Dispatcher.DispatchOpt
     };
     dispatcher.dispatch(options, handler);
   });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError');
 }
