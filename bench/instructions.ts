@@ -14,7 +14,7 @@ import { baseHeaders, requestBody, requestPath, startUpstream } from './targets.
 // (cache misses are not in it), so it tells whether a change removed work
 // from the request path, not what that is worth in microseconds.
 //
-//   node bench/instructions.ts [--baseline-dir DIR] [--bare] [--requests 2000] [--warmup 3000] [--stream]
+//   node bench/instructions.ts [--baseline-dir DIR] [--bare] [--requests 2000] [--warmup 20000] [--stream]
 //
 // Each gateway runs the built dist/ under callgrind with counting off; the
 // warm-up requests let V8 compile the hot path; then counting is switched on
@@ -25,7 +25,7 @@ const { values: flags } = parseArgs({
     'baseline-dir': { type: 'string' },
     bare: { type: 'boolean', default: false },
     requests: { type: 'string', default: '2000' },
-    warmup: { type: 'string', default: '3000' },
+    warmup: { type: 'string', default: '20000' },
     stream: { type: 'boolean', default: false },
   },
 });
@@ -71,7 +71,7 @@ routes:
   chat:
     targets: [{ provider: upstream, model: bench-model }]
 `);
-  return measure(label, ['--max-semi-space-size=8', 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
+  return measure(label, [...(process.env.KEEP ? ['--perf-basic-prof'] : []), '--max-semi-space-size=8', 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
     await waitUntil(label, async () => (await fetchLocal(port, '/readyz')).status === 200, 120_000);
     return port;
   });
@@ -93,6 +93,7 @@ async function measure(label: string, nodeArgs: string[], cwd: string, ready: (c
     const status = await send(port, agent);
     if (status !== 200) throw new Error(`${label} answered ${status}`);
   }
+  if (process.env.KEEP) execFileSync('callgrind_control', ['--dump=window', String(child.pid)]);
   execFileSync('callgrind_control', ['--instr=off', String(child.pid)]);
   agent.destroy();
   await stopProcess(child, 60_000);

@@ -42,3 +42,19 @@ test('keys of a forbidden key length are told apart by their bytes, and the mode
   const range = inspectJson(body, 8).modelRange!;
   assert.equal(body.toString('utf8', range[0], range[1]), '"chat"');
 });
+
+test('strings end at the right quote whether short or long, escaped quotes and backslashes included', () => {
+  for (const length of [0, 1, 62, 63, 64, 65, 66, 200]) {
+    for (const tail of ['', '\\\\', '\\"', 'x\\\\\\"']) {
+      const value = 'a'.repeat(length) + tail;
+      const text = `{"messages":[{"role":"user","content":"${value}"}],"model":"chat-${length}"}`;
+      const range = inspect(text).modelRange!;
+      assert.equal(text.slice(range[0], range[1]), `"chat-${length}"`, `content of ${length} bytes ending ${JSON.stringify(tail)}`);
+    }
+  }
+  // An escape that straddles the point where the short scan hands over to indexOf.
+  const straddle = `{"content":"${'b'.repeat(63)}\\"model\\"","model":"m"}`;
+  const range = inspect(straddle).modelRange!;
+  assert.equal(straddle.slice(range[0], range[1]), '"m"');
+  assert.equal(inspect('{"content":"unterminated').modelRange, undefined);
+});

@@ -12,6 +12,8 @@ const BACKSLASH = 0x5c;
 const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
 const forbiddenLengths = new Set([...forbiddenKeys].map((key) => key.length));
 const modelKey = Buffer.from('model');
+/** Bytes of a string scanned byte by byte before indexOf takes over. */
+const shortString = 64;
 
 export interface JsonShape {
   /** Byte range of the top-level "model" value, quotes included. */
@@ -40,7 +42,7 @@ export function inspectJson(body: Buffer, maxDepth: number): JsonShape {
             throw new GatewayError('forbidden_key', `The key "${key}" is not allowed in a request body.`);
           }
         }
-        pendingModelKey = depth === 1 && size === 5 && body.compare(modelKey, 0, 5, index + 1, end) === 0;
+        pendingModelKey = depth === 1 && size === 5 && isModelKey(body, index + 1);
       } else if (pendingModelKey) {
         modelRange = [index, end + 1];
         pendingModelKey = false;
@@ -62,8 +64,21 @@ export function inspectJson(body: Buffer, maxDepth: number): JsonShape {
   return { modelRange };
 }
 
+/**
+ * The quote that closes the string opened at `open`, or -1. The first bytes
+ * are looked at here: most strings in a request (keys, roles, short values)
+ * end within them, and a call into Buffer#indexOf costs more than that scan.
+ * A longer string (a prompt) is searched with indexOf, which is memchr.
+ */
 function stringEnd(body: Buffer, open: number): number {
-  let search = open + 1;
+  const shortEnd = Math.min(body.length, open + 1 + shortString);
+  let index = open + 1;
+  for (; index < shortEnd; index += 1) {
+    const byte = body[index];
+    if (byte === QUOTE) return index;
+    if (byte === BACKSLASH) index += 1; // the escaped byte is content, whatever it is
+  }
+  let search = index;
   for (;;) {
     const quote = body.indexOf(QUOTE, search);
     if (quote === -1) return -1;
@@ -72,6 +87,11 @@ function stringEnd(body: Buffer, open: number): number {
     if (backslashes % 2 === 0) return quote;
     search = quote + 1;
   }
+}
+
+function isModelKey(body: Buffer, from: number): boolean {
+  for (let offset = 0; offset < 5; offset += 1) if (body[from + offset] !== modelKey[offset]) return false;
+  return true;
 }
 
 function hasBackslash(body: Buffer, from: number, to: number): boolean {
