@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { summariseCallgrind } from './callgrind-summary.ts';
 import { fetchLocal, freePort, killAll, startProcess, stopProcess, waitUntil } from './services.ts';
 import { baseHeaders, requestBody, requestPath, startUpstream } from './targets.ts';
 
@@ -14,7 +15,10 @@ import { baseHeaders, requestBody, requestPath, startUpstream } from './targets.
 // (cache misses are not in it), so it tells whether a change removed work
 // from the request path, not what that is worth in microseconds.
 //
-//   node bench/instructions.ts [--baseline-dir DIR] [--bare] [--requests 2000] [--warmup 20000] [--stream]
+//   npm run bench:instructions -- [--baseline-dir DIR] [--bare] [--requests 2000] [--warmup 20000] [--stream] [--by-function]
+//
+// --by-function also prints the working tree's top functions by instructions
+// per request (bench/callgrind-summary.ts), JIT code named from V8's perf map.
 //
 // Each gateway runs the built dist/ under callgrind with counting off; the
 // warm-up requests let V8 compile the hot path; then counting is switched on
@@ -27,6 +31,7 @@ const { values: flags } = parseArgs({
     requests: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '20000' },
     stream: { type: 'boolean', default: false },
+    'by-function': { type: 'boolean', default: false },
   },
 });
 if (!spawnSync('valgrind', ['--version']).stdout) throw new Error('valgrind is not installed (apt-get install -y valgrind)');
@@ -34,7 +39,7 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const workDir = mkdtempSync(join(tmpdir(), 'switchyard-instructions-'));
 process.on('exit', () => {
   killAll();
-  if (!process.env.KEEP) rmSync(workDir, { recursive: true, force: true });
+  rmSync(workDir, { recursive: true, force: true });
 });
 
 const upstream = await startUpstream({ repoRoot, workDir, cpus: undefined });
@@ -71,7 +76,7 @@ routes:
   chat:
     targets: [{ provider: upstream, model: bench-model }]
 `);
-  return measure(label, [...(process.env.KEEP ? ['--perf-basic-prof'] : []), '--max-semi-space-size=8', 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
+  return measure(label, [...(flags['by-function'] ? ['--perf-basic-prof'] : []), '--max-semi-space-size=8', 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
     await waitUntil(label, async () => (await fetchLocal(port, '/readyz')).status === 200, 120_000);
     return port;
   });
@@ -93,19 +98,26 @@ async function measure(label: string, nodeArgs: string[], cwd: string, ready: (c
     const status = await send(port, agent);
     if (status !== 200) throw new Error(`${label} answered ${status}`);
   }
-  if (process.env.KEEP) execFileSync('callgrind_control', ['--dump=window', String(child.pid)]);
+  if (flags['by-function'] && label === 'switchyard') execFileSync('callgrind_control', ['--dump=window', String(child.pid)]);
   execFileSync('callgrind_control', ['--instr=off', String(child.pid)]);
   agent.destroy();
   await stopProcess(child, 60_000);
   // What callgrind counted while counting was on, all threads together.
+  if (flags['by-function'] && label === 'switchyard') {
+    const perfMap = `/tmp/perf-${child.pid}.map`;
+    byFunction = summariseCallgrind(`${out}.1`, perfMap, requests);
+    rmSync(perfMap, { force: true });
+  }
   const collected = /Collected : (\d+)/.exec(readFileSync(join(workDir, `${label}.err`), 'utf8'));
   if (!collected) throw new Error(`callgrind reported no count; see ${join(workDir, `${label}.err`)}`);
   return Number(collected[1]) / requests;
 }
 
+let byFunction: string | undefined;
 const results: [string, number][] = [['working tree', await count('switchyard', repoRoot)]];
 if (flags['baseline-dir']) results.push(['baseline', await count('baseline', flags['baseline-dir'])]);
 if (flags.bare) results.push(['bare node:http proxy', await countBare()]);
 await upstream.stop();
 for (const [label, perRequest] of results) process.stdout.write(`${label}: ${Math.round(perRequest).toLocaleString('en-US')} instructions per request (${flags.stream ? 'stream' : 'non-stream'})\n`);
+if (byFunction) process.stdout.write(`\nworking tree, instructions per request by function (self):\n${byFunction}\n\n`);
 for (const [label, perRequest] of results.slice(1)) process.stdout.write(`working tree ÷ ${label}: ${(results[0]![1] / perRequest).toFixed(4)}\n`);
