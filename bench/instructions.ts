@@ -76,7 +76,7 @@ routes:
   chat:
     targets: [{ provider: upstream, model: bench-model }]
 `);
-  return measure(label, [...(flags['by-function'] ? ['--perf-basic-prof'] : []), '--max-semi-space-size=8', 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
+  return measure(label, [...(flags['by-function'] ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(workDir, 'v8.log')}`] : []), '--max-semi-space-size=8', 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
     await waitUntil(label, async () => (await fetchLocal(port, '/readyz')).status === 200, 120_000);
     return port;
   });
