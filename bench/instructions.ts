@@ -102,12 +102,12 @@ async function measure(label: string, nodeArgs: string[], cwd: string, ready: (c
   execFileSync('callgrind_control', ['--instr=off', String(child.pid)]);
   agent.destroy();
   await stopProcess(child, 60_000);
-  // What callgrind counted while counting was on, all threads together.
   if (flags['by-function'] && label === 'switchyard') {
     const perfMap = `/tmp/perf-${child.pid}.map`;
     byFunction = summariseCallgrind(`${out}.1`, perfMap, requests);
     rmSync(perfMap, { force: true });
   }
+  // What callgrind counted while counting was on, all threads together.
   const collected = /Collected : (\d+)/.exec(readFileSync(join(workDir, `${label}.err`), 'utf8'));
   if (!collected) throw new Error(`callgrind reported no count; see ${join(workDir, `${label}.err`)}`);
   return Number(collected[1]) / requests;
