@@ -35,7 +35,9 @@ test('request lines are pino-shaped JSON, and odd ids or names cannot break them
   const log = new RequestLog(createLogger({ destination: file, sync: true }));
   log.write(line);
   log.write({ ...line, id: 'a "quoted"\nid \u2028 ünï', model: undefined, failures: [], stream: undefined, firstTokenMs: undefined, tokensIn: undefined, tokensOut: Number.NaN });
-  const [first, second] = readLines(file);
+  log.write({ ...line, route: 'r"1\\', provider: 'p\n', model: 'm "x"' });
+  log.write({ ...line, route: 'r"1\\', provider: 'p\n', model: 'm "x"' });
+  const [first, second, third, fourth] = readLines(file);
   assert.deepEqual({ ...first, time: 0 }, {
     level: 30,
     time: 0,
@@ -59,6 +61,8 @@ test('request lines are pino-shaped JSON, and odd ids or names cannot break them
   assert.equal(second!.id, 'a "quoted"\nid \u2028 ünï');
   assert.equal(second!.tokens_out, 0);
   assert.ok(!('model' in second!) && !('failures' in second!) && !('stream' in second!));
+  // Names are escaped once and kept: the second line with them must read the same.
+  for (const named of [third!, fourth!]) assert.deepEqual([named.route, named.provider, named.model], ['r"1\\', 'p\n', 'm "x"']);
 });
 
 test('on an asynchronous destination lines are batched, and still written without anyone flushing', async () => {

@@ -68,9 +68,22 @@ export class RequestLog {
   }
 }
 
+/** Route, provider and model names come from the config: few of them, each escaped once. */
+const escapedNames = new Map<string, string>();
+
+function jsonName(name: string): string {
+  let escaped = escapedNames.get(name);
+  if (escaped === undefined) {
+    if (escapedNames.size >= 1000) escapedNames.clear();
+    escaped = JSON.stringify(name);
+    escapedNames.set(name, escaped);
+  }
+  return escaped;
+}
+
 function format(line: RequestLine): string {
-  let text = `{"level":30,"time":${Date.now()},"service":"switchyard","id":${JSON.stringify(line.id)},"route":${JSON.stringify(line.route)},"provider":${JSON.stringify(line.provider)}`;
-  if (line.model !== undefined) text += `,"model":${JSON.stringify(line.model)}`;
+  let text = `{"level":30,"time":${Date.now()},"service":"switchyard","id":${JSON.stringify(line.id)},"route":${jsonName(line.route)},"provider":${jsonName(line.provider)}`;
+  if (line.model !== undefined) text += `,"model":${jsonName(line.model)}`;
   text += `,"status":${line.status},"attempts":${line.attempts}`;
   if (line.failures.length > 0) text += `,"failures":${JSON.stringify(line.failures)}`;
   if (line.stream !== undefined) text += `,"stream":${line.stream}`;
