@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { summariseCallgrind } from './callgrind-summary.ts';
 import { fetchLocal, freePort, killAll, startProcess, stopProcess, waitUntil } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startUpstream } from './targets.ts';
+import { baseHeaders, buildGateway, requestBody, requestPath, startUpstream, switchyardConfig } from './targets.ts';
 
 // Instructions per request, counted by valgrind's callgrind: the same figure
 // for the same code whatever else the machine is doing, where CPU time on
@@ -65,17 +65,10 @@ async function countBare(): Promise<number> {
 }
 
 async function count(label: string, checkout: string): Promise<number> {
-  const build = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(checkout, 'tsconfig.build.json')], { cwd: checkout, stdio: 'inherit' });
-  if (build.status !== 0) throw new Error(`the build in ${checkout} failed`);
+  buildGateway(repoRoot, checkout);
   const port = await freePort();
   const config = join(workDir, `${label}.yaml`);
-  writeFileSync(config, `server: { host: 127.0.0.1, port: ${port}, log_level: info }
-providers:
-  upstream: { type: openai, base_url: "http://127.0.0.1:${upstream.port}/v1", api_key: bench-key }
-routes:
-  chat:
-    targets: [{ provider: upstream, model: bench-model }]
-`);
+  writeFileSync(config, switchyardConfig(port, upstream.port));
   return measure(label, [...(flags['by-function'] ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(workDir, 'v8.log')}`] : []), '--max-semi-space-size=8', 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
     await waitUntil(label, async () => (await fetchLocal(port, '/readyz')).status === 200, 120_000);
     return port;

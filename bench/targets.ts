@@ -116,6 +116,23 @@ async function smokeTest(port: number, headers: Record<string, string>): Promise
   return undefined;
 }
 
+/** The benchmark's gateway config: one route, one target, the log at info as in production; `extra` is YAML appended. */
+export function switchyardConfig(port: number, upstreamPort: number, extra = ''): string {
+  return `server: { host: 127.0.0.1, port: ${port}, log_level: info }
+providers:
+  upstream: { type: openai, base_url: "http://127.0.0.1:${upstreamPort}/v1", api_key: bench-key }
+routes:
+  chat:
+    targets: [{ provider: upstream, model: bench-model }]
+${extra}`;
+}
+
+/** Builds a checkout's dist/ as `npm start` runs it, with this checkout's TypeScript. */
+export function buildGateway(repoRoot: string, checkout: string): void {
+  const build = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(checkout, 'tsconfig.build.json')], { cwd: checkout, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error(`the build in ${checkout} failed`);
+}
+
 async function startRaw(name: TargetName, environment: TargetEnvironment): Promise<RunningTarget> {
   const { upstreamPort, workDir, cpus, repoRoot } = environment;
   const node = process.execPath;
@@ -135,20 +152,10 @@ async function startRaw(name: TargetName, environment: TargetEnvironment): Promi
       if (checkout === undefined) throw new Error('the baseline target needs --baseline-dir');
       const port = await freePort();
       const config = join(workDir, `${name}-${upstreamPort}.yaml`);
-      writeFileSync(
-        config,
-        `server: { host: 127.0.0.1, port: ${port}, log_level: info }
-providers:
-  upstream: { type: openai, base_url: "http://127.0.0.1:${upstreamPort}/v1", api_key: bench-key }
-routes:
-  chat:
-    targets: [{ provider: upstream, model: bench-model }]
-${environment.switchyardConfig ?? ''}`,
-      );
+      writeFileSync(config, switchyardConfig(port, upstreamPort, environment.switchyardConfig));
       // The gateway logs one JSON line per request: into a file, as a deployment would ship it.
       // The built gateway, as `npm start` runs it: no type stripping (its wasm costs memory and start-up).
-      const build = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(checkout, 'tsconfig.build.json')], { cwd: checkout, stdio: 'inherit' });
-      if (build.status !== 0) throw new Error(`the build in ${checkout} failed`);
+      buildGateway(repoRoot, checkout);
       const flags = (name === 'baseline' ? environment.nodeArgs?.baseline : undefined) ?? environment.nodeArgs?.switchyard ?? [];
       const child = startProcess(node, [...flags, 'dist/cli.js', 'serve', '--config', config], { cwd: checkout, cpus, stdout: join(workDir, `${name}-${upstreamPort}.log`), stderr: join(workDir, `${name}.err`) });
       await waitUntil(targetLabels[name], async () => {
