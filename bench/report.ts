@@ -5,7 +5,9 @@ import { targetLabels } from './targets.ts';
 // min–max across rounds, ratios taken round by round (each round's pair ran
 // minutes apart at most), and the project's goals checked against them.
 
-export type Scenario = 'json50' | 'stream50' | 'json1' | 'json1own' | 'ttfc' | 'delay50';
+/** Every scenario, in the order a full run measures them. */
+export const scenarioNames = ['json50', 'stream50', 'json1', 'json1own', 'ttfc', 'delay50'] as const;
+export type Scenario = (typeof scenarioNames)[number];
 
 export interface Measurement {
   scenario: Scenario;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runLoad, runProbe, wrkVersion, type LoadGenerator, type Request } from './load.ts';
 import { availableCores, CpuWindow, peakRss } from './proc-stats.ts';
-import { renderReport, spread, type Measurement, type RunInfo, type Scenario } from './report.ts';
+import { renderReport, scenarioNames, spread, type Measurement, type RunInfo, type Scenario } from './report.ts';
 import { killAll, scheduling } from './services.ts';
 import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetNames, type RunningTarget, type TargetName, type Upstream } from './targets.ts';
 
@@ -16,7 +16,7 @@ import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targ
 
 const usage = `usage: npm run bench -- [--targets switchyard,bare,...] [--duration S] [--rounds N] [--quick]
        [--streams N] [--connections N] [--loadgen wrk|autocannon] [--no-pin] [--no-delay] [--keep]
-       [--scenarios json50,stream50,json1,json1own,ttfc,delay50]
+       [--scenarios ${scenarioNames.join(',')}]
        [--switchyard-node-args "--max-semi-space-size=16"] [--nice=-10] [--baseline-dir DIR] [--baseline-node-args "..."]
        [--latency-cpus split|shared]
 targets: ${targetNames.join(', ')} (the upstream directly is always measured: it is the reference;
@@ -33,7 +33,7 @@ const { values: flags } = parseArgs({
     loadgen: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
     'no-delay': { type: 'boolean', default: false },
-    scenarios: { type: 'string', default: 'json50,stream50,json1,json1own,ttfc,delay50' },
+    scenarios: { type: 'string', default: scenarioNames.join(',') },
     keep: { type: 'boolean', default: false },
     // The same V8 flags as `npm start`, so the benchmark measures what users run.
     'switchyard-node-args': { type: 'string', default: '--max-semi-space-size=8' },
@@ -59,7 +59,7 @@ const oneConnectionMs = Math.min(durationSeconds, 2.5) * 1000;
 const warmupSeconds = quick ? 1 : 2;
 const slowUpstreamMs = 50;
 const chosen = flags.scenarios.split(',').map((name) => name.trim());
-for (const name of chosen) if (!['json50', 'stream50', 'json1', 'json1own', 'ttfc', 'delay50'].includes(name)) throw new Error(`unknown scenario "${name}"\n${usage}`);
+for (const name of chosen) if (!(scenarioNames as readonly string[]).includes(name)) throw new Error(`unknown scenario "${name}"\n${usage}`);
 const switchyardNodeArgs = flags['switchyard-node-args'].split(' ').filter(Boolean);
 // The baseline runs with the same flags unless told otherwise: `--baseline-dir . --baseline-node-args=...` A/Bs a V8 flag.
 const baselineNodeArgs = (flags['baseline-node-args'] ?? flags['switchyard-node-args']).split(' ').filter(Boolean);
