@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runLoad, wrkVersion } from './load.ts';
+import { cell, spread } from './report.ts';
 import { killAll, scheduling } from './services.ts';
 import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetLabels, type RunningTarget, type TargetName } from './targets.ts';
 
@@ -131,9 +132,10 @@ async function traceOnce(target: RunningTarget, upstreamPort: number): Promise<L
   return parseTrace(readFileSync(out, 'utf8'), roles);
 }
 
-const percentile = (values: number[], share: number) => [...values].sort((a, b) => a - b)[Math.floor(values.length * share)] ?? NaN;
-const median = (values: number[]) => percentile(values, 0.5);
-const cell = (values: number[], digits = 1) => `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+const median = (values: readonly number[]) => spread(values)?.median ?? Number.NaN;
+const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+/** Median of rounds (min–max), in µs with one decimal. */
+const rounds1 = (values: readonly number[]) => cell(spread(values), 1);
 
 const upstream = await startUpstream({ repoRoot, workDir, cpus: '1' });
 const running: RunningTarget[] = [];
@@ -164,9 +166,9 @@ const lines = [
 for (const name of names) {
   const legs = perRound.get(name)!;
   const both = legs.map((round) => median(round.requestLeg) + median(round.responseLeg));
-  const bothMean = legs.map((round) => round.requestLeg.reduce((a, b) => a + b, 0) / round.requestLeg.length + round.responseLeg.reduce((a, b) => a + b, 0) / round.responseLeg.length);
+  const bothMean = legs.map((round) => mean(round.requestLeg) + mean(round.responseLeg));
   lines.push(
-    `| ${targetLabels[name]} | ${cell(legs.map((round) => median(round.requestLeg)))} | ${cell(legs.map((round) => median(round.responseLeg)))} | ${cell(both)} | ${cell(bothMean)} | ${cell(legs.map((round) => round.socketIoUs))} | ${cell(legs.map((round) => round.calls))} |`,
+    `| ${targetLabels[name]} | ${rounds1(legs.map((round) => median(round.requestLeg)))} | ${rounds1(legs.map((round) => median(round.responseLeg)))} | ${rounds1(both)} | ${rounds1(bothMean)} | ${rounds1(legs.map((round) => round.socketIoUs))} | ${rounds1(legs.map((round) => round.calls))} |`,
   );
 }
 const reference = names.includes('bare') ? 'bare' : undefined;
@@ -174,7 +176,7 @@ if (reference) {
   const both = (name: TargetName) => perRound.get(name)!.map((round) => median(round.requestLeg) + median(round.responseLeg));
   for (const name of names.filter((other) => other !== reference)) {
     const differences = both(name).map((value, round) => value - both(reference)[round]!);
-    lines.push('', `${targetLabels[name]} − ${targetLabels[reference]}, both legs p50, paired by round: ${cell(differences)} µs`);
+    lines.push('', `${targetLabels[name]} − ${targetLabels[reference]}, both legs p50, paired by round: ${rounds1(differences)} µs`);
   }
 }
 lines.push(
