@@ -6,6 +6,7 @@ import type { CandidateOrder } from '../routing/candidate-order.ts';
 import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import { Cancellation } from '../resilience/cancellation.ts';
+import { setDeadline } from '../resilience/deadline-timers.ts';
 import type { SpendLedger } from '../state/spend-ledger.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import { answerStale, consultCache, keepAnswer, RecordingChannel, releaseWaiters, type CachePlan } from './cache-stage.ts';
@@ -84,8 +85,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
   const cancel = new Cancellation();
   const clientGone = (reason: Error) => cancel.abort(reason);
   channel.gone.onAbort(clientGone);
-  // Whole milliseconds: Node keeps one timer list per duration, and a fresh fraction per request would make a list per request.
-  const deadlineTimer = setTimeout(() => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)), Math.ceil(leftMs));
+  const deadlineTimer = setDeadline(leftMs, () => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)));
   const plan = new AttemptPlan(usable, route.config.retry, deadline);
   let lastError: GatewayError | undefined;
   /** The soonest a target held back by its rate_limit frees up, when one was. */
@@ -170,7 +170,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
       return;
     }
   } finally {
-    clearTimeout(deadlineTimer);
+    deadlineTimer.cancel();
     channel.gone.off(clientGone);
   }
   if (channel.gone.aborted) {

@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
+import { setDeadline, type DeadlineTimer } from '../resilience/deadline-timers.ts';
 import type { Target } from '../routing/route-table.ts';
 import type { AttemptResult } from './upstream-attempt.ts';
 
@@ -49,11 +50,12 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
   };
 
   launch(options.first);
-  let hedgeTimer: NodeJS.Timeout | undefined;
+  let hedgeTimer: DeadlineTimer | undefined;
   let hedgeWake: Promise<'hedge'> | undefined;
-  if (options.hedgeAfterMs !== undefined) {
+  const hedgeAfterMs = options.hedgeAfterMs;
+  if (hedgeAfterMs !== undefined) {
     hedgeWake = new Promise((resolve) => {
-      hedgeTimer = setTimeout(() => resolve('hedge'), options.hedgeAfterMs);
+      hedgeTimer = setDeadline(hedgeAfterMs, () => resolve('hedge'));
     });
   }
 
@@ -87,7 +89,7 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
       }
     }
   } finally {
-    clearTimeout(hedgeTimer);
+    hedgeTimer?.cancel();
   }
   return { failed: lastError ?? new GatewayError('internal_error', 'no attempt was made') };
 }

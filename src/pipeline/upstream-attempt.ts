@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
+import { setDeadline } from '../resilience/deadline-timers.ts';
 import { Shed } from '../resilience/priority-gate.ts';
 import type { Target } from '../routing/route-table.ts';
 import { createFrameDecoder } from '../upstream/frame-decoder.ts';
@@ -56,10 +57,10 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   const context: AdapterContext = { providerName: provider.name, provider: provider.config, model: target.model, request: request.client };
   const cancel = options.cancel;
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = setDeadline(options.firstTokenTimeoutMs, () => {
     timedOut = true;
     cancel.abort();
-  }, options.firstTokenTimeoutMs);
+  });
   const gate = provider.gate;
   let holding = false;
   let queuedSince = 0;
@@ -67,7 +68,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   const release = () => {
     if (released) return;
     released = true;
-    clearTimeout(timer);
+    timer.cancel();
     if (holding) gate.release();
   };
   const explain = (error: unknown): unknown => {
@@ -99,12 +100,12 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       throw provider.adapter.mapFailure({ status: response.statusCode, headers: response.headers, body: text }, context);
     }
     if (!request.client.stream) {
-      const result = await readJsonBody(response, context, () => clearTimeout(timer));
+      const result = await readJsonBody(response, context, () => timer.cancel());
       release();
       return result;
     }
     const stream = await openStream(response, context, cancel, release, options.transcript === true);
-    clearTimeout(timer);
+    timer.cancel();
     return { kind: 'stream', stream, firstTokenAt: performance.now() };
   } catch (error) {
     release();
