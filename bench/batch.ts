@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { availableCores, cpuTicks, ticksPerSecond } from './proc-stats.ts';
 import { killAll } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startTarget, startUpstream } from './targets.ts';
+import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream } from './targets.ts';
 
 // What the Batches API costs over sending the same requests yourself: N
 // requests sent online by a client keeping C in flight, then the same N as
@@ -40,7 +40,7 @@ const started = await startTarget('switchyard', {
   workDir,
   cpus: pin ? '0' : undefined,
   repoRoot,
-  nodeArgs: flags['cpu-prof-dir'] ? { switchyard: ['--max-semi-space-size=8', '--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof-dir']}`] } : { switchyard: ['--max-semi-space-size=8'] },
+  nodeArgs: { switchyard: [...startNodeArgs, ...(flags['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof-dir']}`] : [])] },
   switchyardConfig: `batches: { store: "${join(workDir, 'batches.db')}", concurrency: ${concurrency}, max_lines: ${requests} }\n`,
 });
 if (!started.ok) throw new Error(`Switchyard did not start: ${started.reason}`);

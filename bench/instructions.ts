@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { summariseCallgrind } from './callgrind-summary.ts';
 import { fetchLocal, freePort, killAll, startProcess, stopProcess, waitUntil } from './services.ts';
-import { baseHeaders, buildGateway, requestBody, requestPath, startUpstream, switchyardConfig } from './targets.ts';
+import { baseHeaders, buildGateway, requestBody, requestPath, startNodeArgs, startUpstream, switchyardConfig } from './targets.ts';
 
 // Instructions per request, counted by valgrind's callgrind: the same figure
 // for the same code whatever else the machine is doing, where CPU time on
@@ -69,7 +69,7 @@ async function count(label: string, checkout: string): Promise<number> {
   const port = await freePort();
   const config = join(workDir, `${label}.yaml`);
   writeFileSync(config, switchyardConfig(port, upstream.port));
-  return measure(label, [...(flags['by-function'] ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(workDir, 'v8.log')}`] : []), '--max-semi-space-size=8', 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
+  return measure(label, [...(flags['by-function'] ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(workDir, 'v8.log')}`] : []), ...startNodeArgs, 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
     await waitUntil(label, async () => (await fetchLocal(port, '/readyz')).status === 200, 120_000);
     return port;
   });

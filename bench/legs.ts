@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { runLoad, wrkVersion } from './load.ts';
 import { cell, spread } from './report.ts';
 import { killAll, scheduling } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetLabels, type RunningTarget, type TargetName } from './targets.ts';
+import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream, targetLabels, type RunningTarget, type TargetName } from './targets.ts';
 
 // Where a proxy's time goes at one connection, split at its system calls:
 // the request leg (from reading the client's request to writing it upstream)
@@ -140,7 +140,7 @@ const rounds1 = (values: readonly number[]) => cell(spread(values), 1);
 const upstream = await startUpstream({ repoRoot, workDir, cpus: '1' });
 const running: RunningTarget[] = [];
 for (const name of names) {
-  const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: '0', repoRoot, nodeArgs: { switchyard: ['--max-semi-space-size=8'], baseline: ['--max-semi-space-size=8'] }, baselineDir: flags['baseline-dir'] });
+  const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: '0', repoRoot, nodeArgs: { switchyard: [...startNodeArgs], baseline: [...startNodeArgs] }, baselineDir: flags['baseline-dir'] });
   if (!outcome.ok) throw new Error(`${name} did not start: ${outcome.reason}`);
   running.push(outcome.target);
 }

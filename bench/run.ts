@@ -8,7 +8,7 @@ import { runLoad, runProbe, wrkVersion, type LoadGenerator, type Request } from 
 import { availableCores, CpuWindow, peakRss } from './proc-stats.ts';
 import { renderReport, scenarioNames, spread, type Measurement, type RunInfo, type Scenario } from './report.ts';
 import { killAll, scheduling } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetNames, type RunningTarget, type TargetName, type Upstream } from './targets.ts';
+import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream, targetNames, type RunningTarget, type TargetName, type Upstream } from './targets.ts';
 
 // `npm run bench`: the same load against every target in one run, targets
 // taking turns (within a round, in one-second slices), medians across rounds
@@ -36,7 +36,7 @@ const { values: flags } = parseArgs({
     scenarios: { type: 'string', default: scenarioNames.join(',') },
     keep: { type: 'boolean', default: false },
     // The same V8 flags as `npm start`, so the benchmark measures what users run.
-    'switchyard-node-args': { type: 'string', default: '--max-semi-space-size=8' },
+    'switchyard-node-args': { type: 'string', default: startNodeArgs.join(' ') },
     'baseline-node-args': { type: 'string' },
     'latency-cpus': { type: 'string', default: 'split' },
     nice: { type: 'string', default: '0' },

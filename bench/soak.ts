@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { runLoad, wrkVersion } from './load.ts';
 import { availableCores, currentRss, peakRss } from './proc-stats.ts';
 import { applyNice, fetchLocal, killAll, scheduling } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startTarget, startUpstream } from './targets.ts';
+import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream } from './targets.ts';
 
 // Switchyard under steady 50-connection load for N minutes (half plain, half
 // streamed requests), its memory sampled every 10 s: does it keep growing?
@@ -22,8 +22,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     interval: { type: 'string', default: '10' },
     'no-pin': { type: 'boolean', default: false },
-    // The same V8 flags as `npm start`.
-    'node-args': { type: 'string', default: '--max-semi-space-size=8' },
+    'node-args': { type: 'string', default: startNodeArgs.join(' ') },
     nice: { type: 'string', default: '0' },
   },
 });

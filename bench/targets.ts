@@ -116,6 +116,13 @@ async function smokeTest(port: number, headers: Record<string, string>): Promise
   return undefined;
 }
 
+/** The V8 flags `npm start` gives the gateway (package.json's start script): every benchmark runs it the same way. */
+export const startNodeArgs: readonly string[] = (() => {
+  const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const words = packageJson.scripts.start.split(/\s+/);
+  return words.slice(1, words.indexOf('dist/cli.js'));
+})();
+
 /** The benchmark's gateway config: one route, one target, the log at info as in production; `extra` is YAML appended. */
 export function switchyardConfig(port: number, upstreamPort: number, extra = ''): string {
   return `server: { host: 127.0.0.1, port: ${port}, log_level: info }
