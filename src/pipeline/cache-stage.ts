@@ -2,6 +2,7 @@ import { cacheKey, maxCachedBodyBytes, type CachedAnswer, type ResponseCache } f
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
+import { setDeadline } from '../resilience/deadline-timers.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
@@ -71,15 +72,15 @@ function waitFor(pending: Promise<CachedAnswer | undefined>, gone: Cancellation,
   if (gone.aborted) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     const stop = () => {
-      clearTimeout(timer);
+      timer.cancel();
       gone.off(stop);
       resolve(undefined);
     };
     // Past its deadline the request goes on to the attempts, which end it with the deadline's own error.
-    const timer = setTimeout(stop, Math.max(0, deadline - performance.now()) + 1);
+    const timer = setDeadline(Math.max(0, deadline - performance.now()) + 1, stop);
     gone.onAbort(stop);
     void pending.then((answer) => {
-      clearTimeout(timer);
+      timer.cancel();
       gone.off(stop);
       resolve(answer);
     });

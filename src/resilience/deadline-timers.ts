@@ -1,14 +1,15 @@
-// Per-request deadlines (the total timeout, first_token, the hedge delay) on
-// one Node.js timer. Why not a setTimeout per request: each Node timer is an
-// async resource, reads the loop clock through C++, and flips the loop's timer
-// reference through C++ whenever the timer lists fill or empty, which at low
-// concurrency is every request. Two timers per request cost ~6k instructions
-// (2.4% of a request) and ~4 µs of a one-connection request's path
-// (bench/README, hot-path log). A route's deadlines have few distinct lengths,
-// so within one length they fall due in the order they were set: a FIFO list
-// per length is sorted for free, cancelling unlinks in O(1), and the one timer
-// is re-armed only when a new deadline is sooner than the one it waits for.
-// When it fires early for a deadline since cancelled, it re-arms for the next.
+// A request's timers (its total deadline, first_token, the hedge delay, retry
+// backoff, waiting for an identical request's cached answer) on one Node.js
+// timer. Why not a setTimeout each: every Node timer is an async resource,
+// reads the loop clock through C++, and flips the loop's timer reference
+// through C++ whenever the timer lists fill or empty, which at low concurrency
+// is every request. Two timers per request cost ~6k instructions (2.4% of a
+// request) and ~4 µs of a one-connection request's path (bench/README,
+// hot-path log). Most have one of a few lengths (a route's timeouts), and
+// timers of one length fall due in the order they were set: a FIFO list per
+// length is sorted for free, cancelling unlinks in O(1), and the one timer is
+// re-armed only when a new deadline is sooner than the one it waits for. When
+// it fires early for a deadline since cancelled, it re-arms for the next.
 // It is unref'd: a deadline never holds the process open by itself.
 
 export interface DeadlineTimer {
