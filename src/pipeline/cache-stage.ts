@@ -2,9 +2,9 @@ import { cacheKey, maxCachedBodyBytes, type CachedAnswer, type ResponseCache } f
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
-import { setDeadline } from '../resilience/deadline-timers.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
+import { sleep } from './sleep.ts';
 
 // The cache stage, for routes with `cache: { ttl }`: a request is answered
 // from the cache when a fresh answer is kept, else it carries a plan to keep
@@ -68,23 +68,14 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
 }
 
 /** The first of the answer, the client going away and this request's own deadline (performance.now() time). */
-function waitFor(pending: Promise<CachedAnswer | undefined>, gone: Cancellation, deadline: number): Promise<CachedAnswer | undefined> {
-  if (gone.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const stop = () => {
-      timer.cancel();
-      gone.off(stop);
-      resolve(undefined);
-    };
-    // Past its deadline the request goes on to the attempts, which end it with the deadline's own error.
-    const timer = setDeadline(Math.max(0, deadline - performance.now()) + 1, stop);
-    gone.onAbort(stop);
-    void pending.then((answer) => {
-      timer.cancel();
-      gone.off(stop);
-      resolve(answer);
-    });
-  });
+async function waitFor(pending: Promise<CachedAnswer | undefined>, gone: Cancellation, deadline: number): Promise<CachedAnswer | undefined> {
+  if (gone.aborted) return undefined;
+  // Past its deadline the request goes on to the attempts, which end it with the deadline's own error.
+  const waiting = gone.child();
+  const timedOut = sleep(Math.max(0, deadline - performance.now()) + 1, waiting).then(() => undefined);
+  const answer = await Promise.race([pending, timedOut]);
+  waiting.abort(new Error('the wait is over'));
+  return gone.aborted ? undefined : answer;
 }
 
 /** Keeps the answer a provider gave, fresh for the route's ttl. */
