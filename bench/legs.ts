@@ -17,7 +17,11 @@ import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, star
 // stamps each system call of the proxy's main thread, so the legs come out to
 // a microsecond or two from run to run where CPU time drifts ±10-15%.
 //
-//   npm run bench:legs -- [--targets switchyard,bare,nginx] [--baseline-dir DIR] [--rounds 3] [--seconds 1.5] [--nice=-10]
+//   npm run bench:legs -- [--targets switchyard,bare,nginx] [--baseline-dir DIR] [--rounds 3] [--seconds 1.5] [--delay-ms 0] [--nice=-10]
+//
+// --delay-ms makes the upstream wait before each answer, so the proxy idles
+// that long between requests: on a VM whose idle CPU halts, the legs then show
+// what a cold cache costs each proxy's own code (the low-rate scenarios' cost).
 //
 // The proxy runs on CPU 0, the upstream and wrk (one connection) on CPU 1, as
 // in the benchmark's one-connection scenario. Needs perf (Debian: linux-perf)
@@ -30,6 +34,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '1.5' },
     nice: { type: 'string', default: '0' },
+    'delay-ms': { type: 'string', default: '0' },
   },
 });
 scheduling.nice = Number(flags.nice);
@@ -138,6 +143,7 @@ const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + 
 const rounds1 = (values: readonly number[]) => cell(spread(values), 1);
 
 const upstream = await startUpstream({ repoRoot, workDir, cpus: '1' });
+const delayMs = Number(flags['delay-ms']);
 const running: RunningTarget[] = [];
 for (const name of names) {
   const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: '0', repoRoot, nodeArgs: { switchyard: [...startNodeArgs], baseline: [...startNodeArgs] }, baselineDir: flags['baseline-dir'] });
@@ -149,6 +155,7 @@ for (const target of running) {
   const request = { port: target.port, path: requestPath, headers: { ...baseHeaders, ...target.headers }, body: requestBody(false) };
   await runLoad(request, { generator: 'wrk', connections: 1, seconds: 3, cpus: '1', workDir });
 }
+if (delayMs > 0) await upstream.setDelay(delayMs);
 const perRound = new Map<TargetName, Legs[]>(names.map((name) => [name, []]));
 for (let round = 0; round < rounds; round += 1) {
   for (const target of running) perRound.get(target.name)!.push(await traceOnce(target, upstream.port));

@@ -173,6 +173,13 @@ export function renderReport(measurements: readonly Measurement[], info: RunInfo
       goals.push({ goal: 'added p50 at 1 connection through nginx, proxy on the clients\' CPU, ms (information)', measured: paired(measurements, 'json1own', 'nginx', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
       goals.push({ goal: 'added time to first streamed chunk through nginx, ms (information)', measured: paired(measurements, 'ttfc', 'nginx', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
     }
+    if (has('bare')) {
+      // The same low-rate figures for one Node.js process that does nothing but pipe: what the runtime costs on this machine in this run.
+      if (has('nginx')) goals.push({ goal: 'req/s with a 50 ms upstream, bare proxy ÷ nginx (information: one Node.js process in this run)', measured: paired(measurements, 'delay50', 'bare', 'nginx', rps), digits: 3, pass: () => true, threshold: '—' });
+      goals.push({ goal: 'added p50 at 1 connection through the bare proxy, ms (information)', measured: paired(measurements, 'json1', 'bare', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
+      goals.push({ goal: 'added p50 at 1 connection through the bare proxy, proxy on the clients\' CPU, ms (information)', measured: paired(measurements, 'json1own', 'bare', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
+      goals.push({ goal: 'added time to first streamed chunk through the bare proxy, ms (information)', measured: paired(measurements, 'ttfc', 'bare', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
+    }
     const rss = info.peakRssBytes.switchyard;
     goals.push({ goal: 'peak RSS, MB', measured: rss === undefined ? undefined : spread([rss / 1048576]), digits: 0, pass: (v) => v <= 150, threshold: '≤ 150' });
     const failures = measurements.filter((x) => x.target === 'switchyard').reduce((sum, x) => sum + x.non2xx + x.errors + (x.incomplete ?? 0), 0);
