@@ -167,18 +167,17 @@ export function renderReport(measurements: readonly Measurement[], info: RunInfo
     goals.push({ goal: 'added p50 at 1 connection, ms', measured: paired(measurements, 'json1', 'switchyard', 'direct', (x) => x.p50, true), digits: 3, pass: (v) => v <= 0.15, threshold: '≤ 0.15' });
     goals.push({ goal: 'added p50 at 1 connection, proxy on the clients\' CPU (its own time), ms', measured: paired(measurements, 'json1own', 'switchyard', 'direct', (x) => x.p50, true), digits: 3, pass: (v) => v <= 0.15, threshold: '≤ 0.15' });
     goals.push({ goal: 'added time to first streamed chunk, ms', measured: paired(measurements, 'ttfc', 'switchyard', 'direct', (x) => x.p50, true), digits: 3, pass: (v) => v <= 0.5, threshold: '≤ 0.5' });
-    if (has('nginx')) {
-      // What the same hops cost through the floor: on a VM whose idle CPU must be woken, nginx's own figure shows how much of "added" is the machine's.
-      goals.push({ goal: 'added p50 at 1 connection through nginx, ms (information: the floor in this run)', measured: paired(measurements, 'json1', 'nginx', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
-      goals.push({ goal: 'added p50 at 1 connection through nginx, proxy on the clients\' CPU, ms (information)', measured: paired(measurements, 'json1own', 'nginx', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
-      goals.push({ goal: 'added time to first streamed chunk through nginx, ms (information)', measured: paired(measurements, 'ttfc', 'nginx', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
-    }
+    // What the same hops cost through the floor (nginx) and through one Node.js process that only pipes (the
+    // runtime's own cost): on a VM whose idle CPU must be woken, they show how much of "added" is the machine's.
+    const addedThrough = (peer: TargetName, name: string, note: string) => {
+      goals.push({ goal: `added p50 at 1 connection through ${name}, ms (information${note})`, measured: paired(measurements, 'json1', peer, 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
+      goals.push({ goal: `added p50 at 1 connection through ${name}, proxy on the clients' CPU, ms (information)`, measured: paired(measurements, 'json1own', peer, 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
+      goals.push({ goal: `added time to first streamed chunk through ${name}, ms (information)`, measured: paired(measurements, 'ttfc', peer, 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
+    };
+    if (has('nginx')) addedThrough('nginx', 'nginx', ': the floor in this run');
     if (has('bare')) {
-      // The same low-rate figures for one Node.js process that does nothing but pipe: what the runtime costs on this machine in this run.
       if (has('nginx')) goals.push({ goal: 'req/s with a 50 ms upstream, bare proxy ÷ nginx (information: one Node.js process in this run)', measured: paired(measurements, 'delay50', 'bare', 'nginx', rps), digits: 3, pass: () => true, threshold: '—' });
-      goals.push({ goal: 'added p50 at 1 connection through the bare proxy, ms (information)', measured: paired(measurements, 'json1', 'bare', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
-      goals.push({ goal: 'added p50 at 1 connection through the bare proxy, proxy on the clients\' CPU, ms (information)', measured: paired(measurements, 'json1own', 'bare', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
-      goals.push({ goal: 'added time to first streamed chunk through the bare proxy, ms (information)', measured: paired(measurements, 'ttfc', 'bare', 'direct', (x) => x.p50, true), digits: 3, pass: () => true, threshold: '—' });
+      addedThrough('bare', 'the bare proxy', '');
     }
     const rss = info.peakRssBytes.switchyard;
     goals.push({ goal: 'peak RSS, MB', measured: rss === undefined ? undefined : spread([rss / 1048576]), digits: 0, pass: (v) => v <= 150, threshold: '≤ 150' });
