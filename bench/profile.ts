@@ -7,7 +7,7 @@ import { renderSummary, summariseProfile, type CpuProfile } from './cpu-profile-
 import { runLoad, wrkVersion } from './load.ts';
 import { availableCores } from './proc-stats.ts';
 import { killAll, scheduling } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startTarget, startUpstream, targetLabels, type TargetName } from './targets.ts';
+import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream, targetLabels, type TargetName } from './targets.ts';
 
 // Switchyard (or another Node.js target, to compare) under the benchmark's
 // load with --cpu-prof, and where its time went: only the samples taken while
@@ -27,14 +27,15 @@ const { values: flags } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     top: { type: 'string', default: '25' },
     target: { type: 'string', default: 'switchyard' },
-    'node-args': { type: 'string', default: '' },
+    // Default for Switchyard: the same V8 flags as `npm start`.
+    'node-args': { type: 'string' },
     nice: { type: 'string', default: '0' },
     'delay-ms': { type: 'string', default: '0' },
     'shared-cpu': { type: 'boolean', default: false },
   },
 });
 scheduling.nice = Number(flags.nice);
-const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
+const nodeArgs = flags['node-args'] === undefined ? (flags.target === 'switchyard' ? [...startNodeArgs] : []) : flags['node-args'].split(' ').filter(Boolean);
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const profileDir = join(repoRoot, 'bench/results/profiles');
