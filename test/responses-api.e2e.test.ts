@@ -117,7 +117,7 @@ test('a kept response can be retrieved and deleted; it belongs to the key that m
 
 test('store: false keeps nothing', async () => {
   const made = await client.responses.create({ model: 'chat', input: 'Forget this', store: false });
-  assert.equal(made.store, false);
+  assert.equal((made as unknown as { store: boolean }).store, false);
   await assert.rejects(client.responses.retrieve(made.id), (error: unknown) => error instanceof OpenAI.NotFoundError);
 });
 

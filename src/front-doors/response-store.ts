@@ -28,6 +28,8 @@ export interface MemoryResponseStoreOptions {
   maxBytes: number;
   /** How long an answer is kept after it was made. */
   ttlMs: number;
+  /** The clock, in ms (tests). */
+  now?: () => number;
 }
 
 export class MemoryResponseStore implements ResponseStore {
@@ -39,6 +41,8 @@ export class MemoryResponseStore implements ResponseStore {
     this.responses = new LRUCache<string, StoredResponse>({
       maxSize: options.maxBytes,
       ttl: options.ttlMs,
+      // An injected clock is read at every look-up (lru-cache otherwise caches the time for 1 ms).
+      ...(options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {}),
       sizeCalculation: (stored) => Math.max(1, JSON.stringify(stored).length),
       dispose: (stored, key) => {
         const tenant = key.slice(0, key.indexOf('\u0000'));
