@@ -73,7 +73,11 @@ async function serveFrontDoor(gateway: Gateway, headers: IncomingHttpHeaders, er
   } catch (error) {
     const failure = toGatewayError(error);
     if (failure.code === 'internal_error') gateway.logger.error({ err: error }, 'front door failed');
-    errors.sendJson(failure.status, { ...identityHeaders(requestIdFrom(headers), newRecord(), undefined), ...errorHeaders(failure) }, errorBody(failure));
+    try {
+      errors.sendJson(failure.status, { ...identityHeaders(requestIdFrom(headers), newRecord(), undefined), ...errorHeaders(failure) }, errorBody(failure));
+    } catch (renderFailure) {
+      gateway.logger.error({ err: renderFailure }, 'could not send the error answer');
+    }
     return;
   }
   await serveOperation(gateway, 'chat', opened.body, headers, opened.channel);
