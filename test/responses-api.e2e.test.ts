@@ -11,6 +11,7 @@ import { clientKey, startGateway, startSim, type RunningGateway } from './suppor
 // previous_response_id, and reports errors as OpenAI does.
 
 let sim: Awaited<ReturnType<typeof startSim>>;
+let backup: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 let client: OpenAI;
 
@@ -19,9 +20,13 @@ const lastChat = () => sim.requests.at(-1)!.body as ChatBody;
 
 before(async () => {
   sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
+  backup = await startSim({ name: 'backup', models: ['qwen'], apiKey: 'sk-upstream-000000000000', seed: 2 });
   gateway = await startGateway({
-    providers: { deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' } },
-    routes: { chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] } },
+    providers: { deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' }, backup: { type: 'openai', base_url: backup.url, api_key: 'sk-upstream-000000000000' } },
+    routes: {
+      chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] },
+      failover: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }, { provider: 'backup', model: 'qwen', tier: 2 }], retry: { attempts: 1 } },
+    },
     auth: { keys: [{ name: 'app', key: clientKey }, { name: 'other', key: 'sk-another-tenant-0000000000' }] },
   });
   client = gateway.client;
@@ -29,6 +34,7 @@ before(async () => {
 after(async () => {
   await gateway.close();
   await sim.close();
+  await backup.close();
 });
 
 test('responses.create answers with a Response whose output_text is the upstream answer', async () => {
@@ -46,6 +52,17 @@ test('responses.create answers with a Response whose output_text is the upstream
     { role: 'user', content: 'Hello there' },
   ]);
   assert.equal(upstream.max_tokens, 50);
+});
+
+test('a busy target fails over before the first event, and the stream comes from the next one', async () => {
+  sim.script(['busy']);
+  const { data: stream, response } = await client.responses.create({ model: 'failover', input: 'Hello', stream: true }).withResponse();
+  const types: string[] = [];
+  for await (const event of stream) types.push(event.type);
+  assert.equal(response.headers.get('x-switchyard-provider'), 'backup');
+  assert.equal(response.headers.get('x-switchyard-attempts'), '2');
+  assert.equal(types[0], 'response.created');
+  assert.equal(types.at(-1), 'response.completed');
 });
 
 test('a streamed response arrives as typed events in order, and finalResponse() has the whole text', async () => {
