@@ -132,3 +132,41 @@ test('Messages: server tools and documents are refused, naming the field', () =>
   assert.throws(() => translateMessagesRequest({ model: 'claude', messages: [{ role: 'user', content: 'x' }] }), refusedAt('max_tokens'));
   assert.throws(() => translateMessagesRequest({ ...base, messages: [{ role: 'system', content: 'x' }] }), refusedAt('messages.0.role'));
 });
+
+/** A seeded generator of arbitrary JSON, biased toward the keys and values the translators read. */
+function arbitraryJson(seed: number): () => unknown {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+  const keys = ['type', 'role', 'content', 'text', 'id', 'call_id', 'name', 'arguments', 'output', 'image_url', 'source', 'input', 'tool_use_id', 'format', 'schema', 'function', 'input_schema', 'file_data', 'detail', 'is_error'];
+  const strings = ['message', 'user', 'assistant', 'system', 'developer', 'tool', 'function_call', 'function_call_output', 'item_reference', 'reasoning', 'input_text', 'output_text', 'input_image', 'input_file', 'text', 'image', 'tool_use', 'tool_result', 'thinking', 'base64', 'url', 'json_schema', 'json_object', 'function', 'auto', 'any', 'none', 'required', 'x'];
+  const value = (depth: number): unknown => {
+    const roll = next();
+    if (depth > 4 || roll < 0.15) return pick([null, true, 0, -1, 1.5, '', ...strings]);
+    if (roll < 0.5) return Array.from({ length: Math.floor(next() * 4) }, () => value(depth + 1));
+    return Object.fromEntries(Array.from({ length: Math.floor(next() * 5) }, () => [pick(keys), value(depth + 1)]));
+  };
+  return () => value(0);
+}
+
+test('any JSON in any field is translated or refused with a 400, never a crash', () => {
+  const fields = ['input', 'instructions', 'tools', 'tool_choice', 'text', 'reasoning', 'max_output_tokens', 'temperature', 'messages', 'system', 'max_tokens', 'stop_sequences', 'metadata', 'stream'];
+  const arbitrary = arbitraryJson(7);
+  for (let round = 0; round < 3000; round += 1) {
+    const body: Record<string, unknown> = { model: 'chat', max_tokens: 10, input: 'x', messages: [{ role: 'user', content: 'x' }] };
+    for (const field of fields) if (round % 3 === 0 || fields.indexOf(field) % 3 === round % 3) body[field] = arbitrary();
+    for (const translate of [() => translateResponsesRequest(body, { history: [], resolveItem: () => ({ type: 'message', role: 'assistant', content: arbitrary() }) }), () => translateMessagesRequest(body)]) {
+      try {
+        translate();
+      } catch (error) {
+        assert.ok(error instanceof GatewayError && error.status === 400, `round ${round}: ${String(error)} for ${JSON.stringify(body)}`);
+      }
+    }
+  }
+});
