@@ -82,6 +82,22 @@ test('AI SDK: a tool loop runs the tool and sends its result back on the next st
   assert.equal(last.messages.find((message) => message.role === 'tool')?.tool_call_id, call.id);
 });
 
+test('AI SDK: streamText with a tool streams the call, runs it and streams the answer', async () => {
+  let calls = 0;
+  const result = streamText({
+    model: openai('chat'),
+    prompt: 'Weather in Paris?',
+    tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({}), execute: async () => (calls += 1, { temperature: 21 }) }) },
+    stopWhen: stepCountIs(3),
+    maxRetries: 0,
+  });
+  const kinds = new Set<string>();
+  for await (const part of result.fullStream) kinds.add(part.type);
+  assert.equal(calls, 1);
+  assert.ok(kinds.has('tool-input-start') && kinds.has('tool-call') && kinds.has('tool-result') && kinds.has('text-delta'), [...kinds].join(' '));
+  assert.ok((await result.text).length > 0);
+});
+
 test('LangChain: ChatOpenAI with useResponsesApi invokes and streams', async () => {
   const model = new ChatOpenAI({ model: 'chat', apiKey: clientKey, configuration: { baseURL: gateway.baseURL }, useResponsesApi: true, maxRetries: 0 });
   const message = await model.invoke('Hello');
