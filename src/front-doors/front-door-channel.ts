@@ -10,7 +10,7 @@ import { parseJson, readChatError, type ChatChunk, type ChatError } from './chat
 // splitter puts them back together, within a bound.
 
 /** The most a single event may hold before the stream is given up as broken. */
-const maxPendingBytes = 4 * 1024 * 1024;
+const maxEventBytes = 4 * 1024 * 1024;
 
 /** Translates one committed stream, event by event. */
 export interface StreamCodec {
@@ -63,19 +63,25 @@ export class FrontDoorChannel implements ClientChannel {
   }
 
   startStream(headers: Record<string, string>): void {
-    this.splitter = new SseSplitter();
+    this.splitter = new SseSplitter({ maxEventBytes });
     this.streamCodec = this.codec.stream();
     this.inner.startStream(this.withHeaders(headers));
   }
 
   write(chunk: Buffer | string): boolean {
     if (this.closed || !this.splitter || !this.streamCodec) return true;
+    let events: Buffer[];
+    try {
+      events = this.splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    } catch {
+      // The splitter refuses an event that outgrows its bound rather than buffer it.
+      return this.inner.write(this.close(this.streamCodec.fail(broken('an event larger than 4 MB'))));
+    }
     let out = '';
-    for (const event of this.splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) {
+    for (const event of events) {
       out += this.translate(event, this.streamCodec);
       if (this.closed) break;
     }
-    if (!this.closed && this.splitter.buffered > maxPendingBytes) out += this.close(this.streamCodec.fail(broken('an event larger than 4 MB')));
     return out === '' ? true : this.inner.write(out);
   }
 

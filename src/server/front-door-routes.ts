@@ -74,7 +74,7 @@ async function serveFrontDoor(gateway: Gateway, headers: IncomingHttpHeaders, er
     const failure = toGatewayError(error);
     if (failure.code === 'internal_error') gateway.logger.error({ err: error }, 'front door failed');
     try {
-      errors.sendJson(failure.status, { ...identityHeaders(requestIdFrom(headers), newRecord(), undefined), ...errorHeaders(failure) }, errorBody(failure));
+      errors.sendJson(failure.status, { ...identityHeaders(requestIdFrom(headers), newRecord(), undefined), ...errorHeaders(failure) }, errorBody(failure, gateway.redactor));
     } catch (renderFailure) {
       gateway.logger.error({ err: renderFailure }, 'could not send the error answer');
     }
