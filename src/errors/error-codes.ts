@@ -39,6 +39,9 @@ const rows = {
   body_too_large: { status: 413, type: 'invalid_request_error', action: 'return', description: 'The body is larger than server.body_limit.' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', action: 'return', description: 'Compressed request bodies are refused.' },
   unsupported_operation: { status: 400, type: 'invalid_request_error', action: 'return', description: 'No target of the route supports this operation.' },
+  model_not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'GET /v1/models/{id} names no route.' },
+  response_not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'No kept Responses API answer has this id (for this key).' },
+  previous_response_not_found: { status: 400, type: 'invalid_request_error', action: 'return', description: '`previous_response_id` names no kept answer (for this key), or one that has expired.' },
 
   // The upstream said no because of the request: returned to the client as is.
   upstream_bad_request: { status: 400, type: 'invalid_request_error', action: 'return', description: 'The provider refused the request as invalid.' },
