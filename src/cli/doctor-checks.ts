@@ -3,6 +3,7 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { Config, ProviderConfig } from '../config/schema.ts';
+import { systemClock } from '../resilience/clock.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
 
 // The checks behind `switchyard doctor`, in the order a person would
@@ -131,7 +132,7 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     return report;
   }
 
-  const client = new ProviderClient(name, config);
+  const client = new ProviderClient(name, config, { clock: systemClock });
   try {
     const probe = client.adapter.healthProbe(config);
     const start = performance.now();
