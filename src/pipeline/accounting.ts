@@ -37,6 +37,7 @@ function account({ metrics, log, request, record, id, latencyMs }: Pending): voi
   metrics.countRequest(route, provider, status, latencyMs / 1000);
   if (record.firstTokenMs !== undefined && record.provider) metrics.observeFirstToken(route, provider, record.firstTokenMs / 1000);
   if (record.usage && record.provider && record.model) metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd);
+  metrics.traffic.record(record, id);
   log.write({
     id,
     route,

@@ -123,6 +123,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
   const onFailure = (target: Target, failure: GatewayError) => {
     if (cancel.aborted) return;
     record.failures.push(failure.code);
+    record.failedAttempts.push({ provider: target.provider.name, code: failure.code });
     parts.metrics.countAttempt(target.provider.name, failure.code);
     parts.status.recordFailure(target, failure);
     plan.failed(target, failure, performance.now());
@@ -224,6 +225,7 @@ async function deliver(
   // A failure handed to resume was accounted there, against the target that failed.
   if (outcome.kind === 'upstream_failed' && !outcome.triedResume) {
     record.failures.push(outcome.error.code);
+    record.failedAttempts.push({ provider: target.provider.name, code: outcome.error.code });
     parts.metrics.countAttempt(target.provider.name, outcome.error.code);
     parts.status.recordFailure(target, outcome.error);
   }

@@ -48,6 +48,8 @@ export interface RequestRecord {
   firstTokenMs: number | undefined;
   /** Codes of the failed attempts, in order, for the log line. */
   failures: string[];
+  /** Each failed upstream attempt's provider and code, in order: where a request moved from, for the console. */
+  failedAttempts: { provider: string; code: string }[];
   /** The client went away before the response finished. */
   clientGone: boolean;
   /** x-switchyard-cache of the answer, on routes with a cache. */
@@ -55,5 +57,5 @@ export interface RequestRecord {
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false, cache: undefined };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], clientGone: false, cache: undefined };
 }

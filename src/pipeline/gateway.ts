@@ -183,6 +183,7 @@ export class Gateway {
             waiting: provider.gate.waiting,
             max_queue: provider.config.max_queue,
             rate_limit: provider.config.rate_limit ?? null,
+            rate_limited_for_ms: provider.rateLimit?.waitMs() ?? 0,
             healthy: this.targetStatus.provider(provider.name).health.healthy,
             last_health_error: this.targetStatus.provider(provider.name).health.lastError ?? null,
             circuit: this.targetStatus.provider(provider.name).breaker.snapshot(),

@@ -32,6 +32,7 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
   return async (failure: GatewayError, transcript: Transcript): Promise<OpenStream | undefined> => {
     const { parts, record } = options;
     record.failures.push(failure.code);
+    record.failedAttempts.push({ provider: current.provider.name, code: failure.code });
     parts.metrics.countAttempt(current.provider.name, failure.code);
     parts.status.recordFailure(current, failure);
     for (const target of options.candidates) {
@@ -55,6 +56,7 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
       } catch (error) {
         const attemptFailure = error as GatewayError;
         record.failures.push(attemptFailure.code ?? 'internal_error');
+        record.failedAttempts.push({ provider: target.provider.name, code: attemptFailure.code ?? 'internal_error' });
         parts.metrics.countAttempt(target.provider.name, attemptFailure.code ?? 'internal_error');
         if (attemptFailure.code) parts.status.recordFailure(target, attemptFailure);
       }

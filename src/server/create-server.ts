@@ -5,6 +5,7 @@ import { authenticate } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import { newRecord } from '../pipeline/gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
+import { registerAdminPlane } from './admin-plane.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
 import { takeHotPath } from './fast-ingress.ts';
 import { RawChannel } from './raw-channel.ts';
@@ -84,8 +85,6 @@ export function createServer(gateway: Gateway): FastifyInstance {
     const readiness = gateway.readiness();
     return reply.code(readiness.ready ? 200 : 503).send(readiness);
   });
-  app.get('/metrics', async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
-  const batchStatus = registerBatchRoutes(app, gateway);
-  app.get('/admin/status', async () => ({ ...gateway.status(), batches: batchStatus() }));
+  registerAdminPlane(app, gateway, registerBatchRoutes(app, gateway));
   return app;
 }
