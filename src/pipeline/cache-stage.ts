@@ -1,4 +1,5 @@
 import { cacheKey, maxCachedBodyBytes, type CachedAnswer, type ResponseCache } from '../cache/response-cache.ts';
+import { headerValue } from '../config/header-value.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
@@ -96,8 +97,7 @@ export function releaseWaiters(plan: CachePlan): void {
  * rate limits), a stale answer beats an error: true when it was sent.
  */
 export function answerStale(plan: CachePlan, error: unknown, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): boolean {
-  if (!plan.stale || !(error instanceof GatewayError)) return false;
-  if (error.status < 500 && error.code !== 'overloaded' && error.code !== 'rate_limited') return false;
+  if (!plan.stale || !(error instanceof GatewayError) || !error.servesStale) return false;
   record.failures.push(error.code);
   sendKept(plan.stale, 'stale', request, channel, record);
   return true;
@@ -110,8 +110,8 @@ function sendKept(answer: CachedAnswer, state: 'hit' | 'stale', request: Gateway
   record.status = 200;
   const headers = {
     'x-request-id': request.id,
-    'x-switchyard-provider': answer.provider,
-    'x-switchyard-model': answer.model,
+    'x-switchyard-provider': headerValue(answer.provider),
+    'x-switchyard-model': headerValue(answer.model),
     'x-switchyard-attempts': String(record.attempts),
     'x-switchyard-cache': state,
     age: String(Math.max(0, Math.floor((Date.now() - answer.storedAt) / 1000))),

@@ -8,6 +8,7 @@ import type { Operation } from '../providers/provider-spec.ts';
 import { registerAdminPlane } from './admin-plane.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
 import { takeHotPath } from './fast-ingress.ts';
+import { registerFrontDoorRoutes } from './front-door-routes.ts';
 import { RawChannel } from './raw-channel.ts';
 import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
 import { identityHeaders, requestIdFrom, serveOperation } from './serve-operation.ts';
@@ -85,6 +86,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
     const readiness = gateway.readiness();
     return reply.code(readiness.ready ? 200 : 503).send(readiness);
   });
+  registerFrontDoorRoutes(app, gateway);
   registerAdminPlane(app, gateway, registerBatchRoutes(app, gateway));
   return app;
 }
