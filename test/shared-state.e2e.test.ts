@@ -188,11 +188,11 @@ test('a Redis that hangs with its socket open: answers go on, waiting commands s
     const gateway = await startGateway({
       providers: { up: { type: 'openai', base_url: upstream.url } },
       routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
-      auth: { keys: [{ name: 'team', key, rate_limit: { requests_per_second: 100_000, burst: 100_000 } }] },
+      auth: { keys: [{ name: 'team', key, rate_limit: { requests_per_second: 100_000, burst: 100_000 }, admin: true }] },
       state: { redis: { url: proxy.url, prefix } },
     });
     running.push(gateway);
-    const state = async () => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { state: { redis: string; waiting: number } }).state;
+    const state = async () => ((await (await fetch(`${gateway.origin}/admin/status`, { headers: { authorization: `Bearer ${key}` } })).json()) as { state: { redis: string; waiting: number } }).state;
     await eventually('the link is ready', async () => (await state()).redis === 'ready');
     const connectionsBefore = proxy.connections;
     proxy.freeze();
