@@ -5,7 +5,6 @@
 
 (() => {
   const keepSeconds = 300;
-  const failoversShown = 10;
   const pollMs = 1000;
   const palette = ['#cf222e', '#b35900', '#8250df', '#0969da', '#1a7f37', '#57606a'];
   const history = { t: [], requests: [], errors: {}, ttftP50: [], ttftP95: [], inFlight: [], queued: [] };
@@ -101,7 +100,7 @@
     const list = byId('failovers');
     if (failovers.length === 0) return list.replaceChildren(element('li', { class: 'empty' }, 'none yet: every request was answered by the first target it tried'));
     list.replaceChildren(
-      ...failovers.slice(0, failoversShown).map((failover) => {
+      ...failovers.map((failover) => {
         const from = failover.from.map((attempt) => `${attempt.provider} (${attempt.reason})`).join(', then ');
         const to = failover.to === null ? `no target could answer: ${failover.status}` : `answered by ${failover.to}`;
         return element('li', { class: failover.to === null ? 'failed' : 'moved' }, element('time', null, clock(failover.at)), element('code', null, failover.id), `${failover.route}: ${from} → ${to}`);

@@ -51,7 +51,7 @@ export interface WindowTotals {
 }
 
 const historySeconds = 300;
-const failoversKept = 30;
+const failoversKept = 10;
 // Time to first token in log-spaced bins, four per doubling from 1 ms: ±9% is plenty for a chart, and a bin is one increment.
 const binsPerDoubling = 4;
 const binCount = 4 * 18; // up to 2^18 ms, about 4 minutes
