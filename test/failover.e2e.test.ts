@@ -67,13 +67,13 @@ test('a DeepSeek hold longer than first_token goes to the backup; the client nev
   assert.ok(raw.trimEnd().endsWith('data: [DONE]'));
 });
 
-test('a short hold is waited out: the primary answers, blank filler stripped', async () => {
+test('a short hold on a lone target is waited out: the primary answers, blank filler stripped', async () => {
   primary.setFaults({ holdMs: 150 });
   primary.script(['hold', 'hold']);
-  const { data, response } = await ask();
+  const { data, response } = await ask('solo');
   assert.equal(response.headers.get('x-switchyard-provider'), 'primary');
   assert.equal((data as { object: string }).object, 'chat.completion');
-  const stream = await ask('chat', true);
+  const stream = await ask('solo', true);
   assert.equal(stream.response.headers.get('x-switchyard-provider'), 'primary');
   assert.ok((await stream.response.text()).startsWith('data: {'));
 });

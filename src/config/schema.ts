@@ -125,8 +125,10 @@ const routeSchema = z.strictObject({
       on: z.array(retryOn).default([429, 500, 502, 503, 504, 529, 'timeout', 'network']),
     })
     .prefault({}),
-  timeouts: z.strictObject({ first_token: duration.default(30_000), total: duration.default(600_000) }).prefault({}),
-  hedge: z.strictObject({ after: hedgeAfter }).optional(),
+  // idle: the longest silence between content events once content started (keep-alives do not count).
+  timeouts: z.strictObject({ first_token: duration.default(30_000), idle: duration.default(60_000), total: duration.default(600_000) }).prefault({}),
+  // after: race a second target when no first token by then; on_hold: race one as soon as a target holds (default: on with 2+ targets).
+  hedge: z.strictObject({ after: hedgeAfter.optional(), on_hold: z.boolean().optional() }).optional(),
   cache: z.strictObject({ ttl: duration.default(3_600_000), stale_if_error: duration.default(0) }).optional(),
   // Spend (providers' `price` × tokens) allowed per window; over it, the cheapest targets go first, or requests are refused.
   budget: z.strictObject({ usd: z.number().positive(), per: duration.default(86_400_000), over: z.enum(['cheapest', 'refuse']).default('cheapest') }).optional(),

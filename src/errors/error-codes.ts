@@ -62,6 +62,7 @@ const rows = {
   upstream_connect: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider could not be reached.' },
   upstream_reset: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider closed the connection early.' },
   upstream_first_token_timeout: { status: 504, type: 'api_error', action: 'retry', targetFault: true, description: 'No first token within timeouts.first_token.' },
+  upstream_stalled: { status: 504, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider went silent mid-answer for longer than timeouts.idle (keep-alives do not count); the request was aborted.' },
   upstream_malformed: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider answered something that is not its wire format.' },
 
   // Admission: the gateway itself holds the request back, and says when to come again.

@@ -39,12 +39,14 @@ export class GatewayMetrics {
   readonly traffic = new TrafficHistory();
   readonly requests = new BoundCounter({ name: 'switchyard_requests_total', help: 'Client requests answered, by route, serving provider and HTTP status.', labelNames: ['route', 'provider', 'status'], registers: [this.registry] });
   readonly requestDuration = new BoundHistogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request received to response finished.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
-  readonly timeToFirstToken = new BoundHistogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request received to the first content from the upstream.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
+  readonly timeToFirstToken = new BoundHistogram({ name: 'switchyard_time_to_first_token_seconds', help: "Time to the first content from the provider that served, from the start of its own attempt (failed attempts before it are not charged to it; cache hits: from the request's arrival).", labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
   readonly upstreamAttempts = new BoundCounter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
   readonly tokens = new BoundCounter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers.', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
   readonly cost = new BoundCounter({ name: 'switchyard_cost_usd_total', help: "Spend in USD by provider and model: reported tokens at the provider's configured price.", labelNames: ['provider', 'model'], registers: [this.registry] });
   readonly cacheRequests = new BoundCounter({ name: 'switchyard_cache_requests_total', help: 'Response cache lookups by tier (memory, redis) and result (hit, miss, error: Redis slow or away).', labelNames: ['tier', 'result'], registers: [this.registry] });
   readonly batchLines = new BoundCounter({ name: 'switchyard_batch_lines_total', help: 'Batch API lines by outcome: completed (2xx), failed (kept in the error file) or retried (a transient failure, sent again later).', labelNames: ['outcome'], registers: [this.registry] });
+  readonly panicRouting = new BoundCounter({ name: 'switchyard_panic_routing_total', help: "Attempts that met an open breaker with no healthier target left (panic routing), by provider and the adaptive throttle's decision: sent, or throttled (refused at once).", labelNames: ['provider', 'decision'], registers: [this.registry] });
+  readonly hedges = new BoundCounter({ name: 'switchyard_hedges_total', help: 'Hedges started, by route and trigger: after (no first token by hedge.after) or hold (a target signalled a busy hold, hedge.on_hold).', labelNames: ['route', 'trigger'], registers: [this.registry] });
   readonly shed = new BoundCounter({ name: 'switchyard_shed_total', help: 'Requests refused by admission: 429s for a rate limit or a full waiting line, by priority and reason.', labelNames: ['priority', 'reason'], registers: [this.registry] });
   /** Read at scrape time from the providers' waiting lines. */
   private queueSource: () => Iterable<[string, number]> = () => [];
@@ -65,6 +67,8 @@ export class GatewayMetrics {
   }));
   private readonly firstTokenSeries = new SeriesCache((route, provider) => this.timeToFirstToken.labels(route, provider));
   private readonly attemptSeries = new SeriesCache((provider, outcome) => this.upstreamAttempts.labels(provider, outcome));
+  private readonly panicSeries = new SeriesCache((provider, decision) => this.panicRouting.labels(provider, decision));
+  private readonly hedgeSeries = new SeriesCache((route, trigger) => this.hedges.labels(route, trigger));
   private readonly tokenSeries = new SeriesCache((provider, model) => ({
     input: this.tokens.labels(provider, model, 'input'),
     output: this.tokens.labels(provider, model, 'output'),
@@ -125,6 +129,14 @@ export class GatewayMetrics {
 
   countBatchLine(outcome: 'completed' | 'failed' | 'retried'): void {
     this.batchLines.labels(outcome).inc();
+  }
+
+  countPanic(provider: string, decision: 'sent' | 'throttled'): void {
+    this.panicSeries.get(provider, decision).inc();
+  }
+
+  countHedge(route: string, trigger: 'after' | 'hold'): void {
+    this.hedgeSeries.get(route, trigger).inc();
   }
 
   countShed(priority: string, reason: string): void {

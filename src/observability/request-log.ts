@@ -19,6 +19,8 @@ export interface RequestLine {
   status: number;
   attempts: number;
   failures: readonly string[];
+  /** What started each hedge: `after` or `hold`. */
+  hedges?: readonly string[];
   stream: boolean | undefined;
   latencyMs: number;
   firstTokenMs: number | undefined;
@@ -86,6 +88,7 @@ function format(line: RequestLine): string {
   if (line.model !== undefined) text += `,"model":${jsonName(line.model)}`;
   text += `,"status":${line.status},"attempts":${line.attempts}`;
   if (line.failures.length > 0) text += `,"failures":${JSON.stringify(line.failures)}`;
+  if (line.hedges !== undefined && line.hedges.length > 0) text += `,"hedges":${JSON.stringify(line.hedges)}`;
   if (line.stream !== undefined) text += `,"stream":${line.stream}`;
   if (line.cache !== undefined) text += `,"cache":"${line.cache}"`;
   text += `,"latency_ms":${tenths(line.latencyMs)}`;

@@ -42,7 +42,9 @@ export class Accounting {
     const status = record.clientGone ? 499 : record.status;
     this.metrics.countRequest(route, provider, status, latencyMs / 1000);
     this.metrics.traffic.record(record, id);
-    if (record.firstTokenMs !== undefined && record.provider) this.metrics.observeFirstToken(route, provider, record.firstTokenMs / 1000);
+    // Per provider, its own attempt's time: not the failed attempts before it (the log line and the console keep the client's wait).
+    const providerFirstTokenMs = record.attemptFirstTokenMs ?? record.firstTokenMs;
+    if (providerFirstTokenMs !== undefined && record.provider) this.metrics.observeFirstToken(route, provider, providerFirstTokenMs / 1000);
     if (record.usage && record.provider && record.model) this.metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd);
     this.log.write({
       id,
@@ -52,6 +54,7 @@ export class Accounting {
       status,
       attempts: record.attempts,
       failures: record.failures,
+      hedges: record.hedges,
       stream: request?.client.stream,
       cache: record.cache,
       latencyMs,

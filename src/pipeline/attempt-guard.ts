@@ -1,6 +1,6 @@
 import type { GatewayError } from '../errors/gateway-error.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
-import type { Clock } from '../resilience/clock.ts';
+import type { Clock, RandomSource } from '../resilience/clock.ts';
 import type { Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import type { RequestRecord } from './gateway-request.ts';
@@ -16,14 +16,16 @@ import type { RequestRecord } from './gateway-request.ts';
 
 export type AttemptKind = 'first' | 'retry' | 'hedge' | 'resume';
 
-/** Why a target may not be tried now. */
-export type Refusal = { refused: 'rate_limit'; waitMs: number } | { refused: 'breaker' } | { refused: 'retry_budget' };
+/** Why a target may not be tried now. `throttled`: its breaker is open, and in panic the throttle held this one back. */
+export type Refusal = { refused: 'rate_limit'; waitMs: number } | { refused: 'breaker' } | { refused: 'throttled'; waitMs: number } | { refused: 'retry_budget' };
 
 export interface GuardContext {
   status: TargetStatus;
   metrics: GatewayMetrics;
   record: RequestRecord;
   clock: Clock;
+  /** The throttle's draw in panic routing. */
+  random: RandomSource;
 }
 
 export class AttemptGuard {
@@ -41,13 +43,26 @@ export class AttemptGuard {
     this.startedAt = context.clock.now();
   }
 
-  /** A guard for an attempt about to start, or why it may not: every check passes before anything is taken. */
-  static open(context: GuardContext, target: Target, kind: AttemptKind): AttemptGuard | Refusal {
+  /**
+   * A guard for an attempt about to start, or why it may not: every check
+   * passes before anything is taken. `panic` is asked only when the breaker
+   * refuses: true when no healthier target is left for the request.
+   */
+  static open(context: GuardContext, target: Target, kind: AttemptKind, panic?: () => boolean): AttemptGuard | Refusal {
     const bucket = target.provider.rateLimit;
     const waitMs = bucket?.waitMs() ?? 0;
     if (waitMs > 0) return { refused: 'rate_limit', waitMs };
-    const provider = context.status.provider(target.provider.name);
-    if (!provider.breaker.canPass()) return { refused: 'breaker' };
+    const name = target.provider.name;
+    const provider = context.status.provider(name);
+    if (!provider.breaker.canPass()) {
+      if (!panic?.()) return { refused: 'breaker' };
+      const sent = provider.throttle.allow(context.random());
+      context.metrics.countPanic(name, sent ? 'sent' : 'throttled');
+      if (!sent) {
+        const state = provider.breaker.state;
+        return { refused: 'throttled', waitMs: state.kind === 'open' ? state.reopenAt - context.clock.now() : 1000 };
+      }
+    }
     // Retries, hedges and resumes add load: the budget caps them; first tries are the traffic it is a share of.
     if (kind === 'first') provider.budget.recordRequest();
     else if (!provider.budget.tryAcquire()) return { refused: 'retry_budget' };

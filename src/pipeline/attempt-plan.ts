@@ -51,6 +51,11 @@ export class AttemptPlan {
     if (slot) slot.finished = true;
   }
 
+  /** True when a target other than `target` is still to be tried and passes `check` (a healthier one is left). */
+  hasOther(target: Target, check: (other: Target) => boolean): boolean {
+    return this.slots.some((slot) => !slot.finished && slot.target !== target && check(slot.target));
+  }
+
   /** Another target that may be started now, for a hedge. */
   hedgeCandidate(now: number, exclude: Target): Target | undefined {
     const slot = this.slots.find((candidate) => !candidate.finished && candidate.target !== exclude && candidate.notBefore <= now && candidate.attempts === 0);
@@ -90,6 +95,6 @@ export class AttemptPlan {
 
 function retriesOn(on: RouteConfig['retry']['on'], error: GatewayError): boolean {
   if (error.upstreamStatus !== undefined) return on.includes(error.upstreamStatus);
-  if (error.code === 'upstream_first_token_timeout') return on.includes('timeout');
+  if (error.code === 'upstream_first_token_timeout' || error.code === 'upstream_stalled') return on.includes('timeout');
   return on.includes('network');
 }

@@ -4,7 +4,7 @@ import { Cancellation } from '../resilience/cancellation.ts';
 import { AttemptGuard, isRefusal, type AttemptKind, type GuardContext } from './attempt-guard.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import type { Engine } from './engine.ts';
-import { hedgedAttempt } from './hedged-attempt.ts';
+import { hedgedAttempt, type HedgeTrigger } from './hedged-attempt.ts';
 import type { Next, RequestContext } from './request-context.ts';
 import { sleep } from './sleep.ts';
 import { runAttempt, type AttemptResult } from './upstream-attempt.ts';
@@ -41,22 +41,27 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   c.channel.gone.onAbort(clientGone);
   const deadlineTimer = engine.clock.setTimer(leftMs, () => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)));
   const plan = new AttemptPlan(usable, route.config.retry, c.deadline, engine.random);
-  const guards: GuardContext = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock };
+  const guards: GuardContext = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock, random: engine.random };
   let lastError: GatewayError | undefined;
   /** The soonest a target held back by its rate_limit frees up, when one was. */
   let rateLimitedForMs: number | undefined;
+  /** When a target held back by panic routing's throttle is probed next (its breaker's reopening), when one was. */
+  let throttledForMs: number | undefined;
 
   const open = (target: Target, kind: AttemptKind): AttemptGuard | undefined => {
-    const opened = AttemptGuard.open(guards, target, kind);
+    // Panic routing: an open breaker defers to the throttle when no healthier target is left to try.
+    const opened = AttemptGuard.open(guards, target, kind, () => !plan.hasOther(target, (other) => engine.status.isAvailable(other)));
     if (!isRefusal(opened)) return opened;
     if (opened.refused === 'rate_limit') rateLimitedForMs = Math.min(rateLimitedForMs ?? opened.waitMs, opened.waitMs);
+    if (opened.refused === 'throttled') throttledForMs = Math.min(throttledForMs ?? opened.waitMs, opened.waitMs);
     plan.drop(target);
     return undefined;
   };
 
-  const start = (guard: AttemptGuard, attempt: Cancellation): Promise<AttemptResult> => {
+  const start = (guard: AttemptGuard, attempt: Cancellation, onHold?: () => void): Promise<AttemptResult> => {
     const remaining = Math.max(1, c.deadline - engine.clock.now());
-    return runAttempt({ target: guard.target, request, cancel: attempt, clock: engine.clock, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume, redactor: engine.redactor });
+    const timeouts = route.config.timeouts;
+    return runAttempt({ target: guard.target, request, cancel: attempt, clock: engine.clock, firstTokenTimeoutMs: Math.min(timeouts.first_token, remaining), idleTimeoutMs: timeouts.idle, transcript: route.config.stream_resume, redactor: engine.redactor, onHold });
   };
 
   const onFailure = (guard: AttemptGuard, failure: GatewayError) => {
@@ -86,9 +91,15 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
         clock: engine.clock,
         start,
         hedgeAfterMs: hedgeDelay(engine, route, step.target),
-        pickHedge: () => {
+        hedgeOnHold: route.hedgeOnHold,
+        pickHedge: (trigger: HedgeTrigger) => {
           const candidate = plan.hedgeCandidate(engine.clock.now(), step.target);
-          return candidate ? open(candidate, 'hedge') : undefined;
+          const guard = candidate ? open(candidate, 'hedge') : undefined;
+          if (guard) {
+            record.hedges.push(trigger);
+            engine.metrics.countHedge(route.name, trigger);
+          }
+          return guard;
         },
         onFailure,
       });
@@ -111,7 +122,7 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
     record.clientGone = true;
     return;
   }
-  const failure = exhausted(route, cancel.aborted, lastError, usable.length, rateLimitedForMs);
+  const failure = exhausted(route, cancel.aborted, lastError, usable.length, rateLimitedForMs, throttledForMs);
   if (failure.code === 'rate_limited') engine.metrics.countShed(request.priority, 'provider_rate_limit');
   else if (failure.code === 'overloaded') engine.metrics.countShed(request.priority, 'queue_full');
   throw failure;
@@ -151,7 +162,7 @@ function hedgeDelay(engine: Engine, route: Route, target: Target): number | unde
   return p95 === undefined ? undefined : Math.max(50, p95);
 }
 
-function exhausted(route: Route, deadlinePassed: boolean, lastError: GatewayError | undefined, candidates: number, rateLimitedForMs: number | undefined): GatewayError {
+function exhausted(route: Route, deadlinePassed: boolean, lastError: GatewayError | undefined, candidates: number, rateLimitedForMs: number | undefined, throttledForMs: number | undefined): GatewayError {
   const last = lastError ? ` Last error: ${lastError.message}` : '';
   // Held back by the gateway's own admission rather than failed: an honest 429 that says when to come back.
   if (!deadlinePassed && (lastError === undefined || lastError.code === 'overloaded') && rateLimitedForMs !== undefined) {
@@ -161,7 +172,12 @@ function exhausted(route: Route, deadlinePassed: boolean, lastError: GatewayErro
     return new GatewayError('overloaded', `Route "${route.name}" is saturated: its targets are at max_concurrency and their waiting lines are full.`, { retryAfterMs: lastError.retryAfterMs ?? 1000 });
   }
   if (deadlinePassed) return new GatewayError('deadline_exceeded', `The request deadline passed before a target of route "${route.name}" answered.${last}`);
-  const retryAfterMs = Math.min(Math.max(lastError?.retryAfterMs ?? 1000, 1000), 60_000);
-  const why = candidates === 0 ? 'no target is available (unhealthy or circuit open)' : `all ${candidates} target${candidates === 1 ? '' : 's'} failed or were held back`;
+  const retryAfterMs = Math.min(Math.max(lastError?.retryAfterMs ?? throttledForMs ?? 1000, 1000), 60_000);
+  const why =
+    candidates === 0
+      ? 'no target is available (unhealthy or circuit open)'
+      : lastError === undefined && throttledForMs !== undefined
+        ? `every target is failing (circuit open), and the gateway is sending them only part of the traffic (adaptive throttling)`
+        : `all ${candidates} target${candidates === 1 ? '' : 's'} failed or were held back`;
   return new GatewayError('no_target_available', `Route "${route.name}" could not serve the request: ${why}.${last}`, { retryAfterMs, provider: lastError?.provider });
 }

@@ -18,6 +18,7 @@ export async function deliverStage(c: RequestContext): Promise<void> {
   record.model = target.model;
   record.served = target.headerNames;
   record.firstTokenMs = result.firstTokenAt - c.receivedAt;
+  record.attemptFirstTokenMs = result.firstTokenAt - guard.startedAt;
   record.status = 200;
   if (result.kind === 'json') {
     record.usage = result.usage;

@@ -50,6 +50,10 @@ export interface RequestRecord {
   failures: string[];
   /** The failed attempts with their provider, in order: where a failover moved from, for the console. */
   failedAttempts: { provider: string; code: string }[];
+  /** What started each hedge of the request, in order: `after` (hedge.after passed) or `hold` (a target held). */
+  hedges: ('after' | 'hold')[];
+  /** The serving attempt's own time to its first token (from its start, not the request's arrival). */
+  attemptFirstTokenMs: number | undefined;
   /** The client went away before the response finished. */
   clientGone: boolean;
   /** x-switchyard-cache of the answer, on routes with a cache. */
@@ -61,5 +65,5 @@ export interface RequestRecord {
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], clientGone: false, cache: undefined, served: undefined, delivered: undefined };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], hedges: [], attemptFirstTokenMs: undefined, clientGone: false, cache: undefined, served: undefined, delivered: undefined };
 }

@@ -87,6 +87,7 @@ export class Gateway {
           if (state.kind === 'open' && !shared) this.shared?.breakers.announceOpen(provider, state.reopenAt - state.openedAt);
         },
         ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
+        unejected: (target, checks) => this.logger.info({ target, checks }, `${target} returned: its provider passed ${checks} health checks in a row since the ejection`),
         // Loud: a refused key, balance or model will not heal by itself.
         cooled: (target, reason, ms) => this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
       },

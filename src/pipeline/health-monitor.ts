@@ -42,6 +42,7 @@ export class HealthMonitor {
     const policy = provider.config.health_check;
     const problem = await provider.probe(provider.adapter.healthProbe(provider.config), policy.timeout);
     const health = this.status.provider(provider.name).health;
+    this.status.healthChecked(provider.name, problem === undefined, policy.healthy_threshold);
     if (health.record(problem === undefined, this.clock.epochMs(), problem)) {
       this.metrics.setHealthy(provider.name, health.healthy);
       if (health.healthy) this.logger.info({ provider: provider.name }, `${provider.name} is healthy again`);

@@ -29,7 +29,7 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
   const route = c.route!;
   if (!route.config.stream_resume) return undefined;
   const { engine, record } = c;
-  const guards = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock };
+  const guards = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock, random: engine.random };
   const tried = new Set<Target>([options.failed.target]);
   let current = options.failed;
   return async (failure: GatewayError, transcript: Transcript): Promise<OpenStream | undefined> => {
@@ -43,7 +43,7 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
       if (isRefusal(guard)) continue;
       try {
         const request = continuation(c.request!, transcript.text, target.config.resume);
-        const result = await runAttempt({ target, request, cancel: options.cancel.child(), clock: engine.clock, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: true, redactor: engine.redactor });
+        const result = await runAttempt({ target, request, cancel: options.cancel.child(), clock: engine.clock, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), idleTimeoutMs: route.config.timeouts.idle, transcript: true, redactor: engine.redactor });
         if (result.kind !== 'stream') {
           guard.abandoned();
           continue;

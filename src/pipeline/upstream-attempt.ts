@@ -1,22 +1,25 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { SecretRedactor } from '../errors/redact-secrets.ts';
-import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
+import type { AdapterContext, Usage } from '../providers/provider-spec.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Clock } from '../resilience/clock.ts';
 import { Shed } from '../resilience/priority-gate.ts';
+import { SilenceWatch } from '../resilience/silence-watch.ts';
 import type { Target } from '../routing/route-table.ts';
-import { createFrameDecoder } from '../upstream/frame-decoder.ts';
-import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import { transportError } from '../upstream/transport-errors.ts';
 import { BodyTooLarge, type UpstreamResponse } from '../upstream/upstream-exchange.ts';
 import { waitingLevel, type GatewayRequest } from './gateway-request.ts';
-import { Transcript } from './transcript.ts';
+import { safeParse } from './stream-chunks.ts';
+import { isBlank, openStream, type OpenStream } from './upstream-stream.ts';
+
+export type { OpenStream } from './upstream-stream.ts';
 
 // One attempt against one target, up to its first token. Nothing reaches the
 // client here: until the attempt returns, any failure (an error status, a
-// hold that outlasts first_token, a reset, a malformed body) may still be
-// retried elsewhere. DeepSeek's busy "hold" (200, then keep-alive comments or
-// blank lines for a long time) counts as waiting, not as a first token.
+// hold that outlasts first_token, a reset, a malformed body, a body that
+// stalls half-way) may still be retried elsewhere. DeepSeek's busy "hold"
+// (200, then keep-alive comments or blank lines for a long time) counts as
+// waiting, not as a first token, and is told to `onHold` the moment it shows.
 
 const maxErrorBody = 64 * 1024;
 const maxJsonBody = 64 * 1024 * 1024;
@@ -26,29 +29,20 @@ export interface AttemptOptions {
   request: GatewayRequest;
   /**
    * This attempt's own cancellation, a child of the request's (client gone,
-   * deadline); the attempt aborts it on a first-token timeout, a failure or
-   * close, so it must not be shared with another attempt.
+   * deadline); the attempt aborts it on a first-token timeout, a stall, a
+   * failure or close, so it must not be shared with another attempt.
    */
   cancel: Cancellation;
   firstTokenTimeoutMs: number;
+  /** `timeouts.idle`: the longest silence allowed between content once content started. */
+  idleTimeoutMs: number;
   clock: Clock;
   /** Keep a transcript of the stream (routes with stream_resume). */
   transcript?: boolean;
   /** Takes configured secrets out of an upstream's error event before it is forwarded. */
   redactor: SecretRedactor;
-}
-
-/** A stream whose first content has arrived; the rest is pulled batch by batch. */
-export interface OpenStream {
-  /** Whole OpenAI SSE events ready for the client, first content included. */
-  head: Buffer[];
-  /** The next events, or null once the upstream finished with [DONE]. Throws a GatewayError on failure. */
-  next(): Promise<Buffer[] | null>;
-  usage(): Usage | undefined;
-  /** What reached the client so far, when asked for. */
-  transcript: Transcript | undefined;
-  /** Aborts the upstream if still open and releases the attempt. Safe to call twice. */
-  close(): void;
+  /** Told once when the upstream signals a busy hold before any content (hedge.on_hold races it). */
+  onHold?: () => void;
 }
 
 export type AttemptResult =
@@ -105,11 +99,23 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       throw provider.adapter.mapFailure({ status: response.statusCode, headers: response.headers, body: text }, context);
     }
     if (!request.client.stream) {
-      const result = await readJsonBody(response, context, () => timer.cancel());
+      const result = await readJsonBody(response, context);
       release();
       return result;
     }
-    const stream = await openStream(response, context, cancel, release, options.transcript === true);
+    const stream = await openStream({
+      response,
+      adapter: provider.adapter,
+      context,
+      attempt: cancel,
+      clock,
+      idleTimeoutMs: options.idleTimeoutMs,
+      keepTranscript: options.transcript === true,
+      redactor: options.redactor,
+      onHold: options.onHold,
+      explain,
+      onClose: release,
+    });
     timer.cancel();
     return { kind: 'stream', stream, firstTokenAt: clock.now() };
   } catch (error) {
@@ -119,20 +125,39 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     throw failure;
   }
 
-  async function readJsonBody(response: UpstreamResponse, adapterContext: AdapterContext, onFirstByte: () => void): Promise<AttemptResult> {
+  /**
+   * A whole JSON body. Blank lines before it are a hold; once it has started,
+   * a silence longer than `idleTimeoutMs` between its bytes is a stall (a
+   * retryable failure: nothing has reached the client yet).
+   */
+  async function readJsonBody(response: UpstreamResponse, adapterContext: AdapterContext): Promise<AttemptResult> {
     let firstTokenAt = 0;
+    let onHold = options.onHold;
+    let watch: SilenceWatch | undefined;
+    const idleMs = options.idleTimeoutMs;
     const whole = await response.body
       .readAll(maxJsonBody, {
         onChunk: (chunk) => {
-          if (firstTokenAt === 0 && firstContentIndex(chunk) !== -1) {
-            firstTokenAt = clock.now();
-            onFirstByte();
+          if (firstTokenAt !== 0) {
+            if (!isBlank(chunk)) watch!.heard();
+            return;
           }
+          if (isBlank(chunk)) {
+            onHold?.();
+            onHold = undefined;
+            return;
+          }
+          firstTokenAt = clock.now();
+          timer.cancel();
+          watch = new SilenceWatch(clock, idleMs, () => cancel.abort(new GatewayError('upstream_stalled', `${provider.name} stopped sending its answer for ${idleMs}ms half-way (timeouts.idle)`, { provider: provider.name })));
+          // readAll takes each chunk as it comes: all the time until the end is spent waiting on the upstream.
+          watch.wait(true);
         },
       })
       .catch((error: unknown) => {
         throw error instanceof BodyTooLarge ? new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name }) : error;
-      });
+      })
+      .finally(() => watch?.stop());
     const start = firstContentIndex(whole);
     const body = start <= 0 ? whole : whole.subarray(start);
     if (!looksLikeJsonObject(body)) {
@@ -143,113 +168,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     const mapped = provider.adapter.mapResponse(body, adapterContext) ?? body;
     return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt };
   }
-
-  async function openStream(response: UpstreamResponse, adapterContext: AdapterContext, attempt: Cancellation, onClose: () => void, keepTranscript: boolean): Promise<OpenStream> {
-    const transcript = keepTranscript ? new Transcript() : undefined;
-    const splitter = new SseSplitter();
-    const mapper = provider.adapter.createStreamMapper(adapterContext);
-    let finished = false;
-    let committed = false;
-    let usage: Usage | undefined;
-
-    // Translating adapters get decoded events; OpenAI-compatible streams are forwarded as the bytes that came.
-    const decoder = mapper ? createFrameDecoder(provider.adapter.streamFraming) : undefined;
-
-    const translate = (events: StreamEvent[], out: Buffer[]): void => {
-      for (const event of events) {
-        if (finished) break;
-        const mapped = mapper!.map(event);
-        // 'done' may still leave chunks to send first (a usage chunk known only from the last event).
-        for (const chunk of mapped === 'done' ? (mapper!.end?.() ?? []) : mapped) {
-          transcript?.observe(chunk);
-          out.push(Buffer.from(`data: ${chunk}\n\n`));
-        }
-        if (mapped === 'done') {
-          finished = true;
-          out.push(doneFrame);
-        }
-      }
-    };
-
-    const forward = (events: Buffer[], out: Buffer[]): void => {
-      for (const event of events) {
-        if (finished) break;
-        if (!hasData(event)) {
-          // Before content, keep-alives are a hold and stay here; after, they keep the client's connection warm.
-          if (committed) out.push(event);
-          continue;
-        }
-        if (isDone(event)) {
-          finished = true;
-          out.push(event);
-          continue;
-        }
-        if (checkChunk(event, committed)) {
-          // An error event after content goes to the client as the provider sent it, less any secret it echoes.
-          out.push(options.redactor.redactBytes(event));
-          continue;
-        }
-        if (event.indexOf(usageKey) !== -1) usage = provider.adapter.readUsage(event) ?? usage;
-        transcript?.observe(parseEvent(event).data);
-        out.push(event);
-      }
-    };
-
-    const pull = async (): Promise<Buffer[] | null> => {
-      while (!finished) {
-        const chunks = await response.body.read();
-        if (chunks === null) throw new GatewayError('upstream_reset', `${provider.name} ended the stream without finishing it`, { provider: provider.name });
-        const out: Buffer[] = [];
-        for (const chunk of chunks) {
-          if (decoder) translate(decoder.push(chunk), out);
-          else forward(splitter.push(chunk), out);
-        }
-        if (out.length > 0) return out;
-      }
-      return null;
-    };
-
-    const head = await pull();
-    if (head === null) throw new GatewayError('upstream_malformed', `${provider.name} finished the stream before any content`, { provider: provider.name });
-    committed = true;
-    if (mapper) usage = mapper.usage();
-    return {
-      head,
-      async next() {
-        if (finished) return null;
-        try {
-          const events = await pull();
-          if (mapper) usage = mapper.usage();
-          return events;
-        } catch (error) {
-          throw explain(error);
-        }
-      },
-      usage: () => usage,
-      transcript,
-      close() {
-        if (!finished && !attempt.aborted) attempt.abort();
-        onClose();
-      },
-    };
-  }
 }
 
-const doneFrame = Buffer.from('data: [DONE]\n\n');
-const usageKey = Buffer.from('"prompt_tokens"');
-const errorKey = Buffer.from('{"error"');
-
-/** A data event must carry a JSON object; an error object before content is a failed attempt, after it true. */
-function checkChunk(event: Buffer, committed: boolean): boolean {
-  const start = event.indexOf(0x7b); // {
-  let end = event.length - 1;
-  while (end > 0 && (event[end] === 0x0a || event[end] === 0x0d || event[end] === 0x20)) end -= 1;
-  if (start === -1 || event[end] !== 0x7d) throw new GatewayError('upstream_malformed', 'the upstream sent a stream chunk that is not JSON');
-  if (event.indexOf(errorKey) !== start) return false;
-  if (committed) return true;
-  const parsed = safeParse(parseEvent(event).data) as { error?: { message?: string } } | undefined;
-  throw new GatewayError('upstream_server_error', `the upstream sent an error event: ${parsed?.error?.message ?? 'unknown'}`);
-}
 
 const errorField = Buffer.from('"error"');
 
@@ -266,14 +186,6 @@ function errorInside(body: Buffer): string | undefined {
   if (!parsed || parsed.error === undefined || parsed.error === null || parsed.choices !== undefined || parsed.data !== undefined) return undefined;
   const message = typeof parsed.error === 'string' ? parsed.error : (parsed.error as { message?: unknown }).message;
   return typeof message === 'string' ? message.slice(0, 500) : 'no message';
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function firstContentIndex(chunk: Buffer): number {

@@ -43,6 +43,12 @@ export class OutlierDetector {
     return true;
   }
 
+  /** Ends an ejection early (active health checks vouch for the target); the next ejection still lasts longer. */
+  uneject(): void {
+    this.ejectedUntil = Math.min(this.ejectedUntil, this.clock.now());
+    this.failures = 0;
+  }
+
   snapshot(): { ejected: boolean; ejections: number; consecutive_failures: number } {
     return { ejected: this.ejected, ejections: this.ejections, consecutive_failures: this.failures };
   }

@@ -4,8 +4,11 @@ import type { Route, Target } from './route-table.ts';
 // The order in which a request tries a route's targets: tier by tier, and
 // within a tier by the route's balance strategy. Targets that cannot take this
 // request (its class, its sensitivity) are left out; so are targets known to
-// be down, unless every target is (then the ones whose breaker allows it are
-// tried anyway: a guess beats a certain 503).
+// be down (unhealthy, ejected, breaker open, cooling down), unless every
+// target is: then the route panics (Envoy's panic threshold) and offers all of
+// them, least bad first, since a guess beats a certain 503. Each attempt's
+// guard still decides whether it goes (an open breaker's provider gets what
+// its adaptive throttle allows).
 
 export interface CandidateFilter {
   trafficClass: TrafficClass;
@@ -24,12 +27,13 @@ function priceOf(target: Target): number {
 /** The seam where health checks, breakers and outlier detection say whether a target may be tried. */
 export interface TargetAvailability {
   isAvailable(target: Target): boolean;
-  breakerAllows(target: Target): boolean;
+  /** In panic, lower is less bad. */
+  panicRank?(target: Target): number;
   /** Recent time to first token, for least-latency; undefined when unknown. */
   latencyOf?(target: Target): number | undefined;
 }
 
-export const alwaysAvailable: TargetAvailability = { isAvailable: () => true, breakerAllows: () => true };
+export const alwaysAvailable: TargetAvailability = { isAvailable: () => true };
 
 export interface CandidateOrderOptions {
   availability?: TargetAvailability;
@@ -46,35 +50,37 @@ export class CandidateOrder {
     this.random = options.random ?? Math.random;
   }
 
-  /** Every target the request may use, best first. `eligible` counts those the request could use at all. */
-  candidates(route: Route, filter: CandidateFilter): { ordered: Target[]; eligible: number } {
+  /**
+   * Every target the request may use, best first. `eligible` counts those the
+   * request could use at all; `panic` says none was available, so all are offered.
+   */
+  candidates(route: Route, filter: CandidateFilter): { ordered: Target[]; eligible: number; panic: boolean } {
     const ordered: Target[] = [];
-    const fallback: Target[] = [];
+    const down: Target[] = [];
     for (const tier of route.tiers) {
       const usable: Target[] = [];
       for (const target of tier) {
         if (!target.classes.has(filter.trafficClass)) continue;
         if (filter.privateOnly && !target.provider.config.private) continue;
         if (this.availability.isAvailable(target)) usable.push(target);
-        else if (this.availability.breakerAllows(target)) fallback.push(target);
+        else down.push(target);
       }
       if (usable.length > 1) this.balance(route, tier[0]!.tier, usable);
       for (const target of usable) ordered.push(target);
     }
-    const eligible = ordered.length + fallback.length;
-    const chosen = ordered.length > 0 ? ordered : fallback;
+    const panic = ordered.length === 0 && down.length > 0;
+    const chosen = panic ? this.leastBadFirst(down) : ordered;
     // A stable sort: among equal prices, tier and balance order stand.
     if (filter.cheapestFirst) chosen.sort((a, b) => priceOf(a) - priceOf(b));
-    return { ordered: chosen, eligible: eligible + this.countOpen(route, filter) };
+    return { ordered: chosen, eligible: ordered.length + down.length, panic };
   }
 
-  private countOpen(route: Route, filter: CandidateFilter): number {
-    let open = 0;
-    for (const target of route.targets) {
-      if (!target.classes.has(filter.trafficClass) || (filter.privateOnly && !target.provider.config.private)) continue;
-      if (!this.availability.isAvailable(target) && !this.availability.breakerAllows(target)) open += 1;
-    }
-    return open;
+  /** Panic: every target, the least bad first (a stable sort keeps tier order among equals). */
+  private leastBadFirst(targets: Target[]): Target[] {
+    const rank = this.availability.panicRank;
+    if (!rank || targets.length < 2) return targets;
+    const ranks = new Map(targets.map((target) => [target, rank.call(this.availability, target)]));
+    return targets.sort((a, b) => ranks.get(a)! - ranks.get(b)!);
   }
 
   private balance(route: Route, tier: number, targets: Target[]): void {

@@ -24,6 +24,8 @@ export interface Route {
   /** Targets grouped by tier, lowest tier first. */
   readonly tiers: readonly (readonly Target[])[];
   readonly targets: readonly Target[];
+  /** `hedge.on_hold`: race the next target as soon as one signals a busy hold; on by default with more than one target. */
+  readonly hedgeOnHold: boolean;
 }
 
 export class RouteTable {
@@ -50,7 +52,8 @@ export class RouteTable {
         };
       });
       const tierNumbers = [...new Set(targets.map((target) => target.tier))].sort((a, b) => a - b);
-      const route: Route = { name, config: routeConfig, targets, tiers: tierNumbers.map((tier) => targets.filter((target) => target.tier === tier)) };
+      const tiers = tierNumbers.map((tier) => targets.filter((target) => target.tier === tier));
+      const route: Route = { name, config: routeConfig, targets, tiers, hedgeOnHold: routeConfig.hedge?.on_hold ?? targets.length > 1 };
       routes.set(name, route);
       for (const target of targets) {
         const owners = modelOwners.get(target.model) ?? new Set<Route>();

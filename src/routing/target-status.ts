@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '../config/schema.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
+import { AdaptiveThrottle } from '../resilience/adaptive-throttle.ts';
 import { CircuitBreaker, type BreakerState } from '../resilience/circuit-breaker.ts';
 import type { Clock } from '../resilience/clock.ts';
 import { HealthState } from '../resilience/health-state.ts';
@@ -17,14 +18,23 @@ import type { Target } from './route-table.ts';
 
 export interface ProviderStatus {
   breaker: CircuitBreaker;
+  /** Decides in panic routing, where the breaker would refuse and nothing healthier is left (see adaptive-throttle.ts). */
+  throttle: AdaptiveThrottle;
   health: HealthState;
   budget: RetryBudget;
   /** The policies each part was built with, to tell which a reload changed. */
   policies: { breaker: string; health: string; budget: string; outliers: string };
 }
 
+/** The SRE book's K: up to two requests per accepted one before throttling starts. */
+const throttleMultiplier = 2;
+
 export interface TargetState {
+  /** The provider's name, to find its targets when a health check passes. */
+  provider: string;
   outliers: OutlierDetector;
+  /** Health checks passed in a row since the target was ejected: at healthy_threshold it returns. */
+  healthySinceEjection: number;
   /** The outlier_detection policy the detector was built with. */
   outlierPolicy: string;
   latency: LatencyTracker;
@@ -35,6 +45,8 @@ export interface TargetState {
 export interface StatusEvents {
   breakerChanged?(provider: string, state: BreakerState): void;
   ejected?(target: string): void;
+  /** An ejected target returned early: active health checks saw its provider healthy `checks` times in a row. */
+  unejected?(target: string, checks: number): void;
   cooled?(target: string, reason: string, ms: number): void;
 }
 
@@ -61,6 +73,8 @@ export class TargetStatus implements TargetAvailability {
       const kept = this.providers.get(name);
       this.providers.set(name, {
         breaker: kept?.policies.breaker === policies.breaker ? kept.breaker : this.newBreaker(name, config),
+        // Over the breaker's window: both judge the same recent traffic.
+        throttle: kept?.policies.breaker === policies.breaker ? kept.throttle : new AdaptiveThrottle({ multiplier: throttleMultiplier, windowMs: config.circuit_breaker.window }, this.clock),
         health: kept?.policies.health === policies.health ? kept.health : new HealthState({ unhealthyThreshold: config.health_check.unhealthy_threshold, healthyThreshold: config.health_check.healthy_threshold }),
         budget: kept?.policies.budget === policies.budget ? kept.budget : new RetryBudget({ ratio: config.retry_budget.ratio, minPerSecond: config.retry_budget.min_per_second, windowMs: 10_000 }, this.clock),
         policies,
@@ -90,7 +104,7 @@ export class TargetStatus implements TargetAvailability {
     let state = this.targets.get(target.key);
     const outlierPolicy = JSON.stringify(policy);
     if (!state) {
-      state = { outliers: this.newDetector(policy), outlierPolicy, latency: new LatencyTracker(), coolingUntil: 0, coolingReason: undefined };
+      state = { provider: target.provider.name, outliers: this.newDetector(policy), healthySinceEjection: 0, outlierPolicy, latency: new LatencyTracker(), coolingUntil: 0, coolingReason: undefined };
       this.targets.set(target.key, state);
     } else if (state.outlierPolicy !== outlierPolicy) {
       // The policy changed in a reload: it applies from now on (latency and cooldowns are kept).
@@ -112,9 +126,36 @@ export class TargetStatus implements TargetAvailability {
     return !state || (!state.outliers.ejected && state.coolingUntil <= this.clock.now());
   }
 
-  /** Only the breaker: the last word when every target looks bad (panic mode tries the rest anyway). */
-  breakerAllows(target: Target): boolean {
-    return this.providers.get(target.provider.name)?.breaker.canPass() ?? true;
+  /**
+   * For panic routing, when no target is available: lower is less bad. A
+   * target that refused our key, balance or model comes last; the rest go by
+   * the chance their provider's throttle gives a request (its recent accepts).
+   */
+  panicRank(target: Target): number {
+    const state = this.targets.get(target.key);
+    const cooling = state !== undefined && state.coolingUntil > this.clock.now() ? 2 : 0;
+    return cooling + 1 - (this.providers.get(target.provider.name)?.throttle.sendProbability() ?? 1);
+  }
+
+  /**
+   * An active health check of `provider` passed or failed. An ejected target
+   * returns as soon as `healthy_threshold` checks in a row have passed since
+   * its ejection (Envoy's successful_active_health_check_uneject_host), not
+   * only when its ejection time runs out.
+   */
+  healthChecked(provider: string, ok: boolean, healthyThreshold: number): void {
+    for (const [key, state] of this.targets) {
+      if (state.provider !== provider) continue;
+      if (!ok || !state.outliers.ejected) {
+        state.healthySinceEjection = 0;
+        continue;
+      }
+      state.healthySinceEjection += 1;
+      if (state.healthySinceEjection < healthyThreshold) continue;
+      state.healthySinceEjection = 0;
+      state.outliers.uneject();
+      this.events.unejected?.(key, healthyThreshold);
+    }
   }
 
   latencyOf(target: Target): number | undefined {
@@ -122,7 +163,9 @@ export class TargetStatus implements TargetAvailability {
   }
 
   recordSuccess(target: Target, firstTokenMs: number): void {
-    this.providers.get(target.provider.name)?.breaker.record(true);
+    const provider = this.providers.get(target.provider.name);
+    provider?.breaker.record(true);
+    provider?.throttle.accepted();
     const state = this.target(target);
     state.outliers.record(true);
     state.latency.record(firstTokenMs);
@@ -130,12 +173,19 @@ export class TargetStatus implements TargetAvailability {
 
   recordFailure(target: Target, error: GatewayError): void {
     const state = this.target(target);
+    const provider = this.providers.get(target.provider.name);
     if (error.targetFault) {
-      this.providers.get(target.provider.name)?.breaker.record(false);
-      if (state.outliers.record(false)) this.events.ejected?.(target.key);
+      provider?.breaker.record(false);
+      provider?.throttle.refused();
+      if (state.outliers.record(false)) {
+        state.healthySinceEjection = 0;
+        this.events.ejected?.(target.key);
+      }
     } else {
       // The provider answered, so this says nothing about overload: free a half-open probe slot rather than hold it forever.
-      this.providers.get(target.provider.name)?.breaker.releaseProbe();
+      provider?.breaker.releaseProbe();
+      // An answer about the request itself was accepted; shed from our own waiting line, the provider never saw it.
+      if (error.code.startsWith('upstream_')) provider?.throttle.accepted();
     }
     if (error.cooldown) {
       const ms = target.provider.config.failure_cooldown;

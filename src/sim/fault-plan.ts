@@ -6,7 +6,7 @@
 import { nextGaussian, type Prng } from './prng.ts';
 import type { SimFaults } from './sim-options.ts';
 
-export type Behaviour = 'ok' | 'busy' | 'rate_limited' | 'hold' | 'hang' | 'drop' | 'malformed';
+export type Behaviour = 'ok' | 'busy' | 'rate_limited' | 'hold' | 'hang' | 'drop' | 'stall' | 'malformed';
 
 /** An arbitrary answer a test wants the upstream to give. */
 export interface RawAnswer {
@@ -20,7 +20,7 @@ export type ScriptedBehaviour = Behaviour | RawAnswer;
 export interface FaultPlan {
   behaviour: ScriptedBehaviour;
   latencyMs: number;
-  /** For `drop`: content chunks sent before the connection is cut (2 or 3). */
+  /** For `drop` and `stall`: content chunks sent before the connection is cut or goes silent (2 or 3). */
   chunksBeforeDrop: number;
 }
 
@@ -31,12 +31,13 @@ const drawOrder = [
   ['holdRate', 'hold'],
   ['hangRate', 'hang'],
   ['dropRate', 'drop'],
+  ['stallRate', 'stall'],
 ] as const satisfies ReadonlyArray<readonly [keyof SimFaults, Behaviour]>;
 
 export function drawPlan(prng: Prng, faults: SimFaults, scripted: ScriptedBehaviour | undefined): FaultPlan {
   const behaviour = scripted ?? drawBehaviour(prng, faults);
   const latencyMs = drawLatency(prng, faults);
-  const chunksBeforeDrop = behaviour === 'drop' ? 2 + Math.floor(prng.next() * 2) : 0;
+  const chunksBeforeDrop = behaviour === 'drop' || behaviour === 'stall' ? 2 + Math.floor(prng.next() * 2) : 0;
   return { behaviour, latencyMs, chunksBeforeDrop };
 }
 

@@ -10,6 +10,7 @@ export type SimOutcome =
   | 'hold'
   | 'hang'
   | 'drop'
+  | 'stall'
   | 'malformed'
   | 'raw'
   | 'models'
@@ -29,6 +30,7 @@ export function createStats(): SimStats {
     hold: 0,
     hang: 0,
     drop: 0,
+    stall: 0,
     malformed: 0,
     raw: 0,
     models: 0,

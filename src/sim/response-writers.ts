@@ -30,6 +30,8 @@ export interface DeliveryOptions {
   keepaliveIntervalMs: number;
   /** Cut the connection part-way instead of finishing. */
   drop: boolean;
+  /** Stop part-way and stay silent with the connection open (a stream keeps sending keep-alives) until the client leaves. */
+  stall: boolean;
 }
 
 /**
@@ -38,16 +40,20 @@ export interface DeliveryOptions {
  */
 export async function sendCompletion(exchange: Exchange, body: string, options: DeliveryOptions): Promise<void> {
   const { response } = exchange;
-  if (options.holdMs > 0) {
+  if (options.holdMs > 0 || options.stall) {
     response.writeHead(200, { 'content-type': 'application/json' });
     response.flushHeaders();
-    await hold(exchange, '\n', options);
+    if (options.holdMs > 0) await hold(exchange, '\n', options);
   } else {
     response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
   }
   if (exchange.closed) return;
   if (options.drop) writeThenCut(exchange, body.slice(0, Math.floor(body.length / 2)));
-  else response.end(body);
+  else if (options.stall) {
+    await write(exchange, body.slice(0, Math.floor(body.length / 2)));
+    // Blank lines would land inside the JSON: a stalled body is plain silence.
+    await stallUntilClosed(exchange, undefined, options);
+  } else response.end(body);
 }
 
 export interface StreamOptions extends DeliveryOptions {
@@ -61,12 +67,17 @@ const sseHeaders = { 'content-type': 'text/event-stream', 'cache-control': 'no-c
 /** An SSE stream of ready-made events, honouring backpressure. */
 export async function sendStream(exchange: Exchange, events: readonly string[], options: StreamOptions): Promise<void> {
   const { response } = exchange;
-  const sending = options.drop ? events.slice(0, options.eventsBeforeDrop) : events;
+  const sending = options.drop || options.stall ? events.slice(0, options.eventsBeforeDrop) : events;
   response.writeHead(200, sseHeaders);
   if (options.holdMs > 0) {
     response.flushHeaders();
     await hold(exchange, ': keep-alive\n\n', options);
     if (exchange.closed) return;
+  }
+  if (options.stall) {
+    response.flushHeaders();
+    for (const event of sending) await write(exchange, event);
+    return stallUntilClosed(exchange, ': keep-alive\n\n', options);
   }
   // Without pauses the whole stream is one write: the same bytes, far fewer syscalls.
   if (options.chunkIntervalMs === 0) {
@@ -84,6 +95,15 @@ export async function sendStream(exchange: Exchange, events: readonly string[], 
     await write(exchange, event);
   }
   if (!exchange.closed) response.end();
+}
+
+// A stream reported of DeepSeek: content stops, no finish, the connection
+// stays open (keep-alives still coming) for minutes; here until the client goes.
+async function stallUntilClosed(exchange: Exchange, keepalive: string | undefined, options: DeliveryOptions): Promise<void> {
+  while (!exchange.closed) {
+    await pause(exchange, options.keepaliveIntervalMs);
+    if (keepalive !== undefined && !exchange.closed) await write(exchange, keepalive);
+  }
 }
 
 // DeepSeek's documented behaviour under load: the answer is late, but the

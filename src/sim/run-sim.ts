@@ -19,6 +19,7 @@ export async function runSim(argv: string[], log: (line: string) => void = conso
     ['hold', options.holdRate],
     ['hang', options.hangRate],
     ['drop', options.dropRate],
+    ['stall', options.stallRate],
   ].filter(([, rate]) => (rate as number) > 0);
   const latency = options.latencyP99Ms === undefined ? `${options.latencyMs}ms` : `p50 ${options.latencyMs}ms, p99 ${options.latencyP99Ms}ms`;
   log(`switchyard sim "${options.name}" listening on ${url} (seed ${options.seed})`);

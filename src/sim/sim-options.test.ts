@@ -12,13 +12,13 @@ test('flags set their options, in both --flag value and --flag=value forms', () 
   const options = parseSimArgs([
     '--port', '0', '--host=0.0.0.0', '--seed', '9', '--busy-rate', '0.3', '--rate-limit-rate=0.1', '--retry-after', '2',
     '--hold-rate', '0.1', '--hold', '250', '--keepalive-interval', '50', '--latency', '20', '--latency-p99', '200',
-    '--hang-rate', '0.05', '--drop-rate', '0.05', '--chunks', '7', '--chunk-interval', '10',
+    '--hang-rate', '0.05', '--drop-rate', '0.05', '--stall-rate', '0.05', '--chunks', '7', '--chunk-interval', '10',
     '--model', 'deepseek-chat', '--model', 'bge-m3', '--api-key', 'sk-sim', '--name', 'east',
   ]);
   assert.deepEqual(options, {
     port: 0, host: '0.0.0.0', seed: 9, busyRate: 0.3, rateLimitRate: 0.1, retryAfterSeconds: 2,
     holdRate: 0.1, holdMs: 250, keepaliveIntervalMs: 50, latencyMs: 20, latencyP99Ms: 200,
-    hangRate: 0.05, dropRate: 0.05, chunks: 7, chunkIntervalMs: 10,
+    hangRate: 0.05, dropRate: 0.05, stallRate: 0.05, chunks: 7, chunkIntervalMs: 10,
     models: ['deepseek-chat', 'bge-m3'], apiKey: 'sk-sim', name: 'east',
   });
 });

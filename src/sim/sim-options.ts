@@ -24,6 +24,8 @@ export interface SimOptions {
   hangRate: number;
   /** Fraction of requests whose connection is cut mid-answer. */
   dropRate: number;
+  /** Fraction of requests that stop mid-answer and go silent with the connection open (streams: keep-alives only). */
+  stallRate: number;
   /** Content chunks per stream (and words per answer). */
   chunks: number;
   chunkIntervalMs: number;
@@ -48,6 +50,7 @@ export type SimFaults = Pick<
   | 'latencyP99Ms'
   | 'hangRate'
   | 'dropRate'
+  | 'stallRate'
   | 'chunkIntervalMs'
 >;
 
@@ -65,6 +68,7 @@ export const defaultSimOptions: Readonly<SimOptions> = Object.freeze({
   latencyP99Ms: undefined,
   hangRate: 0,
   dropRate: 0,
+  stallRate: 0,
   chunks: 20,
   chunkIntervalMs: 0,
   models: Object.freeze(['sim-small', 'sim-large']) as string[],
@@ -89,6 +93,7 @@ const flagTable: Record<string, { key: keyof SimOptions; kind: ValueKind; help: 
   '--latency-p99': { key: 'latencyP99Ms', kind: 'duration', help: 'p99 ms: makes latency lognormal' },
   '--hang-rate': { key: 'hangRate', kind: 'rate', help: 'fraction accepted and never answered' },
   '--drop-rate': { key: 'dropRate', kind: 'rate', help: 'fraction cut off mid-answer' },
+  '--stall-rate': { key: 'stallRate', kind: 'rate', help: 'fraction that stop mid-answer and stay silent, connection open (streams send keep-alives)' },
   '--chunks': { key: 'chunks', kind: 'count', help: 'content chunks per stream' },
   '--chunk-interval': { key: 'chunkIntervalMs', kind: 'duration', help: 'ms between stream chunks' },
   '--model': { key: 'models', kind: 'models', help: 'a model to serve (repeatable)' },
@@ -162,7 +167,7 @@ export function validateSimOptions(options: SimOptions): void {
     if (row.key === 'apiKey' && options.apiKey === undefined) continue;
     check(row.key, row.kind);
   }
-  const rateSum = options.busyRate + options.rateLimitRate + options.holdRate + options.hangRate + options.dropRate;
+  const rateSum = options.busyRate + options.rateLimitRate + options.holdRate + options.hangRate + options.dropRate + options.stallRate;
   if (rateSum > 1 + 1e-9) problems.push(`the fault rates add up to ${rateSum}; each request gets one behaviour, so their sum must be at most 1`);
   if (options.keepaliveIntervalMs === 0) problems.push('keepaliveIntervalMs (--keepalive-interval) must be above 0');
   if (options.latencyP99Ms !== undefined && !(options.latencyMs > 0 && options.latencyP99Ms >= options.latencyMs)) {

@@ -106,6 +106,40 @@ test('drop cuts a paced stream too, and a non-stream body mid-way', async (t) =>
   assert.throws(() => JSON.parse(cut.text));
 });
 
+test('stall stops a stream after a few content chunks and sends only keep-alives, connection open, until the client leaves', async (t) => {
+  const { sim, url } = await startSim(t, { stallRate: 1, keepaliveIntervalMs: 20 });
+  const client = new AbortController();
+  const response = await post(url, '/chat/completions', { ...hello, stream: true }, {}, client.signal);
+  assert.equal(response.status, 200);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  // Read until two keep-alives have followed the content: the stream is silent but open.
+  while ((text.match(/: keep-alive/g) ?? []).length < 2) text += decoder.decode((await reader.read()).value, { stream: true });
+  const payloads = ssePayloads(text);
+  assert.ok(payloads.length === 3 || payloads.length === 4, `role + 2-3 content chunks, got ${payloads.length}`);
+  assert.ok(!payloads.includes('[DONE]'));
+  assert.equal(sim.stats.stall, 1);
+  const aborted = once(sim.events, 'abort');
+  client.abort();
+  await aborted;
+  assert.equal(sim.requests[0]!.aborted, true, 'only the client ended it');
+});
+
+test('stall sends half a non-stream body, then nothing', async (t) => {
+  const { sim, url } = await startSim(t, { stallRate: 1, keepaliveIntervalMs: 20 });
+  const client = new AbortController();
+  const response = await post(url, '/chat/completions', hello, {}, client.signal);
+  assert.equal(response.status, 200);
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  assert.ok(first.startsWith('{"id":"chatcmpl-'));
+  const more = await Promise.race([reader.read().then(() => 'more'), new Promise((resolve) => setTimeout(resolve, 100, 'silence'))]);
+  assert.equal(more, 'silence', 'nothing after the first half, not even blank lines');
+  client.abort();
+  assert.equal(sim.stats.stall, 1);
+});
+
 test('a paced stream still arrives whole and in order', async (t) => {
   const { url } = await startSim(t, { chunks: 4, chunkIntervalMs: 3 });
   const payloads = ssePayloads(await (await post(url, '/chat/completions', { ...hello, stream: true })).text());

@@ -39,7 +39,7 @@ export interface SimulatedProvider {
   script(behaviours: ScriptedBehaviour[]): void;
 }
 
-const behaviours: ReadonlySet<string> = new Set<Behaviour>(['ok', 'busy', 'rate_limited', 'hold', 'hang', 'drop', 'malformed']);
+const behaviours: ReadonlySet<string> = new Set<Behaviour>(['ok', 'busy', 'rate_limited', 'hold', 'hang', 'drop', 'stall', 'malformed']);
 const maxBodyBytes = 32 * 1024 * 1024;
 const ignore = () => {};
 
@@ -207,12 +207,13 @@ export function createSimulatedProvider(partial: Partial<SimOptions> = {}): Simu
       holdMs: behaviour === 'hold' ? options.holdMs : 0,
       keepaliveIntervalMs: options.keepaliveIntervalMs,
       drop: behaviour === 'drop',
+      stall: behaviour === 'stall',
     };
     if (typeof body === 'string') {
-      if (delivery.holdMs === 0 && !delivery.drop) return sendJson(response, 200, body);
+      if (delivery.holdMs === 0 && !delivery.drop && !delivery.stall) return sendJson(response, 200, body);
       return guard(exchange, sendCompletion(exchange, body, delivery));
     }
-    // Never past the last content event: a dropped stream must not end cleanly.
+    // Never past the last content event: a dropped or stalled stream must not end cleanly.
     const eventsBeforeDrop = Math.min(1 + plan.chunksBeforeDrop, body.length - 2);
     guard(exchange, sendStream(exchange, body, { ...delivery, chunkIntervalMs: options.chunkIntervalMs, eventsBeforeDrop }));
   }

@@ -1,0 +1,183 @@
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { SecretRedactor } from '../errors/redact-secrets.ts';
+import type { AdapterContext, ProviderAdapter, StreamEvent, Usage } from '../providers/provider-spec.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
+import type { Clock } from '../resilience/clock.ts';
+import { SilenceWatch } from '../resilience/silence-watch.ts';
+import { createFrameDecoder } from '../upstream/frame-decoder.ts';
+import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
+import type { UpstreamResponse } from '../upstream/upstream-exchange.ts';
+import { checkChunk, isProviderOnly } from './stream-chunks.ts';
+import { Transcript } from './transcript.ts';
+
+// An upstream stream, from its 200 to its first content and then batch by
+// batch. Before content, keep-alive comments and blank lines are a busy hold
+// (told to `onHold` once, never forwarded); after it, they keep the client's
+// connection warm but do not count as content, so a stream that only sends
+// them for `idleTimeoutMs` has stalled: its upstream request is aborted and
+// the next read fails with `upstream_stalled`.
+
+/** A stream whose first content has arrived; the rest is pulled batch by batch. */
+export interface OpenStream {
+  /** Whole OpenAI SSE events ready for the client, first content included. */
+  head: Buffer[];
+  /** The next events, or null once the upstream finished with [DONE]. Throws a GatewayError on failure. */
+  next(): Promise<Buffer[] | null>;
+  usage(): Usage | undefined;
+  /** What reached the client so far, when asked for. */
+  transcript: Transcript | undefined;
+  /** Aborts the upstream if still open and releases the attempt. Safe to call twice. */
+  close(): void;
+}
+
+export interface StreamOpening {
+  response: UpstreamResponse;
+  adapter: ProviderAdapter;
+  context: AdapterContext;
+  /** The attempt's cancellation: aborted to tear the upstream request down. */
+  attempt: Cancellation;
+  clock: Clock;
+  idleTimeoutMs: number;
+  keepTranscript: boolean;
+  redactor: SecretRedactor;
+  /** Told once when the upstream signals a busy hold before any content. */
+  onHold: (() => void) | undefined;
+  /** What a failed read means for this attempt (a stall, a reset, the client gone). */
+  explain(error: unknown): unknown;
+  /** Releases the attempt's place with the provider. */
+  onClose(): void;
+}
+
+export async function openStream(options: StreamOpening): Promise<OpenStream> {
+  const { response, adapter, attempt, redactor } = options;
+  const providerName = options.context.providerName;
+  const transcript = options.keepTranscript ? new Transcript() : undefined;
+  const splitter = new SseSplitter();
+  const mapper = adapter.createStreamMapper(options.context);
+  let finished = false;
+  let committed = false;
+  let usage: Usage | undefined;
+  let onHold = options.onHold;
+  let watch: SilenceWatch | undefined;
+  /** Set by translate/forward when a batch carried content, for the silence watch. */
+  let content = false;
+
+  const hold = () => {
+    onHold?.();
+    onHold = undefined;
+  };
+
+  // Translating adapters get decoded events; OpenAI-compatible streams are forwarded as the bytes that came.
+  const decoder = mapper ? createFrameDecoder(adapter.streamFraming) : undefined;
+
+  const translate = (events: StreamEvent[], out: Buffer[]): void => {
+    for (const event of events) {
+      if (finished) break;
+      const mapped = mapper!.map(event);
+      // 'done' may still leave chunks to send first (a usage chunk known only from the last event).
+      for (const chunk of mapped === 'done' ? (mapper!.end?.() ?? []) : mapped) {
+        transcript?.observe(chunk);
+        out.push(Buffer.from(`data: ${chunk}\n\n`));
+        content = true;
+      }
+      if (mapped === 'done') {
+        finished = true;
+        out.push(doneFrame);
+      }
+    }
+  };
+
+  const forward = (events: Buffer[], out: Buffer[]): void => {
+    for (const event of events) {
+      if (finished) break;
+      if (!hasData(event)) {
+        // Before content, keep-alives are a hold and stay here; after, they keep the client's connection warm.
+        if (committed) out.push(event);
+        else hold();
+        continue;
+      }
+      if (isDone(event)) {
+        finished = true;
+        out.push(event);
+        continue;
+      }
+      if (checkChunk(event, committed)) {
+        // An error event after content goes to the client as the provider sent it, less any secret it echoes.
+        out.push(redactor.redactBytes(event));
+        continue;
+      }
+      if (isProviderOnly(event)) continue;
+      if (event.indexOf(usageKey) !== -1) usage = adapter.readUsage(event) ?? usage;
+      transcript?.observe(parseEvent(event).data);
+      out.push(event);
+      content = true;
+    }
+  };
+
+  const pull = async (): Promise<Buffer[] | null> => {
+    while (!finished) {
+      watch?.wait(true);
+      const chunks = await response.body.read();
+      watch?.wait(false);
+      if (chunks === null) throw new GatewayError('upstream_reset', `${providerName} ended the stream without finishing it`, { provider: providerName });
+      const out: Buffer[] = [];
+      content = false;
+      for (const chunk of chunks) {
+        if (decoder) translate(decoder.push(chunk), out);
+        else {
+          if (!committed && isBlank(chunk)) hold();
+          forward(splitter.push(chunk), out);
+        }
+      }
+      if (content) watch?.heard();
+      if (out.length > 0) return out;
+    }
+    return null;
+  };
+
+  const head = await pull();
+  if (head === null) throw new GatewayError('upstream_malformed', `${providerName} finished the stream before any content`, { provider: providerName });
+  committed = true;
+  if (mapper) usage = mapper.usage();
+  if (!finished) {
+    const idleMs = options.idleTimeoutMs;
+    watch = new SilenceWatch(options.clock, idleMs, () => attempt.abort(new GatewayError('upstream_stalled', `${providerName} sent no content for ${idleMs}ms mid-answer (timeouts.idle)`, { provider: providerName })));
+  }
+  return {
+    head,
+    async next() {
+      if (finished) {
+        watch?.stop();
+        return null;
+      }
+      try {
+        const events = await pull();
+        if (mapper) usage = mapper.usage();
+        if (finished) watch?.stop();
+        return events;
+      } catch (error) {
+        watch?.stop();
+        throw options.explain(error);
+      }
+    },
+    usage: () => usage,
+    transcript,
+    close() {
+      watch?.stop();
+      if (!finished && !attempt.aborted) attempt.abort();
+      options.onClose();
+    },
+  };
+}
+
+const doneFrame = Buffer.from('data: [DONE]\n\n');
+const usageKey = Buffer.from('"prompt_tokens"');
+
+/** Only line ends and spaces: a blank keep-alive line. */
+export function isBlank(chunk: Buffer): boolean {
+  for (let index = 0; index < chunk.length; index += 1) {
+    const byte = chunk[index];
+    if (byte !== 0x0a && byte !== 0x0d && byte !== 0x20 && byte !== 0x09) return false;
+  }
+  return true;
+}
