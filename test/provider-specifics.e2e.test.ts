@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type OpenAI from 'openai';
 import { APIError } from 'openai';
 import { startAnthropicFake, type AnthropicFake } from './fakes/anthropic-fake.ts';
 import { startAzureFake, type AzureFake } from './fakes/azure-fake.ts';
@@ -124,6 +125,22 @@ describe('provider specifics', () => {
 
   test('bedrock: no active health probe by default (the runtime has no unbilled call)', () => {
     assert.equal(bedrock.requests.filter((request) => request.method === 'GET').length, 0);
+  });
+
+  test('azure: the first stream chunk with only prompt_filter_results is dropped; every chunk is a chat.completion.chunk with id, created and model', async () => {
+    const stream = await gateway.client.chat.completions.create({ model: 'azure', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'x' }] });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.ok(chunks.length > 2);
+    for (const chunk of chunks) {
+      assert.equal(chunk.object, 'chat.completion.chunk');
+      assert.ok(chunk.id.length > 0 && chunk.model.length > 0 && chunk.created > 0, JSON.stringify(chunk));
+      assert.ok(chunk.choices.length > 0 || chunk.usage, `a chunk with neither a choice nor usage: ${JSON.stringify(chunk)}`);
+    }
+    // Clients that index choices[0] on every chunk but the usage one read the text whole.
+    const text = chunks.filter((chunk) => !chunk.usage).map((chunk) => chunk.choices[0]!.delta.content ?? '').join('');
+    assert.match(text, /^Azure here/);
+    assert.ok(chunks.at(-1)!.usage, 'the usage chunk (no choices) is kept');
   });
 
   test('azure: a content-filter refusal is a 400 that says so and names the category', async () => {
