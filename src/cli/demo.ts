@@ -70,9 +70,10 @@ export function demoBanner(baseUrl: string): string {
   Three simulated providers sit behind the route "chat". "deepseek-sim" answers "server
   busy" (503) to about 30% of requests: Switchyard moves those to backup-a or backup-b at
   once (see the x-switchyard-provider and x-switchyard-attempts headers). It also holds about
-  10% open, a 200 with keep-alives and no content, as DeepSeek does under load: those calls
-  take about 2 s, the route's timeouts.first_token, before a backup answers. Every call gets
-  an answer; the console lists each move under "Recent failovers".
+  10% open, a 200 with keep-alives and no content, as DeepSeek does under load: at its first
+  keep-alive (half a second in) Switchyard starts a backup beside it and the first answer
+  wins, so those calls take about 0.6 s. Every call gets an answer; the console lists each
+  move under "Recent failovers".
 
   curl:
     curl ${baseUrl}/v1/chat/completions -H 'content-type: application/json' \\
