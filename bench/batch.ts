@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openAsBlob, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { uploadAndCreate, writeUploadFile, type StepFigures } from './batch-upload.ts';
 import { availableCores, cpuTicks, ticksPerSecond } from './proc-stats.ts';
 import { killAll } from './services.ts';
 import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream } from './targets.ts';
@@ -15,6 +16,7 @@ import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, star
 // the process that also serves realtime traffic). Not part of CI.
 //
 //   npm run bench:batch -- [--requests 5000] [--concurrency 16] [--rounds 3]
+//   npm run bench:batch -- --upload-mb 180
 
 const { values: flags } = parseArgs({
   options: {
@@ -23,6 +25,8 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     // Writes a V8 CPU profile of the gateway into this folder.
     'cpu-prof-dir': { type: 'string' },
+    // Instead: upload a JSONL file of this many MB (50,000 lines) and create a batch from it, measuring memory and stalls.
+    'upload-mb': { type: 'string' },
   },
 });
 const requests = Number(flags.requests);
@@ -41,7 +45,7 @@ const started = await startTarget('switchyard', {
   cpus: pin ? '0' : undefined,
   repoRoot,
   nodeArgs: { switchyard: [...startNodeArgs, ...(flags['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof-dir']}`] : [])] },
-  switchyardConfig: `batches: { store: "${join(workDir, 'batches.db')}", concurrency: ${concurrency}, max_lines: ${requests} }\n`,
+  switchyardConfig: `batches: { store: "${join(workDir, 'batches.db')}", concurrency: ${concurrency}, max_lines: ${Math.max(requests, 50_000)} }\n`,
 });
 if (!started.ok) throw new Error(`Switchyard did not start: ${started.reason}`);
 const base = `http://127.0.0.1:${started.target.port}`;
@@ -86,6 +90,18 @@ async function batch(): Promise<number> {
 }
 
 const pid = started.target.pids()[0]!;
+if (flags['upload-mb'] !== undefined) {
+  const path = join(workDir, 'big.jsonl');
+  const bytes = writeUploadFile(path, Number(flags['upload-mb']), 50_000);
+  const { upload, create, status } = await uploadAndCreate(started.target.port, pid, await openAsBlob(path));
+  const show = (figures: StepFigures) => `${Math.round(figures.ms)} ms, RSS ${figures.startRssMb} → peak ${figures.peakRssMb} MB, longest /healthz wait ${figures.longestProbeMs} ms (${figures.slowProbes} over 100 ms)`;
+  console.log(`upload of ${(bytes / 1024 / 1024).toFixed(0)} MB (50,000 lines): ${show(upload)}`);
+  console.log(`creating the batch (${status}): ${show(create)}`);
+  await started.target.stop();
+  await upstream.stop();
+  rmSync(workDir, { recursive: true, force: true });
+  process.exit(0);
+}
 /** Runs `phase` and returns its wall time and the gateway's CPU µs per request. */
 async function measured(phase: () => Promise<number>): Promise<{ ms: number; cpuUs: number }> {
   const before = cpuTicks(pid);
