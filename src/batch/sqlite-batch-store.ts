@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { countsOf, newId, StoreError, type ActiveBatch, type BatchChange, type BatchRecord, type BatchStore, type LineAnswer, type LineCounts, type LineResult, type LineToRun, type NewFile, type StoredFile } from './batch-store.ts';
 import { migrateSqlite } from './sqlite-schema.ts';
@@ -26,7 +28,7 @@ export class SqliteBatchStore implements BatchStore {
     try {
       this.db = new DatabaseSync(path);
     } catch (error) {
-      throw new Error(`batches.store ${path} cannot be opened: ${(error as Error).message}`);
+      throw new Error(`batches.store ${path} cannot be opened: ${unwritable(path) ?? (error as Error).message}`);
     }
     try {
       // One process owns a store: EXCLUSIVE takes the file's lock at the first write below and keeps
@@ -42,7 +44,8 @@ export class SqliteBatchStore implements BatchStore {
       this.db.close();
       const message = (error as Error).message;
       if (/locked|busy/i.test(message)) throw new Error(`batches.store ${path} is in use by another process; each gateway process needs a store of its own`);
-      if (/readonly|read-only|permission/i.test(message)) throw new Error(`batches.store ${path} cannot be written (${message}): give the gateway a writable path`);
+      const reason = unwritable(path) ?? (/readonly|read-only|permission/i.test(message) ? message : undefined);
+      if (reason) throw new Error(`batches.store ${path} cannot be written (${reason}): give the gateway a writable path`);
       throw new Error(`batches.store ${path}: ${message}`);
     }
   }
@@ -329,5 +332,17 @@ export class SqliteBatchStore implements BatchStore {
 
   async close(): Promise<void> {
     if (this.db.isOpen) this.db.close();
+  }
+}
+
+/** Why this process cannot write the store's folder (a read-only disk, no permission), if it cannot; SQLite's own error is vaguer. */
+function unwritable(path: string): string | undefined {
+  if (path === ':memory:') return undefined;
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    return code === 'EROFS' ? 'read-only file system' : code === 'EACCES' ? 'permission denied' : undefined;
   }
 }
