@@ -24,7 +24,7 @@ const maxErrorsListed = 100;
 /** Lines parsed between two yields to the event loop (~1 ms of work for typical lines). */
 const linesPerSlice = 500;
 /** Valid lines written to the store per call. */
-const linesPerCommit = 2000;
+const linesPerCommit = 500;
 
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

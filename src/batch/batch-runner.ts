@@ -56,6 +56,8 @@ export class BatchRunner {
   /** Lines claimed and not yet answered in the store, by seq: running, or answered in memory only. */
   private readonly held = new Map<number, LineToRun>();
   private readonly running = new Set<Promise<void>>();
+  /** Lines claimed and not started yet, in input order. */
+  private queue: LineToRun[] = [];
   private readonly abort = new Cancellation();
   /** Answers not yet in the store, written together once per event-loop turn (one commit for many lines). */
   private answers: LineAnswer[] = [];
@@ -106,6 +108,7 @@ export class BatchRunner {
     this.upkeep.remember(cancelling);
     await this.store.failOpenLines(id, 'batch_cancelled', at);
     void this.finisher.finish(id);
+    this.wake(0);
     return cancelling;
   }
 
@@ -128,7 +131,11 @@ export class BatchRunner {
     this.wakeTimer.unref();
   }
 
-  /** Upkeep when due, then claims lines for every free place; one pump at a time. */
+  /**
+   * Upkeep when due, then starts lines for every free place; one pump at a time. Lines are claimed
+   * ahead, up to twice `concurrency` held, a batch of them per claim: one claim per line would cost
+   * a round trip to a shared store for every line.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) {
       this.pumpAgain = true;
@@ -140,12 +147,17 @@ export class BatchRunner {
         this.pumpAgain = false;
         const now = this.now();
         await this.upkeep.runIfDue(now);
-        const free = this.concurrency - this.running.size;
-        // Answers the store has not taken yet come first: no new line until they are written.
-        if (this.stopped || free <= 0 || this.answers.length > 0) break;
-        const lines = await this.store.claimLines(free, now, now + this.leaseMs);
-        for (const line of lines) this.launch(line);
-        if (lines.length < free) {
+        this.endQueued(now);
+        this.startQueued();
+        // Answers the store has not taken yet come first: no new claim until they are written.
+        if (this.stopped || this.answers.length > 0 || this.queue.length > this.concurrency / 2) break;
+        const room = 2 * this.concurrency - this.running.size - this.queue.length;
+        if (room <= 0) break;
+        const lines = await this.store.claimLines(room, now, now + this.leaseMs);
+        for (const line of lines) this.held.set(line.seq, line);
+        this.queue.push(...lines);
+        this.startQueued();
+        if (lines.length < room) {
           // Nothing more due now: look again when the next waiting line is due, or at the next upkeep.
           const due = await this.store.nextDue();
           this.wake(Math.max(0, Math.min(due ?? Infinity, this.upkeep.nextAt) - this.now()));
@@ -161,8 +173,22 @@ export class BatchRunner {
     }
   }
 
+  /** Lines claimed ahead whose batch was cancelled or expired since end here, never sent, as that batch's waiting lines do. */
+  private endQueued(now: number): void {
+    this.queue = this.queue.filter((line) => {
+      const batch = this.upkeep.known(line.batchId);
+      const over = batch && endedBy(batch, now);
+      if (!over) return true;
+      this.settle(line, 'failed', { result: resultText({ line: line.line, customId: line.customId, result: null, errorCode: over }), inputTokens: 0, outputTokens: 0 });
+      return false;
+    });
+  }
+
+  private startQueued(): void {
+    while (!this.stopped && this.running.size < this.concurrency && this.queue.length > 0) this.launch(this.queue.shift()!);
+  }
+
   private launch(line: LineToRun): void {
-    this.held.set(line.seq, line);
     const run = this.run(line)
       .catch((error: unknown) => {
         this.gateway.logger.error({ err: error, batch: line.batchId, custom_id: line.customId }, 'batch line failed inside the gateway');
@@ -191,6 +217,9 @@ export class BatchRunner {
       const message = batch ? `The key "${batch.owner}" that created this batch is no longer configured.` : 'The batch of this request is gone.';
       return this.settle(line, 'failed', { result: lineError(line.customId, 'invalid_api_key', message), inputTokens: 0, outputTokens: 0 });
     }
+    // Claimed ahead: the batch may have been cancelled, or its window closed, since.
+    const over = endedBy(batch, this.now());
+    if (over) return this.settle(line, 'failed', { result: resultText({ line: line.line, customId: line.customId, result: null, errorCode: over }), inputTokens: 0, outputTokens: 0 });
     const channel = new CapturedChannel(this.abort);
     await this.sendLine(batch, line, requestId, channel, caller);
     if (this.stopped && (this.abort.aborted || channel.status === 0)) {
@@ -200,7 +229,7 @@ export class BatchRunner {
     if (channel.status >= 200 && channel.status < 300) return this.settle(line, 'done', lineResult(requestId, line.customId, channel));
     // A batch cancelled or expired while the line ran sends nothing more: the line ends here, as its siblings did.
     const current = (await this.store.batch(batch.id).catch(() => undefined)) ?? batch;
-    const ended = current.status === 'cancelling' ? 'batch_cancelled' : current.expired_at !== undefined ? 'batch_expired' : undefined;
+    const ended = endedBy(current, this.now());
     if (ended && channel.status === 0) return this.settle(line, 'failed', { result: resultText({ line: line.line, customId: line.customId, result: null, errorCode: ended }), inputTokens: 0, outputTokens: 0 });
     if (channel.status === 0) return this.postpone(line, firstPauseMs);
     if (transient.has(channel.status) && !ended) {
@@ -292,6 +321,8 @@ export class BatchRunner {
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.wakeTimer);
+    // Claimed, never started: due again at once, for another gateway or the next start.
+    for (const line of this.queue.splice(0)) this.answer({ seq: line.seq, state: 'pending', notBefore: 0 });
     const cut = setTimeout(() => this.abort.abort(new Error('the gateway is shutting down')), graceMs);
     await Promise.all(this.running);
     clearTimeout(cut);
@@ -302,4 +333,11 @@ export class BatchRunner {
     await Promise.race([this.finisher.idle(), new Promise((resolve) => setTimeout(resolve, graceMs))]);
     clearInterval(this.leaseTimer);
   }
+}
+
+/** Why a batch sends no more lines: cancelled, or its window closed (at `now`, ms); undefined while it runs. */
+function endedBy(batch: BatchRecord, now: number): 'batch_cancelled' | 'batch_expired' | undefined {
+  if (batch.status === 'cancelling' || batch.cancelling_at !== undefined) return 'batch_cancelled';
+  if (batch.expired_at !== undefined || now >= batch.expires_at * 1000) return 'batch_expired';
+  return undefined;
 }

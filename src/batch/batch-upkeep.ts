@@ -41,6 +41,11 @@ export class BatchUpkeep {
     this.active.set(batch.id, batch);
   }
 
+  /** A batch as last read, if it is one with work left. */
+  known(id: string): BatchRecord | undefined {
+    return this.active.get(id);
+  }
+
   /** A line's batch, as last read (its status may be a second old). */
   async batch(id: string): Promise<BatchRecord | undefined> {
     const known = this.active.get(id);
