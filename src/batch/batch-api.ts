@@ -128,7 +128,7 @@ export class BatchApi {
     const at = unixSeconds(this.now());
     if (validation.errors.length > 0) {
       await this.store.dropLines(batch.id);
-      const failed = await this.store.updateBatch(batch.id, (current) => ({ ...current, status: 'failed', failed_at: at, errors: validation.errors }), 0);
+      const failed = await this.store.updateBatch(batch.id, (current) => ({ ...current, status: 'failed', failed_at: at, errors: validation.errors, request_counts: { total: 0, completed: 0, failed: 0 } }), 0);
       return this.batchObject(failed ?? batch);
     }
     const started = await this.store.updateBatch(batch.id, (current) => (current.status === 'validating' ? { ...current, status: 'in_progress', in_progress_at: at } : undefined), 0);

@@ -70,6 +70,8 @@ export class BatchRunner {
   private pumpAgain = false;
   private stopped = false;
   private lastStoreError = '';
+  /** The store refused the last write of answers: they wait, and so do new claims. */
+  private answersRefused = false;
 
   constructor(options: BatchRunnerOptions) {
     this.store = options.store;
@@ -149,8 +151,8 @@ export class BatchRunner {
         await this.upkeep.runIfDue(now);
         this.endQueued(now);
         this.startQueued();
-        // Answers the store has not taken yet come first: no new claim until they are written.
-        if (this.stopped || this.answers.length > 0 || this.queue.length > this.concurrency / 2) break;
+        // While the store refuses answers, or they pile up, no new claim: what was answered is written first.
+        if (this.stopped || this.answers.length > 2 * this.concurrency || this.answersRefused || this.queue.length > this.concurrency / 2) break;
         const room = 2 * this.concurrency - this.running.size - this.queue.length;
         if (room <= 0) break;
         const lines = await this.store.claimLines(room, now, now + this.leaseMs);
@@ -286,6 +288,7 @@ export class BatchRunner {
       } catch (error) {
         // Kept, and written when the store can take them: nothing answered is lost, and no line is sent again.
         this.answers = [...answers, ...this.answers];
+        this.answersRefused = true;
         this.storeFailed(error);
         if (!this.stopped) {
           this.writeTimer = setTimeout(() => {
@@ -296,6 +299,7 @@ export class BatchRunner {
         return;
       }
       this.lastStoreError = '';
+      this.answersRefused = false;
       const batches = new Set<string>();
       for (const answer of answers) {
         batches.add(this.held.get(answer.seq)?.batchId ?? '');

@@ -91,6 +91,8 @@ export class BatchUpkeep {
               ...batch,
               status: 'failed',
               failed_at: unixSeconds(this.now()),
+              // Its lines are dropped next: none of them counts.
+              request_counts: { total: 0, completed: 0, failed: 0 },
               errors: [{ code: 'interrupted', line: null, message: 'The gateway stopped while accepting this batch; create it again.', param: null }],
             }
           : undefined,
