@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 // The layering rule of DESIGN.md: a folder under src/ imports only from the
 // folders before it in this list. `sim` stands alone so the simulator can be
 // lifted out; `cli` may use everything.
-const layers = ['errors', 'config', 'observability', 'resilience', 'state', 'cache', 'providers', 'upstream', 'routing', 'pipeline', 'batch', 'server'];
+const layers = ['errors', 'config', 'observability', 'resilience', 'state', 'cache', 'providers', 'upstream', 'routing', 'pipeline', 'front-doors', 'batch', 'server'];
 
 const layerRules = layers.map((layer, index) => ({
   files: [`src/${layer}/**/*.ts`],
@@ -35,6 +35,11 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  {
+    // The console's script runs in the browser (served by src/server/console-assets.ts).
+    files: ['console/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', Node: 'readonly', uPlot: 'readonly' } },
+  },
   {
     files: ['src/sim/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: 'src/sim stands alone: it imports nothing else from src.' }] }] },

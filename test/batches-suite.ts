@@ -6,7 +6,7 @@ import { BatchRunner } from '../src/batch/batch-runner.ts';
 import { FileSweeper } from '../src/batch/file-sweeper.ts';
 import { openBatchStore } from '../src/batch/open-batch-store.ts';
 import type { GatewayError } from '../src/errors/gateway-error.ts';
-import { serveOperation } from '../src/server/serve-operation.ts';
+
 import { batchHarness, jsonl, lines, refused, submit, upload, waitFor, type StoreKind } from './batches-harness.ts';
 import { eventually } from './support/eventually.ts';
 import { startSim } from './support/gateway-harness.ts';
@@ -382,7 +382,7 @@ export function defineBatchTests(kind: StoreKind): void {
     const now = () => clock;
     const store = openBatchStore({ store: path, deadlineMs: 5000, connections: 4 }, gateway.logger);
     const limits = { maxFileSize: 1024 * 1024, maxLines: 100, fileExpirySeconds: day, leaseMs: 30_000 };
-    const runner = new BatchRunner({ store, gateway, concurrency: 2, fileExpirySeconds: day, leaseMs: 30_000, now, dispatch: (operation, body, headers, channel, caller) => serveOperation(gateway, operation, body, headers, channel, caller) });
+    const runner = new BatchRunner({ store, gateway, concurrency: 2, fileExpirySeconds: day, leaseMs: 30_000, now, dispatch: (operation, body, headers, channel, caller) => gateway.serve({ operation, headers, body, channel, caller }) });
     const api = new BatchApi(store, runner, limits, now);
     const sweeper = new FileSweeper({ store, logger: gateway.logger, fileExpirySeconds: day, now });
     runner.start();

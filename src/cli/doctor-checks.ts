@@ -3,7 +3,9 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { Config, ProviderConfig } from '../config/schema.ts';
+import { systemClock } from '../resilience/clock.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
+import { checkModelList, versionHint, type TargetModel } from './model-list-check.ts';
 
 // The checks behind `switchyard doctor`, in the order a person would
 // troubleshoot a provider by hand: does the name resolve, does the port
@@ -108,8 +110,8 @@ async function checkConnect(address: string, port: number, tlsName: string | und
 
 const credentialHeaders = ['authorization', 'x-api-key', 'api-key'];
 
-/** DNS, connect, health endpoint and API key for one provider. */
-export async function checkProvider(name: string, config: ProviderConfig, timeoutMs: number): Promise<SubjectReport> {
+/** DNS, connect, health endpoint and API key for one provider; and whether it has the models `targets` ask of it. */
+export async function checkProvider(name: string, config: ProviderConfig, timeoutMs: number, targets: readonly TargetModel[] = []): Promise<SubjectReport> {
   const url = new URL(config.base_url);
   const report: SubjectReport = { kind: 'provider', name, target: `${config.type} at ${redactUrl(config.base_url)}`, results: [] };
   const skipRest = (...checks: string[]) => {
@@ -131,7 +133,7 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     return report;
   }
 
-  const client = new ProviderClient(name, config);
+  const client = new ProviderClient(name, config, { clock: systemClock });
   try {
     const probe = client.adapter.healthProbe(config);
     const start = performance.now();
@@ -141,7 +143,7 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     if ('problem' in answer) report.results.push({ check: 'health', verdict: 'fail', detail: `${probe.method} ${client.basePath}${probe.path}: ${answer.problem}` });
     else {
       const healthy = answer.statusCode === probe.expectedStatus;
-      const detail = `${probe.method} ${client.basePath}${probe.path} answered ${answer.statusCode} in ${ms} ms${healthy ? '' : `, expected ${probe.expectedStatus}${refused ? ' (see API key)' : ''}`}`;
+      const detail = `${probe.method} ${client.basePath}${probe.path} answered ${answer.statusCode} in ${ms} ms${healthy ? '' : `, expected ${probe.expectedStatus}${refused ? ' (see API key)' : ''}${versionHint(config, answer.statusCode)}`}`;
       report.results.push({ check: 'health', verdict: healthy ? 'ok' : 'fail', detail });
     }
 
@@ -153,6 +155,10 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     else if (refused) report.results.push({ check: 'API key', verdict: 'fail', detail: `refused (${answer.statusCode}): the key is wrong, revoked, or for another account; requests to ${name} will fail until it is replaced` });
     else if (answer.statusCode === probe.expectedStatus) report.results.push({ check: 'API key', verdict: 'ok', detail: 'accepted' });
     else report.results.push({ check: 'API key', verdict: 'skip', detail: `not confirmed: the health endpoint answered ${answer.statusCode}` });
+
+    // OpenAI-compatible APIs list their models at the health endpoint: the routes' models should be among them.
+    const healthy = 'statusCode' in answer && answer.statusCode === 200;
+    if (healthy && config.type === 'openai' && probe.path === '/models' && targets.length > 0) report.results.push(await checkModelList(config, probe.headers ?? {}, targets, timeoutMs));
   } finally {
     await client.destroy();
   }
@@ -203,6 +209,12 @@ export function cacheFigures(metrics: string): { lookups: number; memoryHits: nu
   return { lookups: memoryHits + count('memory', 'miss') + count('memory', 'stale'), memoryHits, redisHits: count('redis', 'hit'), redisErrors: count('redis', 'error') };
 }
 
+/** Where a listener on `host` is reached from this machine. */
+function localOrigin(host: string, port: number): string {
+  const listening = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${listening.includes(':') ? `[${listening}]` : listening}:${port}`;
+}
+
 const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
 
 /**
@@ -211,8 +223,7 @@ const percent = (part: number, whole: number) => `${Math.round((part / whole) * 
  * Not running is not a failure: doctor is often run before the gateway is.
  */
 export async function checkGateway(config: Config, timeoutMs: number): Promise<SubjectReport> {
-  const listening = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-  const origin = `http://${listening.includes(':') ? `[${listening}]` : listening}:${config.server.port}`;
+  const origin = localOrigin(config.server.host, config.server.port);
   const report: SubjectReport = { kind: 'gateway', name: 'switchyard', target: origin, results: [] };
   const start = performance.now();
   let readiness: { status: number; routes: Record<string, { available: number }> };
@@ -233,8 +244,18 @@ export async function checkGateway(config: Config, timeoutMs: number): Promise<S
     report.results.push({ check: 'cache', verdict: 'skip', detail: 'no route has a cache' });
     return report;
   }
+  // /metrics is on the admin plane: its own listener with server.admin, else the gateway's port with an admin key when auth.keys is set.
+  const admin = config.server.admin;
+  const adminKey = admin ? undefined : config.auth?.keys.find((key) => key.admin && key.key)?.key;
+  if (config.auth && !admin && !adminKey) {
+    report.results.push({ check: 'cache', verdict: 'skip', detail: "not checked: the gateway's /metrics needs a key with admin: true, and the config has none" });
+    return report;
+  }
   try {
-    const figures = cacheFigures(await (await fetch(`${origin}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })).text());
+    const metricsOrigin = admin ? localOrigin(admin.host, admin.port) : origin;
+    const answer = await fetch(`${metricsOrigin}/metrics`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    if (!answer.ok) throw new Error(`it answered ${answer.status}`);
+    const figures = cacheFigures(await answer.text());
     const hits = figures.memoryHits + figures.redisHits;
     const redis = config.cache.redis ? ` (memory ${percent(figures.memoryHits, figures.lookups || 1)}, Redis ${percent(figures.redisHits, figures.lookups || 1)}${figures.redisErrors > 0 ? `; ${figures.redisErrors} Redis lookups failed and went to a provider` : ''})` : '';
     report.results.push(

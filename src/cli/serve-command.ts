@@ -1,8 +1,12 @@
 import { watch } from 'node:fs';
+import { configSecrets } from '../config/config-secrets.ts';
 import { ConfigError, loadConfigFile } from '../config/load-config.ts';
+import { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Gateway } from '../pipeline/gateway.ts';
+import type { AddressInfo } from 'node:net';
+import { adminListener } from '../server/admin-plane.ts';
 import { createServer } from '../server/create-server.ts';
 import { resolveConfigSource } from './config-source.ts';
 import { demoBanner, startDemo } from './demo.ts';
@@ -34,12 +38,17 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   }
   const demo = source.kind === 'demo' ? await startDemo({ host: flags.host ?? '127.0.0.1', port: flags.port ?? 8700 }) : undefined;
   const config = withListenOverrides(demo ? demo.config : (source as { config: Config }).config, flags);
-  const logger = createLogger({ level: config.server.log_level });
-  const gateway = new Gateway(config, { logger });
+  const redactor = new SecretRedactor();
+  redactor.learn(configSecrets(config));
+  const logger = createLogger({ level: config.server.log_level, redactor });
+  keepServingOnStrayErrors(logger);
+  const gateway = new Gateway(config, { logger, redactor });
   const app = createServer(gateway);
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const describe = source.kind === 'file' ? `config ${source.file}` : source.kind === 'environment' ? 'providers from environment keys' : 'demo';
   logger.info({ address, source: describe, routes: Object.keys(config.routes), providers: Object.keys(config.providers) }, 'switchyard listening');
+  const admin = adminListener(app)?.server.address() as AddressInfo | undefined;
+  if (admin) logger.info({ address: `http://${admin.family === 'IPv6' ? `[${admin.address}]` : admin.address}:${admin.port}` }, 'admin plane listening: /metrics, /admin/status, /dashboard');
   if (demo) process.stderr.write(demoBanner(address));
 
   if (source.kind === 'file') watchForReload(source.file, gateway, logger, flags);
@@ -83,8 +92,8 @@ function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: S
     try {
       const next = withListenOverrides(await loadConfigFile(file), flags);
       const current = gateway.config.server;
-      if (next.server.port !== current.port || next.server.host !== current.host || next.server.body_limit !== current.body_limit) {
-        logger.warn('server.host, server.port and server.body_limit take effect on restart only');
+      if (next.server.port !== current.port || next.server.host !== current.host || next.server.body_limit !== current.body_limit || JSON.stringify(next.server.admin) !== JSON.stringify(current.admin)) {
+        logger.warn('server.host, server.port, server.body_limit and server.admin take effect on restart only');
       }
       gateway.reload(next);
       logger.info({ reason, routes: Object.keys(next.routes), providers: Object.keys(next.providers) }, 'config reloaded');
@@ -103,4 +112,15 @@ function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: S
   } catch (error) {
     logger.warn({ file, error: (error as Error).message }, 'cannot watch the config file; reload with SIGHUP');
   }
+}
+
+/**
+ * The last resort: an error no code path caught is a bug, but one request's
+ * bug must not stop every other request. It is logged loudly and the
+ * process goes on serving (each request's own failures are answered and
+ * logged where they happen; this catches only what escaped them).
+ */
+function keepServingOnStrayErrors(logger: Logger): void {
+  process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception (a bug); still serving'));
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
 }

@@ -8,13 +8,13 @@ import { openBatchStore } from '../batch/open-batch-store.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
-import { inspectJson } from './inspect-json.ts';
-import { requestIdFrom, serveOperation } from './serve-operation.ts';
+import { requestIdFrom } from '../pipeline/gateway.ts';
+import { inspectJson } from '../pipeline/inspect-json.ts';
 
 // OpenAI's Files and Batches endpoints over HTTP. They are off until
 // `batches.store` names a store; then a runner in this process works through
 // accepted batches (with a shared store, beside the other replicas' runners),
-// each line sent through serveOperation as batch traffic, exactly as if it had
+// each line sent through Gateway.serve as batch traffic, exactly as if it had
 // come from the network with the batch owner's key, and a sweeper removes
 // expired files. A store that cannot be reached answers 503 with Retry-After.
 
@@ -41,7 +41,7 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () 
   const store = openBatchStore({ store: settings.store, deadlineMs: storeDeadlineMs, connections: storeConnections }, gateway.logger);
   const fileExpirySeconds = Math.ceil(settings.file_expiry / 1000);
   // The one place a batch line enters the gateway's request path.
-  const runLine: LineDispatch = (operation, body, headers, channel, caller) => serveOperation(gateway, operation, body, headers, channel, caller);
+  const runLine: LineDispatch = (operation, body, headers, channel, caller) => gateway.serve({ operation, headers, body, channel, caller });
   const runner = new BatchRunner({ store, gateway, concurrency: settings.concurrency, fileExpirySeconds, leaseMs: settings.lease, dispatch: runLine });
   const api = new BatchApi(store, runner, { maxFileSize: settings.max_file_size, maxLines: settings.max_lines, fileExpirySeconds, leaseMs: settings.lease });
   const sweeper = new FileSweeper({ store, logger: gateway.logger, fileExpirySeconds });

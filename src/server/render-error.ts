@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 
-// The one error renderer: every error the gateway answers with, its own or an
-// upstream's it decided to return, leaves here as OpenAI error JSON.
+// Fastify's and Node's own errors, named as gateway errors so they leave as
+// OpenAI error JSON like every other (see pipeline/error-answer.ts).
 
 interface FrameworkError {
   statusCode?: number;
@@ -26,14 +26,4 @@ export function toGatewayError(error: unknown): GatewayError {
     default:
       return new GatewayError('internal_error', 'The gateway failed to handle the request.', { cause: error });
   }
-}
-
-export function errorHeaders(error: GatewayError): Record<string, string> {
-  const headers: Record<string, string> = {};
-  if (error.retryAfterMs !== undefined && (error.status === 429 || error.status === 503)) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
-  return headers;
-}
-
-export function errorBody(error: GatewayError): string {
-  return JSON.stringify(error.toJSON());
 }
