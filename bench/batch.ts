@@ -62,23 +62,7 @@ storeUrl.searchParams.set('schema', schema);
 const store = postgres ? storeUrl.toString() : join(workDir, 'batches.db');
 
 const upstream = await startUpstream({ repoRoot, workDir, cpus: pin ? '1' : undefined });
-await upstream.setDelay(Number(flags['upstream-delay-ms']));
 const gateways: RunningTarget[] = [];
-for (let index = 0; index < replicas; index += 1) {
-  const started = await startTarget('switchyard', {
-    upstreamPort: upstream.port,
-    upstreamPid: upstream.pid,
-    workDir,
-    cpus: pin ? '0' : undefined,
-    repoRoot,
-    nodeArgs: { switchyard: [...startNodeArgs, ...(flags['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof-dir']}`] : [])] },
-    switchyardConfig: `batches: { store: "${store}", concurrency: ${concurrency}, max_lines: ${Math.max(requests, 50_000)} }\n`,
-  });
-  if (!started.ok) throw new Error(`Switchyard did not start: ${started.reason}`);
-  gateways.push(started.target);
-}
-const base = `http://127.0.0.1:${gateways[0]!.port}`;
-const pids = gateways.map((gateway) => gateway.pids()[0]!);
 
 async function finish(): Promise<void> {
   for (const gateway of gateways) await gateway.stop();
@@ -92,16 +76,26 @@ async function finish(): Promise<void> {
   }
 }
 
-if (flags['upload-mb'] !== undefined) {
-  const path = join(workDir, 'big.jsonl');
-  const bytes = writeUploadFile(path, Number(flags['upload-mb']), 50_000);
-  const { upload, create, status } = await uploadAndCreate(gateways[0]!.port, pids[0]!, await openAsBlob(path));
-  const show = (figures: StepFigures) => `${Math.round(figures.ms)} ms, RSS ${figures.startRssMb} → peak ${figures.peakRssMb} MB, longest /healthz wait ${figures.longestProbeMs} ms (${figures.slowProbes} over 100 ms)`;
-  console.log(`${flags.store} store: upload of ${(bytes / 1024 / 1024).toFixed(0)} MB (50,000 lines): ${show(upload)}`);
-  console.log(`${flags.store} store: creating the batch (${status}): ${show(create)}`);
-  await finish();
-  process.exit(0);
+await upstream.setDelay(Number(flags['upstream-delay-ms']));
+for (let index = 0; index < replicas; index += 1) {
+  const started = await startTarget('switchyard', {
+    upstreamPort: upstream.port,
+    upstreamPid: upstream.pid,
+    workDir,
+    cpus: pin ? '0' : undefined,
+    repoRoot,
+    nodeArgs: { switchyard: [...startNodeArgs, ...(flags['cpu-prof-dir'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof-dir']}`] : [])] },
+    switchyardConfig: `batches: { store: "${store}", concurrency: ${concurrency}, max_lines: ${Math.max(requests, 50_000)} }\n`,
+  });
+  if (!started.ok) {
+    await finish();
+    throw new Error(`Switchyard did not start: ${started.reason}`);
+  }
+  gateways.push(started.target);
 }
+const base = `http://127.0.0.1:${gateways[0]!.port}`;
+const pids = gateways.map((gateway) => gateway.pids()[0]!);
+
 
 async function online(): Promise<number> {
   const begin = performance.now();
@@ -160,22 +154,40 @@ async function linesByGateway(): Promise<number[]> {
   );
 }
 
-const label = `${flags.store}, ${replicas} ${replicas === 1 ? 'gateway' : 'gateways'}, upstream delay ${flags['upstream-delay-ms']} ms`;
-for (let round = 1; round <= rounds; round += 1) {
-  if (replicas === 1 && !postgres) {
-    const plain = await measured(online);
-    const batched = await measured(batch);
-    console.log(
-      `round ${round} (${label}): online ${Math.round((requests / plain.ms) * 1000)} req/s at ${Math.round(plain.cpuUs)} µs CPU each; ` +
-        `batch ${Math.round((requests / batched.ms) * 1000)} lines/s (upload to completed) at ${Math.round(batched.cpuUs)} µs CPU each; ` +
-        `batch ÷ online: time ${(plain.ms / batched.ms).toFixed(2)}, CPU ${(batched.cpuUs / plain.cpuUs).toFixed(2)}`,
-    );
-    continue;
-  }
-  const before = await linesByGateway();
-  const batched = await measured(batch);
-  const after = await linesByGateway();
-  const split = after.map((count, index) => count - before[index]!).join(' / ');
-  console.log(`round ${round} (${label}): batch ${Math.round((requests / batched.ms) * 1000)} lines/s (upload to completed) at ${Math.round(batched.cpuUs)} µs gateway CPU per line; lines by gateway ${split}`);
+async function uploadFigures(): Promise<void> {
+  const path = join(workDir, 'big.jsonl');
+  const bytes = writeUploadFile(path, Number(flags['upload-mb']), 50_000);
+  const { upload, create, status } = await uploadAndCreate(gateways[0]!.port, pids[0]!, await openAsBlob(path));
+  const show = (figures: StepFigures) => `${Math.round(figures.ms)} ms, RSS ${figures.startRssMb} → peak ${figures.peakRssMb} MB, longest /healthz wait ${figures.longestProbeMs} ms (${figures.slowProbes} over 100 ms)`;
+  console.log(`${flags.store} store: upload of ${(bytes / 1024 / 1024).toFixed(0)} MB (50,000 lines): ${show(upload)}`);
+  console.log(`${flags.store} store: creating the batch (${status}): ${show(create)}`);
 }
-await finish();
+
+async function roundFigures(): Promise<void> {
+  const label = `${flags.store}, ${replicas} ${replicas === 1 ? 'gateway' : 'gateways'}, upstream delay ${flags['upstream-delay-ms']} ms`;
+  for (let round = 1; round <= rounds; round += 1) {
+    if (replicas === 1 && !postgres) {
+      const plain = await measured(online);
+      const batched = await measured(batch);
+      console.log(
+        `round ${round} (${label}): online ${Math.round((requests / plain.ms) * 1000)} req/s at ${Math.round(plain.cpuUs)} µs CPU each; ` +
+          `batch ${Math.round((requests / batched.ms) * 1000)} lines/s (upload to completed) at ${Math.round(batched.cpuUs)} µs CPU each; ` +
+          `batch ÷ online: time ${(plain.ms / batched.ms).toFixed(2)}, CPU ${(batched.cpuUs / plain.cpuUs).toFixed(2)}`,
+      );
+      continue;
+    }
+    const before = await linesByGateway();
+    const batched = await measured(batch);
+    const after = await linesByGateway();
+    const split = after.map((count, index) => count - before[index]!).join(' / ');
+    console.log(`round ${round} (${label}): batch ${Math.round((requests / batched.ms) * 1000)} lines/s (upload to completed) at ${Math.round(batched.cpuUs)} µs gateway CPU per line; lines by gateway ${split}`);
+  }
+}
+
+// The schema is dropped however the run ends (an error, Ctrl-C).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void finish().finally(() => process.exit(130)));
+try {
+  await (flags['upload-mb'] !== undefined ? uploadFigures() : roundFigures());
+} finally {
+  await finish();
+}

@@ -181,7 +181,7 @@ export class BatchRunner {
       const batch = this.upkeep.known(line.batchId);
       const over = batch && endedBy(batch, now);
       if (!over) return true;
-      this.settle(line, 'failed', { result: resultText({ line: line.line, customId: line.customId, result: null, errorCode: over }), inputTokens: 0, outputTokens: 0 });
+      this.settle(line, 'failed', endedLine(line, over));
       return false;
     });
   }
@@ -214,14 +214,15 @@ export class BatchRunner {
   private async run(line: LineToRun): Promise<void> {
     const batch = await this.upkeep.batch(line.batchId);
     const requestId = newId('batch_req_');
-    const caller = batch ? this.callerOf(batch) : 'key gone';
-    if (!batch || caller === 'key gone') {
-      const message = batch ? `The key "${batch.owner}" that created this batch is no longer configured.` : 'The batch of this request is gone.';
+    if (!batch) return this.settle(line, 'failed', { result: lineError(line.customId, 'batch_not_found', 'The batch of this request is gone.'), inputTokens: 0, outputTokens: 0 });
+    const caller = this.callerOf(batch);
+    if (caller === 'key gone') {
+      const message = `The key "${batch.owner}" that created this batch is no longer configured.`;
       return this.settle(line, 'failed', { result: lineError(line.customId, 'invalid_api_key', message), inputTokens: 0, outputTokens: 0 });
     }
     // Claimed ahead: the batch may have been cancelled, or its window closed, since.
     const over = endedBy(batch, this.now());
-    if (over) return this.settle(line, 'failed', { result: resultText({ line: line.line, customId: line.customId, result: null, errorCode: over }), inputTokens: 0, outputTokens: 0 });
+    if (over) return this.settle(line, 'failed', endedLine(line, over));
     const channel = new CapturedChannel(this.abort);
     await this.sendLine(batch, line, requestId, channel, caller);
     if (this.stopped && (this.abort.aborted || channel.status === 0)) {
@@ -232,7 +233,7 @@ export class BatchRunner {
     // A batch cancelled or expired while the line ran sends nothing more: the line ends here, as its siblings did.
     const current = (await this.store.batch(batch.id).catch(() => undefined)) ?? batch;
     const ended = endedBy(current, this.now());
-    if (ended && channel.status === 0) return this.settle(line, 'failed', { result: resultText({ line: line.line, customId: line.customId, result: null, errorCode: ended }), inputTokens: 0, outputTokens: 0 });
+    if (ended && channel.status === 0) return this.settle(line, 'failed', endedLine(line, ended));
     if (channel.status === 0) return this.postpone(line, firstPauseMs);
     if (transient.has(channel.status) && !ended) {
       const retryAfterMs = Number(channel.headers['retry-after']) * 1000 || 0;
@@ -344,4 +345,9 @@ function endedBy(batch: BatchRecord, now: number): 'batch_cancelled' | 'batch_ex
   if (batch.status === 'cancelling' || batch.cancelling_at !== undefined) return 'batch_cancelled';
   if (batch.expired_at !== undefined || now >= batch.expires_at * 1000) return 'batch_expired';
   return undefined;
+}
+
+/** The answer of a line a cancel or an expiry ended before it was sent. */
+function endedLine(line: LineToRun, code: 'batch_cancelled' | 'batch_expired'): { result: string; inputTokens: number; outputTokens: number } {
+  return { result: resultText({ line: line.line, customId: line.customId, result: null, errorCode: code }), inputTokens: 0, outputTokens: 0 };
 }

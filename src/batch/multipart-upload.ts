@@ -30,6 +30,7 @@ const unfinishedFileSeconds = 86_400;
 export async function receiveUpload(target: UploadTarget, checkFields: FieldCheck): Promise<StoredFile> {
   const fields = new Map<string, string>();
   let file: Promise<FileWriter> | undefined;
+  let fileStream: Readable | undefined;
   let parser: busboy.Busboy;
   try {
     parser = busboy({ headers: { 'content-type': target.contentType }, limits: { fieldNameSize: 100, fieldSize: 4096, fields: 32, files: 1, parts: 40 } });
@@ -41,6 +42,8 @@ export async function receiveUpload(target: UploadTarget, checkFields: FieldChec
       target.body.unpipe(parser);
       parser.destroy();
       target.body.resume();
+      // A file part cut off here (the client went away, the form broke) ends its writer, which drops what it wrote.
+      fileStream?.destroy(new Error('the upload ended early'));
       reject(error instanceof GatewayError || error instanceof Error ? error : new Error(String(error)));
     };
     parser.on('field', (name, value) => {
@@ -51,6 +54,7 @@ export async function receiveUpload(target: UploadTarget, checkFields: FieldChec
         stream.resume();
         return;
       }
+      fileStream = stream;
       file = store(target, stream, info.filename);
       file.catch(fail);
     });

@@ -93,7 +93,10 @@ export class PostgresConnection {
         timer = setTimeout(() => reject(new Error(`no answer within ${this.deadlineMs} ms`)), this.deadlineMs);
       });
       try {
-        const result = await Promise.race([client.query(text, values as unknown[] | undefined), deadline]);
+        const pending = client.query(text, values as unknown[] | undefined);
+        // Past the deadline the connection is dropped and this fails later, with no one waiting for it.
+        pending.catch(() => {});
+        const result = await Promise.race([pending, deadline]);
         return { rows: result.rows, rowCount: result.rowCount ?? 0 };
       } catch (error) {
         broken ??= isConnectionFailure(error) ? (error as Error) : undefined;
