@@ -163,7 +163,7 @@ export async function submit(client: OpenAI, content: string, window = '24h'): P
 const ended = (batch: OpenAI.Batches.Batch) => ['completed', 'failed', 'expired', 'cancelled'].includes(batch.status);
 
 /** Polls as an application would, until the batch ends or `until` holds; fails after `limitMs`. */
-export async function waitFor(client: OpenAI, id: string, until: (batch: OpenAI.Batches.Batch) => boolean = ended, limitMs = 10_000): Promise<OpenAI.Batches.Batch> {
+export async function waitFor(client: OpenAI, id: string, until: (batch: OpenAI.Batches.Batch) => boolean = ended, limitMs = 20_000): Promise<OpenAI.Batches.Batch> {
   const started = Date.now();
   for (;;) {
     const batch = await client.batches.retrieve(id);

@@ -85,7 +85,7 @@ test('a gateway killed with SIGKILL mid-batch: the other takes its lines over on
     await new Promise((resolve) => doomed.child.once('exit', resolve));
     for (const prompt of prompts) provider().release(prompt);
 
-    const done = await waitFor(survivor.client, created.id, undefined, 20_000);
+    const done = await waitFor(survivor.client, created.id, undefined, 30_000);
     assert.equal(done.status, 'completed');
     assert.deepEqual(done.request_counts, { total: 8, completed: 8, failed: 0 });
     const output = await lines(survivor.client, done.output_file_id);

@@ -7,6 +7,7 @@ import { BatchFinisher } from './batch-finisher.ts';
 import type { BatchEndpoint } from './batch-input.ts';
 import { newId, type BatchRecord, type BatchStore, type LineAnswer, type LineToRun } from './batch-store.ts';
 import { BatchUpkeep } from './batch-upkeep.ts';
+import { AnswerWriter } from './answer-writer.ts';
 import { CapturedChannel } from './captured-channel.ts';
 import { lineError, lineResult, resultText } from './line-results.ts';
 
@@ -17,7 +18,7 @@ import { lineError, lineResult, resultText } from './line-results.ts';
 // (429, 5xx, timeout) is not an answer: the line is tried again later, with a
 // growing pause that honours Retry-After, until the batch's completion window
 // closes. When the store cannot be written (disk full, database away), answers
-// wait in memory and are written when it can be; no new line starts meanwhile.
+// wait in memory (AnswerWriter) and are written when it can be; no new line is claimed meanwhile.
 // Several gateways may run one store's batches together (see BatchStore).
 
 /** Serves one line as the server serves a request: parse, route permission, admission, pipeline. */
@@ -59,10 +60,7 @@ export class BatchRunner {
   /** Lines claimed and not started yet, in input order. */
   private queue: LineToRun[] = [];
   private readonly abort = new Cancellation();
-  /** Answers not yet in the store, written together once per event-loop turn (one commit for many lines). */
-  private answers: LineAnswer[] = [];
-  private writing: Promise<void> | undefined;
-  private writeTimer: NodeJS.Timeout | undefined;
+  private readonly writer: AnswerWriter;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Infinity;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -70,8 +68,6 @@ export class BatchRunner {
   private pumpAgain = false;
   private stopped = false;
   private lastStoreError = '';
-  /** The store refused the last write of answers: they wait, and so do new claims. */
-  private answersRefused = false;
 
   constructor(options: BatchRunnerOptions) {
     this.store = options.store;
@@ -83,6 +79,7 @@ export class BatchRunner {
     const storeFailed = (error: unknown) => this.storeFailed(error);
     this.finisher = new BatchFinisher({ store: this.store, logger: this.gateway.logger, fileExpirySeconds: options.fileExpirySeconds, leaseMs: this.leaseMs, now: this.now, storeFailed });
     this.upkeep = new BatchUpkeep({ store: this.store, finisher: this.finisher, now: this.now });
+    this.writer = new AnswerWriter({ store: this.store, refusedBy: storeFailed, written: (answers) => this.written(answers), retryMs: storeRetryMs });
   }
 
   start(): void {
@@ -152,7 +149,7 @@ export class BatchRunner {
         this.endQueued(now);
         this.startQueued();
         // While the store refuses answers, or they pile up, no new claim: what was answered is written first.
-        if (this.stopped || this.answers.length > 2 * this.concurrency || this.answersRefused || this.queue.length > this.concurrency / 2) break;
+        if (this.stopped || this.writer.refused || this.writer.backlog > 2 * this.concurrency || this.queue.length > this.concurrency / 2) break;
         const room = 2 * this.concurrency - this.running.size - this.queue.length;
         if (room <= 0) break;
         const lines = await this.store.claimLines(room, now, now + this.leaseMs);
@@ -269,47 +266,21 @@ export class BatchRunner {
     this.answer({ seq: line.seq, state, ...answer });
   }
 
-  // A commit per answer cost more than the answer's trip through the gateway;
-  // answers that arrive in the same turn share one.
   private answer(answer: LineAnswer): void {
-    this.answers.push(answer);
-    if (this.writing || this.writeTimer) return;
-    this.writeTimer = setTimeout(() => {
-      this.writeTimer = undefined;
-      this.writing = this.write().finally(() => (this.writing = undefined));
-    }, 0);
+    this.writer.add(answer);
   }
 
-  private async write(): Promise<void> {
-    while (this.answers.length > 0) {
-      const answers = this.answers;
-      this.answers = [];
-      try {
-        await this.store.writeAnswers(answers);
-      } catch (error) {
-        // Kept, and written when the store can take them: nothing answered is lost, and no line is sent again.
-        this.answers = [...answers, ...this.answers];
-        this.answersRefused = true;
-        this.storeFailed(error);
-        if (!this.stopped) {
-          this.writeTimer = setTimeout(() => {
-            this.writeTimer = undefined;
-            this.writing = this.write().finally(() => (this.writing = undefined));
-          }, storeRetryMs);
-        }
-        return;
-      }
-      this.lastStoreError = '';
-      this.answersRefused = false;
-      const batches = new Set<string>();
-      for (const answer of answers) {
-        batches.add(this.held.get(answer.seq)?.batchId ?? '');
-        this.held.delete(answer.seq);
-      }
-      // The batch's last line here: maybe its last line anywhere, and then the batch ends now rather than at the next upkeep.
-      const stillHeld = new Set([...this.held.values()].map((line) => line.batchId));
-      for (const id of batches) if (id !== '' && !stillHeld.has(id)) void this.finisher.finish(id);
+  /** Answers in the store: their lines are no longer held here. */
+  private written(answers: readonly LineAnswer[]): void {
+    this.lastStoreError = '';
+    const batches = new Set<string>();
+    for (const answer of answers) {
+      batches.add(this.held.get(answer.seq)?.batchId ?? '');
+      this.held.delete(answer.seq);
     }
+    // The batch's last line here: maybe its last line anywhere, and then the batch ends now rather than at the next upkeep.
+    const stillHeld = new Set([...this.held.values()].map((line) => line.batchId));
+    for (const id of batches) if (id !== '' && !stillHeld.has(id)) void this.finisher.finish(id);
     this.wake(0);
   }
 
@@ -331,10 +302,7 @@ export class BatchRunner {
     const cut = setTimeout(() => this.abort.abort(new Error('the gateway is shutting down')), graceMs);
     await Promise.all(this.running);
     clearTimeout(cut);
-    clearTimeout(this.writeTimer);
-    this.writeTimer = undefined;
-    await this.writing;
-    await this.write();
+    await this.writer.stop();
     await Promise.race([this.finisher.idle(), new Promise((resolve) => setTimeout(resolve, graceMs))]);
     clearInterval(this.leaseTimer);
   }
