@@ -78,6 +78,18 @@ function serve(
   return Promise.race([next('switchyard listening'), exited]).then((line) => ({ child, origin: line.address as string, lines, stderr: () => stderr, next }));
 }
 
+/** Starts a stream, sends SIGTERM once its first bytes came, and reads the rest: what the client saw, and the exit code. */
+async function streamThroughSigterm(origin: string, child: ChildProcess): Promise<{ text: string; exited: Promise<number | null> }> {
+  const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+  const reader = response.body!.getReader();
+  await reader.read();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  let text = '';
+  for (let part = await reader.read(); !part.done; part = await reader.read()) text += Buffer.from(part.value).toString();
+  return { text, exited };
+}
+
 test('check lists every config error with its path and exits 1', async () => {
   const file = join(directory, 'bad.yaml');
   writeFileSync(file, `providers:
@@ -140,13 +152,7 @@ test('SIGTERM lets a stream in flight finish, then exits 0', async () => {
   upstream.setFaults({ chunkIntervalMs: 40 });
   const { child, origin } = await serve(file);
   try {
-    const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
-    const reader = response.body!.getReader();
-    await reader.read();
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    let text = '';
-    for (let part = await reader.read(); !part.done; part = await reader.read()) text += Buffer.from(part.value).toString();
+    const { text, exited } = await streamThroughSigterm(origin, child);
     assert.ok(text.trimEnd().endsWith('data: [DONE]'), 'the stream finished whole');
     assert.equal(await exited, 0);
   } finally {
@@ -264,13 +270,7 @@ test('a stream still running when the drain timeout ends gets an error event, no
   upstream.setFaults({ chunkIntervalMs: 500 });
   const { child, origin, lines } = await serve(file);
   try {
-    const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
-    const reader = response.body!.getReader();
-    await reader.read();
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    let text = '';
-    for (let part = await reader.read(); !part.done; part = await reader.read()) text += Buffer.from(part.value).toString();
+    const { text, exited } = await streamThroughSigterm(origin, child);
     assert.match(text, /"code":"shutting_down"/);
     assert.ok(!text.includes('[DONE]'));
     assert.equal(await exited, 0);
