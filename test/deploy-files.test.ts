@@ -55,7 +55,12 @@ async function exportedFamilies(): Promise<Map<string, string>> {
   metrics.setCircuitState('p', 'closed');
   metrics.setHealthy('p', true);
   metrics.readInFlightFrom(() => [['p', 0]]);
-  metrics.readQueueDepthFrom(() => [['normal', 0]]);
+  metrics.readQueueDepthFrom(() => [['p', 'normal', 0]]);
+  metrics.readAnomaliesFrom(() => [['p', 'ttft', false]]);
+  metrics.observeAttempt('p', 'ok', 0.05);
+  metrics.countRetry('p', 'retry');
+  metrics.countHedge('p');
+  metrics.countBreakerTransition('p', 'open');
   const text = await metrics.render();
   const families = new Map<string, string>();
   for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) families.set(match[1]!, match[2]!);
@@ -72,7 +77,7 @@ function isExported(name: string, families: Map<string, string>): boolean {
 
 function metricNamesIn(expressions: string[]): Set<string> {
   const names = new Set<string>();
-  for (const expr of expressions) for (const match of expr.matchAll(/\bswitchyard_[a-z0-9_]+/g)) names.add(match[0]);
+  for (const expr of expressions) for (const match of expr.matchAll(/\b(?:switchyard|process|nodejs)_[a-z0-9_]+/g)) names.add(match[0]);
   return names;
 }
 
@@ -115,7 +120,8 @@ test('the dashboard is valid JSON with unique panel ids, a datasource variable a
 
 test('every metric the rules and the dashboard query is one the gateway exports', async () => {
   const families = await exportedFamilies();
-  assert.ok(families.has('switchyard_process_resident_memory_bytes'), 'default process metrics are on');
+  // prom-client's standard names, unprefixed, as Node.js dashboards expect them (DESIGN.md contract).
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) assert.ok(families.has(name), `${name} is served`);
   const expressions = [...loadRules().map((rule) => rule.expr), ...dashboardQueries(JSON.parse(readFileSync(dashboardPath, 'utf8')))];
   const used = metricNamesIn(expressions);
   // Guard against a vacuous pass: the files must actually query the gateway.

@@ -1,4 +1,4 @@
-import type { GatewayMetrics } from '../observability/metrics.ts';
+import { noKey, type GatewayMetrics } from '../observability/metrics.ts';
 import type { RequestLog } from '../observability/request-log.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
@@ -34,9 +34,10 @@ function account({ metrics, log, request, record, id, latencyMs }: Pending): voi
   const route = record.route ?? 'none';
   const provider = record.provider ?? 'none';
   const status = record.clientGone ? 499 : record.status;
-  metrics.countRequest(route, provider, status, latencyMs / 1000);
+  const key = request?.tenant ?? noKey;
+  metrics.countRequest(route, provider, status, latencyMs / 1000, key);
   if (record.firstTokenMs !== undefined && record.provider) metrics.observeFirstToken(route, provider, record.firstTokenMs / 1000);
-  if (record.usage && record.provider && record.model) metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd);
+  if (record.usage && record.provider && record.model) metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd, key);
   log.write({
     id,
     route,
@@ -45,6 +46,7 @@ function account({ metrics, log, request, record, id, latencyMs }: Pending): voi
     status,
     attempts: record.attempts,
     failures: record.failures,
+    error: record.error,
     stream: request?.client.stream,
     cache: record.cache,
     latencyMs,

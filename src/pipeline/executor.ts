@@ -60,6 +60,7 @@ async function executeCached(parts: ExecutorParts, route: Route, request: Gatewa
     await runAttempts(parts, route, request, channel, record, cachePlan);
   } catch (error) {
     if (!answerStale(cachePlan, error, request, channel, record)) throw error;
+    parts.status.history.record(`route:${route.name}`, 'stale');
   } finally {
     releaseWaiters(cachePlan);
   }
@@ -88,8 +89,9 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
   const deadlineTimer = setDeadline(leftMs, () => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)));
   const plan = new AttemptPlan(usable, route.config.retry, deadline);
   let lastError: GatewayError | undefined;
-  /** The soonest a target held back by its rate_limit frees up, when one was. */
+  /** The soonest a target held back by its rate_limit frees up, when one was, and which provider that was. */
   let rateLimitedForMs: number | undefined;
+  let rateLimitedProvider: string | undefined;
 
   /** Rate limit, breaker and retry budget all say yes; a first attempt counts toward the budget's base. */
   const permitted = (target: Target, retry: boolean): boolean => {
@@ -97,6 +99,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
     if (bucket) {
       const waitMs = bucket.waitMs();
       if (waitMs > 0) {
+        if (rateLimitedForMs === undefined || waitMs < rateLimitedForMs) rateLimitedProvider = target.provider.name;
         rateLimitedForMs = Math.min(rateLimitedForMs ?? waitMs, waitMs);
         return false;
       }
@@ -113,11 +116,24 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
     record.attempts += 1;
     const breaker = parts.status.provider(target.provider.name).breaker;
     breaker.onSend();
-    const remaining = Math.max(1, deadline - performance.now());
-    return runAttempt({ target, request, cancel: attempt, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).catch((error: unknown) => {
-      if (cancel.aborted || attempt.aborted) breaker.releaseProbe();
-      throw error;
-    });
+    const startedAt = performance.now();
+    const remaining = Math.max(1, deadline - startedAt);
+    const provider = target.provider.name;
+    return runAttempt({ target, request, cancel: attempt, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).then(
+      (result) => {
+        // Per attempt, from its own start: an earlier attempt's failure is not charged to this provider.
+        const ms = result.firstTokenAt - startedAt;
+        parts.metrics.observeAttempt(provider, 'ok', ms / 1000);
+        parts.status.recordFirstToken(target, ms);
+        return result;
+      },
+      (error: unknown) => {
+        const aborted = cancel.aborted || attempt.aborted;
+        if (aborted) breaker.releaseProbe();
+        parts.metrics.observeAttempt(provider, error instanceof GatewayError && !cancel.aborted ? error.code : 'cancelled', (performance.now() - startedAt) / 1000);
+        throw error;
+      },
+    );
   };
 
   const onFailure = (target: Target, failure: GatewayError) => {
@@ -141,6 +157,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
         plan.drop(step.target);
         continue;
       }
+      if (record.attempts > 0) parts.metrics.countRetry(step.target.provider.name, step.retry ? 'retry' : 'failover');
       const outcome = await hedgedAttempt({
         first: step.target,
         cancel,
@@ -148,7 +165,10 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
         hedgeAfterMs: hedgeDelay(route, parts.status, step.target),
         pickHedge: () => {
           const candidate = plan.hedgeCandidate(performance.now(), step.target);
-          if (candidate && permitted(candidate, true)) return candidate;
+          if (candidate && permitted(candidate, true)) {
+            parts.metrics.countHedge(candidate.provider.name);
+            return candidate;
+          }
           if (candidate) plan.drop(candidate);
           return undefined;
         },
@@ -178,8 +198,8 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
     return;
   }
   const failure = exhausted(route, cancel.aborted, lastError, usable.length, rateLimitedForMs);
-  if (failure.code === 'rate_limited') parts.metrics.countShed(request.priority, 'provider_rate_limit');
-  else if (failure.code === 'overloaded') parts.metrics.countShed(request.priority, 'queue_full');
+  if (failure.code === 'rate_limited') parts.metrics.countShed(request.priority, 'provider_rate_limit', rateLimitedProvider);
+  else if (failure.code === 'overloaded') parts.metrics.countShed(request.priority, 'queue_full', lastError?.provider);
   throw failure;
 }
 

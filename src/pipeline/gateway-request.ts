@@ -52,8 +52,10 @@ export interface RequestRecord {
   clientGone: boolean;
   /** x-switchyard-cache of the answer, on routes with a cache. */
   cache: 'hit' | 'stale' | 'miss' | 'bypass' | undefined;
+  /** The error code the client was answered with, when it was an error. */
+  error: string | undefined;
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false, cache: undefined };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false, cache: undefined, error: undefined };
 }

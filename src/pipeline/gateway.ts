@@ -2,7 +2,9 @@ import { ResponseCache } from '../cache/response-cache.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../observability/logger.ts';
 import { RequestLog } from '../observability/request-log.ts';
+import { EventTimeline } from '../observability/event-timeline.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
+import { ProcessLoad } from '../observability/process-load.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
 import { SpendLedger } from '../state/spend-ledger.ts';
@@ -14,6 +16,8 @@ import type { ClientChannel } from './client-channel.ts';
 import { execute, type ExecutorParts } from './executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import { priorities, type GatewayRequest, type RequestRecord } from './gateway-request.ts';
+import { buildIncidents, type Incident } from './incident-summary.ts';
+import { anomalyGauges, logAnomaly, startSeries } from './operations-signals.ts';
 
 // The engine, usable as a library: a config in, requests through. Everything
 // derived from the config (provider pools, compiled routes) is one immutable
@@ -39,6 +43,9 @@ export class Gateway {
   /** Routes' spending against their budgets: kept across reloads, so a reload does not renew a budget. */
   readonly spend = new SpendLedger();
   private readonly health: HealthMonitor;
+  /** Breaker, health and anomaly changes per provider over the last hour, for incident summaries. */
+  private readonly timeline = new EventTimeline();
+  private readonly load = new ProcessLoad();
   private generation: Generation;
   /** What `state.redis` shares with the other replicas; kept across reloads (see SharedState). */
   private shared: SharedState | undefined;
@@ -53,6 +60,8 @@ export class Gateway {
     this.targetStatus.events = {
       breakerChanged: (provider, state) => {
         this.metrics.setCircuitState(provider, state.kind);
+        this.metrics.countBreakerTransition(provider, state.kind);
+        this.timeline.add(provider, `circuit ${state.kind}`);
         const shared = state.kind === 'open' && state.shared === true;
         this.logger.warn({ provider, circuit: state.kind, ...(shared ? { shared: true } : {}) }, `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`);
         if (state.kind === 'open' && !shared) this.shared?.breakers.announceOpen(provider, state.reopenAt - state.openedAt);
@@ -60,13 +69,16 @@ export class Gateway {
       ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
       // Loud: a refused key, balance or model will not heal by itself.
       cooled: (target, reason, ms) => this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
+      anomalyChanged: (provider, change) => logAnomaly(this.logger, this.timeline, provider, change),
     };
-    this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger });
+    this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger, timeline: this.timeline });
+    this.load.start();
     this.generation = this.build(config);
     this.health.start(this.generation.providers.values());
     this.metrics.readBudgetFrom(() => Object.entries(this.generation.config.routes).flatMap(([name, route]) => (route.budget ? [[name, this.spend.spent(name), route.budget.usd] as [string, number, number]] : [])));
     this.metrics.readInFlightFrom(() => [...this.generation.providers.values()].map((provider) => [provider.name, provider.inFlight]));
-    this.metrics.readQueueDepthFrom(() => priorities.map((priority, level) => [priority, [...this.generation.providers.values()].reduce((sum, provider) => sum + provider.gate.waitingAt(level), 0)]));
+    this.metrics.readQueueDepthFrom(() => [...this.generation.providers.values()].flatMap((provider) => priorities.map((priority, level): [string, string, number] => [provider.name, priority, provider.gate.waitingAt(level)])));
+    this.metrics.readAnomaliesFrom(() => anomalyGauges(this.targetStatus, this.generation.providers.keys()));
   }
 
   get config(): Config {
@@ -81,6 +93,7 @@ export class Gateway {
     if (this.shared) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.shared.roster.replicas);
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
+    startSeries(this.metrics, this.targetStatus, config, routes);
     return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), spend: this.spend };
   }
 
@@ -186,6 +199,7 @@ export class Gateway {
             healthy: this.targetStatus.provider(provider.name).health.healthy,
             last_health_error: this.targetStatus.provider(provider.name).health.lastError ?? null,
             circuit: this.targetStatus.provider(provider.name).breaker.snapshot(),
+            anomalies: this.targetStatus.anomaliesOf(provider.name)?.snapshot() ?? null,
           },
         ]),
       ),
@@ -213,8 +227,15 @@ export class Gateway {
     };
   }
 
+  /** Providers and routes in trouble now or in the last hour (GET /admin/incidents). */
+  incidents(): Incident[] {
+    const { providers, routes } = this.generation;
+    return buildIncidents({ providers, routes, status: this.targetStatus, timeline: this.timeline, load: this.load.reading });
+  }
+
   async close(): Promise<void> {
     this.health.stop();
+    this.load.stop();
     this.requestLog.flush();
     await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.shared?.close()]);
     this.spend.close();

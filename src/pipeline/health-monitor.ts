@@ -1,3 +1,4 @@
+import type { EventTimeline } from '../observability/event-timeline.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
@@ -12,9 +13,11 @@ export class HealthMonitor {
   private readonly status: TargetStatus;
   private readonly metrics: GatewayMetrics;
   private readonly logger: Logger;
+  private readonly timeline: EventTimeline | undefined;
 
-  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger }) {
+  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger; timeline?: EventTimeline }) {
     this.status = options.status;
+    this.timeline = options.timeline;
     this.metrics = options.metrics;
     this.logger = options.logger;
   }
@@ -40,6 +43,7 @@ export class HealthMonitor {
     const health = this.status.provider(provider.name).health;
     if (health.record(problem === undefined, Date.now(), problem)) {
       this.metrics.setHealthy(provider.name, health.healthy);
+      this.timeline?.add(provider.name, health.healthy ? 'healthy again' : `unhealthy: ${problem}`);
       if (health.healthy) this.logger.info({ provider: provider.name }, `${provider.name} is healthy again`);
       else this.logger.warn({ provider: provider.name, problem }, `${provider.name} is unhealthy: ${problem}`);
     }

@@ -4,6 +4,8 @@ import { CircuitBreaker, type BreakerState } from '../resilience/circuit-breaker
 import { systemClock, type Clock } from '../resilience/clock.ts';
 import { HealthState } from '../resilience/health-state.ts';
 import { LatencyTracker } from '../resilience/latency-tracker.ts';
+import { OutcomeHistory } from '../observability/outcome-history.ts';
+import { ProviderAnomalies, type AnomalyChange } from '../resilience/provider-anomalies.ts';
 import { OutlierDetector } from '../resilience/outlier-detector.ts';
 import { RetryBudget } from '../resilience/retry-budget.ts';
 import type { TargetAvailability } from './candidate-order.ts';
@@ -32,6 +34,14 @@ export interface StatusEvents {
   breakerChanged?(provider: string, state: BreakerState): void;
   ejected?(target: string): void;
   cooled?(target: string, reason: string, ms: number): void;
+  anomalyChanged?(provider: string, change: AnomalyChange): void;
+}
+
+/** The last failure of one code at a provider, for incident summaries: its message (keys redacted) and the socket error code under it. */
+export interface LastFailure {
+  message: string;
+  cause: string | undefined;
+  at: number;
 }
 
 /** Failures that say the target itself is at fault, as opposed to the request. */
@@ -42,6 +52,11 @@ export class TargetStatus implements TargetAvailability {
   private readonly clock: Clock;
   private readonly providers = new Map<string, ProviderStatus>();
   private readonly targets = new Map<string, TargetState>();
+  /** Anomaly detectors per provider, kept across policy changes (they learn the provider, not the policy). */
+  private readonly anomalies = new Map<string, ProviderAnomalies>();
+  private readonly lastFailures = new Map<string, Map<string, LastFailure>>();
+  /** Attempt outcomes per provider over the last hour, for incident summaries. */
+  readonly history = new OutcomeHistory();
   events: StatusEvents = {};
 
   constructor(clock: Clock = systemClock) {
@@ -65,7 +80,22 @@ export class TargetStatus implements TargetAvailability {
         policyKey,
       });
     }
-    for (const name of [...this.providers.keys()]) if (!(name in providers)) this.providers.delete(name);
+    for (const name of Object.keys(providers)) if (!this.anomalies.has(name)) this.anomalies.set(name, new ProviderAnomalies());
+    for (const name of [...this.providers.keys()]) {
+      if (name in providers) continue;
+      this.providers.delete(name);
+      this.anomalies.delete(name);
+      this.lastFailures.delete(name);
+      this.history.forget(name);
+    }
+  }
+
+  anomaliesOf(provider: string): ProviderAnomalies | undefined {
+    return this.anomalies.get(provider);
+  }
+
+  lastFailuresOf(provider: string): ReadonlyMap<string, LastFailure> {
+    return this.lastFailures.get(provider) ?? new Map();
   }
 
   /** The provider's status, or undefined for a name this config does not have (a notice from a replica on another config). */
@@ -112,14 +142,32 @@ export class TargetStatus implements TargetAvailability {
   }
 
   recordSuccess(target: Target, firstTokenMs: number): void {
-    this.providers.get(target.provider.name)?.breaker.record(true);
+    const name = target.provider.name;
+    this.providers.get(name)?.breaker.record(true);
     const state = this.target(target);
     state.outliers.record(true);
     state.latency.record(firstTokenMs);
+    this.history.record(name, 'ok');
+    this.noteAnomaly(name, this.anomalies.get(name)?.recordOutcome(false));
+  }
+
+  /** One attempt's own time to first content (from its start, not the request's): the anomaly detector's sample. */
+  recordFirstToken(target: Target, attemptMs: number): void {
+    this.noteAnomaly(target.provider.name, this.anomalies.get(target.provider.name)?.recordFirstToken(attemptMs));
+  }
+
+  private noteAnomaly(provider: string, change: AnomalyChange | undefined): void {
+    if (change) this.events.anomalyChanged?.(provider, change);
   }
 
   recordFailure(target: Target, error: GatewayError): void {
     const state = this.target(target);
+    const name = target.provider.name;
+    this.history.record(name, error.code);
+    let failures = this.lastFailures.get(name);
+    if (!failures) this.lastFailures.set(name, (failures = new Map()));
+    failures.set(error.code, { message: error.message, cause: (error.cause as { code?: string } | undefined)?.code, at: Date.now() });
+    if (targetFailures.has(error.code) || cooldownFailures.has(error.code)) this.noteAnomaly(name, this.anomalies.get(name)?.recordOutcome(true));
     if (targetFailures.has(error.code)) {
       this.providers.get(target.provider.name)?.breaker.record(false);
       if (state.outliers.record(false)) this.events.ejected?.(target.key);

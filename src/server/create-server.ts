@@ -87,5 +87,6 @@ export function createServer(gateway: Gateway): FastifyInstance {
   app.get('/metrics', async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
   const batchStatus = registerBatchRoutes(app, gateway);
   app.get('/admin/status', async () => ({ ...gateway.status(), batches: batchStatus() }));
+  app.get('/admin/incidents', async () => ({ generated_at: new Date().toISOString(), incidents: gateway.incidents() }));
   return app;
 }

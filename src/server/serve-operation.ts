@@ -63,6 +63,7 @@ export async function serveOperation(gateway: Gateway, operation: Operation, raw
     const failure = toGatewayError(error);
     if (failure.code === 'internal_error') gateway.logger.error({ err: error, id }, 'request failed');
     record.status = failure.status;
+    record.error = failure.code;
     if (channel.headersSent) channel.end();
     else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure));
   } finally {
