@@ -84,7 +84,7 @@ interface Row {
   early: number;
 }
 
-function delayRow<T>(change: string, target: string, run: (seed: number) => number | 'early' | undefined): Row {
+function delayRow(change: string, target: string, run: (seed: number) => number | 'early' | undefined): Row {
   const delays: number[] = [];
   let missed = 0;
   let early = 0;

@@ -70,7 +70,7 @@ export class GatewayMetrics {
   readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
   readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
 
-  private readonly requestSeries = new SeriesCache((route, provider) => ({
+  private readonly requestSeries = new SeriesCache(() => ({
     durationByClass: [] as (HistogramSeries | undefined)[],
     byStatus: new Map<number, Map<string, CounterSeries>>(),
   }));

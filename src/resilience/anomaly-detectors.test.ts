@@ -1,12 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrng, nextGaussian } from '../sim/prng.ts';
 import { ErrorShareDetector } from './error-share-detector.ts';
 import { LatencyShiftDetector } from './latency-shift-detector.ts';
 
 // The detectors on seeded traces: what an operator would notice is whether a
 // real change is flagged soon, whether a steady provider ever is, and whether
 // the flag comes down when the provider recovers.
+
+/** A seeded uniform source (a 32-bit LCG: plenty for shaping test traces) and normal draws from it. */
+function createPrng(seed: number): { next(): number } {
+  let state = seed >>> 0;
+  return { next: () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296 };
+}
+
+function nextGaussian(prng: { next(): number }): number {
+  return Math.sqrt(-2 * Math.log(1 - prng.next())) * Math.cos(2 * Math.PI * prng.next());
+}
 
 const lognormal = (seed: number, medianMs: number) => {
   const prng = createPrng(seed);
