@@ -205,6 +205,33 @@ export function cacheFigures(metrics: string): { lookups: number; memoryHits: nu
 
 const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
 
+interface IncidentView {
+  subject: string;
+  name: string;
+  ongoing: boolean;
+  since: string;
+  summary: string;
+  actions: string[];
+}
+
+/** The running gateway's own incident summaries (GET /admin/incidents): a failure per ongoing one, the rest as history. */
+async function incidentResults(origin: string, timeoutMs: number): Promise<CheckResult[]> {
+  let incidents: IncidentView[];
+  try {
+    const answer = await fetch(`${origin}/admin/incidents`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (answer.status === 401 || answer.status === 403) return [{ check: 'incidents', verdict: 'skip', detail: `/admin/incidents needs an admin key (answered ${answer.status})` }];
+    incidents = ((await answer.json()) as { incidents?: IncidentView[] }).incidents ?? [];
+  } catch (error) {
+    return [{ check: 'incidents', verdict: 'skip', detail: `/admin/incidents could not be read: ${(error as Error).message}` }];
+  }
+  if (incidents.length === 0) return [{ check: 'incidents', verdict: 'ok', detail: 'no provider or route in trouble now or in the last hour' }];
+  return incidents.map((incident) => ({
+    check: 'incident',
+    verdict: incident.ongoing ? 'fail' : 'ok',
+    detail: `${incident.subject} ${incident.name}, since ${incident.since}${incident.ongoing ? '' : ' (over)'}: ${incident.summary}${incident.actions.length > 0 ? ` Doing: ${incident.actions.join('; ')}.` : ''}`,
+  }));
+}
+
 /**
  * The gateway this config describes, if it is running here: is it ready (every
  * route has a target it can serve), and how often does its response cache answer.
@@ -229,6 +256,7 @@ export async function checkGateway(config: Config, timeoutMs: number): Promise<S
       ? { check: 'ready', verdict: 'ok', detail: `every route has a target it can serve (answered in ${since(start)} ms)` }
       : { check: 'ready', verdict: 'fail', detail: `not ready: ${unserved.length > 0 ? `route${unserved.length === 1 ? '' : 's'} ${unserved.join(', ')} ha${unserved.length === 1 ? 's' : 've'} no target that is healthy with a closed breaker` : `/readyz answered ${readiness.status}`}` },
   );
+  report.results.push(...(await incidentResults(origin, timeoutMs)));
   if (!Object.values(config.routes).some((route) => route.cache)) {
     report.results.push({ check: 'cache', verdict: 'skip', detail: 'no route has a cache' });
     return report;

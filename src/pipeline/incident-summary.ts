@@ -34,12 +34,16 @@ export interface IncidentSources {
 const notFailures = new Set(['ok', 'upstream_bad_request', 'upstream_context_length']);
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A minute is troubled when at least 3 attempts and 10% of them failed. */
+/** Refusals that will not heal by themselves: one is enough to make a minute troubled. */
+const refusals = new Set(['upstream_auth', 'upstream_payment', 'upstream_model_not_found']);
+
+/** A minute is troubled when at least 3 attempts and 10% of them failed, or the provider refused our key, balance or model. */
 function troubled(counts: ReadonlyMap<string, number>): boolean {
   let failed = 0;
   let total = 0;
   for (const [code, count] of counts) {
     total += count;
+    if (refusals.has(code)) return true;
     if (!notFailures.has(code)) failed += count;
   }
   return failed >= 3 && failed / total >= 0.1;
@@ -129,7 +133,9 @@ function routeIncident(route: Route, sources: IncidentSources, troubledProviders
   const stale = sources.status.history.totals(`route:${route.name}`, 60);
   if (available.length > 0 && affected.length === 0 && stale.total === 0) return undefined;
   const actions: string[] = [];
-  if (available.length > 0 && affected.length > 0) actions.push(`traffic goes to ${available.map((target) => `${target.provider.name} (tier ${target.tier})`).join(', ')}`);
+  const sound = available.filter((target) => !troubledProviders.has(target.provider.name));
+  const stillTried = available.filter((target) => troubledProviders.has(target.provider.name));
+  if (affected.length > 0 && sound.length > 0) actions.push(`traffic goes to ${sound.map((target) => `${target.provider.name} (tier ${target.tier})`).join(', ')}${stillTried.length > 0 ? `; ${stillTried.map((target) => target.provider.name).join(', ')} still tried first, failing over at once` : ''}`);
   if (available.length === 0) actions.push('no target is available: requests still try the least-bad target, and clients get 503 with Retry-After when it fails');
   if (stale.total > 0) actions.push(`${stale.total} request${stale.total === 1 ? '' : 's'} answered from cache (stale) in the last hour`);
   const none = available.length === 0;
