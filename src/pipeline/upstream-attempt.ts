@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
+import { clientWantsUsage, StreamUsageMeter } from '../providers/stream-usage.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import { setDeadline } from '../resilience/deadline-timers.ts';
 import { Shed } from '../resilience/priority-gate.ts';
@@ -147,6 +148,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
 
     // Translating adapters get decoded events; OpenAI-compatible streams are forwarded as the bytes that came.
     const decoder = mapper ? createFrameDecoder(provider.adapter.streamFraming) : undefined;
+    const meter = mapper ? undefined : new StreamUsageMeter(clientWantsUsage(request.client.body));
 
     const translate = (events: StreamEvent[], out: Buffer[]): void => {
       for (const event of events) {
@@ -179,6 +181,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
         }
         checkChunk(event, committed);
         if (event.indexOf(usageKey) !== -1) usage = provider.adapter.readUsage(event) ?? usage;
+        if (!meter!.observe(event)) continue;
         transcript?.observe(parseEvent(event).data);
         out.push(event);
       }
@@ -214,7 +217,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
           throw explain(error);
         }
       },
-      usage: () => usage,
+      usage: () => usage ?? (finished ? meter?.estimate(request.client) : undefined),
       transcript,
       close() {
         if (!finished && !attempt.aborted) attempt.abort();
