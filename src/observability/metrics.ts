@@ -66,6 +66,8 @@ export class GatewayMetrics {
   readonly budgetLimit: Gauge;
   private anomalySource: () => Iterable<[string, AnomalySignal, boolean]> = () => [];
   readonly anomaly: Gauge;
+  private routeSource: () => Iterable<[string, number]> = () => [];
+  readonly routeAvailable: Gauge;
 
   readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
   readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
@@ -89,6 +91,7 @@ export class GatewayMetrics {
     this.budgetLimit = this.scrapedGauge('switchyard_budget_usd', "Each route's configured budget in USD per window (routes.NAME.budget.usd).", ['route'], () => [...this.budgetSource()].map(([route, , limit]) => [[route], limit]));
     this.queueDepth = this.scrapedGauge('switchyard_queue_depth', 'Requests waiting for a free place to a provider, by priority and provider.', ['priority', 'provider'], () => [...this.queueSource()].map(([provider, priority, depth]) => [[priority, provider], depth]));
     this.anomaly = this.scrapedGauge('switchyard_anomaly', "1 while a provider's time to first token (signal ttft) or failed-attempt share (signal errors) is anomalous against its own learnt normal.", ['provider', 'signal'], () => [...this.anomalySource()].map(([provider, signal, on]) => [[provider, signal], on ? 1 : 0]));
+    this.routeAvailable = this.scrapedGauge('switchyard_route_available_targets', 'Targets of each route that can take a request now: healthy, breaker closed, not ejected or cooling down (0: the route has none).', ['route'], () => [...this.routeSource()].map(([route, count]) => [[route], count]));
     // Unprefixed, as prom-client names them (process_cpu_seconds_total, nodejs_heap_size_used_bytes...): what Node.js dashboards query.
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -205,6 +208,11 @@ export class GatewayMetrics {
   /** Where the in-flight gauge reads its values from. */
   readInFlightFrom(source: () => Iterable<[string, number]>): void {
     this.inFlightSource = source;
+  }
+
+  /** Where the route availability gauge reads its values from: route, available targets. */
+  readRoutesFrom(source: () => Iterable<[string, number]>): void {
+    this.routeSource = source;
   }
 
   /** Where the anomaly gauge reads its values from: provider, signal, anomalous. */

@@ -79,6 +79,7 @@ export class Gateway {
     this.metrics.readInFlightFrom(() => [...this.generation.providers.values()].map((provider) => [provider.name, provider.inFlight]));
     this.metrics.readQueueDepthFrom(() => [...this.generation.providers.values()].flatMap((provider) => priorities.map((priority, level): [string, string, number] => [provider.name, priority, provider.gate.waitingAt(level)])));
     this.metrics.readAnomaliesFrom(() => anomalyGauges(this.targetStatus, this.generation.providers.keys()));
+    this.metrics.readRoutesFrom(() => Object.entries(this.readiness().routes).map(([route, { available }]) => [route, available]));
   }
 
   get config(): Config {
