@@ -28,8 +28,8 @@ export const defaultErrorSharePolicy: ErrorSharePolicy = {
   floor: 0.015,
   ceiling: 0.25,
   ratio: 2,
-  margin: 0.06,
-  threshold: 19,
+  margin: 0.05,
+  threshold: 20,
   clearThreshold: 4,
   relearnAfter: 20_000,
 };
@@ -66,7 +66,8 @@ export class ErrorShareDetector {
         this.anomalousFor = 0;
         return 'started';
       }
-      this.level += policy.baselineRate * (outcome - this.level);
+      // Evidence building up is not taught to the baseline, or a slow rise would become the normal before it is flagged.
+      if (this.rising < policy.threshold / 4) this.level += policy.baselineRate * (outcome - this.level);
       return undefined;
     }
     this.anomalousFor += 1;

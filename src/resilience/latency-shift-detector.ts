@@ -77,7 +77,9 @@ export class LatencyShiftDetector {
         this.anomalousFor = 0;
         return 'started';
       }
-      // Only normal samples teach the baseline, winsorised like the score.
+      // Only normal samples teach the baseline, winsorised like the score; evidence building up is not taught,
+      // or a slow rise would become the normal before it is flagged.
+      if (this.rising >= policy.threshold / 4) return undefined;
       const step = score * spread;
       this.mean += policy.baselineRate * step;
       this.deviation += policy.baselineRate * (Math.abs(step) - this.deviation);
