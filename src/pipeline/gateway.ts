@@ -92,6 +92,8 @@ export class Gateway {
     const budgets = new Map(Object.entries(config.routes).flatMap(([name, route]) => (route.budget ? [[name, route.budget.per] as const] : [])));
     this.spend.configure(budgets, this.shared);
     if (this.shared) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.shared.roster.replicas);
+    // A reload that drops a provider drops its gauges too (the generation is unset on the first build).
+    for (const name of (this.generation as Generation | undefined)?.providers.keys() ?? []) if (!(name in config.providers)) this.metrics.forgetProvider(name);
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
     startSeries(this.metrics, this.targetStatus, config, routes);
