@@ -1,5 +1,7 @@
 import { watch } from 'node:fs';
+import { configSecrets } from '../config/config-secrets.ts';
 import { ConfigError, loadConfigFile } from '../config/load-config.ts';
+import { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Gateway } from '../pipeline/gateway.ts';
@@ -34,8 +36,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   }
   const demo = source.kind === 'demo' ? await startDemo({ host: flags.host ?? '127.0.0.1', port: flags.port ?? 8700 }) : undefined;
   const config = withListenOverrides(demo ? demo.config : (source as { config: Config }).config, flags);
-  const logger = createLogger({ level: config.server.log_level });
-  const gateway = new Gateway(config, { logger });
+  const redactor = new SecretRedactor();
+  redactor.learn(configSecrets(config));
+  const logger = createLogger({ level: config.server.log_level, redactor });
+  keepServingOnStrayErrors(logger);
+  const gateway = new Gateway(config, { logger, redactor });
   const app = createServer(gateway);
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const describe = source.kind === 'file' ? `config ${source.file}` : source.kind === 'environment' ? 'providers from environment keys' : 'demo';
@@ -103,4 +108,15 @@ function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: S
   } catch (error) {
     logger.warn({ file, error: (error as Error).message }, 'cannot watch the config file; reload with SIGHUP');
   }
+}
+
+/**
+ * The last resort: an error no code path caught is a bug, but one request's
+ * bug must not stop every other request. It is logged loudly and the
+ * process goes on serving (each request's own failures are answered and
+ * logged where they happen; this catches only what escaped them).
+ */
+function keepServingOnStrayErrors(logger: Logger): void {
+  process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception (a bug); still serving'));
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
 }

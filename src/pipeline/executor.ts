@@ -7,6 +7,7 @@ import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import { Cancellation } from '../resilience/cancellation.ts';
 import { setDeadline } from '../resilience/deadline-timers.ts';
+import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { SpendLedger } from '../state/spend-ledger.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import { answerStale, consultCache, keepAnswer, RecordingChannel, releaseWaiters, type CachePlan } from './cache-stage.ts';
@@ -31,12 +32,15 @@ export interface ExecutorParts {
   cache: ResponseCache;
   /** Spending of routes with a `budget`. */
   spend: SpendLedger;
+  /** Takes configured secrets out of upstream text bound for the client. */
+  redactor: SecretRedactor;
 }
 
 export function findRoute(routes: RouteTable, model: string): Route {
   const route = routes.find(model);
   if (route) return route;
-  throw new GatewayError('route_not_found', `The model \`${model}\` does not exist on this gateway. Available routes: ${routes.names.join(', ') || 'none'}.`, { param: 'model' });
+  const shown = model.length > 200 ? `${model.slice(0, 200)}…` : model;
+  throw new GatewayError('route_not_found', `The model \`${shown}\` does not exist on this gateway. Available routes: ${routes.names.join(', ') || 'none'}.`, { param: 'model' });
 }
 
 /** When the request must be answered by (performance.now() time): the caller's x-switchyard-timeout, else the route's total. */
@@ -119,7 +123,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
     const startedAt = performance.now();
     const remaining = Math.max(1, deadline - startedAt);
     const provider = target.provider.name;
-    return runAttempt({ target, request, cancel: attempt, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).then(
+    return runAttempt({ target, request, cancel: attempt, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume, redactor: parts.redactor }).then(
       (result) => {
         // Per attempt, from its own start: an earlier attempt's failure is not charged to this provider.
         const ms = result.firstTokenAt - startedAt;
@@ -219,8 +223,8 @@ async function deliver(
   record.status = 200;
   const headers: Record<string, string> = {
     'x-request-id': request.id,
-    'x-switchyard-provider': target.provider.name,
-    'x-switchyard-model': target.model,
+    'x-switchyard-provider': target.headerNames.provider,
+    'x-switchyard-model': target.headerNames.model,
     'x-switchyard-attempts': String(record.attempts),
   };
   if (record.cache) headers['x-switchyard-cache'] = record.cache;
@@ -235,7 +239,7 @@ async function deliver(
   parts.status.recordSuccess(target, record.firstTokenMs);
   if (result.kind === 'json') return;
   const recording = cachePlan ? new RecordingChannel(channel) : undefined;
-  const outcome = await relayStream(result.stream, recording ?? channel, headers, resume);
+  const outcome = await relayStream(result.stream, recording ?? channel, headers, parts.redactor, resume);
   record.usage = result.stream.usage();
   charge(parts, record, target);
   // Only a stream that ended whole is kept (one cut short ends in an error event, or not at all).

@@ -28,6 +28,8 @@ export interface IncidentSources {
   status: TargetStatus;
   timeline: EventTimeline;
   load: LoadReading;
+  /** Upstream and probe text may quote a configured secret: every message passes through this first. */
+  redact(text: string): string;
 }
 
 /** Outcomes that say nothing about the provider's state: successes and the client's own mistakes. */
@@ -86,7 +88,11 @@ function providerIncident(provider: ProviderClient, sources: IncidentSources): I
   const lastFailures = status.lastFailuresOf(name);
   const cause = likelyCause({ codes: failures, connectCause: lastFailures.get('upstream_connect')?.cause, healthProblem: state.health.healthy ? undefined : state.health.lastError, ttftAnomaly: anomalies?.isAnomalous('ttft') ?? false });
   const starts = [hour.first, events[0]?.at, anomalies?.periods.ttft?.since, anomalies?.periods.errors?.since].filter((at): at is number => at !== undefined && at >= Date.now() - 3_600_000);
-  const codes = [...failures].sort((a, b) => b[1] - a[1]).map(([code, count]) => ({ code, count, share: round(count / Math.max(1, hour.total)), last_message: lastFailures.get(code)?.message ?? null }));
+  const lastMessage = (code: string) => {
+    const message = lastFailures.get(code)?.message;
+    return message === undefined ? null : sources.redact(message);
+  };
+  const codes = [...failures].sort((a, b) => b[1] - a[1]).map(([code, count]) => ({ code, count, share: round(count / Math.max(1, hour.total)), last_message: lastMessage(code) }));
   return {
     subject: 'provider',
     name,
@@ -100,13 +106,13 @@ function providerIncident(provider: ProviderClient, sources: IncidentSources): I
       codes,
       circuit: breaker.kind,
       healthy: state.health.healthy,
-      last_health_error: state.health.lastError ?? null,
+      last_health_error: state.health.lastError === undefined ? null : sources.redact(state.health.lastError),
       anomalies: anomalies?.snapshot() ?? null,
       stalls: (failures.get('upstream_first_token_timeout') ?? 0) + (failures.get('upstream_stalled') ?? 0),
       rate_limited: failures.get('upstream_rate_limited') ?? 0,
       waiting: provider.gate.waiting,
       in_flight: provider.inFlight,
-      events: events.map((event) => ({ at: iso(event.at), what: event.what })),
+      events: events.map((event) => ({ at: iso(event.at), what: sources.redact(event.what) })),
     },
     actions: providerActions(provider, sources),
   };
