@@ -189,8 +189,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
           out.push(options.redactor.redactBytes(event));
           continue;
         }
-        if (event.indexOf(usageKey) !== -1) usage = provider.adapter.readUsage(event) ?? usage;
-        if (!meter!.observe(event)) continue;
+        const hasUsage = event.indexOf(usageKey) !== -1;
+        if (hasUsage) usage = provider.adapter.readUsage(event) ?? usage;
+        if (!meter!.observe(event, hasUsage)) continue;
         transcript?.observe(parseEvent(event).data);
         out.push(event);
       }

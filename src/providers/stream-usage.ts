@@ -48,11 +48,11 @@ export class StreamUsageMeter {
     this.clientAsked = clientAsked;
   }
 
-  /** Counts the event's text; false when the event is a usage-only chunk this client must not receive. */
-  observe(event: Buffer): boolean {
+  /** Counts the event's text; false when the event is a usage-only chunk (`hasUsage`, no choices) this client must not receive. */
+  observe(event: Buffer, hasUsage: boolean): boolean {
     const at = event.indexOf(contentKey);
     if (at !== -1) this.contentBytes += stringLength(event, at + contentKey.length);
-    if (this.clientAsked) return true;
+    if (this.clientAsked || !hasUsage) return true;
     return !emptyChoices.some((marker) => event.indexOf(marker) !== -1);
   }
 
