@@ -44,10 +44,6 @@ export interface LastFailure {
   at: number;
 }
 
-/** Failures that say the target itself is at fault, as opposed to the request. */
-const targetFailures = new Set(['upstream_rate_limited', 'upstream_overloaded', 'upstream_server_error', 'upstream_connect', 'upstream_reset', 'upstream_first_token_timeout', 'upstream_malformed']);
-const cooldownFailures = new Set(['upstream_auth', 'upstream_payment', 'upstream_model_not_found', 'upstream_redirect']);
-
 export class TargetStatus implements TargetAvailability {
   private readonly clock: Clock;
   private readonly providers = new Map<string, ProviderStatus>();
@@ -167,15 +163,15 @@ export class TargetStatus implements TargetAvailability {
     let failures = this.lastFailures.get(name);
     if (!failures) this.lastFailures.set(name, (failures = new Map()));
     failures.set(error.code, { message: error.message, cause: (error.cause as { code?: string } | undefined)?.code, at: Date.now() });
-    if (targetFailures.has(error.code) || cooldownFailures.has(error.code)) this.noteAnomaly(name, this.anomalies.get(name)?.recordOutcome(true));
-    if (targetFailures.has(error.code)) {
+    if (error.targetFault || error.cooldown) this.noteAnomaly(name, this.anomalies.get(name)?.recordOutcome(true));
+    if (error.targetFault) {
       this.providers.get(target.provider.name)?.breaker.record(false);
       if (state.outliers.record(false)) this.events.ejected?.(target.key);
     } else {
       // The provider answered, so this says nothing about overload: free a half-open probe slot rather than hold it forever.
       this.providers.get(target.provider.name)?.breaker.releaseProbe();
     }
-    if (cooldownFailures.has(error.code)) {
+    if (error.cooldown) {
       const ms = target.provider.config.failure_cooldown;
       state.coolingUntil = this.clock.now() + ms;
       state.coolingReason = error.code;
