@@ -14,7 +14,7 @@ async function metrics(origin: string): Promise<string> {
   return (await fetch(`${origin}/metrics`)).text();
 }
 
-test('a tenfold time to first token and a jump in failures are flagged; a steady provider is not', async () => {
+test('a tenfold time to first token (within 100 requests, the target) and a jump in failures are flagged; a steady provider is not', async () => {
   const steady = await startSim({ name: 'steady', latencyMs: 3, latencyP99Ms: 9 });
   const shifting = await startSim({ name: 'shifting', latencyMs: 3, latencyP99Ms: 9 });
   const failing = await startSim({ name: 'failing' });
@@ -47,7 +47,7 @@ test('a tenfold time to first token and a jump in failures are flagged; a steady
       if (ttftAfter === 0 && /switchyard_anomaly\{provider="shifting",signal="ttft"\} 1/.test(text)) ttftAfter = index;
       if (errorsAfter === 0 && /switchyard_anomaly\{provider="failing",signal="errors"\} 1/.test(text)) errorsAfter = index;
     }
-    assert.ok(ttftAfter > 0 && ttftAfter <= 40, `ttft flagged after ${ttftAfter} requests`);
+    assert.ok(ttftAfter > 0 && ttftAfter <= 100, `ttft flagged after ${ttftAfter} requests`);
     assert.ok(errorsAfter > 0 && errorsAfter <= 150, `errors flagged after ${errorsAfter} requests`);
     const text = await metrics(gateway.origin);
     for (const signal of ['ttft', 'errors']) assert.match(text, new RegExp(`switchyard_anomaly\\{provider="steady",signal="${signal}"\\} 0`));
