@@ -1,10 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import OpenAI, { toFile } from 'openai';
+import { tourProgram } from '../src/cli/demo.ts';
 import { startSim } from './support/gateway-harness.ts';
 import { tempDir } from './support/temp-dir.ts';
 
@@ -20,6 +21,13 @@ before(async () => {
 after(async () => {
   await upstream.close();
 });
+
+/** A Node.js older than 24 on this machine (the system one is often 20), found as `which -a node` would. */
+function olderNode(): string | undefined {
+  const found = spawnSync('which', ['-a', 'node'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+  return [...found, '/usr/bin/node'].find((candidate) => Number(spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.split('.')[0]) < 24);
+}
+const older = olderNode();
 
 /** The environment a fresh machine has: no provider keys, no config named. */
 const noProviderKeys = Object.fromEntries(['DEEPSEEK_API_KEY', 'OPENAI_API_KEY', 'SILICONFLOW_API_KEY', 'TOGETHER_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY', 'ANTHROPIC_API_KEY', 'SWITCHYARD_CONFIG'].map((name) => [name, '']));
@@ -47,12 +55,14 @@ routes:
 /** Starts `serve` (with `--config file`, or `args` as given), resolving with the address once the gateway logs that it listens. */
 function serve(
   file: string | { args: string[]; cwd: string },
-): Promise<{ child: ChildProcess; origin: string; lines: Record<string, unknown>[]; next: (message: string) => Promise<Record<string, unknown>> }> {
+): Promise<{ child: ChildProcess; origin: string; lines: Record<string, unknown>[]; stderr: () => string; next: (message: string) => Promise<Record<string, unknown>> }> {
   const child =
     typeof file === 'string'
       ? spawn(process.execPath, [cli, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] })
       : spawn(process.execPath, [cli, 'serve', ...file.args], { cwd: file.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...noProviderKeys } });
   const lines: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const waiters: { message: string; resolve: (line: Record<string, unknown>) => void }[] = [];
   createInterface({ input: child.stdout! }).on('line', (text) => {
     const line = JSON.parse(text) as Record<string, unknown>;
@@ -64,7 +74,7 @@ function serve(
   });
   const next = (message: string) => new Promise<Record<string, unknown>>((resolve) => waiters.push({ message, resolve }));
   const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`switchyard serve exited with ${code} before listening`))));
-  return Promise.race([next('switchyard listening'), exited]).then((line) => ({ child, origin: line.address as string, lines, next }));
+  return Promise.race([next('switchyard listening'), exited]).then((line) => ({ child, origin: line.address as string, lines, stderr: () => stderr, next }));
 }
 
 test('check lists every config error with its path and exits 1', async () => {
@@ -151,7 +161,7 @@ test('with no config and no keys, serve runs the demo: every call answers despit
     const served: string[] = [];
     for (let i = 0; i < 6; i += 1) {
       const { data, response } = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: `hello ${i}` }] }).withResponse();
-      assert.ok(data.choices[0]?.message.content);
+      assert.match(data.choices[0]?.message.content ?? '', /^Switchyard .*\.$/, 'a whole reply, ending in a full stop');
       served.push(response.headers.get('x-switchyard-provider') ?? '');
     }
     assert.ok(served.every((provider) => ['deepseek-sim', 'backup-a', 'backup-b'].includes(provider)), served.join(', '));
@@ -169,5 +179,44 @@ test('with no config and no keys, serve runs the demo: every call answers despit
     assert.equal(await exited, 0);
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+
+test('the tour: the banner points to the console and says what a held call looks like; its SDK program, as the README shows it, runs from an empty folder and prints both answers', async () => {
+  const { child, origin, stderr } = await serve({ args: ['--port', '0'], cwd: tempDir('switchyard-demo-') });
+  try {
+    const banner = stderr();
+    assert.match(banner, new RegExp(`Watch it live in a browser: ${origin}/dashboard`));
+    assert.match(banner, /holds about\s+10% open.*take about 2 s, the route's timeouts\.first_token, before a backup answers/s);
+    const program = tourProgram(origin);
+    assert.ok(banner.includes(program.trimEnd().replace(/^/gm, '    ')), 'the banner shows the program');
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    assert.ok(readme.includes(`\`\`\`js\n${tourProgram('http://127.0.0.1:8700')}\`\`\``), 'the README shows the same program');
+    // An empty folder after `npm i openai` (here: a link to this checkout's copy), run by the machine's own Node.js.
+    const folder = tempDir('switchyard-tour-');
+    mkdirSync(join(folder, 'node_modules'));
+    symlinkSync(join(import.meta.dirname, '..', 'node_modules', 'openai'), join(folder, 'node_modules', 'openai'));
+    writeFileSync(join(folder, 'tour.mjs'), program);
+    const result = spawnSync(older ?? process.execPath, ['tour.mjs'], { cwd: folder, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(result.status, 0, result.stderr);
+    const answers = result.stdout.trimEnd().split('\n');
+    assert.equal(answers.length, 2, result.stdout);
+    for (const answer of answers) assert.match(answer, /^Switchyard keeps applications answering when a provider is busy\. .* so each run repeats\.$/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('on an older Node.js the CLI says which one it needs and how to run the pinned one, instead of failing on an import', { skip: older ? false : 'no Node.js older than 24 on this machine' }, () => {
+  // src/cli.ts is plain JavaScript up to the version check: what `node dist/cli.js` runs, minus the build.
+  const entry = join(directory, 'cli-entry.mjs');
+  copyFileSync(cli, entry);
+  for (const script of [entry, join(import.meta.dirname, '..', 'bin', 'switchyard.js')]) {
+    const result = spawnSync(older!, [script, 'check', '--config', 'switchyard.yaml'], { encoding: 'utf8' });
+    assert.equal(result.status, 1, script);
+    assert.match(result.stderr, /switchyard needs Node\.js 24 or later[;(] ?(this is Node\.js )?\d+\./, script);
+    assert.match(result.stderr, /npx switchyard/, script);
+    assert.doesNotMatch(result.stderr, /ERR_|node:sqlite|SyntaxError/, script);
   }
 });

@@ -185,6 +185,15 @@ test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, la
   assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
   assert.equal(pod.containers.length, 1);
 
+  // The admin plane: its own port, scraped there, and not in the Service.
+  const admin = container.ports.find((entry: any) => entry.name === 'admin');
+  assert.ok(config.server.admin, 'the config puts the admin plane on its own listener');
+  assert.equal(admin.containerPort, config.server.admin.port);
+  assert.equal(config.server.admin.host, '0.0.0.0');
+  const annotations = deployment.spec.template.metadata.annotations;
+  assert.equal(Number(annotations['prometheus.io/port']), config.server.admin.port);
+  assert.equal(annotations['prometheus.io/path'], '/metrics');
+
   // Shutdown: the preStop pause plus the drain must fit in the grace period, or streams in flight are cut.
   // The pause is an exec of sleep, which every Kubernetes version runs (the sleep action needs 1.30).
   const drainSeconds = config.server.drain_timeout / 1000;
@@ -205,6 +214,7 @@ test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, la
   const service = objects.get('Service');
   assert.deepEqual(service.spec.selector, labels);
   assert.equal(service.spec.ports[0].targetPort, 'http');
+  assert.deepEqual(service.spec.ports.map((entry: any) => entry.targetPort), ['http'], 'the admin port stays out of the Service');
   const autoscaler = objects.get('HorizontalPodAutoscaler');
   assert.deepEqual(autoscaler.spec.scaleTargetRef, { apiVersion: deployment.apiVersion, kind: 'Deployment', name: deployment.metadata.name });
   // The guide's figures: 3 to 10 replicas at 70% CPU, and the autoscaler alone owns the count.
@@ -226,6 +236,21 @@ test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, la
   assert.ok(autoscaler.spec.minReplicas - budget.spec.maxUnavailable >= 2, 'two replicas keep serving during a drain');
   assert.equal(pod.securityContext.runAsNonRoot, true);
 });
+
+test('Prometheus finds the pods on their admin port: the scrape config and the PodMonitor', () => {
+  const deployment = kubernetesObjects().get('Deployment');
+  const adminPort = deployment.spec.template.spec.containers[0].ports.find((entry: any) => entry.name === 'admin');
+  const podMonitor = parse(readFileSync(new URL('../deploy/prometheus/switchyard-podmonitor.yaml', import.meta.url), 'utf8'));
+  assert.equal(podMonitor.kind, 'PodMonitor');
+  assert.deepEqual(podMonitor.spec.selector.matchLabels, deployment.spec.template.metadata.labels);
+  assert.deepEqual(podMonitor.spec.podMetricsEndpoints.map((endpoint: any) => [endpoint.port, endpoint.path]), [[adminPort.name, '/metrics']]);
+  const scrape = parse(readFileSync(new URL('../deploy/prometheus/switchyard-scrape.yml', import.meta.url), 'utf8')).scrape_configs[0];
+  const address = scrape.relabel_configs.find((rule: any) => rule.target_label === '__address__');
+  assert.deepEqual(address.source_labels, ['__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port']);
+  // The relabelling, applied as Prometheus would (its regexes are anchored): the pod's IP with the annotated port.
+  const joined = `10.1.2.3:8700;${deployment.spec.template.metadata.annotations['prometheus.io/port']}`;
+  assert.equal(joined.replace(new RegExp(`^(?:${address.regex})$`), address.replacement), `10.1.2.3:${adminPort.containerPort}`);
+});
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 test('the image runs the built gateway with the V8 flags of npm start, as the user the manifests expect', () => {
@@ -238,8 +263,10 @@ test('the image runs the built gateway with the V8 flags of npm start, as the us
   const pod = kubernetesObjects().get('Deployment').spec.template.spec;
   assert.equal(Number(user[1]), pod.securityContext.runAsUser);
   assert.equal(Number(user[2]), pod.securityContext.runAsGroup);
-  const exposed = Number(/^EXPOSE (\d+)$/m.exec(dockerfile)![1]);
-  assert.equal(exposed, pod.containers[0].ports[0].containerPort);
+  const exposed = [...dockerfile.matchAll(/^EXPOSE (\d+)$/gm)].map((match) => Number(match[1]));
+  assert.deepEqual(exposed, pod.containers[0].ports.map((port: { containerPort: number }) => port.containerPort));
+  // The console's files sit beside dist/ (src/server/console-assets.ts reads ../../console from dist/server).
+  assert.match(dockerfile, /^COPY console \.\/console$/m);
 });
 
 const kubernetesDirectory = new URL('../deploy/kubernetes/', import.meta.url);
@@ -264,11 +291,18 @@ test('kubectl apply -k works: each kustomization lists its manifests, and kubect
   }
 });
 
-test('the ServiceMonitor finds the Service\'s port, and the PrometheusRule is the rules file, regenerated', () => {
+test('the ServiceMonitor reaches the pods\' admin port through its headless Service, and the PrometheusRule is the rules file, regenerated', () => {
   const monitor = parse(readFileSync(new URL('monitoring/service-monitor.yaml', kubernetesDirectory), 'utf8'));
-  const service = kubernetesObjects().get('Service');
-  assert.deepEqual(monitor.spec.selector.matchLabels, service.metadata.labels);
-  assert.ok(service.spec.ports.some((port: { name: string }) => port.name === monitor.spec.endpoints[0].port));
+  const adminService = parse(readFileSync(new URL('monitoring/admin-service.yaml', kubernetesDirectory), 'utf8'));
+  const pod = kubernetesObjects().get('Deployment').spec.template;
+  assert.equal(adminService.spec.clusterIP, 'None');
+  assert.deepEqual(adminService.spec.selector, pod.metadata.labels);
+  const container = pod.spec.containers[0] as { ports: { name: string; containerPort: number }[] };
+  const adminPort = adminService.spec.ports[0] as { name: string; port: number; targetPort: string };
+  assert.equal(container.ports.find((port) => port.name === adminPort.targetPort)?.containerPort, adminPort.port);
+  for (const [label, value] of Object.entries(monitor.spec.selector.matchLabels)) assert.equal(adminService.metadata.labels[label], value, `the ServiceMonitor selects the admin Service (${label})`);
+  assert.equal(kubernetesObjects().get('Service').metadata.labels['app.kubernetes.io/component'], undefined, 'and not the API Service');
+  assert.equal(monitor.spec.endpoints[0].port, adminPort.name);
   assert.equal(monitor.spec.endpoints[0].path, '/metrics');
   const generated = readFileSync(prometheusRulePath, 'utf8');
   assert.equal(generated, prometheusRule(readFileSync(rulesPath, 'utf8')), 'deploy/kubernetes/monitoring/prometheus-rule.yaml is out of date: run node deploy/generate-prometheus-rule.ts');

@@ -3,7 +3,9 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { Redis } from 'ioredis';
 import type { Config, ProviderConfig } from '../config/schema.ts';
+import { systemClock } from '../resilience/clock.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
+import { checkModelList, versionHint, type TargetModel } from './model-list-check.ts';
 
 // The checks behind `switchyard doctor`, in the order a person would
 // troubleshoot a provider by hand: does the name resolve, does the port
@@ -108,8 +110,8 @@ async function checkConnect(address: string, port: number, tlsName: string | und
 
 const credentialHeaders = ['authorization', 'x-api-key', 'api-key'];
 
-/** DNS, connect, health endpoint and API key for one provider. */
-export async function checkProvider(name: string, config: ProviderConfig, timeoutMs: number): Promise<SubjectReport> {
+/** DNS, connect, health endpoint and API key for one provider; and whether it has the models `targets` ask of it. */
+export async function checkProvider(name: string, config: ProviderConfig, timeoutMs: number, targets: readonly TargetModel[] = []): Promise<SubjectReport> {
   const url = new URL(config.base_url);
   const report: SubjectReport = { kind: 'provider', name, target: `${config.type} at ${redactUrl(config.base_url)}`, results: [] };
   const skipRest = (...checks: string[]) => {
@@ -131,7 +133,7 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     return report;
   }
 
-  const client = new ProviderClient(name, config);
+  const client = new ProviderClient(name, config, { clock: systemClock });
   try {
     const probe = client.adapter.healthProbe(config);
     const start = performance.now();
@@ -141,7 +143,7 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     if ('problem' in answer) report.results.push({ check: 'health', verdict: 'fail', detail: `${probe.method} ${client.basePath}${probe.path}: ${answer.problem}` });
     else {
       const healthy = answer.statusCode === probe.expectedStatus;
-      const detail = `${probe.method} ${client.basePath}${probe.path} answered ${answer.statusCode} in ${ms} ms${healthy ? '' : `, expected ${probe.expectedStatus}${refused ? ' (see API key)' : ''}`}`;
+      const detail = `${probe.method} ${client.basePath}${probe.path} answered ${answer.statusCode} in ${ms} ms${healthy ? '' : `, expected ${probe.expectedStatus}${refused ? ' (see API key)' : ''}${versionHint(config, answer.statusCode)}`}`;
       report.results.push({ check: 'health', verdict: healthy ? 'ok' : 'fail', detail });
     }
 
@@ -153,6 +155,10 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     else if (refused) report.results.push({ check: 'API key', verdict: 'fail', detail: `refused (${answer.statusCode}): the key is wrong, revoked, or for another account; requests to ${name} will fail until it is replaced` });
     else if (answer.statusCode === probe.expectedStatus) report.results.push({ check: 'API key', verdict: 'ok', detail: 'accepted' });
     else report.results.push({ check: 'API key', verdict: 'skip', detail: `not confirmed: the health endpoint answered ${answer.statusCode}` });
+
+    // OpenAI-compatible APIs list their models at the health endpoint: the routes' models should be among them.
+    const healthy = 'statusCode' in answer && answer.statusCode === 200;
+    if (healthy && config.type === 'openai' && probe.path === '/models' && targets.length > 0) report.results.push(await checkModelList(config, probe.headers ?? {}, targets, timeoutMs));
   } finally {
     await client.destroy();
   }
@@ -203,6 +209,12 @@ export function cacheFigures(metrics: string): { lookups: number; memoryHits: nu
   return { lookups: memoryHits + count('memory', 'miss') + count('memory', 'stale'), memoryHits, redisHits: count('redis', 'hit'), redisErrors: count('redis', 'error') };
 }
 
+/** Where a listener on `host` is reached from this machine. */
+function localOrigin(host: string, port: number): string {
+  const listening = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${listening.includes(':') ? `[${listening}]` : listening}:${port}`;
+}
+
 const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
 
 interface IncidentView {
@@ -215,11 +227,11 @@ interface IncidentView {
 }
 
 /** The running gateway's own incident summaries (GET /admin/incidents): a failure per ongoing one, the rest as history. */
-async function incidentResults(origin: string, timeoutMs: number): Promise<CheckResult[]> {
+async function incidentResults(origin: string, adminKey: string | undefined, timeoutMs: number): Promise<CheckResult[]> {
   let incidents: IncidentView[];
   try {
-    const answer = await fetch(`${origin}/admin/incidents`, { signal: AbortSignal.timeout(timeoutMs) });
-    if (answer.status === 401 || answer.status === 403) return [{ check: 'incidents', verdict: 'skip', detail: `/admin/incidents needs an admin key (answered ${answer.status})` }];
+    const answer = await fetch(`${origin}/admin/incidents`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    if (answer.status === 401 || answer.status === 403) return [{ check: 'incidents', verdict: 'skip', detail: `not checked: /admin/incidents needs a key with admin: true, and the config has none (answered ${answer.status})` }];
     incidents = ((await answer.json()) as { incidents?: IncidentView[] }).incidents ?? [];
   } catch (error) {
     return [{ check: 'incidents', verdict: 'skip', detail: `/admin/incidents could not be read: ${(error as Error).message}` }];
@@ -238,8 +250,7 @@ async function incidentResults(origin: string, timeoutMs: number): Promise<Check
  * Not running is not a failure: doctor is often run before the gateway is.
  */
 export async function checkGateway(config: Config, timeoutMs: number): Promise<SubjectReport> {
-  const listening = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-  const origin = `http://${listening.includes(':') ? `[${listening}]` : listening}:${config.server.port}`;
+  const origin = localOrigin(config.server.host, config.server.port);
   const report: SubjectReport = { kind: 'gateway', name: 'switchyard', target: origin, results: [] };
   const start = performance.now();
   let readiness: { status: number; routes: Record<string, { available: number }> };
@@ -256,13 +267,23 @@ export async function checkGateway(config: Config, timeoutMs: number): Promise<S
       ? { check: 'ready', verdict: 'ok', detail: `every route has a target it can serve (answered in ${since(start)} ms)` }
       : { check: 'ready', verdict: 'fail', detail: `not ready: ${unserved.length > 0 ? `route${unserved.length === 1 ? '' : 's'} ${unserved.join(', ')} ha${unserved.length === 1 ? 's' : 've'} no target that is healthy with a closed breaker` : `/readyz answered ${readiness.status}`}` },
   );
-  report.results.push(...(await incidentResults(origin, timeoutMs)));
+  // /metrics and /admin/incidents are on the admin plane: its own listener with server.admin, else the gateway's port with an admin key when auth.keys is set.
+  const admin = config.server.admin;
+  const adminKey = admin ? undefined : config.auth?.keys.find((key) => key.admin && key.key)?.key;
+  const adminOrigin = admin ? localOrigin(admin.host, admin.port) : origin;
+  report.results.push(...(await incidentResults(adminOrigin, adminKey, timeoutMs)));
   if (!Object.values(config.routes).some((route) => route.cache)) {
     report.results.push({ check: 'cache', verdict: 'skip', detail: 'no route has a cache' });
     return report;
   }
+  if (config.auth && !admin && !adminKey) {
+    report.results.push({ check: 'cache', verdict: 'skip', detail: "not checked: the gateway's /metrics needs a key with admin: true, and the config has none" });
+    return report;
+  }
   try {
-    const figures = cacheFigures(await (await fetch(`${origin}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })).text());
+    const answer = await fetch(`${adminOrigin}/metrics`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    if (!answer.ok) throw new Error(`it answered ${answer.status}`);
+    const figures = cacheFigures(await answer.text());
     const hits = figures.memoryHits + figures.redisHits;
     const redis = config.cache.redis ? ` (memory ${percent(figures.memoryHits, figures.lookups || 1)}, Redis ${percent(figures.redisHits, figures.lookups || 1)}${figures.redisErrors > 0 ? `; ${figures.redisErrors} Redis lookups failed and went to a provider` : ''})` : '';
     report.results.push(

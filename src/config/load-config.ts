@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { checkCrossReferences } from './cross-references.ts';
+import { suggestKey } from './key-suggestions.ts';
 import { substituteEnvironment, type SubstitutionProblem } from './env-substitution.ts';
 import { checkProviderRequirements } from './provider-requirements.ts';
 import { configSchema, type Config } from './schema.ts';
@@ -29,7 +30,13 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') {
+    const named = issue.keys.map((key) => {
+      const suggestion = suggestKey(configSchema, issue.path, key);
+      return suggestion ? `"${key}" (did you mean "${suggestion}"?)` : `"${key}"`;
+    });
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
+  }
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
   return issue.message;
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BoundCounter, BoundHistogram, type CounterSeries, type HistogramSeries } from './bound-metrics.ts';
+import { TrafficHistory } from './traffic-history.ts';
 
 // Every metric name of the contract lives in this file. Metrics updated on the
 // request path are bound-series metrics (see bound-metrics.ts) whose label
@@ -42,12 +43,14 @@ class SeriesCache<T> {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /** The last few minutes second by second, for the console (not exported to Prometheus). */
+  readonly traffic = new TrafficHistory();
   readonly requests = new BoundCounter({ name: 'switchyard_requests_total', help: 'Client requests answered, by route, serving provider, HTTP status and gateway key name (auth.keys[].name, "none" without one).', labelNames: ['route', 'provider', 'status', 'key'], registers: [this.registry] });
   readonly requestDuration = new BoundHistogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request received to response finished, by status class (2xx, 4xx, 5xx): fast refusals do not hide slow answers.', labelNames: ['route', 'provider', 'status_class'], buckets: latencyBuckets, registers: [this.registry] });
   readonly timeToFirstToken = new BoundHistogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request received to the first content from the upstream.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
   readonly upstreamAttempts = new BoundCounter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
   readonly attemptDuration = new BoundHistogram({ name: 'switchyard_upstream_attempt_duration_seconds', help: 'One upstream attempt, from its start (waiting for a place included) to its first content (outcome ok) or its failure (an error code, or cancelled).', labelNames: ['provider', 'outcome'], buckets: latencyBuckets, registers: [this.registry] });
-  readonly retries = new BoundCounter({ name: 'switchyard_retries_total', help: 'Attempts after a request\'s first, by the provider tried and kind: retry (the same target again) or failover (another target).', labelNames: ['provider', 'kind'], registers: [this.registry] });
+  readonly retries = new BoundCounter({ name: 'switchyard_retries_total', help: 'Attempts after a request\'s first, by the provider tried and kind: retry (the same target again), failover (another target) or resume (a cut stream continued).', labelNames: ['provider', 'kind'], registers: [this.registry] });
   readonly hedges = new BoundCounter({ name: 'switchyard_hedges_total', help: 'Hedged attempts started because the first had no first token in time, by the provider hedged to.', labelNames: ['provider'], registers: [this.registry] });
   readonly breakerTransitions = new Counter({ name: 'switchyard_breaker_transitions_total', help: 'Circuit breaker changes per provider, by the state entered (open, half-open, closed).', labelNames: ['provider', 'to'], registers: [this.registry] });
   readonly tokens = new BoundCounter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers (counted from the text, four characters a token, for a stream whose provider reported none).', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
@@ -143,7 +146,7 @@ export class GatewayMetrics {
     this.attemptSeries.get(provider, outcome).duration.observe(seconds);
   }
 
-  countRetry(provider: string, kind: 'retry' | 'failover'): void {
+  countRetry(provider: string, kind: 'retry' | 'failover' | 'resume'): void {
     this.retrySeries.get(provider, kind).inc();
   }
 

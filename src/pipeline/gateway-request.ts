@@ -48,14 +48,20 @@ export interface RequestRecord {
   firstTokenMs: number | undefined;
   /** Codes of the failed attempts, in order, for the log line. */
   failures: string[];
+  /** The failed attempts with their provider, in order: where a failover moved from, for the console. */
+  failedAttempts: { provider: string; code: string }[];
   /** The client went away before the response finished. */
   clientGone: boolean;
   /** x-switchyard-cache of the answer, on routes with a cache. */
   cache: 'hit' | 'stale' | 'miss' | 'bypass' | undefined;
+  /** The provider and model the answer's headers name, made safe for a header (see header-value.ts). */
+  served: { readonly provider: string; readonly model: string } | undefined;
+  /** 'whole' once the answer went out complete (a stream through [DONE]): only such an answer is cached. */
+  delivered: 'whole' | undefined;
   /** The error code the client was answered with, when it was an error. */
   error: string | undefined;
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false, cache: undefined, error: undefined };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], clientGone: false, cache: undefined, served: undefined, delivered: undefined, error: undefined };
 }

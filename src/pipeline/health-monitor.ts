@@ -1,6 +1,7 @@
 import type { EventTimeline } from '../observability/event-timeline.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { Clock, Timer } from '../resilience/clock.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import type { ProviderClient } from '../upstream/provider-client.ts';
 
@@ -9,17 +10,20 @@ import type { ProviderClient } from '../upstream/provider-client.ts';
 // The verdict lives in TargetStatus, where routing and /readyz read it.
 
 export class HealthMonitor {
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** The next probe's timer, by provider. */
+  private readonly timers = new Map<string, Timer>();
   private readonly status: TargetStatus;
   private readonly metrics: GatewayMetrics;
   private readonly logger: Logger;
+  private readonly clock: Clock;
   private readonly timeline: EventTimeline | undefined;
 
-  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger; timeline?: EventTimeline }) {
+  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger; clock: Clock; timeline?: EventTimeline }) {
     this.status = options.status;
     this.timeline = options.timeline;
     this.metrics = options.metrics;
     this.logger = options.logger;
+    this.clock = options.clock;
   }
 
   /** Starts probing these providers, replacing any earlier set. */
@@ -29,11 +33,11 @@ export class HealthMonitor {
       const policy = provider.config.health_check;
       this.metrics.setHealthy(provider.name, this.status.provider(provider.name).health.healthy);
       if (!policy.enabled) continue;
-      const check = () => void this.check(provider);
-      check();
-      const timer = setInterval(check, policy.interval);
-      timer.unref();
-      this.timers.push(timer);
+      const probe = () => {
+        void this.check(provider);
+        this.timers.set(provider.name, this.clock.setTimer(policy.interval, probe));
+      };
+      probe();
     }
   }
 
@@ -41,7 +45,7 @@ export class HealthMonitor {
     const policy = provider.config.health_check;
     const problem = await provider.probe(provider.adapter.healthProbe(provider.config), policy.timeout);
     const health = this.status.provider(provider.name).health;
-    if (health.record(problem === undefined, Date.now(), problem)) {
+    if (health.record(problem === undefined, this.clock.epochMs(), problem)) {
       this.metrics.setHealthy(provider.name, health.healthy);
       this.timeline?.add(provider.name, health.healthy ? 'healthy again' : `unhealthy: ${problem}`);
       if (health.healthy) this.logger.info({ provider: provider.name }, `${provider.name} is healthy again`);
@@ -50,6 +54,7 @@ export class HealthMonitor {
   }
 
   stop(): void {
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
   }
 }

@@ -1,5 +1,6 @@
 import type { EventTimeline } from '../observability/event-timeline.ts';
 import type { LoadReading } from '../observability/process-load.ts';
+import type { Clock } from '../resilience/clock.ts';
 import type { Route, RouteTable } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import type { ProviderClient } from '../upstream/provider-client.ts';
@@ -27,7 +28,9 @@ export interface IncidentSources {
   routes: RouteTable;
   status: TargetStatus;
   timeline: EventTimeline;
-  load: LoadReading;
+  /** This process's recent load, oldest first (one reading per 10 s). */
+  load: readonly LoadReading[];
+  clock: Clock;
   /** Upstream and probe text may quote a configured secret: every message passes through this first. */
   redact(text: string): string;
 }
@@ -87,7 +90,7 @@ function providerIncident(provider: ProviderClient, sources: IncidentSources): I
   const failed = [...failures.values()].reduce((sum, count) => sum + count, 0);
   const lastFailures = status.lastFailuresOf(name);
   const cause = likelyCause({ codes: failures, connectCause: lastFailures.get('upstream_connect')?.cause, healthProblem: state.health.healthy ? undefined : state.health.lastError, ttftAnomaly: anomalies?.isAnomalous('ttft') ?? false });
-  const starts = [hour.first, events[0]?.at, anomalies?.periods.ttft?.since, anomalies?.periods.errors?.since].filter((at): at is number => at !== undefined && at >= Date.now() - 3_600_000);
+  const starts = [hour.first, events[0]?.at, anomalies?.periods.ttft?.since, anomalies?.periods.errors?.since].filter((at): at is number => at !== undefined && at >= sources.clock.epochMs() - 3_600_000);
   const lastMessage = (code: string) => {
     const message = lastFailures.get(code)?.message;
     return message === undefined ? null : sources.redact(message);
@@ -97,7 +100,7 @@ function providerIncident(provider: ProviderClient, sources: IncidentSources): I
     subject: 'provider',
     name,
     ongoing,
-    since: iso(starts.length > 0 ? Math.min(...starts) : Date.now()),
+    since: iso(starts.length > 0 ? Math.min(...starts) : sources.clock.epochMs()),
     cause,
     summary: explainCause(cause, name),
     evidence: {
@@ -121,7 +124,7 @@ function providerIncident(provider: ProviderClient, sources: IncidentSources): I
 function providerActions(provider: ProviderClient, sources: IncidentSources): string[] {
   const actions: string[] = [];
   const breaker = sources.status.provider(provider.name).breaker.state;
-  if (breaker.kind === 'open') actions.push(`circuit open: nothing is sent to ${provider.name} until ${iso(Date.now() + Math.max(0, breaker.reopenAt - performance.now()))}, then one probe request`);
+  if (breaker.kind === 'open') actions.push(`circuit open: nothing is sent to ${provider.name} until ${iso(sources.clock.epochMs() + Math.max(0, breaker.reopenAt - sources.clock.now()))}, then one probe request`);
   if (!sources.status.provider(provider.name).health.healthy) actions.push(`marked unhealthy by its health check: routes skip it until it passes again`);
   for (const route of sources.routes.routes.values()) {
     const mine = route.targets.filter((target) => target.provider.name === provider.name);
@@ -149,7 +152,7 @@ function routeIncident(route: Route, sources: IncidentSources, troubledProviders
     subject: 'route',
     name: route.name,
     ongoing: none || affected.length > 0,
-    since: iso(stale.first ?? Date.now()),
+    since: iso(stale.first ?? sources.clock.epochMs()),
     cause: none ? 'no_target_available' : 'unknown',
     summary: none ? `Route ${route.name} has no available target: every one is unhealthy, behind an open breaker, ejected or cooling down.` : `Route ${route.name} is affected by trouble at ${affected.join(', ') || 'its providers'}; it still has ${available.length} available target${available.length === 1 ? '' : 's'}.`,
     evidence: { targets: route.targets.length, available: available.length, troubled_providers: affected },
@@ -157,23 +160,30 @@ function routeIncident(route: Route, sources: IncidentSources, troubledProviders
   };
 }
 
+/** CPU over 85% of a core or an event-loop p99 over 100 ms for 30 s running (three readings): a blip is not an incident. */
+const sustainedReadings = 3;
+const busyReading = (reading: LoadReading) => reading.cpu > 0.85 || reading.eventLoopP99Ms > 100;
+
 /** The gateway's own saturation: CPU, event loop, full waiting lines. */
 function gatewayIncident(sources: IncidentSources): Incident | undefined {
-  const { cpu, eventLoopP99Ms } = sources.load;
+  const recent = sources.load.slice(-sustainedReadings);
+  const busy = recent.length === sustainedReadings && recent.every(busyReading);
+  const cpu = Math.min(...recent.map((reading) => reading.cpu));
+  const eventLoopP99Ms = Math.min(...recent.map((reading) => reading.eventLoopP99Ms));
   const fullLines = [...sources.providers.values()].filter((provider) => provider.gate.waiting > 0 && provider.gate.waiting >= provider.gate.maxWaiting).map((provider) => provider.name);
   const reasons: string[] = [];
-  if (cpu > 0.85) reasons.push(`CPU at ${Math.round(cpu * 100)}% of a core`);
-  if (eventLoopP99Ms > 100) reasons.push(`event loop p99 delay ${Math.round(eventLoopP99Ms)} ms`);
+  if (busy && cpu > 0.85) reasons.push(`CPU over ${Math.round(cpu * 100)}% of a core for 30 s`);
+  if (busy && eventLoopP99Ms > 100) reasons.push(`event loop p99 delay over ${Math.round(eventLoopP99Ms)} ms for 30 s`);
   if (fullLines.length > 0) reasons.push(`waiting line full for ${fullLines.join(', ')}`);
   if (reasons.length === 0) return undefined;
   return {
     subject: 'gateway',
     name: 'switchyard',
     ongoing: true,
-    since: iso(Date.now()),
+    since: iso(busy ? recent[0]!.at - 10_000 : sources.clock.epochMs()),
     cause: 'own_saturation',
     summary: `This gateway process is saturated (${reasons.join('; ')}): add replicas (the autoscaler does at 70% CPU) or raise max_concurrency / max_queue.`,
-    evidence: { cpu: round(cpu), event_loop_p99_ms: Math.round(eventLoopP99Ms), full_waiting_lines: fullLines },
+    evidence: { readings: recent.map((reading) => ({ at: iso(reading.at), cpu: round(reading.cpu), event_loop_p99_ms: Math.round(reading.eventLoopP99Ms) })), full_waiting_lines: fullLines },
     actions: ['requests over the waiting lines are shed with 429, least urgent first'],
   };
 }

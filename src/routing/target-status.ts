@@ -1,7 +1,7 @@
 import type { ProviderConfig } from '../config/schema.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import { CircuitBreaker, type BreakerState } from '../resilience/circuit-breaker.ts';
-import { systemClock, type Clock } from '../resilience/clock.ts';
+import type { Clock } from '../resilience/clock.ts';
 import { HealthState } from '../resilience/health-state.ts';
 import { LatencyTracker } from '../resilience/latency-tracker.ts';
 import { OutcomeHistory } from '../observability/outcome-history.ts';
@@ -14,17 +14,21 @@ import type { Target } from './route-table.ts';
 // What the gateway has learnt about each provider and target: breaker, active
 // health, passive outliers, cooldowns after a refused key or model, latency
 // and the retry budget. Kept by name across config reloads, so a reload does
-// not forget that a provider is down; rebuilt when its policies change.
+// not forget that a provider is down; each part is rebuilt only when its own
+// policy changes (an edit to health_check leaves an open breaker open).
 
 export interface ProviderStatus {
   breaker: CircuitBreaker;
   health: HealthState;
   budget: RetryBudget;
-  policyKey: string;
+  /** The policies each part was built with, to tell which a reload changed. */
+  policies: { breaker: string; health: string; budget: string; outliers: string };
 }
 
 export interface TargetState {
   outliers: OutlierDetector;
+  /** The outlier_detection policy the detector was built with. */
+  outlierPolicy: string;
   latency: LatencyTracker;
   coolingUntil: number;
   coolingReason: string | undefined;
@@ -37,7 +41,7 @@ export interface StatusEvents {
   anomalyChanged?(provider: string, change: AnomalyChange): void;
 }
 
-/** The last failure of one code at a provider, for incident summaries: its message (keys redacted) and the socket error code under it. */
+/** The last failure of one code at a provider, for incident summaries: its message and the socket error code under it. */
 export interface LastFailure {
   message: string;
   cause: string | undefined;
@@ -46,37 +50,39 @@ export interface LastFailure {
 
 export class TargetStatus implements TargetAvailability {
   private readonly clock: Clock;
+  private readonly events: StatusEvents;
   private readonly providers = new Map<string, ProviderStatus>();
   private readonly targets = new Map<string, TargetState>();
   /** Anomaly detectors per provider, kept across policy changes (they learn the provider, not the policy). */
   private readonly anomalies = new Map<string, ProviderAnomalies>();
   private readonly lastFailures = new Map<string, Map<string, LastFailure>>();
   /** Attempt outcomes per provider over the last hour, for incident summaries. */
-  readonly history = new OutcomeHistory();
-  events: StatusEvents = {};
+  readonly history: OutcomeHistory;
 
-  constructor(clock: Clock = systemClock) {
-    this.clock = clock;
+  constructor(options: { clock: Clock; events?: StatusEvents }) {
+    this.clock = options.clock;
+    this.events = options.events ?? {};
+    this.history = new OutcomeHistory(() => this.clock.epochMs());
   }
 
-  /** Brings the registry in line with a config: new providers get state, changed policies get fresh state. */
+  /** Brings the registry in line with a config: new providers get state; a changed policy rebuilds only its own part. */
   sync(providers: Readonly<Record<string, ProviderConfig>>): void {
     for (const [name, config] of Object.entries(providers)) {
-      const policyKey = JSON.stringify([config.circuit_breaker, config.health_check, config.retry_budget]);
-      if (this.providers.get(name)?.policyKey === policyKey) continue;
-      const breaker = new CircuitBreaker(
-        { errorRate: config.circuit_breaker.error_rate, minRequests: config.circuit_breaker.min_requests, windowMs: config.circuit_breaker.window, cooldownMs: config.circuit_breaker.cooldown },
-        this.clock,
-      );
-      breaker.onChange = (state) => this.events.breakerChanged?.(name, state);
+      const policies = {
+        breaker: JSON.stringify(config.circuit_breaker),
+        health: JSON.stringify([config.health_check.unhealthy_threshold, config.health_check.healthy_threshold]),
+        budget: JSON.stringify(config.retry_budget),
+        outliers: JSON.stringify(config.outlier_detection),
+      };
+      const kept = this.providers.get(name);
       this.providers.set(name, {
-        breaker,
-        health: new HealthState({ unhealthyThreshold: config.health_check.unhealthy_threshold, healthyThreshold: config.health_check.healthy_threshold }),
-        budget: new RetryBudget({ ratio: config.retry_budget.ratio, minPerSecond: config.retry_budget.min_per_second, windowMs: 10_000 }, this.clock),
-        policyKey,
+        breaker: kept?.policies.breaker === policies.breaker ? kept.breaker : this.newBreaker(name, config),
+        health: kept?.policies.health === policies.health ? kept.health : new HealthState({ unhealthyThreshold: config.health_check.unhealthy_threshold, healthyThreshold: config.health_check.healthy_threshold }),
+        budget: kept?.policies.budget === policies.budget ? kept.budget : new RetryBudget({ ratio: config.retry_budget.ratio, minPerSecond: config.retry_budget.min_per_second, windowMs: 10_000 }, this.clock),
+        policies,
       });
     }
-    for (const name of Object.keys(providers)) if (!this.anomalies.has(name)) this.anomalies.set(name, new ProviderAnomalies());
+    for (const name of Object.keys(providers)) if (!this.anomalies.has(name)) this.anomalies.set(name, new ProviderAnomalies(() => this.clock.epochMs()));
     for (const name of [...this.providers.keys()]) {
       if (name in providers) continue;
       this.providers.delete(name);
@@ -94,6 +100,11 @@ export class TargetStatus implements TargetAvailability {
     return this.lastFailures.get(provider) ?? new Map();
   }
 
+  private newBreaker(name: string, config: ProviderConfig): CircuitBreaker {
+    const policy = config.circuit_breaker;
+    return new CircuitBreaker({ errorRate: policy.error_rate, minRequests: policy.min_requests, windowMs: policy.window, cooldownMs: policy.cooldown }, this.clock, (state) => this.events.breakerChanged?.(name, state));
+  }
+
   /** The provider's status, or undefined for a name this config does not have (a notice from a replica on another config). */
   knownProvider(name: string): ProviderStatus | undefined {
     return this.providers.get(name);
@@ -106,18 +117,22 @@ export class TargetStatus implements TargetAvailability {
   }
 
   target(target: Target): TargetState {
+    const policy = target.provider.config.outlier_detection;
     let state = this.targets.get(target.key);
+    const outlierPolicy = JSON.stringify(policy);
     if (!state) {
-      const policy = target.provider.config.outlier_detection;
-      state = {
-        outliers: new OutlierDetector({ consecutiveFailures: policy.consecutive_failures, baseEjectionMs: policy.base_ejection, maxEjectionMs: policy.max_ejection }, this.clock),
-        latency: new LatencyTracker(),
-        coolingUntil: 0,
-        coolingReason: undefined,
-      };
+      state = { outliers: this.newDetector(policy), outlierPolicy, latency: new LatencyTracker(), coolingUntil: 0, coolingReason: undefined };
       this.targets.set(target.key, state);
+    } else if (state.outlierPolicy !== outlierPolicy) {
+      // The policy changed in a reload: it applies from now on (latency and cooldowns are kept).
+      state.outliers = this.newDetector(policy);
+      state.outlierPolicy = outlierPolicy;
     }
     return state;
+  }
+
+  private newDetector(policy: ProviderConfig['outlier_detection']): OutlierDetector {
+    return new OutlierDetector({ consecutiveFailures: policy.consecutive_failures, baseEjectionMs: policy.base_ejection, maxEjectionMs: policy.max_ejection }, this.clock);
   }
 
   /** Healthy, not ejected, not cooling down, and its breaker lets a request through. */
@@ -137,6 +152,7 @@ export class TargetStatus implements TargetAvailability {
     return this.targets.get(target.key)?.latency.ewma;
   }
 
+  /** An attempt that produced its first token `firstTokenMs` after its own start. */
   recordSuccess(target: Target, firstTokenMs: number): void {
     const name = target.provider.name;
     this.providers.get(name)?.breaker.record(true);
@@ -144,12 +160,11 @@ export class TargetStatus implements TargetAvailability {
     state.outliers.record(true);
     state.latency.record(firstTokenMs);
     this.history.record(name, 'ok');
-    this.noteAnomaly(name, this.anomalies.get(name)?.recordOutcome(false));
-  }
-
-  /** One attempt's own time to first content (from its start, not the request's): the anomaly detector's sample. */
-  recordFirstToken(target: Target, attemptMs: number): void {
-    this.noteAnomaly(target.provider.name, this.anomalies.get(target.provider.name)?.recordFirstToken(attemptMs));
+    const anomalies = this.anomalies.get(name);
+    if (anomalies) {
+      this.noteAnomaly(name, anomalies.recordFirstToken(firstTokenMs));
+      this.noteAnomaly(name, anomalies.recordOutcome(false));
+    }
   }
 
   private noteAnomaly(provider: string, change: AnomalyChange | undefined): void {
@@ -162,7 +177,7 @@ export class TargetStatus implements TargetAvailability {
     this.history.record(name, error.code);
     let failures = this.lastFailures.get(name);
     if (!failures) this.lastFailures.set(name, (failures = new Map()));
-    failures.set(error.code, { message: error.message, cause: (error.cause as { code?: string } | undefined)?.code, at: Date.now() });
+    failures.set(error.code, { message: error.message, cause: (error.cause as { code?: string } | undefined)?.code, at: this.clock.epochMs() });
     if (error.targetFault || error.cooldown) this.noteAnomaly(name, this.anomalies.get(name)?.recordOutcome(true));
     if (error.targetFault) {
       this.providers.get(target.provider.name)?.breaker.record(false);
