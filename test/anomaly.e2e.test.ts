@@ -59,7 +59,7 @@ test('a tenfold time to first token (within 100 requests, the target) and a jump
     const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { providers: Record<string, { anomalies: { ttft: { anomalous: boolean; since: string | null; baseline: number } } }> };
     assert.equal(status.providers.shifting!.anomalies.ttft.anomalous, true);
     assert.ok(status.providers.shifting!.anomalies.ttft.since);
-    assert.ok(status.providers.shifting!.anomalies.ttft.baseline < 150, 'the learnt normal is the fast one');
+    assert.ok(status.providers.shifting!.anomalies.ttft.baseline < 250, `the learnt normal (${status.providers.shifting!.anomalies.ttft.baseline} ms) is the fast one, not the shifted 300 ms`);
     assert.equal(status.providers.steady!.anomalies.ttft.anomalous, false);
     await eventually('the start is logged', () => gateway.logs().includes('anomaly: shifting time to first token is well above its normal'));
 
