@@ -30,7 +30,7 @@ after(async () => {
 const ask = { messages: [{ role: 'user' as const, content: 'hello' }] };
 
 async function hedges(trigger: string): Promise<number> {
-  const match = new RegExp(`switchyard_hedges_total\\{route="chat",trigger="${trigger}"\\} (\\d+)`).exec(await (await fetch(`${gateway.origin}/metrics`)).text());
+  const match = new RegExp(`switchyard_hedges_total\\{provider="backup",trigger="${trigger}"\\} (\\d+)`).exec(await (await fetch(`${gateway.origin}/metrics`)).text());
   return match ? Number(match[1]) : 0;
 }
 

@@ -45,16 +45,20 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   let lastError: GatewayError | undefined;
   /** Every failure's code, to tell "all rate-limited" and "all overloaded" from a mix. */
   const failures = new Set<string>();
-  /** The soonest a target held back by its rate_limit frees up, when one was. */
+  /** The soonest a target held back by its rate_limit frees up, when one was, and which provider that was. */
   let rateLimitedForMs: number | undefined;
   /** When a target held back by panic routing's throttle is probed next (its breaker's reopening), when one was. */
   let throttledForMs: number | undefined;
+  let rateLimitedProvider: string | undefined;
 
   const open = (target: Target, kind: AttemptKind): AttemptGuard | undefined => {
     // Panic routing: an open breaker defers to the throttle when no healthier target is left to try.
     const opened = AttemptGuard.open(guards, target, kind, () => !plan.hasOther(target, (other) => engine.status.isAvailable(other)));
     if (!isRefusal(opened)) return opened;
-    if (opened.refused === 'rate_limit') rateLimitedForMs = Math.min(rateLimitedForMs ?? opened.waitMs, opened.waitMs);
+    if (opened.refused === 'rate_limit') {
+      if (rateLimitedForMs === undefined || opened.waitMs < rateLimitedForMs) rateLimitedProvider = target.provider.name;
+      rateLimitedForMs = Math.min(rateLimitedForMs ?? opened.waitMs, opened.waitMs);
+    }
     if (opened.refused === 'throttled') throttledForMs = Math.min(throttledForMs ?? opened.waitMs, opened.waitMs);
     plan.drop(target);
     return undefined;
@@ -100,7 +104,7 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
           const guard = candidate ? open(candidate, 'hedge') : undefined;
           if (guard) {
             record.hedges.push(trigger);
-            engine.metrics.countHedge(route.name, trigger);
+            engine.metrics.countHedge(guard.target.provider.name, trigger);
           }
           return guard;
         },
@@ -126,8 +130,8 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
     return;
   }
   const failure = exhausted({ route, deadlinePassed: cancel.aborted, lastError, failures, candidates: usable.length, rateLimitedForMs, throttledForMs });
-  if (failure.code === 'rate_limited') engine.metrics.countShed(request.priority, 'provider_rate_limit');
-  else if (failure.code === 'overloaded') engine.metrics.countShed(request.priority, 'queue_full');
+  if (failure.code === 'rate_limited') engine.metrics.countShed(request.priority, 'provider_rate_limit', rateLimitedProvider);
+  else if (failure.code === 'overloaded') engine.metrics.countShed(request.priority, 'queue_full', lastError?.provider);
   throw failure;
 }
 

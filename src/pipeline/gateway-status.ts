@@ -34,6 +34,7 @@ export function gatewayStatus({ engine, inFlight, configHash, shared }: StatusSo
             last_health_error: known.health.lastError === undefined ? null : redactor.redact(known.health.lastError),
             circuit: known.breaker.snapshot(),
             throttle: known.throttle.snapshot(),
+            anomalies: status.anomaliesOf(provider.name)?.snapshot() ?? null,
           },
         ];
       }),

@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { AdapterContext, ProviderAdapter, StreamEvent, Usage } from '../providers/provider-spec.ts';
+import { clientWantsUsage, StreamUsageMeter } from '../providers/stream-usage.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Clock } from '../resilience/clock.ts';
 import { SilenceWatch } from '../resilience/silence-watch.ts';
@@ -69,6 +70,8 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
 
   // Translating adapters get decoded events; OpenAI-compatible streams are forwarded as the bytes that came.
   const decoder = mapper ? createFrameDecoder(adapter.streamFraming) : undefined;
+  const request = options.context.request;
+  const meter = mapper ? undefined : new StreamUsageMeter(clientWantsUsage(request.body));
 
   const translate = (events: StreamEvent[], out: Buffer[]): void => {
     for (const event of events) {
@@ -107,7 +110,10 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
         continue;
       }
       if (isProviderOnly(event)) continue;
-      if (event.indexOf(usageKey) !== -1) usage = adapter.readUsage(event) ?? usage;
+      const hasUsage = event.indexOf(usageKey) !== -1;
+      if (hasUsage) usage = adapter.readUsage(event) ?? usage;
+      // A usage chunk the gateway asked for and this client did not is counted, not sent.
+      if (!meter!.observe(event, hasUsage)) continue;
       transcript?.observe(parseEvent(event).data);
       out.push(event);
       content = true;
@@ -160,7 +166,7 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
         throw options.explain(error);
       }
     },
-    usage: () => usage,
+    usage: () => usage ?? (finished ? meter?.estimate(request) : undefined),
     transcript,
     close() {
       watch?.stop();
