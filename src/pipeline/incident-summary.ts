@@ -123,8 +123,12 @@ function providerIncident(provider: ProviderClient, sources: IncidentSources): I
 
 function providerActions(provider: ProviderClient, sources: IncidentSources): string[] {
   const actions: string[] = [];
-  const breaker = sources.status.provider(provider.name).breaker.state;
-  if (breaker.kind === 'open') actions.push(`circuit open: nothing is sent to ${provider.name} until ${iso(sources.clock.epochMs() + Math.max(0, breaker.reopenAt - sources.clock.now()))}, then one probe request`);
+  const status = sources.status.provider(provider.name);
+  const breaker = status.breaker.state;
+  if (breaker.kind === 'open') {
+    const share = Math.round(status.throttle.sendProbability() * 100);
+    actions.push(`circuit open: nothing is sent to ${provider.name} while another target can serve, until ${iso(sources.clock.epochMs() + Math.max(0, breaker.reopenAt - sources.clock.now()))}, then one probe request; where no other target is left, panic routing sends it ${share}% of requests (its adaptive throttle)`);
+  }
   if (!sources.status.provider(provider.name).health.healthy) actions.push(`marked unhealthy by its health check: routes skip it until it passes again`);
   for (const route of sources.routes.routes.values()) {
     const mine = route.targets.filter((target) => target.provider.name === provider.name);

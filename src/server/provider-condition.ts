@@ -61,7 +61,7 @@ const checks: ((facts: ProviderFacts) => Condition | undefined)[] = [
     if (circuit.kind !== 'open') return undefined;
     const { failures, successes } = circuit.window;
     const why = circuit.shared ? 'opened by another replica' : `${failures} of ${failures + successes} recent requests failed`;
-    return { state: 'open', severity: 'down', reason: `circuit breaker open (${why}): no requests sent; one probe in ${seconds((circuit.reopenAt ?? now) - now)}` };
+    return { state: 'open', severity: 'down', reason: `circuit breaker open (${why}): no requests sent while another target can serve (else a throttled share, panic routing); one probe in ${seconds((circuit.reopenAt ?? now) - now)}` };
   },
   ({ provider }) => (provider.healthy ? undefined : { state: 'unhealthy', severity: 'down', reason: `failing its health checks${provider.last_health_error ? `: ${provider.last_health_error}` : ''}` }),
   ({ targets }) => {
