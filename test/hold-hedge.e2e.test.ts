@@ -50,6 +50,11 @@ for (const stream of [false, true]) {
     assert.equal(await hedges('hold'), before + 1);
     assert.equal(await hedges('after'), 0);
     assert.match(gateway.logs(), new RegExp(`"route":"chat","provider":"backup".*"hedges":\\["hold"\\],"stream":${stream}`));
+    // The console lists the move: the held primary, then the backup that answered.
+    const consoleData = (await (await fetch(`${gateway.origin}/admin/console`)).json()) as { failovers: { id: string; from: { provider: string; code: string; reason: string }[]; to: string }[] };
+    const moved = consoleData.failovers.find((failover) => failover.id === response.headers.get('x-request-id'));
+    assert.deepEqual(moved?.from.map((attempt) => [attempt.provider, attempt.code]), [['primary', 'held']]);
+    assert.equal(moved?.to, 'backup');
   });
 }
 

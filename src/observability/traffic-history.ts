@@ -15,13 +15,15 @@ export interface FinishedRequest {
   firstTokenMs: number | undefined;
   cache: 'hit' | 'stale' | 'miss' | 'bypass' | undefined;
   failedAttempts: readonly { provider: string; code: string }[];
+  /** Providers that held the request (keep-alives, no content) and lost the race to a hedge (hedge.on_hold). */
+  heldAttempts?: readonly string[];
 }
 
 export interface Failover {
   at: number;
   id: string;
   route: string;
-  /** The attempts that failed, in order. */
+  /** The attempts that held (code `held`) or failed, in order. */
   from: { provider: string; code: string }[];
   /** The provider that answered (`cache` for a kept answer), or undefined when none did. */
   to: string | undefined;
@@ -139,9 +141,11 @@ export class TrafficHistory {
     }
     if (request.route !== undefined && request.provider !== undefined) increment(second.served, `${request.route}\0${request.provider}`);
     for (const attempt of request.failedAttempts) increment(second.failed, `${attempt.provider}\0${attempt.code}`);
-    if (request.failedAttempts.length > 0 && request.route !== undefined) {
+    const held = request.heldAttempts ?? [];
+    if ((request.failedAttempts.length > 0 || held.length > 0) && request.route !== undefined) {
       if (this.failovers.length === failoversKept) this.failovers.shift();
-      this.failovers.push({ at: this.now(), id, route: request.route, from: request.failedAttempts.map((attempt) => ({ ...attempt })), to: request.provider, status });
+      const from = [...held.map((provider) => ({ provider, code: 'held' })), ...request.failedAttempts.map((attempt) => ({ ...attempt }))];
+      this.failovers.push({ at: this.now(), id, route: request.route, from, to: request.provider, status });
     }
   }
 

@@ -109,6 +109,7 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
           return guard;
         },
         onFailure,
+        onHeldLoser: (guard) => record.heldAttempts.push(guard.target.provider.name),
       });
       if ('failed' in outcome) {
         if (c.channel.gone.aborted) break;

@@ -52,6 +52,8 @@ export interface RequestRecord {
   failedAttempts: { provider: string; code: string }[];
   /** What started each hedge of the request, in order: `after` (hedge.after passed) or `hold` (a target held). */
   hedges: ('after' | 'hold')[];
+  /** Providers that held the request (a busy hold) and lost the race to a hedge, for the console's failovers. */
+  heldAttempts: string[];
   /** The serving attempt's own time to its first token (from its start, not the request's arrival). */
   attemptFirstTokenMs: number | undefined;
   /** The client went away before the response finished. */
@@ -67,5 +69,5 @@ export interface RequestRecord {
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], hedges: [], attemptFirstTokenMs: undefined, clientGone: false, cache: undefined, served: undefined, delivered: undefined, error: undefined };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], hedges: [], heldAttempts: [], attemptFirstTokenMs: undefined, clientGone: false, cache: undefined, served: undefined, delivered: undefined, error: undefined };
 }

@@ -30,6 +30,8 @@ export interface HedgeOptions {
   pickHedge(trigger: HedgeTrigger): AttemptGuard | undefined;
   /** Told of each failed attempt as it happens. */
   onFailure(guard: AttemptGuard, error: GatewayError): void;
+  /** Told of an attempt that held and lost the race (it is abandoned and aborted, not failed). */
+  onHeldLoser?(guard: AttemptGuard): void;
 }
 
 export type HedgeOutcome = { winner: { guard: AttemptGuard; result: AttemptResult } } | { failed: GatewayError };
@@ -108,6 +110,7 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<HedgeOutcome
       running.delete(next.id);
       const settled = next.settled;
       if ('result' in settled) {
+        for (const entry of running.values()) if (entry.held) options.onHeldLoser?.(entry.guard);
         abandonAll(running);
         return { winner: settled };
       }
