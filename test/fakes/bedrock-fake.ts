@@ -65,7 +65,7 @@ async function checkSignature(request: FakeExchange<BedrockFault>['request'], ke
   const authorization = String(request.headers.authorization ?? '');
   const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
   if (!match) return { name: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' };
-  const [, keyId, , keyRegion, service, signedHeaders, signature] = match;
+  const [, keyId, , keyRegion, service, signedHeaders] = match;
   const secret = keys[keyId!];
   if (!secret) return { name: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
   if (keyRegion !== region || service !== 'bedrock') return { name: 'InvalidSignatureException', message: `Credential should be scoped to a valid region and service: ${region}/bedrock.` };
