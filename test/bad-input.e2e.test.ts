@@ -1,8 +1,9 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Whatever a client sends, it gets an OpenAI-shaped error with a truthful
 // status, and the gateway keeps serving.
@@ -10,15 +11,14 @@ import { startGateway, startSim, type RunningGateway } from './support/gateway-h
 let upstream: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
   gateway = await startGateway({
     server: { body_limit: '64kb', max_json_depth: 16 },
     providers: { only: { type: 'openai', base_url: upstream.url } },
     routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] }, other: { targets: [{ provider: 'only', model: 'm1' }] } },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await upstream.close();
 });

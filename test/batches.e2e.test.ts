@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -12,6 +12,7 @@ import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts'
 import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
 import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // The Batches API as an application uses it through the official SDK: upload
@@ -63,10 +64,9 @@ async function startProvider(): Promise<Provider> {
 
 let provider: Provider;
 const gateways: RunningGateway[] = [];
-before(async () => {
+beforeAndAfter(async () => {
   provider = await startProvider();
-});
-after(async () => {
+}, async () => {
   for (const gateway of gateways) await gateway.close();
   await provider.close();
 });

@@ -1,9 +1,10 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { closedPort } from './support/closed-port.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 // The response cache as an application sees it through the official SDK: the
@@ -16,10 +17,9 @@ import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 let upstream: Awaited<ReturnType<typeof startSim>>;
 const running: RunningGateway[] = [];
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'], chunks: 3 });
-});
-after(async () => {
+}, async () => {
   for (const gateway of running) await gateway.close();
   await upstream.close();
 });

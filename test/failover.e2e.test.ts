@@ -1,10 +1,11 @@
-import { after, afterEach, before, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { APIError } from 'openai';
 import { closedPort } from './support/closed-port.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // A busy, holding, hanging or broken primary: the application still gets its
 // answer from a backup, or one clear error when nothing can serve.
@@ -13,7 +14,7 @@ let primary: Awaited<ReturnType<typeof startSim>>;
 let backup: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   primary = await startSim({ name: 'primary', models: ['p-model'], holdMs: 1500, keepaliveIntervalMs: 50, apiKey: 'sk-primary-secret-1111111111' });
   backup = await startSim({ name: 'backup', models: ['b-model'] });
   gateway = await startGateway({
@@ -32,13 +33,12 @@ before(async () => {
       solo: { targets: [{ provider: 'primary', model: 'p-model' }], timeouts: { first_token: '400ms' } },
     },
   });
+}, async () => {
+  await gateway.close();
+  await Promise.all([primary.close(), backup.close()]);
 });
 afterEach(() => {
   primary.setFaults({ holdMs: 1500 });
-});
-after(async () => {
-  await gateway.close();
-  await Promise.all([primary.close(), backup.close()]);
 });
 
 const ask = (model = 'chat', stream = false) =>

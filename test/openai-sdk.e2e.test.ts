@@ -1,6 +1,7 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clientKey, startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // An application using the official OpenAI SDK, unchanged, with only its
 // base URL pointed at Switchyard.
@@ -8,7 +9,7 @@ import { clientKey, startGateway, startSim, type RunningGateway } from './suppor
 let primary: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   primary = await startSim({ name: 'primary', models: ['deepseek-chat', 'embed-small'], apiKey: 'sk-upstream-secret-000000000000' });
   gateway = await startGateway({
     providers: { primary: { type: 'openai', base_url: primary.url, api_key: 'sk-upstream-secret-000000000000', price: { input_per_1k: 0.00027, output_per_1k: 0.0011 } } },
@@ -17,8 +18,7 @@ before(async () => {
       embeddings: { targets: [{ provider: 'primary', model: 'embed-small' }] },
     },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await primary.close();
 });

@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { closedPort } from './support/closed-port.ts';
 import { startFreezableProxy } from './support/freezable-proxy.ts';
 import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 // Replicas that share `state.redis` enforce one key rate limit between them,
@@ -15,10 +16,9 @@ let upstream: Awaited<ReturnType<typeof startSim>>;
 const running: RunningGateway[] = [];
 const key = 'sk-limited-team-0000000000';
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
-});
-after(async () => {
+}, async () => {
   for (const gateway of running) await gateway.close();
   await upstream.close();
 });
