@@ -169,10 +169,17 @@ test('replicas on state.redis split a provider\'s rate_limit between them, and c
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers.get('retry-after')) >= 1);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'rate_limited');
-    // b leaves: a counts itself alone again and gets the whole limit back.
+    // Half the rate each: a's next token is 20 s away.
+    const halfRate = await call(a);
+    assert.equal(halfRate.status, 429);
+    assert.ok(Number(halfRate.headers.get('retry-after')) > 10, `retry-after ${halfRate.headers.get('retry-after')} s on half the rate`);
+    // b leaves: a counts itself alone again and gets the whole limit back, so its next token is 10 s away at most.
     await b.close();
     running.splice(running.indexOf(b), 1);
     await eventually('a counts one replica after b left', async () => (await replicasSeenBy(a)) === 1);
+    const wholeRate = await call(a);
+    assert.equal(wholeRate.status, 429, 'no token came back yet');
+    assert.ok(Number(wholeRate.headers.get('retry-after')) <= 10, `retry-after ${wholeRate.headers.get('retry-after')} s on the whole rate`);
   } finally {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
