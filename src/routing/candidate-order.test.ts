@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { routeFixture, type RouteFixture } from '../../test/support/route-fixture.ts';
 import { seededRandom as seeded } from '../../test/support/seeded-random.ts';
-import { CandidateOrder, type CandidateFilter, type TargetAvailability } from './candidate-order.ts';
+import { alwaysAvailable, CandidateOrder, type CandidateFilter, type TargetAvailability } from './candidate-order.ts';
 import type { Route } from './route-table.ts';
 
 // The order a request tries a route's targets in: tiers first, the route's
@@ -111,7 +111,7 @@ test('least-busy: the provider with the fewest requests in flight first', () => 
 test('least-latency: the faster of two random targets first (an unknown one counts as fastest), the rest by latency; the slowest never leads', () => {
   const fixture = routes({ providers: { a: {}, b: {}, c: {}, d: {} }, routes: { chat: { balance: 'least-latency', targets: ['a', 'b', 'c', 'd'].map((provider) => ({ provider, model: 'm' })) } } });
   const latency: Record<string, number | undefined> = { 'a/m': 100, 'b/m': 50, 'c/m': 200, 'd/m': undefined };
-  const availability: TargetAvailability = { isAvailable: () => true, breakerAllows: () => true, latencyOf: (target) => latency[target.key] };
+  const availability: TargetAvailability = { ...alwaysAvailable, latencyOf: (target) => latency[target.key] };
   const candidates = new CandidateOrder({ availability, random: seeded(3) });
   const byLatency = (key: string) => latency[key] ?? 0;
   const firsts = new Map<string, number>();
@@ -148,8 +148,9 @@ test("a request's class and sensitivity filter the targets; a down target is lef
   const candidates = new CandidateOrder({ random: seeded(1) });
   assert.deepEqual(order(candidates, route, realtime).sort(), ['a/m', 'c/m', 'vault/m']);
   assert.deepEqual(order(candidates, route, { trafficClass: 'batch', privateOnly: false }).sort(), ['b/m', 'c/m', 'vault/m']);
-  assert.deepEqual(candidates.candidates(route, { trafficClass: 'realtime', privateOnly: true }), { ordered: [fixture.target('chat', 'vault/m')], eligible: 1 });
-  const down: TargetAvailability = { isAvailable: (target) => target.key !== 'c/m', breakerAllows: () => true };
+  const sensitive = candidates.candidates(route, { trafficClass: 'realtime', privateOnly: true });
+  assert.deepEqual([sensitive.ordered, sensitive.eligible], [[fixture.target('chat', 'vault/m')], 1]);
+  const down: TargetAvailability = { ...alwaysAvailable, isAvailable: (target) => target.key !== 'c/m' };
   assert.deepEqual(order(new CandidateOrder({ availability: down, random: seeded(1) }), route).sort(), ['a/m', 'vault/m']);
 });
 
