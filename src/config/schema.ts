@@ -27,7 +27,7 @@ const size = z.union([z.number(), z.string()]).transform((value, context) => {
   return bytes;
 });
 
-/** Missing and empty get the same words, when a key is required (for a required string, missing is otherwise "is required"). */
+/** Zod's error option giving a missing value these words (else load-config's plain "is required"). */
 const missing = (message: string | undefined) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? message : undefined) });
 
 const httpUrl = (whenMissing?: string) =>
@@ -125,7 +125,7 @@ const anthropicProvider = z.strictObject({
 });
 
 /** Bedrock's public endpoint for a region, used when no base_url stands in for it. */
-export function bedrockBaseUrl(region: string): string {
+function bedrockBaseUrl(region: string): string {
   return `https://bedrock-runtime.${region}.amazonaws.com`;
 }
 
@@ -150,7 +150,7 @@ const bedrockProvider = z
 
 /** Each provider type takes exactly its own keys; `switchyard check` names a key given to the wrong type. */
 const providerOptions = [openaiProvider, azureProvider, bedrockProvider, anthropicProvider, huggingfaceProvider, sdwebuiProvider] as const;
-export const providerTypes = providerOptions.map((option) => ('in' in option ? option.in : option).shape.type.value);
+const providerTypes = providerOptions.map((option) => ('in' in option ? option.in : option).shape.type.value);
 const typeNames = `${providerTypes.slice(0, -1).join(', ')} or ${providerTypes.at(-1)}`;
 const providerSchema = z.discriminatedUnion('type', providerOptions, {
   error: (issue) => {
