@@ -151,7 +151,8 @@ function overBudget(engine: Engine, route: Route): boolean {
 
 /** `hedge.after`, or for `adaptive` the target's recent p95 time to first token (no hedge until it is known). */
 function hedgeDelay(engine: Engine, route: Route, target: Target): number | undefined {
-  return hedgeAfter(route.config.hedge?.after, () => engine.status.target(target).latency.p95());
+  const after = route.config.hedge?.after;
+  return after === undefined ? undefined : hedgeAfter(after, () => engine.status.target(target).latency.p95());
 }
 
 interface Exhaustion {
