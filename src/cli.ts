@@ -5,12 +5,13 @@ import { parseDuration } from './config/units.ts';
 import { serveCommand } from './cli/serve-command.ts';
 import { runSim } from './sim/run-sim.ts';
 
-// The `switchyard` command: serve | check | doctor | sim.
+// The `switchyard` command: serve | check | doctor | hash-key | sim.
 
 const usage = `usage:
   switchyard serve [--config FILE] [--port N] [--host H]
   switchyard check --config FILE
   switchyard doctor [--config FILE] [--timeout 5s] [--json]
+  switchyard hash-key              (reads a key on standard input, prints its SHA-256 for auth.keys[].key_sha256)
   switchyard sim [--port N] [--busy-rate R] [--latency MS] ... (switchyard sim --help)
 `;
 
@@ -37,6 +38,11 @@ async function main(argv: string[]): Promise<void> {
       // Loaded on demand: `serve` has no use for the Redis client the checks bring.
       const { doctorCommand } = await import('./cli/doctor-command.ts');
       process.exitCode = await doctorCommand({ config: values.config, json: values.json, timeoutMs });
+      return;
+    }
+    case 'hash-key': {
+      const { hashKeyCommand } = await import('./cli/hash-key-command.ts');
+      process.exitCode = await hashKeyCommand();
       return;
     }
     case 'sim':
