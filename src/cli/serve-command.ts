@@ -1,14 +1,16 @@
 import { watch } from 'node:fs';
+import type { Server } from 'node:https';
 import { ConfigError, loadConfigFile } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Gateway } from '../pipeline/gateway.ts';
 import { createServer } from '../server/create-server.ts';
+import { CertificateReloader } from './certificate-reloader.ts';
 import { resolveConfigSource } from './config-source.ts';
 import { demoBanner, startDemo } from './demo.ts';
 
 // `switchyard serve`: resolve the config, start the gateway, reload on SIGHUP
-// or a changed file, drain on SIGTERM.
+// or a changed file (the config, and server.tls's certificate), drain on SIGTERM.
 
 export interface ServeFlags {
   config?: string;
@@ -42,7 +44,9 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   logger.info({ address, source: describe, routes: Object.keys(config.routes), providers: Object.keys(config.providers) }, 'switchyard listening');
   if (demo) process.stderr.write(demoBanner(address));
 
-  if (source.kind === 'file') watchForReload(source.file, gateway, logger, flags);
+  const certificates = config.server.tls ? new CertificateReloader(app.server as unknown as Server, config.server.tls, logger) : undefined;
+  if (certificates) process.on('SIGHUP', () => certificates.reload('SIGHUP'));
+  if (source.kind === 'file') watchForReload(source.file, gateway, logger, flags, certificates);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -77,7 +81,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: ServeFlags): void {
+function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: ServeFlags, certificates: CertificateReloader | undefined): void {
   let pending: NodeJS.Timeout | undefined;
   const reload = async (reason: string) => {
     try {
@@ -86,7 +90,11 @@ function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: S
       if (next.server.port !== current.port || next.server.host !== current.host || next.server.body_limit !== current.body_limit) {
         logger.warn('server.host, server.port and server.body_limit take effect on restart only');
       }
+      if (Boolean(next.server.tls) !== Boolean(current.tls) || next.server.tls?.min_version !== current.tls?.min_version) {
+        logger.warn('turning server.tls on or off, and server.tls.min_version, take effect on restart only');
+      }
       gateway.reload(next);
+      if (next.server.tls) certificates?.retarget(next.server.tls);
       logger.info({ reason, routes: Object.keys(next.routes), providers: Object.keys(next.providers) }, 'config reloaded');
     } catch (error) {
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];

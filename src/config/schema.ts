@@ -163,6 +163,8 @@ export const configSchema = z.strictObject({
         keep_alive_timeout: duration.default(72_000),
         drain_timeout: duration.default(30_000),
         log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        // HTTPS on the same port: PEM files, read at start and again on SIGHUP or when they change.
+        tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3') }).optional(),
       })
       .prefault({}),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),

@@ -1,4 +1,5 @@
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
@@ -8,6 +9,7 @@ import type { Operation } from '../providers/provider-spec.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
 import { takeHotPath } from './fast-ingress.ts';
 import { RawChannel } from './raw-channel.ts';
+import { readTlsIdentity } from './tls-identity.ts';
 import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
 import { identityHeaders, requestIdFrom, serveOperation } from './serve-operation.ts';
 
@@ -20,13 +22,21 @@ export function createServer(gateway: Gateway): FastifyInstance {
   const server = gateway.config.server;
   let draining = false;
   const isDraining = () => draining;
+  // With server.tls, HTTPS on the same port; its certificate can be swapped later with setSecureContext.
+  const tls = server.tls ? readTlsIdentity(server.tls).options : undefined;
   const app = Fastify({
     logger: false,
-    // Our own node:http server, so the hot endpoints can be served before Fastify (see fast-ingress.ts).
-    serverFactory: (fastifyHandler) =>
-      createHttpServer({ requestTimeout: server.request_timeout, keepAliveTimeout: server.keep_alive_timeout }, (request, response) => {
+    // Our own node:http(s) server, so the hot endpoints can be served before Fastify (see fast-ingress.ts).
+    serverFactory: (fastifyHandler) => {
+      const options = { requestTimeout: server.request_timeout, keepAliveTimeout: server.keep_alive_timeout };
+      const listener = (request: IncomingMessage, response: ServerResponse) => {
         if (!takeHotPath(gateway, request, response, isDraining)) fastifyHandler(request, response);
-      }),
+      };
+      // node:https's server is node:http's over TLS: the same requests, responses and connection methods.
+      return tls ? (createHttpsServer({ ...options, ...tls }, listener) as unknown as HttpServer) : createHttpServer(options, listener);
+    },
+    // Only so that listen() reports an https:// address (Fastify's types tie `https` to building the server itself).
+    ...(tls ? ({ https: true } as object) : {}),
     bodyLimit: server.body_limit,
     requestTimeout: server.request_timeout,
     keepAliveTimeout: server.keep_alive_timeout,
