@@ -15,7 +15,7 @@ export interface DoctorOptions {
   timeoutMs: number;
 }
 
-const marks: Record<Verdict, string> = { ok: 'ok  ', fail: 'FAIL', skip: '--  ' };
+const marks: Record<Verdict, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: '--  ' };
 
 function render(reports: readonly SubjectReport[], source: string): string {
   const lines = [`switchyard doctor: ${source}`, ''];
@@ -24,8 +24,13 @@ function render(reports: readonly SubjectReport[], source: string): string {
     for (const result of report.results) lines.push(`  ${marks[result.verdict]}  ${result.check.padEnd(9)} ${result.detail}`);
     lines.push('');
   }
-  const failed = reports.flatMap((report) => report.results.filter((result) => result.verdict === 'fail').map((result) => `${report.name} ${result.check}`));
-  lines.push(failed.length === 0 ? 'No problems found.' : `${failed.length} problem${failed.length === 1 ? '' : 's'}: ${failed.join(', ')}.`);
+  const named = (verdict: Verdict) => reports.flatMap((report) => report.results.filter((result) => result.verdict === verdict).map((result) => `${report.name} ${result.check}`));
+  const [failed, warned] = [named('fail'), named('warn')];
+  const summary = [
+    failed.length > 0 ? `${failed.length} problem${failed.length === 1 ? '' : 's'}: ${failed.join(', ')}.` : '',
+    warned.length > 0 ? `${warned.length} warning${warned.length === 1 ? '' : 's'}: ${warned.join(', ')}.` : '',
+  ].filter(Boolean);
+  lines.push(summary.length === 0 ? 'No problems found.' : summary.join(' '));
   return `${lines.join('\n')}\n`;
 }
 
