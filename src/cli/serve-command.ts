@@ -37,6 +37,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const demo = source.kind === 'demo' ? await startDemo({ host: flags.host ?? '127.0.0.1', port: flags.port ?? 8700 }) : undefined;
   const config = withListenOverrides(demo ? demo.config : (source as { config: Config }).config, flags);
   const logger = createLogger({ level: config.server.log_level });
+  keepServingOnStrayErrors(logger);
   const gateway = new Gateway(config, { logger });
   const app = createServer(gateway);
   const address = await app.listen({ host: config.server.host, port: config.server.port });
@@ -111,4 +112,15 @@ function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: S
   } catch (error) {
     logger.warn({ file, error: (error as Error).message }, 'cannot watch the config file; reload with SIGHUP');
   }
+}
+
+/**
+ * The last resort: an error no code path caught is a bug, but one request's
+ * bug must not stop every other request. It is logged loudly and the
+ * process goes on serving (each request's own failures are answered and
+ * logged where they happen; this catches only what escaped them).
+ */
+function keepServingOnStrayErrors(logger: Logger): void {
+  process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception (a bug); still serving'));
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection (a bug); still serving'));
 }

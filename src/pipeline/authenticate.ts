@@ -28,7 +28,8 @@ function lookupOf(auth: NonNullable<Config['auth']>): Map<string, HashedKey> {
 /** The caller's key entry, undefined when auth is off; throws 401 when a key is needed and missing or wrong. */
 export function authenticate(config: Config, authorization: string | undefined): KeyEntry | undefined {
   if (!config.auth) return undefined;
-  const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+  // The scheme is case-insensitive (RFC 9110 §11.1).
+  const token = authorization !== undefined && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
   if (!token) throw new GatewayError('invalid_api_key', 'Missing API key: send it as "Authorization: Bearer <key>".');
   const presented = createHash('sha256').update(token).digest();
   const match = lookupOf(config.auth).get(presented.toString('hex'));
@@ -39,6 +40,7 @@ export function authenticate(config: Config, authorization: string | undefined):
 /** A key limited to some routes may not use the others. */
 export function checkRouteAllowed(entry: KeyEntry | undefined, route: string): void {
   if (entry?.routes && !entry.routes.includes(route)) {
-    throw new GatewayError('invalid_api_key', `This API key may not use the route "${route}".`, { status: 403 });
+    const shown = route.length > 200 ? `${route.slice(0, 200)}…` : route;
+    throw new GatewayError('invalid_api_key', `This API key may not use the route "${shown}".`, { status: 403 });
   }
 }

@@ -1,4 +1,5 @@
 import { cacheKey, maxCachedBodyBytes, type CachedAnswer, type ResponseCache } from '../cache/response-cache.ts';
+import { headerValue } from '../config/header-value.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
@@ -110,8 +111,8 @@ function sendKept(answer: CachedAnswer, state: 'hit' | 'stale', request: Gateway
   record.status = 200;
   const headers = {
     'x-request-id': request.id,
-    'x-switchyard-provider': answer.provider,
-    'x-switchyard-model': answer.model,
+    'x-switchyard-provider': headerValue(answer.provider),
+    'x-switchyard-model': headerValue(answer.model),
     'x-switchyard-attempts': String(record.attempts),
     'x-switchyard-cache': state,
     age: String(Math.max(0, Math.floor((Date.now() - answer.storedAt) / 1000))),

@@ -36,7 +36,8 @@ export interface ExecutorParts {
 export function findRoute(routes: RouteTable, model: string): Route {
   const route = routes.find(model);
   if (route) return route;
-  throw new GatewayError('route_not_found', `The model \`${model}\` does not exist on this gateway. Available routes: ${routes.names.join(', ') || 'none'}.`, { param: 'model' });
+  const shown = model.length > 200 ? `${model.slice(0, 200)}…` : model;
+  throw new GatewayError('route_not_found', `The model \`${shown}\` does not exist on this gateway. Available routes: ${routes.names.join(', ') || 'none'}.`, { param: 'model' });
 }
 
 /** When the request must be answered by (performance.now() time): the caller's x-switchyard-timeout, else the route's total. */
@@ -199,8 +200,8 @@ async function deliver(
   record.status = 200;
   const headers: Record<string, string> = {
     'x-request-id': request.id,
-    'x-switchyard-provider': target.provider.name,
-    'x-switchyard-model': target.model,
+    'x-switchyard-provider': target.headerNames.provider,
+    'x-switchyard-model': target.headerNames.model,
     'x-switchyard-attempts': String(record.attempts),
   };
   if (record.cache) headers['x-switchyard-cache'] = record.cache;

@@ -1,3 +1,4 @@
+import { headerValue } from '../config/header-value.ts';
 import type { Config, RouteConfig, TargetConfig, TrafficClass } from '../config/schema.ts';
 import type { ProviderClient } from '../upstream/provider-client.ts';
 
@@ -13,6 +14,8 @@ export interface Target {
   readonly weight: number;
   readonly classes: ReadonlySet<TrafficClass>;
   readonly config: TargetConfig;
+  /** The provider and model names as response headers may carry them (see header-value.ts), made once. */
+  readonly headerNames: { readonly provider: string; readonly model: string };
 }
 
 export interface Route {
@@ -43,6 +46,7 @@ export class RouteTable {
           weight: targetConfig.weight,
           classes: new Set(targetConfig.classes),
           config: targetConfig,
+          headerNames: { provider: headerValue(targetConfig.provider), model: headerValue(targetConfig.model) },
         };
       });
       const tierNumbers = [...new Set(targets.map((target) => target.tier))].sort((a, b) => a - b);

@@ -58,7 +58,11 @@ export function takeHotPath(gateway: Gateway, request: IncomingMessage, response
   request.on('end', () => {
     if (refused) return;
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
-    void serveOperation(gateway, operation, body, request.headers, new RawChannel(response));
+    serveOperation(gateway, operation, body, request.headers, new RawChannel(response)).catch((error: unknown) => {
+      // serveOperation answers every failure itself; reaching here is a bug, and the connection is all that is lost.
+      gateway.logger.error({ err: error }, 'request failed outside the pipeline');
+      response.destroy();
+    });
   });
   // A client that drops mid-upload: nothing to answer, nothing to crash.
   request.on('error', () => {});

@@ -25,12 +25,23 @@ export class RawChannel implements ClientChannel {
 
   sendJson(status: number, headers: Record<string, string>, body: Buffer | string): void {
     if (this.response.headersSent || this.response.destroyed) return;
-    this.response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    try {
+      this.response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    } catch (error) {
+      // Headers Node refuses: no answer can be sent on this connection, so it is closed rather than left hanging.
+      this.response.destroy();
+      throw error;
+    }
     this.response.end(body);
   }
 
   startStream(headers: Record<string, string>): void {
-    this.response.writeHead(200, { ...headers, ...sseHeaders });
+    try {
+      this.response.writeHead(200, { ...headers, ...sseHeaders });
+    } catch (error) {
+      this.response.destroy();
+      throw error;
+    }
     // Headers go out with the first event, not in a packet of their own.
   }
 

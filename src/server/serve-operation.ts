@@ -11,6 +11,7 @@ import type { Operation } from '../providers/provider-spec.ts';
 import { parseClientRequest } from './parse-client-request.ts';
 import { RawChannel } from './raw-channel.ts';
 import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
+import { headerValue } from '../config/header-value.ts';
 
 // One /v1 call, from its body bytes to the last byte of the answer: parse,
 // authenticate, hand to the gateway, render any error, and account for it as
@@ -27,8 +28,8 @@ export function requestIdFrom(headers: IncomingHttpHeaders): string {
 export function identityHeaders(id: string, record: RequestRecord, request: GatewayRequest | undefined): Record<string, string> {
   return {
     'x-request-id': id,
-    'x-switchyard-provider': record.provider ?? 'none',
-    'x-switchyard-model': record.model ?? request?.model ?? 'none',
+    'x-switchyard-provider': headerValue(record.provider ?? 'none'),
+    'x-switchyard-model': headerValue(record.model ?? request?.model ?? 'none'),
     'x-switchyard-attempts': String(record.attempts),
   };
 }
@@ -63,8 +64,13 @@ export async function serveOperation(gateway: Gateway, operation: Operation, raw
     const failure = toGatewayError(error);
     if (failure.code === 'internal_error') gateway.logger.error({ err: error, id }, 'request failed');
     record.status = failure.status;
-    if (channel.headersSent) channel.end();
-    else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure));
+    try {
+      if (channel.headersSent) channel.end();
+      else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure));
+    } catch (renderFailure) {
+      // Nothing more can be said on this connection; the process goes on.
+      gateway.logger.error({ err: renderFailure, id }, 'could not send the error answer');
+    }
   } finally {
     accountRequest(gateway.metrics, gateway.requestLog, gatewayRequest, record, id, receivedAt);
   }
