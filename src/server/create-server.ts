@@ -1,5 +1,6 @@
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
@@ -44,6 +45,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    clientErrorHandler: answerClientError,
   });
   app.addHook('preClose', (done) => {
     draining = true;
@@ -98,4 +100,21 @@ export function createServer(gateway: Gateway): FastifyInstance {
   const batchStatus = registerBatchRoutes(app, gateway);
   app.get('/admin/status', async () => ({ ...gateway.status(), batches: batchStatus() }));
   return app;
+}
+
+/**
+ * A request Node's HTTP parser refused before any handler saw it (a byte no
+ * header may hold, headers over the limit, a request too slow to arrive):
+ * answered in OpenAI's error shape like every other error, then closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+  const failure =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new GatewayError('invalid_request', 'The request did not arrive within server.request_timeout.', { status: 408 })
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new GatewayError('invalid_request', 'The request headers are larger than the gateway accepts.', { status: 431 })
+        : new GatewayError('invalid_request', 'The request is not valid HTTP/1.1 (a malformed request line or header).');
+  const body = errorBody(failure);
+  socket.end(`HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
 }
