@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { closedPort } from './support/closed-port.ts';
+import { startFreezableProxy } from './support/freezable-proxy.ts';
 import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
@@ -175,5 +176,44 @@ test('replicas on state.redis split a provider\'s rate_limit between them, and c
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
+  }
+});
+
+test('a Redis that hangs with its socket open: answers go on, waiting commands stay bounded, the link reconnects', async (context) => {
+  if (!(await needsLocalRedis(context))) return;
+  const proxy = await startFreezableProxy({ host: '127.0.0.1', port: 6379 });
+  try {
+    const prefix = `switchyard-test-hung-${process.pid}-${Date.now()}:`;
+    const gateway = await startGateway({
+      providers: { up: { type: 'openai', base_url: upstream.url } },
+      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
+      auth: { keys: [{ name: 'team', key, rate_limit: { requests_per_second: 100_000, burst: 100_000 } }] },
+      state: { redis: { url: proxy.url, prefix } },
+    });
+    running.push(gateway);
+    const state = async () => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { state: { redis: string; waiting: number } }).state;
+    await eventually('the link is ready', async () => (await state()).redis === 'ready');
+    const connectionsBefore = proxy.connections;
+    proxy.freeze();
+    // More requests than the link lets wait: each waits its 50 ms, then the replica's own bucket decides.
+    let served = 0;
+    for (let round = 0; round < 12; round += 1) {
+      const answers = await Promise.all(Array.from({ length: 100 }, () => call(gateway)));
+      for (const answer of answers) if (answer.status === 200) served += 1;
+      await Promise.all(answers.map((answer) => answer.arrayBuffer()));
+      assert.ok((await state()).waiting <= 1000, 'commands waiting on the hung Redis stay bounded');
+    }
+    assert.equal(served, 1200);
+    // Nothing has answered for two seconds: the link drops the connection, failing what waited on it.
+    await eventually('the stalled connection is dropped', async () => {
+      await call(gateway).then((answer) => answer.arrayBuffer());
+      return gateway.logs().includes('Redis stopped answering');
+    });
+    assert.equal((await state()).waiting, 0);
+    proxy.thaw();
+    await eventually('a new connection is ready', async () => proxy.connections > connectionsBefore && (await state()).redis === 'ready');
+    assert.equal((await call(gateway)).status, 200);
+  } finally {
+    await proxy.close();
   }
 });

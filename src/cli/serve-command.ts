@@ -1,6 +1,8 @@
 import { watch } from 'node:fs';
 import type { Server } from 'node:https';
+import { configSecrets } from '../config/config-secrets.ts';
 import { ConfigError, loadConfigFile } from '../config/load-config.ts';
+import { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Gateway } from '../pipeline/gateway.ts';
@@ -36,9 +38,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   }
   const demo = source.kind === 'demo' ? await startDemo({ host: flags.host ?? '127.0.0.1', port: flags.port ?? 8700 }) : undefined;
   const config = withListenOverrides(demo ? demo.config : (source as { config: Config }).config, flags);
-  const logger = createLogger({ level: config.server.log_level });
+  const redactor = new SecretRedactor();
+  redactor.learn(configSecrets(config));
+  const logger = createLogger({ level: config.server.log_level, redactor });
   keepServingOnStrayErrors(logger);
-  const gateway = new Gateway(config, { logger });
+  const gateway = new Gateway(config, { logger, redactor });
   const app = createServer(gateway);
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const describe = source.kind === 'file' ? `config ${source.file}` : source.kind === 'environment' ? 'providers from environment keys' : 'demo';

@@ -61,7 +61,9 @@ export function parseConfigText(text: string, source: string, environment?: Reco
   try {
     document = parseYaml(text, { prettyErrors: true, maxAliasCount: 100 });
   } catch (error) {
-    throw new ConfigError(source, [`not valid YAML or JSON: ${(error as Error).message}`]);
+    // The position only: the parser's snippet of the file can hold an inline key, and this text reaches logs.
+    const where = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
+    throw new ConfigError(source, [`not valid YAML or JSON: ${where}`]);
   }
   return buildConfig(document, source, environment);
 }

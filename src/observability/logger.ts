@@ -1,10 +1,12 @@
 import { pino, type Logger } from 'pino';
+import type { SecretRedactor } from '../errors/redact-secrets.ts';
 
 export type { Logger } from 'pino';
 
 // pino writing asynchronously: a log line never blocks the request path on
-// stdout. Any field that may hold a credential is redacted by path, and
-// messages built from upstream text go through redactSecrets first.
+// stdout. Any field that may hold a credential is redacted by path, and with
+// a SecretRedactor every string of a line (messages, errors and their causes,
+// upstream text) has the configured secrets taken out.
 
 export const redactedPaths = [
   'apiKey',
@@ -25,6 +27,8 @@ export interface LoggerOptions {
   /** A file descriptor or path; stdout by default. */
   destination?: number | string;
   sync?: boolean;
+  /** Takes every configured secret out of each line (the request log's lines hold only the gateway's own values). */
+  redactor?: SecretRedactor;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -42,9 +46,30 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? 'info',
       base: { service: 'switchyard' },
       redact: { paths: redactedPaths, censor: '[redacted]' },
+      ...(options.redactor ? redactingHooks(options.redactor) : {}),
     },
     destination,
   );
+}
+
+function redactingHooks(redactor: SecretRedactor): Pick<pino.LoggerOptions, 'hooks' | 'formatters'> {
+  return {
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map((arg: unknown) => (typeof arg === 'string' ? redactor.redact(arg) : arg)) as Parameters<typeof method>);
+      },
+    },
+    formatters: { log: (object) => redactValue(object, redactor, 0) as Record<string, unknown> },
+  };
+}
+
+/** Strings anywhere in a log line's fields, errors serialised first so their messages, stacks and causes are covered. */
+function redactValue(value: unknown, redactor: SecretRedactor, depth: number): unknown {
+  if (typeof value === 'string') return redactor.redact(value);
+  if (value === null || typeof value !== 'object' || depth > 6) return value;
+  if (value instanceof Error) return redactValue(pino.stdSerializers.err(value), redactor, depth + 1);
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, redactor, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, redactValue(inner, redactor, depth + 1)]));
 }
 
 function flushQuietly(destination: ReturnType<typeof pino.destination>): void {

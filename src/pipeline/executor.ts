@@ -7,6 +7,7 @@ import type { Route, RouteTable, Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import { Cancellation } from '../resilience/cancellation.ts';
 import { setDeadline } from '../resilience/deadline-timers.ts';
+import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { SpendLedger } from '../state/spend-ledger.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import { answerStale, consultCache, keepAnswer, RecordingChannel, releaseWaiters, type CachePlan } from './cache-stage.ts';
@@ -31,6 +32,8 @@ export interface ExecutorParts {
   cache: ResponseCache;
   /** Spending of routes with a `budget`. */
   spend: SpendLedger;
+  /** Takes configured secrets out of upstream text bound for the client. */
+  redactor: SecretRedactor;
 }
 
 export function findRoute(routes: RouteTable, model: string): Route {
@@ -115,7 +118,7 @@ async function runAttempts(parts: ExecutorParts, route: Route, request: GatewayR
     const breaker = parts.status.provider(target.provider.name).breaker;
     breaker.onSend();
     const remaining = Math.max(1, deadline - performance.now());
-    return runAttempt({ target, request, cancel: attempt, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume }).catch((error: unknown) => {
+    return runAttempt({ target, request, cancel: attempt, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume, redactor: parts.redactor }).catch((error: unknown) => {
       if (cancel.aborted || attempt.aborted) breaker.releaseProbe();
       throw error;
     });
@@ -216,7 +219,7 @@ async function deliver(
   parts.status.recordSuccess(target, record.firstTokenMs);
   if (result.kind === 'json') return;
   const recording = cachePlan ? new RecordingChannel(channel) : undefined;
-  const outcome = await relayStream(result.stream, recording ?? channel, headers, resume);
+  const outcome = await relayStream(result.stream, recording ?? channel, headers, parts.redactor, resume);
   record.usage = result.stream.usage();
   charge(parts, record, target);
   // Only a stream that ended whole is kept (one cut short ends in an error event, or not at all).

@@ -1,5 +1,7 @@
 import { ResponseCache } from '../cache/response-cache.ts';
 import type { Config } from '../config/schema.ts';
+import { configSecrets } from '../config/config-secrets.ts';
+import { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { Logger } from '../observability/logger.ts';
 import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
@@ -28,6 +30,8 @@ interface Generation extends ExecutorParts {
 export interface GatewayOptions {
   logger: Logger;
   metrics?: GatewayMetrics;
+  /** Takes the configs' secrets out of answers and status pages; give the logger's own to share it (serve does). */
+  redactor?: SecretRedactor;
 }
 
 export class Gateway {
@@ -38,6 +42,8 @@ export class Gateway {
   readonly targetStatus: TargetStatus;
   /** Routes' spending against their budgets: kept across reloads, so a reload does not renew a budget. */
   readonly spend = new SpendLedger();
+  /** Every configured secret, taken out of whatever upstream text reaches a client, a log line or a status page. */
+  readonly redactor: SecretRedactor;
   private readonly health: HealthMonitor;
   private generation: Generation;
   /** What `state.redis` shares with the other replicas; kept across reloads (see SharedState). */
@@ -49,6 +55,7 @@ export class Gateway {
     this.logger = options.logger;
     this.requestLog = new RequestLog(options.logger);
     this.metrics = options.metrics ?? new GatewayMetrics();
+    this.redactor = options.redactor ?? new SecretRedactor();
     this.targetStatus = new TargetStatus();
     this.targetStatus.events = {
       breakerChanged: (provider, state) => {
@@ -74,6 +81,7 @@ export class Gateway {
   }
 
   private build(config: Config): Generation {
+    this.redactor.learn(configSecrets(config));
     const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
     this.syncShared(config);
     const budgets = new Map(Object.entries(config.routes).flatMap(([name, route]) => (route.budget ? [[name, route.budget.per] as const] : [])));
@@ -81,7 +89,7 @@ export class Gateway {
     if (this.shared) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.shared.roster.replicas);
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
-    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), spend: this.spend };
+    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), spend: this.spend, redactor: this.redactor };
   }
 
   /** Connects, keeps or drops the shared state, as the config's `state.redis` asks. */
@@ -184,7 +192,7 @@ export class Gateway {
             max_queue: provider.config.max_queue,
             rate_limit: provider.config.rate_limit ?? null,
             healthy: this.targetStatus.provider(provider.name).health.healthy,
-            last_health_error: this.targetStatus.provider(provider.name).health.lastError ?? null,
+            last_health_error: this.redactLastError(provider.name),
             circuit: this.targetStatus.provider(provider.name).breaker.snapshot(),
           },
         ]),
@@ -211,6 +219,11 @@ export class Gateway {
       state: this.shared?.status ?? { redis: 'off', breakers: 'off', replicas: null },
       server: { host: config.server.host, port: config.server.port },
     };
+  }
+
+  private redactLastError(provider: string): string | null {
+    const text = this.targetStatus.provider(provider).health.lastError;
+    return text === undefined ? null : this.redactor.redact(text);
   }
 
   async close(): Promise<void> {

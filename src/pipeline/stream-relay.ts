@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
+import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { ClientChannel } from './client-channel.ts';
 import type { Transcript } from './transcript.ts';
 import type { OpenStream } from './upstream-attempt.ts';
@@ -15,7 +16,7 @@ export type RelayOutcome = { kind: 'complete'; resumed: number } | { kind: 'clie
 /** A continuation of the stream elsewhere, or undefined when none can be had. */
 export type ResumeStream = (failure: GatewayError, transcript: Transcript) => Promise<OpenStream | undefined>;
 
-export async function relayStream(stream: OpenStream, channel: ClientChannel, headers: Record<string, string>, resume?: ResumeStream): Promise<RelayOutcome> {
+export async function relayStream(stream: OpenStream, channel: ClientChannel, headers: Record<string, string>, redactor: SecretRedactor, resume?: ResumeStream): Promise<RelayOutcome> {
   channel.startStream(headers);
   let current = stream;
   let resumed = 0;
@@ -37,7 +38,9 @@ export async function relayStream(stream: OpenStream, channel: ClientChannel, he
         const triedResume = resume !== undefined && transcript?.resumable === true;
         const next = triedResume ? await resume(failure, transcript) : undefined;
         if (!next) {
-          channel.write(`data: ${JSON.stringify(failure.toJSON())}\n\n`);
+          const json = failure.toJSON();
+          json.error.message = redactor.redact(json.error.message);
+          channel.write(`data: ${JSON.stringify(json)}\n\n`);
           return { kind: 'upstream_failed', error: failure, triedResume };
         }
         current.close();

@@ -42,7 +42,7 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
       record.attempts += 1;
       try {
         const request = continuation(options.request, transcript.text, target.config.resume);
-        const result = await runAttempt({ target, request, cancel: options.cancel.child(), firstTokenTimeoutMs: Math.min(options.route.config.timeouts.first_token, remaining), transcript: true });
+        const result = await runAttempt({ target, request, cancel: options.cancel.child(), firstTokenTimeoutMs: Math.min(options.route.config.timeouts.first_token, remaining), transcript: true, redactor: options.parts.redactor });
         if (result.kind !== 'stream') continue;
         parts.metrics.countAttempt(target.provider.name, 'ok');
         current = target;

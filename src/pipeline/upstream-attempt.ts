@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
+import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import { setDeadline } from '../resilience/deadline-timers.ts';
@@ -32,6 +33,8 @@ export interface AttemptOptions {
   firstTokenTimeoutMs: number;
   /** Keep a transcript of the stream (routes with stream_resume). */
   transcript?: boolean;
+  /** Takes configured secrets out of an upstream's error event before it is forwarded. */
+  redactor: SecretRedactor;
 }
 
 /** A stream whose first content has arrived; the rest is pulled batch by batch. */
@@ -133,6 +136,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     if (!looksLikeJsonObject(body)) {
       throw new GatewayError('upstream_malformed', `${provider.name} sent a body that is not a JSON object`, { provider: provider.name });
     }
+    const error = errorInside(body);
+    if (error !== undefined) throw new GatewayError('upstream_server_error', `${provider.name} answered 200 with an error: ${error}`, { provider: provider.name });
     const mapped = provider.adapter.mapResponse(body, adapterContext) ?? body;
     return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt };
   }
@@ -177,7 +182,11 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
           out.push(event);
           continue;
         }
-        checkChunk(event, committed);
+        if (checkChunk(event, committed)) {
+          // An error event after content goes to the client as the provider sent it, less any secret it echoes.
+          out.push(options.redactor.redactBytes(event));
+          continue;
+        }
         if (event.indexOf(usageKey) !== -1) usage = provider.adapter.readUsage(event) ?? usage;
         transcript?.observe(parseEvent(event).data);
         out.push(event);
@@ -228,16 +237,33 @@ const doneFrame = Buffer.from('data: [DONE]\n\n');
 const usageKey = Buffer.from('"prompt_tokens"');
 const errorKey = Buffer.from('{"error"');
 
-/** A data event must carry a JSON object; an error object before content is a failed attempt. */
-function checkChunk(event: Buffer, committed: boolean): void {
+/** A data event must carry a JSON object; an error object before content is a failed attempt, after it true. */
+function checkChunk(event: Buffer, committed: boolean): boolean {
   const start = event.indexOf(0x7b); // {
   let end = event.length - 1;
   while (end > 0 && (event[end] === 0x0a || event[end] === 0x0d || event[end] === 0x20)) end -= 1;
   if (start === -1 || event[end] !== 0x7d) throw new GatewayError('upstream_malformed', 'the upstream sent a stream chunk that is not JSON');
-  if (!committed && event.indexOf(errorKey) === start) {
-    const parsed = safeParse(parseEvent(event).data) as { error?: { message?: string } } | undefined;
-    throw new GatewayError('upstream_server_error', `the upstream sent an error event: ${parsed?.error?.message ?? 'unknown'}`);
-  }
+  if (event.indexOf(errorKey) !== start) return false;
+  if (committed) return true;
+  const parsed = safeParse(parseEvent(event).data) as { error?: { message?: string } } | undefined;
+  throw new GatewayError('upstream_server_error', `the upstream sent an error event: ${parsed?.error?.message ?? 'unknown'}`);
+}
+
+const errorField = Buffer.from('"error"');
+
+/**
+ * The message of a 200 whose body is an error object and no answer (some
+ * OpenAI-compatible servers say "busy" this way): a failure of the target, to
+ * fail over and never to cache. A body that mentions "error" only further in
+ * (a completion's text) is not parsed twice.
+ */
+function errorInside(body: Buffer): string | undefined {
+  const at = body.indexOf(errorField);
+  if (at === -1 || at > 64) return undefined;
+  const parsed = safeParse(body.toString('utf8')) as { error?: unknown; choices?: unknown; data?: unknown } | undefined;
+  if (!parsed || parsed.error === undefined || parsed.error === null || parsed.choices !== undefined || parsed.data !== undefined) return undefined;
+  const message = typeof parsed.error === 'string' ? parsed.error : (parsed.error as { message?: unknown }).message;
+  return typeof message === 'string' ? message.slice(0, 500) : 'no message';
 }
 
 function safeParse(text: string): unknown {

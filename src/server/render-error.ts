@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
+import type { SecretRedactor } from '../errors/redact-secrets.ts';
 
 // The one error renderer: every error the gateway answers with, its own or an
 // upstream's it decided to return, leaves here as OpenAI error JSON.
@@ -34,6 +35,9 @@ export function errorHeaders(error: GatewayError): Record<string, string> {
   return headers;
 }
 
-export function errorBody(error: GatewayError): string {
-  return JSON.stringify(error.toJSON());
+/** The error JSON; with a redactor, upstream words in the message lose any configured secret. */
+export function errorBody(error: GatewayError, redactor?: SecretRedactor): string {
+  const json = error.toJSON();
+  if (redactor) json.error.message = redactor.redact(json.error.message);
+  return JSON.stringify(json);
 }

@@ -66,7 +66,7 @@ export async function serveOperation(gateway: Gateway, operation: Operation, raw
     record.status = failure.status;
     try {
       if (channel.headersSent) channel.end();
-      else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure));
+      else channel.sendJson(failure.status, { ...identityHeaders(id, record, gatewayRequest), ...errorHeaders(failure) }, errorBody(failure, gateway.redactor));
     } catch (renderFailure) {
       // Nothing more can be said on this connection; the process goes on.
       gateway.logger.error({ err: renderFailure, id }, 'could not send the error answer');

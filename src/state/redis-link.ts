@@ -9,16 +9,38 @@ import type { Redis } from 'ioredis';
 // a time budget after which the caller goes on without it. Errors are
 // reported once per distinct message: a Redis that is down is one fact, not
 // one per reconnect attempt.
+//
+// A Redis that keeps its socket open but stops answering is the worse case:
+// callers stop waiting after their budget, but every command sent stays in
+// ioredis's queue (and its bytes in the socket) until a reply comes, so at
+// thousands of requests a second memory grows without bound. So commands are
+// counted while they wait: past `maxPending` the link reads as not ready
+// (callers use their local state), and when nothing has answered for
+// `stallMs` while commands wait, the connection is dropped and made again,
+// which fails and frees everything queued on it.
+
+const defaultMaxPending = 1000;
+const defaultStallMs = 2000;
 
 export class RedisLink {
   private client: Redis | undefined;
+  private readonly maxPending: number;
+  private readonly stallMs: number;
+  /** Commands sent and not yet answered, on the current connection. */
+  private pending = 0;
+  /** When a reply last came, or the first command of a quiet spell went out. */
+  private progressAt = 0;
+  /** Bumped when a stalled connection is dropped: replies to its commands no longer count. */
+  private connection = 0;
   private closed = false;
   private lastError = '';
   private readonly onError: (error: Error) => void;
   private readonly preparers: ((client: Redis) => void)[] = [];
 
-  constructor(options: { url: string; onError?: (error: Error) => void; prepare?: (client: Redis) => void }) {
+  constructor(options: { url: string; onError?: (error: Error) => void; prepare?: (client: Redis) => void; maxPending?: number; stallMs?: number }) {
     this.onError = options.onError ?? (() => {});
+    this.maxPending = options.maxPending ?? defaultMaxPending;
+    this.stallMs = options.stallMs ?? defaultStallMs;
     if (options.prepare) this.preparers.push(options.prepare);
     void this.connect(options.url);
   }
@@ -43,13 +65,47 @@ export class RedisLink {
     return this.client?.status ?? 'loading';
   }
 
-  /** The client when it is ready for commands; undefined while Redis is away. */
+  /** The client when it is ready for commands; undefined while Redis is away, stalled or behind on replies. */
   get ready(): Redis | undefined {
-    return this.client?.status === 'ready' ? this.client : undefined;
+    const client = this.client;
+    if (client?.status !== 'ready') return undefined;
+    if (this.pending > 0 && performance.now() - this.progressAt > this.stallMs) {
+      this.restart(client);
+      return undefined;
+    }
+    return this.pending >= this.maxPending ? undefined : client;
+  }
+
+  /** Commands waiting for a reply (for /admin/status). */
+  get waiting(): number {
+    return this.pending;
+  }
+
+  /** Counts a command sent on this link until its reply (or failure) comes. */
+  track<T>(command: Promise<T>): Promise<T> {
+    if (this.pending === 0) this.progressAt = performance.now();
+    this.pending += 1;
+    const connection = this.connection;
+    const settle = () => {
+      if (connection !== this.connection) return;
+      this.pending -= 1;
+      this.progressAt = performance.now();
+    };
+    command.then(settle, settle);
+    return command;
+  }
+
+  private restart(client: Redis): void {
+    this.report(new Error(`Redis stopped answering (${this.pending} commands waited over ${this.stallMs}ms): reconnecting`));
+    this.connection += 1;
+    this.pending = 0;
+    // Fails every queued command (freeing them) and connects again.
+    client.disconnect(true);
   }
 
   /** The command's reply, or undefined when it failed or took longer than `budgetMs`. */
   async within<T>(command: Promise<T>, budgetMs: number): Promise<T | undefined> {
+    this.track(command);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), budgetMs)));
     try {
@@ -64,7 +120,7 @@ export class RedisLink {
 
   /** A command whose reply nobody waits for (a cache write); a failure is only reported. */
   fireAndForget(command: Promise<unknown>): void {
-    command.catch((error: unknown) => this.report(error as Error));
+    this.track(command).catch((error: unknown) => this.report(error as Error));
   }
 
   report(error: Error): void {

@@ -39,8 +39,8 @@ export class SharedState {
   }
 
   /** For /admin/status: the command connection, the notice subscription, the replicas counted. */
-  get status(): { redis: string; breakers: string; replicas: number } {
-    return { redis: this.link.status, breakers: this.subscriber.status, replicas: this.roster.replicas };
+  get status(): { redis: string; breakers: string; replicas: number; waiting: number } {
+    return { redis: this.link.status, breakers: this.subscriber.status, replicas: this.roster.replicas, waiting: this.link.waiting };
   }
 
   async close(): Promise<void> {

@@ -77,11 +77,7 @@ export class SpendLedger {
     const amount = spend.unsent;
     spend.sent += amount;
     spend.unsent = 0;
-    redis
-      .multi()
-      .incrbyfloat(key, amount)
-      .pexpire(key, this.windows.get(route)! * 2)
-      .exec()
+    this.link!.track(redis.multi().incrbyfloat(key, amount).pexpire(key, this.windows.get(route)! * 2).exec())
       .catch((error: unknown) => {
         // Not counted in Redis: it is still this process's own, to send again.
         spend.sent = Math.max(0, spend.sent - amount);

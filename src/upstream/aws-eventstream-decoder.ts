@@ -1,6 +1,7 @@
 import { EventStreamCodec, type Message } from '@smithy/core/event-streams';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { StreamEvent } from '../providers/provider-spec.ts';
+import { ByteAccumulator } from './byte-accumulator.ts';
 import type { FrameDecoder } from './frame-decoder.ts';
 
 // The binary `application/vnd.amazon.eventstream` framing (Bedrock's
@@ -38,29 +39,36 @@ function malformed(why: string, cause?: unknown): GatewayError {
 }
 
 export class AwsEventStreamDecoder implements FrameDecoder {
-  private pending: Buffer | undefined;
+  /** The unfinished frame, kept across chunks (see ByteAccumulator: linear however the stream is cut). */
+  private readonly pending = new ByteAccumulator(maximumFrame, 'an event-stream frame');
 
   push(chunk: Buffer): StreamEvent[] {
-    let data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    const carried = this.pending.size > 0;
+    if (carried) this.pending.append(chunk);
+    const data = carried ? this.pending.view() : chunk;
     const events: StreamEvent[] = [];
-    while (data.length >= preludeLength) {
-      const length = data.readUInt32BE(0);
+    let offset = 0;
+    while (data.length - offset >= preludeLength) {
+      const length = data.readUInt32BE(offset);
       if (length < minimumFrame || length > maximumFrame) throw malformed(`a frame claims ${length} bytes`);
-      if (data.length < length) break;
+      if (data.length - offset < length) break;
       let message: Message;
       try {
-        message = codec.decode(data.subarray(0, length));
+        message = codec.decode(data.subarray(offset, offset + length));
       } catch (error) {
         throw malformed((error as Error).message, error);
       }
       events.push(toEvent(message));
-      data = data.subarray(length);
+      offset += length;
     }
-    this.pending = data.length > 0 ? data : undefined;
+    if (offset === 0 && carried) return events;
+    const rest = data.subarray(offset);
+    if (carried) this.pending.clear();
+    if (rest.length > 0) this.pending.append(rest);
     return events;
   }
 
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    return this.pending.size;
   }
 }
