@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 // The layering rule of DESIGN.md: a folder under src/ imports only from the
 // folders before it in this list. `sim` stands alone so the simulator can be
 // lifted out; `cli` may use everything.
-const layers = ['errors', 'config', 'observability', 'resilience', 'state', 'cache', 'providers', 'upstream', 'routing', 'pipeline', 'batch', 'server'];
+const layers = ['errors', 'config', 'observability', 'resilience', 'state', 'cache', 'providers', 'upstream', 'routing', 'pipeline', 'front-doors', 'batch', 'server'];
 
 const layerRules = layers.map((layer, index) => ({
   files: [`src/${layer}/**/*.ts`],

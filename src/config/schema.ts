@@ -184,6 +184,8 @@ export const configSchema = z.strictObject({
         file_expiry: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30 * 86_400_000),
       })
       .optional(),
+    // The Responses API's kept answers (previous_response_id, GET /v1/responses/{id}), in this process.
+    responses: z.strictObject({ max_size: size.default(64 * 1024 * 1024), ttl: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(3_600_000) }).prefault({}),
     auth: z
       .strictObject({
         keys: z

@@ -40,6 +40,21 @@ export class GatewayError extends Error {
     return this.action === 'retry';
   }
 
+  /** The target is at fault: counts against its breaker and outlier detection (see error-codes.ts). */
+  get targetFault(): boolean {
+    return errorCodes[this.code].targetFault;
+  }
+
+  /** The target refused our key, balance or model: it is left out for its failure_cooldown. */
+  get cooldown(): boolean {
+    return errorCodes[this.code].cooldown;
+  }
+
+  /** A kept answer past its ttl may be served instead of this failure. */
+  get servesStale(): boolean {
+    return errorCodes[this.code].servesStale;
+  }
+
   toJSON(): { error: { message: string; type: string; code: string; param: string | null } } {
     return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
   }

@@ -97,8 +97,7 @@ export function releaseWaiters(plan: CachePlan): void {
  * rate limits), a stale answer beats an error: true when it was sent.
  */
 export function answerStale(plan: CachePlan, error: unknown, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): boolean {
-  if (!plan.stale || !(error instanceof GatewayError)) return false;
-  if (error.status < 500 && error.code !== 'overloaded' && error.code !== 'rate_limited') return false;
+  if (!plan.stale || !(error instanceof GatewayError) || !error.servesStale) return false;
   record.failures.push(error.code);
   sendKept(plan.stale, 'stale', request, channel, record);
   return true;

@@ -34,10 +34,6 @@ export interface StatusEvents {
   cooled?(target: string, reason: string, ms: number): void;
 }
 
-/** Failures that say the target itself is at fault, as opposed to the request. */
-const targetFailures = new Set(['upstream_rate_limited', 'upstream_overloaded', 'upstream_server_error', 'upstream_connect', 'upstream_reset', 'upstream_first_token_timeout', 'upstream_malformed']);
-const cooldownFailures = new Set(['upstream_auth', 'upstream_payment', 'upstream_model_not_found', 'upstream_redirect']);
-
 export class TargetStatus implements TargetAvailability {
   private readonly clock: Clock;
   private readonly providers = new Map<string, ProviderStatus>();
@@ -120,14 +116,14 @@ export class TargetStatus implements TargetAvailability {
 
   recordFailure(target: Target, error: GatewayError): void {
     const state = this.target(target);
-    if (targetFailures.has(error.code)) {
+    if (error.targetFault) {
       this.providers.get(target.provider.name)?.breaker.record(false);
       if (state.outliers.record(false)) this.events.ejected?.(target.key);
     } else {
       // The provider answered, so this says nothing about overload: free a half-open probe slot rather than hold it forever.
       this.providers.get(target.provider.name)?.breaker.releaseProbe();
     }
-    if (cooldownFailures.has(error.code)) {
+    if (error.cooldown) {
       const ms = target.provider.config.failure_cooldown;
       state.coolingUntil = this.clock.now() + ms;
       state.coolingReason = error.code;

@@ -9,6 +9,7 @@ import { newRecord } from '../pipeline/gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
 import { takeHotPath } from './fast-ingress.ts';
+import { registerFrontDoorRoutes } from './front-door-routes.ts';
 import { RawChannel } from './raw-channel.ts';
 import { readTlsIdentity } from './tls-identity.ts';
 import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
@@ -97,6 +98,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
     return reply.code(readiness.ready ? 200 : 503).send(readiness);
   });
   app.get('/metrics', async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
+  registerFrontDoorRoutes(app, gateway);
   const batchStatus = registerBatchRoutes(app, gateway);
   app.get('/admin/status', async () => ({ ...gateway.status(), batches: batchStatus() }));
   return app;

@@ -3,7 +3,7 @@ import { parseDuration } from '../config/units.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { priorities, type CacheMode, type GatewayRequest, type Priority } from '../pipeline/gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
-import { inspectJson } from './inspect-json.ts';
+import { inspectJson, type JsonShape } from './inspect-json.ts';
 
 // Raw body + headers → a GatewayRequest, or a 400 naming the `param` at fault.
 // Only the fields the gateway acts on are checked; everything else is the
@@ -60,9 +60,9 @@ export interface ParseOptions {
   maxJsonDepth: number;
 }
 
-export function parseClientRequest(options: ParseOptions): GatewayRequest {
-  const { raw, headers } = options;
-  const shape = inspectJson(raw, options.maxJsonDepth);
+/** A body's bytes as a JSON object, its nesting and keys checked before the parser sees it (see inspectJson). */
+export function parseJsonObject(raw: Buffer, maxJsonDepth: number): { body: Record<string, unknown>; shape: JsonShape } {
+  const shape = inspectJson(raw, maxJsonDepth);
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
@@ -70,7 +70,12 @@ export function parseClientRequest(options: ParseOptions): GatewayRequest {
     throw new GatewayError('invalid_json', `The request body is not valid JSON: ${(error as Error).message}`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new GatewayError('invalid_json', 'The request body must be a JSON object.');
-  const body = parsed as Record<string, unknown>;
+  return { body: parsed as Record<string, unknown>, shape };
+}
+
+export function parseClientRequest(options: ParseOptions): GatewayRequest {
+  const { raw, headers } = options;
+  const { body, shape } = parseJsonObject(raw, options.maxJsonDepth);
   checkFields(options.operation, body);
 
   const timeoutText = header(headers, 'x-switchyard-timeout');
