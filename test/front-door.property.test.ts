@@ -6,9 +6,9 @@ import { exchange, parseResponses, rawRequest } from './support/raw-http.ts';
 
 // The front door, for any input: whatever JSON value a client puts in
 // `model`, whatever bytes it puts in the headers the gateway reads
-// (x-request-id, x-switchyard-*, authorization), it gets exactly one
-// well-formed HTTP answer, OpenAI-shaped when it is an error, and the
-// gateway goes on serving. Requests are written by hand on a real socket,
+// (x-request-id, x-switchyard-*, authorization), on chat completions and
+// the Responses and Messages front doors, it gets exactly one well-formed
+// HTTP answer, an error in the endpoint's own shape, and the gateway goes on serving. Requests are written by hand on a real socket,
 // so no client library filters what is sent.
 
 const fullKey = 'sk-front-door-full-0000000';
@@ -69,7 +69,28 @@ const modelArbitrary = fc.oneof(
 
 const allowedStatuses = new Set([200, 400, 401, 403, 404, 413, 429, 431, 503, 504]);
 
-function assertOneGoodAnswer(bytes: Buffer, stream: boolean): void {
+// The endpoints clients send a model to: chat completions (fast path, and Fastify's with a query string) and the two front doors.
+const endpoints = {
+  '/v1/chat/completions': (fields: Record<string, unknown>) => ({ messages: [{ role: 'user', content: 'hi' }], ...fields }),
+  '/v1/chat/completions?x=1': (fields: Record<string, unknown>) => ({ messages: [{ role: 'user', content: 'hi' }], ...fields }),
+  '/v1/responses': (fields: Record<string, unknown>) => ({ input: 'hi', ...fields }),
+  '/v1/messages': (fields: Record<string, unknown>) => ({ max_tokens: 16, messages: [{ role: 'user', content: 'hi' }], ...fields }),
+};
+type Endpoint = keyof typeof endpoints;
+
+/** OpenAI's error object, or on /v1/messages Anthropic's ({ type: 'error', error: { type, message } }). */
+function assertErrorShape(body: Buffer, path: Endpoint): void {
+  const parsed = JSON.parse(body.toString('utf8')) as { type?: unknown; error?: Record<string, unknown> };
+  const error = parsed.error;
+  assert.ok(error && typeof error === 'object', `an error object: ${body.toString('utf8', 0, 300)}`);
+  assert.equal(typeof error.message, 'string');
+  assert.equal(typeof error.type, 'string');
+  if (path === '/v1/messages' && parsed.type === 'error') return;
+  assert.ok('code' in error && 'param' in error, `code and param are present: ${body.toString('utf8', 0, 300)}`);
+  assert.ok((error.message as string).length < 4096, 'the message does not echo what was sent');
+}
+
+function assertOneGoodAnswer(bytes: Buffer, path: Endpoint, stream: boolean): void {
   const responses = parseResponses(bytes);
   assert.equal(responses.length, 1, `one answer, not ${responses.length}: ${bytes.toString('latin1', 0, 300)}`);
   const [response] = responses as [(typeof responses)[number]];
@@ -77,17 +98,13 @@ function assertOneGoodAnswer(bytes: Buffer, stream: boolean): void {
   for (const [name, value] of Object.entries(response.headers)) assert.match(value, /^[\x20-\x7e\t]*$/, `header ${name} is printable`);
   if (response.status === 200) {
     const text = response.body.toString('utf8');
-    if (stream) assert.ok(text.trimEnd().endsWith('data: [DONE]'), 'a whole stream');
-    else assert.ok(typeof (JSON.parse(text) as { id?: unknown }).id === 'string', 'a completion');
+    if (!stream) assert.ok(typeof (JSON.parse(text) as { id?: unknown }).id === 'string', 'an answer with an id');
+    else if (path.startsWith('/v1/chat')) assert.ok(text.trimEnd().endsWith('data: [DONE]'), 'a whole stream');
+    else assert.match(response.headers['content-type'] ?? '', /^text\/event-stream/);
     return;
   }
   assert.match(response.headers['content-type'] ?? '', /^application\/json/, `an error in JSON (status ${response.status})`);
-  const error = (JSON.parse(response.body.toString('utf8')) as { error?: Record<string, unknown> }).error;
-  assert.ok(error, `an OpenAI error object: ${response.body.toString('utf8', 0, 300)}`);
-  assert.equal(typeof error.message, 'string');
-  assert.equal(typeof error.type, 'string');
-  assert.ok('code' in error && 'param' in error, 'code and param are present');
-  assert.ok((error.message as string).length < 4096, 'the message does not echo what was sent');
+  assertErrorShape(response.body, path);
 }
 
 test('any model and any header value get exactly one well-formed answer, and the gateway keeps serving', async () => {
@@ -95,12 +112,12 @@ test('any model and any header value get exactly one well-formed answer, and the
     fc.asyncProperty(
       modelArbitrary,
       headersArbitrary,
-      fc.constantFrom('/v1/chat/completions', '/v1/chat/completions?x=1'),
+      fc.constantFrom(...(Object.keys(endpoints) as Endpoint[])),
       fc.boolean(),
       async (model, headers, path, stream) => {
-        const body = Buffer.from(JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], ...(stream ? { stream } : {}) }));
+        const body = Buffer.from(JSON.stringify(endpoints[path]({ model, ...(stream ? { stream } : {}) })));
         const bytes = await exchange(gateway.origin, rawRequest(path, Object.entries(headers).filter((entry) => entry[1] !== undefined) as [string, Buffer][], body));
-        assertOneGoodAnswer(bytes, stream);
+        assertOneGoodAnswer(bytes, path, stream);
       },
     ),
     // 150 cases keep the suite fast; FRONT_DOOR_RUNS=5000 for a longer hunt, FRONT_DOOR_SEED to replay a failure.
