@@ -1,9 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigText } from '../src/config/load-config.ts';
+import { judgeExpiry } from '../src/cli/doctor-certificate.ts';
 import { checkGateway, type CheckResult } from '../src/cli/doctor-checks.ts';
 import { closedPort } from './support/closed-port.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
@@ -100,4 +102,18 @@ test('doctor judges the gateway certificate: fine, near its end, expired, not ye
   assert.equal(onIdle.running?.verdict, 'skip');
   assert.equal(onIdle.certificate?.verdict, 'ok');
   assert.match(onIdle.certificate!.detail, /^the certificate in .*idle\.crt \(CN=localhost\) is valid until/);
+});
+
+test('the verdict turns at 14 days left, at the end of validity and before its start', (context) => {
+  if (!needsOpenssl(context)) return;
+  const certificate = new X509Certificate(readFileSync(authority.issue('dated', 30).cert));
+  const [from, to] = [Date.parse(certificate.validFrom), Date.parse(certificate.validTo)];
+  const day = 86_400_000;
+  const verdict = (now: number) => judgeExpiry(certificate, 'it', now).verdict;
+  assert.equal(verdict(to - 14 * day), 'ok');
+  assert.equal(verdict(to - 14 * day + 1000), 'warn');
+  assert.equal(verdict(to - 1000), 'warn');
+  assert.equal(verdict(to + 1000), 'fail');
+  assert.equal(verdict(from - 1000), 'fail');
+  assert.match(judgeExpiry(certificate, 'it', from - 1000).detail, /not valid before .*clock/);
 });
