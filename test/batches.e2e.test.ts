@@ -8,7 +8,6 @@ import { BatchRunner } from '../src/batch/batch-runner.ts';
 import { BatchStore } from '../src/batch/batch-store.ts';
 import { FileSweeper } from '../src/batch/file-sweeper.ts';
 import type { GatewayError } from '../src/errors/gateway-error.ts';
-import { serveOperation } from '../src/server/serve-operation.ts';
 import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts';
 import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
 import { eventually } from './support/eventually.ts';
@@ -453,7 +452,7 @@ test('an expired file is gone: not found from the second it expires, swept out o
   let clock = Date.now();
   const now = () => clock;
   const store = new BatchStore(path);
-  const runner = new BatchRunner({ store, gateway, concurrency: 2, fileExpirySeconds: day, now, dispatch: (operation, body, headers, channel, caller) => serveOperation(gateway, operation, body, headers, channel, caller) });
+  const runner = new BatchRunner({ store, gateway, concurrency: 2, fileExpirySeconds: day, now, dispatch: (operation, body, headers, channel, caller) => gateway.serve({ operation, headers, body, channel, caller }) });
   const api = new BatchApi(store, runner, { maxFileSize: 1024 * 1024, maxLines: 100, fileExpirySeconds: day }, now);
   const sweeper = new FileSweeper({ store, logger: gateway.logger, fileExpirySeconds: day, now });
   runner.start();

@@ -1,6 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import OpenAI from 'openai';
+import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 
 // Issue 15's first defect: whatever a client puts in `model` (text Node
@@ -25,7 +27,7 @@ after(async () => {
 const oddModels = ['模型', 'gpt\u20114o', 'a\r\nx-injected: yes', 'del\u007f', 'tab\tmodel', 'x'.repeat(1024 * 1024)];
 
 for (const path of ['/v1/chat/completions', '/v1/chat/completions?api-version=1']) {
-  test(`a model name no header may hold gets a 404 with a safe header (${path.includes('?') ? 'Fastify path' : 'fast path'})`, async () => {
+  test(`a model name no header may hold gets a 404 with a safe header (${path.includes('?') ? 'with a query string' : 'plain path'})`, async () => {
     for (const model of oddModels) {
       const response = await fetch(gateway.origin + path, {
         method: 'POST',
@@ -102,5 +104,66 @@ test('Authorization with the scheme in lower case is accepted', async () => {
     }
   } finally {
     await keyed.close();
+  }
+});
+
+/** Sends only the headers of a POST with a large declared body; resolves with the status the gateway answers before any body byte. */
+function headersOnly(origin: string, headers: Record<string, string>): Promise<number> {
+  const { port } = new URL(origin);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    const lines = Object.entries({ host: 'x', 'content-type': 'application/json', 'content-length': String(6 * 1024 * 1024), ...headers }).map(([name, value]) => `${name}: ${value}`);
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk.toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(received);
+      if (status) {
+        socket.destroy();
+        resolve(Number(status[1]));
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+test('a wrong key and a key over its rate limit are refused from the headers, before the body is sent', async () => {
+  const keyed = await startGateway({
+    // The two uploads let through never send their body: they end at request_timeout.
+    server: { body_limit: '25mb', request_timeout: '1s' },
+    providers: { only: { type: 'openai', base_url: upstream.url } },
+    routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] } },
+    auth: { keys: [{ name: 'slow', key: 'sk-slow-key-123456', rate_limit: { requests_per_second: 0.01, burst: 2 } }] },
+  });
+  try {
+    assert.equal(await headersOnly(keyed.origin, { authorization: 'Bearer sk-wrong-key-000000' }), 401);
+    // Twelve 6 MB uploads at once from a key allowed two: ten are refused without a byte of body read.
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => headersOnly(keyed.origin, { authorization: 'Bearer sk-slow-key-123456' })));
+    assert.equal(statuses.filter((status) => status === 429).length, 10);
+    assert.equal(statuses.filter((status) => status === 408).length, 2);
+  } finally {
+    await keyed.close();
+  }
+});
+
+test('a body over body_limit sent by the OpenAI SDK gets its 413, uploaded once', async () => {
+  const small = await startGateway({
+    server: { body_limit: '1mb' },
+    providers: { only: { type: 'openai', base_url: upstream.url } },
+    routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] } },
+  });
+  try {
+    const client = new OpenAI({ baseURL: small.baseURL, apiKey: 'unused', maxRetries: 2 });
+    const huge = 'x'.repeat(8 * 1024 * 1024);
+    const error = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: huge }] }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof OpenAI.APIError, `the SDK raised ${String(error)}`);
+    assert.equal(error.status, 413);
+    await eventually('the refused request is logged', () => small.logs().includes('"status":413'));
+    assert.equal((small.logs().match(/"status":413/g) ?? []).length, 1, 'one upload, no retries');
+  } finally {
+    await small.close();
   }
 });

@@ -96,17 +96,14 @@ test('defect 1: a key not allowed on the route gets a 403, and an odd model with
   await stillServing();
 });
 
-test('defect 9: a duplicate top-level model key: the upstream sees one model, the target', async () => {
-  const raw = Buffer.from(`{"model":"chat","messages":[{"role":"user","content":"hi"}],"model":"recorded"}`);
+test('defect 9: a duplicate top-level model key, plain or escaped, gets a 400 naming model, and nothing goes upstream', async () => {
   const before = recorder.requests.length;
-  const response = await answer(rawRequest('/v1/chat/completions', [bearer()], raw));
-  if (response.status === 200) {
-    const forwarded = recorder.requests.slice(before).at(-1)!.raw.toString('utf8');
-    assert.equal(forwarded.match(/"model"\s*:/g)?.length, 1, `one model key upstream: ${forwarded}`);
-    assert.equal((JSON.parse(forwarded) as { model: string }).model, 'r1');
-  } else {
-    assertError(response, 400);
+  for (const second of ['"model"', '"\\u006dodel"']) {
+    const raw = Buffer.from(`{"model":"chat","messages":[{"role":"user","content":"hi"}],${second}:"recorded"}`);
+    const error = assertError(await answer(rawRequest('/v1/chat/completions', [bearer()], raw)), 400, 'invalid_request');
+    assert.equal(error.param, 'model');
   }
+  assert.equal(recorder.requests.length, before);
   await stillServing();
 });
 
@@ -215,14 +212,17 @@ test('defect 9 and slowloris: a body that never arrives gets a 408 soon after se
   assert.ok(waited < 4000, `answered after ${Math.round(waited)} ms with request_timeout 1 s`);
 });
 
-// Issue 15, defect 5: the Batches API's own limits on what a client sends.
-test('defect 5: a deeply nested /v1/batches body gets a 400 nesting_too_deep', async () => {
+// Issue 15, defect 5: the Batches API's own limits on what a client sends. They come with the batch
+// branch (its batch-metadata.ts and the depth check on /v1/batches): remove `pendingBatchLimits` when it has merged.
+const pendingBatchLimits = { todo: 'issue 15 defect 5: the Batches API limits land with the batch branch' };
+
+test('defect 5: a deeply nested /v1/batches body gets a 400 nesting_too_deep', pendingBatchLimits, async () => {
   const nested = Buffer.from(`{"input_file_id":"file-x","endpoint":"/v1/chat/completions","completion_window":"24h","metadata":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
   assertError(await answer(rawRequest('/v1/batches', [bearer()], nested)), 400, 'nesting_too_deep');
   await stillServing();
 });
 
-test("defect 5: batch metadata past OpenAI's limits (16 pairs, 64-character keys, 512-character values) gets a 400 naming metadata", async () => {
+test("defect 5: batch metadata past OpenAI's limits (16 pairs, 64-character keys, 512-character values) gets a 400 naming metadata", pendingBatchLimits, async () => {
   const client = new OpenAI({ baseURL: gateway.baseURL, apiKey: fullKey, maxRetries: 0 });
   const line = JSON.stringify({ custom_id: 'one', method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: 'x' }] } });
   const file = await client.files.create({ file: await toFile(Buffer.from(line), 'corpus.jsonl'), purpose: 'batch' });

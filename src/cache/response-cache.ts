@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { systemClock, type Clock } from '../resilience/clock.ts';
 import { RedisLink } from '../state/redis-link.ts';
 
 // Answers kept for routes with `cache: { ttl }`, in two tiers: this
@@ -26,6 +27,10 @@ export type CacheTier = 'memory' | 'redis';
 export type CacheResult = 'hit' | 'stale' | 'miss' | 'error';
 
 export interface ResponseCacheOptions {
+  /** What the cache was built from; a reload with the same settings keeps this cache and what it holds. */
+  settings?: string;
+  /** Freshness is wall time (epochMs): replicas share answers through Redis. */
+  clock?: Clock;
   maxEntries: number;
   redis?: { url: string; prefix: string };
   /** How long a Redis read may take before it counts as a miss. */
@@ -74,8 +79,13 @@ export class ResponseCache {
   /** Keys a provider is being asked about right now, by this process: identical requests wait for that answer. */
   readonly inFlight = new Map<string, Promise<CachedAnswer | undefined>>();
 
+  readonly settings: string | undefined;
+  private readonly clock: Clock;
+
   constructor(options: ResponseCacheOptions) {
     this.options = options;
+    this.settings = options.settings;
+    this.clock = options.clock ?? systemClock;
     this.memory = new LRUCache({ max: Math.max(1, options.maxEntries) });
     this.prefix = `${options.redis?.prefix ?? ''}cache:`;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 50;
@@ -88,7 +98,7 @@ export class ResponseCache {
    * stale one (kept for stale_if_error) comes back with `fresh: false`.
    */
   async lookup(key: string): Promise<{ answer: CachedAnswer; tier: CacheTier; fresh: boolean } | undefined> {
-    const now = Date.now();
+    const now = this.clock.epochMs();
     const local = this.memory.get(key);
     const localFresh = local !== undefined && local.freshUntil > now;
     this.options.onLookup?.('memory', local === undefined ? 'miss' : localFresh ? 'hit' : 'stale');
@@ -104,7 +114,7 @@ export class ResponseCache {
   /** Keeps an answer in both tiers until its freshness plus `staleMs` runs out; the Redis write is not waited for. */
   store(key: string, answer: CachedAnswer, staleMs: number): void {
     if (answer.body.length > maxCachedBodyBytes) return;
-    const keepMs = answer.freshUntil - Date.now() + staleMs;
+    const keepMs = answer.freshUntil - this.clock.epochMs() + staleMs;
     if (keepMs <= 0) return;
     this.memory.set(key, answer, { ttl: keepMs });
     const client = this.redis?.ready;

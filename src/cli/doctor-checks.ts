@@ -4,6 +4,7 @@ import { connect as connectTls } from 'node:tls';
 import { Redis } from 'ioredis';
 import { Agent, fetch, type Dispatcher } from 'undici';
 import type { Config, ProviderConfig } from '../config/schema.ts';
+import { systemClock } from '../resilience/clock.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
 import { checkGatewayCertificate } from './doctor-certificate.ts';
 
@@ -134,7 +135,7 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     return report;
   }
 
-  const client = new ProviderClient(name, config);
+  const client = new ProviderClient(name, config, { clock: systemClock });
   try {
     const probe = client.adapter.healthProbe(config);
     const start = performance.now();

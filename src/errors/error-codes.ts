@@ -38,6 +38,7 @@ const rows = {
   not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'No such endpoint.' },
   body_too_large: { status: 413, type: 'invalid_request_error', action: 'return', description: 'The body is larger than server.body_limit.' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', action: 'return', description: 'Compressed request bodies are refused.' },
+  client_closed: { status: 499, type: 'invalid_request_error', action: 'return', description: 'The client closed the connection before its request was read whole (logged, never answered).' },
   unsupported_operation: { status: 400, type: 'invalid_request_error', action: 'return', description: 'No target of the route supports this operation.' },
   model_not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'GET /v1/models/{id} names no route.' },
   response_not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'No kept Responses API answer has this id (for this key).' },

@@ -9,48 +9,55 @@ import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 // answer without waiting for the bookkeeping of the ones before it.
 
 interface Pending {
-  metrics: GatewayMetrics;
-  log: RequestLog;
   request: GatewayRequest | undefined;
   record: RequestRecord;
   id: string;
   latencyMs: number;
 }
 
-let pending: Pending[] = [];
+export class Accounting {
+  private readonly metrics: GatewayMetrics;
+  private readonly log: RequestLog;
+  private pending: Pending[] = [];
 
-export function accountRequest(metrics: GatewayMetrics, log: RequestLog, request: GatewayRequest | undefined, record: RequestRecord, id: string, receivedAt: number): void {
-  if (pending.length === 0) setImmediate(accountPending);
-  pending.push({ metrics, log, request, record, id, latencyMs: performance.now() - receivedAt });
-}
+  constructor(metrics: GatewayMetrics, log: RequestLog) {
+    this.metrics = metrics;
+    this.log = log;
+  }
 
-function accountPending(): void {
-  const batch = pending;
-  pending = [];
-  for (const entry of batch) account(entry);
-}
+  account(request: GatewayRequest | undefined, record: RequestRecord, id: string, latencyMs: number): void {
+    if (this.pending.length === 0) setImmediate(() => this.flush());
+    this.pending.push({ request, record, id, latencyMs });
+  }
 
-function account({ metrics, log, request, record, id, latencyMs }: Pending): void {
-  const route = record.route ?? 'none';
-  const provider = record.provider ?? 'none';
-  const status = record.clientGone ? 499 : record.status;
-  metrics.countRequest(route, provider, status, latencyMs / 1000);
-  if (record.firstTokenMs !== undefined && record.provider) metrics.observeFirstToken(route, provider, record.firstTokenMs / 1000);
-  if (record.usage && record.provider && record.model) metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd);
-  log.write({
-    id,
-    route,
-    provider,
-    model: record.model,
-    status,
-    attempts: record.attempts,
-    failures: record.failures,
-    stream: request?.client.stream,
-    cache: record.cache,
-    latencyMs,
-    firstTokenMs: record.firstTokenMs,
-    tokensIn: record.usage?.inputTokens,
-    tokensOut: record.usage?.outputTokens,
-    costUsd: record.costUsd,
-  });
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    for (const entry of batch) this.write(entry);
+  }
+
+  private write({ request, record, id, latencyMs }: Pending): void {
+    const route = record.route ?? 'none';
+    const provider = record.provider ?? 'none';
+    const status = record.clientGone ? 499 : record.status;
+    this.metrics.countRequest(route, provider, status, latencyMs / 1000);
+    if (record.firstTokenMs !== undefined && record.provider) this.metrics.observeFirstToken(route, provider, record.firstTokenMs / 1000);
+    if (record.usage && record.provider && record.model) this.metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd);
+    this.log.write({
+      id,
+      route,
+      provider,
+      model: record.model,
+      status,
+      attempts: record.attempts,
+      failures: record.failures,
+      stream: request?.client.stream,
+      cache: record.cache,
+      latencyMs,
+      firstTokenMs: record.firstTokenMs,
+      tokensIn: record.usage?.inputTokens,
+      tokensOut: record.usage?.outputTokens,
+      costUsd: record.costUsd,
+    });
+  }
 }

@@ -1,25 +1,27 @@
 import { cacheKey, maxCachedBodyBytes, type CachedAnswer, type ResponseCache } from '../cache/response-cache.ts';
 import { headerValue } from '../config/header-value.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { Route } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
+import type { Clock } from '../resilience/clock.ts';
 import type { ClientChannel } from './client-channel.ts';
-import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
+import type { Next, RequestContext } from './request-context.ts';
+import { responseHeaders } from './response-headers.ts';
 import { sleep } from './sleep.ts';
 
 // The cache stage, for routes with `cache: { ttl }`: a request is answered
-// from the cache when a fresh answer is kept, else it carries a plan to keep
-// the answer the providers give, and (with `stale_if_error`) the stale answer
-// to fall back on when every provider fails. A streamed request is kept as the
-// SSE events it was sent (only when the stream ended whole) and replayed as a
-// stream. Identical non-stream requests that arrive while a provider is being
-// asked wait for that one answer instead of asking again (and go on to the
-// providers themselves if it fails), so a burst of the same question costs one
-// call; identical streams do not wait, since waiting for a whole stream would
-// delay their first token. `x-switchyard-cache: no-store` and sensitive
+// from the cache when a fresh answer is kept; else the stages after it run
+// with a copy of what they send kept on the way, and an answer that went out
+// whole is kept for the next identical request. When every provider fails,
+// an answer kept past its ttl (`stale_if_error`) is served instead of the
+// error. A streamed answer is kept as the SSE events it was sent and replayed
+// as a stream. Identical non-stream requests that arrive while a provider is
+// being asked wait for that one answer instead of asking again (and go on to
+// the providers themselves if it fails), so a burst of the same question costs
+// one call; identical streams do not wait, since waiting for a whole stream
+// would delay their first token. `x-switchyard-cache: no-store` and sensitive
 // requests (their answers stay off the shared Redis) pass by.
 
-export interface CachePlan {
+interface CachePlan {
   cache: ResponseCache;
   key: string;
   ttlMs: number;
@@ -30,31 +32,59 @@ export interface CachePlan {
   settle: ((answer: CachedAnswer | undefined) => void) | undefined;
 }
 
+export async function cacheStage(c: RequestContext, next: Next): Promise<void> {
+  if (c.route!.config.cache === undefined) return next();
+  const plan = await consult(c);
+  if (plan === 'answered') return;
+  if (plan === undefined) return next();
+  const channel = c.channel;
+  const recording = new RecordingChannel(channel);
+  c.channel = recording;
+  try {
+    await next();
+    const { record } = c;
+    if (record.delivered === 'whole' && recording.keeping && record.provider !== undefined && record.model !== undefined) {
+      keep(c.engine.clock, plan, recording.recorded, record.provider, record.model, recording.streamed);
+    }
+  } catch (error) {
+    if (!plan.stale || !(error instanceof GatewayError) || !error.servesStale) throw error;
+    c.record.failures.push(error.code);
+    sendKept(c, plan.stale, 'stale');
+  } finally {
+    c.channel = channel;
+    // However the request ended: whoever waits on it stops waiting (and asks a provider itself when there was no answer).
+    plan.settle?.(undefined);
+  }
+}
+
 /** 'answered' when the client got a cached answer; a plan to keep the answer; undefined when the cache stays out of it. */
-export async function consultCache(cache: ResponseCache, route: Route, request: GatewayRequest, channel: ClientChannel, record: RequestRecord, deadline: number): Promise<'answered' | CachePlan | undefined> {
+async function consult(c: RequestContext): Promise<'answered' | CachePlan | undefined> {
+  const request = c.request!;
+  const route = c.route!;
+  const cache = c.engine.cache;
   const { ttl, stale_if_error: staleMs } = route.config.cache!;
   if (request.cacheMode === 'no-store' || request.sensitive) {
-    record.cache = 'bypass';
+    c.record.cache = 'bypass';
     return undefined;
   }
   const plan: CachePlan = { cache, key: cacheKey(route.name, request.client.operation, request.tenant, request.client.raw), ttlMs: ttl, staleMs, stale: undefined, settle: undefined };
-  record.cache = 'miss';
+  c.record.cache = 'miss';
   if (request.cacheMode === 'no-cache') return plan;
   const found = await cache.lookup(plan.key);
   if (found?.fresh) {
-    sendKept(found.answer, 'hit', request, channel, record);
+    sendKept(c, found.answer, 'hit');
     return 'answered';
   }
   if (found && staleMs > 0) plan.stale = found.answer;
   if (request.client.stream) return plan;
   const pending = cache.inFlight.get(plan.key);
   if (pending) {
-    const answer = await waitFor(pending, channel.gone, deadline);
+    const answer = await waitFor(pending, c.channel.gone, c.deadline, c.engine.clock);
     if (answer) {
-      sendKept(answer, 'hit', request, channel, record);
+      sendKept(c, answer, 'hit');
       return 'answered';
     }
-    if (channel.gone.aborted) return plan;
+    if (c.channel.gone.aborted) return plan;
   }
   if (!cache.inFlight.has(plan.key)) {
     const { promise, resolve } = Promise.withResolvers<CachedAnswer | undefined>();
@@ -68,76 +98,57 @@ export async function consultCache(cache: ResponseCache, route: Route, request: 
   return plan;
 }
 
-/** The first of the answer, the client going away and this request's own deadline (performance.now() time). */
-async function waitFor(pending: Promise<CachedAnswer | undefined>, gone: Cancellation, deadline: number): Promise<CachedAnswer | undefined> {
+/** The first of the answer, the client going away and this request's own deadline. */
+async function waitFor(pending: Promise<CachedAnswer | undefined>, gone: Cancellation, deadline: number, clock: Clock): Promise<CachedAnswer | undefined> {
   if (gone.aborted) return undefined;
   // Past its deadline the request goes on to the attempts, which end it with the deadline's own error.
   const waiting = gone.child();
-  const timedOut = sleep(Math.max(0, deadline - performance.now()) + 1, waiting).then(() => undefined);
+  const timedOut = sleep(Math.max(0, deadline - clock.now()) + 1, waiting, clock).then(() => undefined);
   const answer = await Promise.race([pending, timedOut]);
   waiting.abort(new Error('the wait is over'));
   return gone.aborted ? undefined : answer;
 }
 
-/** Keeps the answer a provider gave, fresh for the route's ttl. */
-export function keepAnswer(plan: CachePlan, body: Buffer, provider: string, model: string, stream = false): void {
-  const now = Date.now();
+/** Keeps the answer a provider gave, fresh for the route's ttl, and hands it to whoever waits for it. */
+function keep(clock: Clock, plan: CachePlan, body: Buffer, provider: string, model: string, stream: boolean): void {
+  const now = clock.epochMs();
   const answer: CachedAnswer = { body, provider, model, storedAt: now, freshUntil: now + plan.ttlMs, ...(stream ? { stream: true } : {}) };
   plan.cache.store(plan.key, answer, plan.staleMs);
   plan.settle?.(answer);
 }
 
-/** However the request ended: whoever waits on it stops waiting (and asks a provider itself when there was no answer). */
-export function releaseWaiters(plan: CachePlan): void {
-  plan.settle?.(undefined);
-}
-
-/**
- * When every provider failed on the gateway's side (5xx, deadline, overload,
- * rate limits), a stale answer beats an error: true when it was sent.
- */
-export function answerStale(plan: CachePlan, error: unknown, request: GatewayRequest, channel: ClientChannel, record: RequestRecord): boolean {
-  if (!plan.stale || !(error instanceof GatewayError) || !error.servesStale) return false;
-  record.failures.push(error.code);
-  sendKept(plan.stale, 'stale', request, channel, record);
-  return true;
-}
-
-function sendKept(answer: CachedAnswer, state: 'hit' | 'stale', request: GatewayRequest, channel: ClientChannel, record: RequestRecord): void {
+function sendKept(c: RequestContext, answer: CachedAnswer, state: 'hit' | 'stale'): void {
+  const { record } = c;
   record.cache = state;
   record.provider = 'cache';
   record.model = answer.model;
+  record.served = { provider: headerValue(answer.provider), model: headerValue(answer.model) };
   record.status = 200;
-  const headers = {
-    'x-request-id': request.id,
-    'x-switchyard-provider': headerValue(answer.provider),
-    'x-switchyard-model': headerValue(answer.model),
-    'x-switchyard-attempts': String(record.attempts),
-    'x-switchyard-cache': state,
-    age: String(Math.max(0, Math.floor((Date.now() - answer.storedAt) / 1000))),
-  };
+  record.delivered = 'whole';
+  const headers = { ...responseHeaders(c), age: String(Math.max(0, Math.floor((c.engine.clock.epochMs() - answer.storedAt) / 1000))) };
   if (!answer.stream) {
-    channel.sendJson(200, headers, answer.body);
+    c.channel.sendJson(200, headers, answer.body);
     return;
   }
   // A kept stream goes out whole, in one write: the events are all there already.
-  record.firstTokenMs = performance.now() - request.receivedAt;
-  channel.startStream(headers);
-  channel.write(answer.body);
-  channel.end();
+  record.firstTokenMs = c.engine.clock.now() - c.receivedAt;
+  c.channel.startStream(headers);
+  c.channel.write(answer.body);
+  c.channel.end();
 }
 
 /**
- * A ClientChannel that passes everything through and keeps a copy of what a
- * stream wrote, up to the cache's size limit, so a stream that ends whole can
- * be kept.
+ * A ClientChannel that passes everything through and keeps a copy of a
+ * 200 answer (a whole body, or what a stream wrote), up to the cache's size
+ * limit, so an answer that went out whole can be kept.
  */
-export class RecordingChannel implements ClientChannel {
+class RecordingChannel implements ClientChannel {
   private readonly inner: ClientChannel;
   private readonly chunks: Buffer[] = [];
   private size = 0;
-  /** False once the stream outgrew what the cache keeps. */
+  /** False once the answer outgrew what the cache keeps, or was not a 200. */
   keeping = true;
+  streamed = false;
 
   constructor(inner: ClientChannel) {
     this.inner = inner;
@@ -152,22 +163,18 @@ export class RecordingChannel implements ClientChannel {
   }
 
   sendJson(status: number, headers: Record<string, string>, body: Buffer | string): void {
+    if (status === 200) this.keepCopy(body);
+    else this.keeping = false;
     this.inner.sendJson(status, headers, body);
   }
 
   startStream(headers: Record<string, string>): void {
+    this.streamed = true;
     this.inner.startStream(headers);
   }
 
   write(chunk: Buffer | string): boolean {
-    if (this.keeping) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      this.size += bytes.length;
-      if (this.size > maxCachedBodyBytes) {
-        this.keeping = false;
-        this.chunks.length = 0;
-      } else this.chunks.push(bytes);
-    }
+    this.keepCopy(chunk);
     return this.inner.write(chunk);
   }
 
@@ -180,6 +187,16 @@ export class RecordingChannel implements ClientChannel {
   }
 
   get recorded(): Buffer {
-    return Buffer.concat(this.chunks, this.size);
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+  }
+
+  private keepCopy(chunk: Buffer | string): void {
+    if (!this.keeping) return;
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.size += bytes.length;
+    if (this.size > maxCachedBodyBytes) {
+      this.keeping = false;
+      this.chunks.length = 0;
+    } else this.chunks.push(bytes);
   }
 }

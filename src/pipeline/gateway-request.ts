@@ -52,8 +52,12 @@ export interface RequestRecord {
   clientGone: boolean;
   /** x-switchyard-cache of the answer, on routes with a cache. */
   cache: 'hit' | 'stale' | 'miss' | 'bypass' | undefined;
+  /** The provider and model the answer's headers name, made safe for a header (see header-value.ts). */
+  served: { readonly provider: string; readonly model: string } | undefined;
+  /** 'whole' once the answer went out complete (a stream through [DONE]): only such an answer is cached. */
+  delivered: 'whole' | undefined;
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false, cache: undefined };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false, cache: undefined, served: undefined, delivered: undefined };
 }

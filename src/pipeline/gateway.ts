@@ -1,51 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { ResponseCache } from '../cache/response-cache.ts';
-import type { Config } from '../config/schema.ts';
+import { configHash } from '../config/config-hash.ts';
 import { configSecrets } from '../config/config-secrets.ts';
+import type { Config } from '../config/schema.ts';
 import { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { Logger } from '../observability/logger.ts';
 import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
+import { createSystemClock, type Clock, type RandomSource } from '../resilience/clock.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
-import { SpendLedger } from '../state/spend-ledger.ts';
-import type { SharedRateLimits } from '../state/shared-rate-limits.ts';
-import { SharedState } from '../state/shared-state.ts';
 import { TargetStatus } from '../routing/target-status.ts';
+import { SpendLedger } from '../state/spend-ledger.ts';
+import { SharedState } from '../state/shared-state.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
-import type { ClientChannel } from './client-channel.ts';
-import { execute, type ExecutorParts } from './executor.ts';
+import { Accounting } from './accounting.ts';
+import type { Engine } from './engine.ts';
+import { priorities, newRecord } from './gateway-request.ts';
 import { HealthMonitor } from './health-monitor.ts';
-import { priorities, type GatewayRequest, type RequestRecord } from './gateway-request.ts';
+import { KeyLimits } from './key-limits.ts';
+import type { RequestContext, ServeInput } from './request-context.ts';
+import { runPipeline } from './request-pipeline.ts';
+import { gatewayStatus } from './gateway-status.ts';
 
-// The engine, usable as a library: a config in, requests through. Everything
-// derived from the config (provider pools, compiled routes) is one immutable
-// generation; a reload builds the next generation and swaps it in one
-// assignment, so a request in flight keeps the generation it started with.
-
-interface Generation extends ExecutorParts {
-  config: Config;
-  providers: ReadonlyMap<string, ProviderClient>;
-}
+// The engine, usable as a library: a config in, requests through `serve`.
+// Everything derived from one config (provider pools, compiled routes, the
+// cache) is one Engine; a reload builds the next and swaps it in one
+// assignment, so a request in flight keeps the one it started with. What the
+// gateway learns and counts (each provider's breaker, health, outliers,
+// latency, waiting line and rate-limit bucket; key limits; spend; the cache's
+// contents) is kept across reloads by name, and rebuilt only where the
+// config of that part changed. Everything is created here and given at
+// construction: two gateways in one process share nothing.
 
 export interface GatewayOptions {
   logger: Logger;
   metrics?: GatewayMetrics;
   /** Takes the configs' secrets out of answers and status pages; give the logger's own to share it (serve does). */
   redactor?: SecretRedactor;
+  /** Time for every policy, deadline and wait; a test gives a ManualClock. */
+  clock?: Clock;
+  /** Chance for balancing and backoff jitter; a test gives a seeded one. */
+  random?: RandomSource;
 }
 
 export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
-  /** The one line per request, to the logger's destination (see RequestLog). */
-  readonly requestLog: RequestLog;
-  readonly targetStatus: TargetStatus;
-  /** Routes' spending against their budgets: kept across reloads, so a reload does not renew a budget. */
-  readonly spend = new SpendLedger();
+  readonly clock: Clock;
   /** Every configured secret, taken out of whatever upstream text reaches a client, a log line or a status page. */
   readonly redactor: SecretRedactor;
+  private readonly random: RandomSource;
+  private readonly requestLog: RequestLog;
+  private readonly accounting: Accounting;
+  private readonly targetStatus: TargetStatus;
+  /** Routes' spending against their budgets: kept across reloads, so a reload does not renew a budget. */
+  private readonly spend: SpendLedger;
+  private readonly keyLimits: KeyLimits;
   private readonly health: HealthMonitor;
-  private generation: Generation;
+  private engine: Engine;
+  /** The loaded config's hash, for /admin/status: which config a replica runs. */
+  private hash: string;
   /** What `state.redis` shares with the other replicas; kept across reloads (see SharedState). */
   private shared: SharedState | undefined;
   private inFlight = 0;
@@ -53,43 +69,101 @@ export class Gateway {
 
   constructor(config: Config, options: GatewayOptions) {
     this.logger = options.logger;
-    this.requestLog = new RequestLog(options.logger);
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.redactor = options.redactor ?? new SecretRedactor();
-    this.targetStatus = new TargetStatus();
-    this.targetStatus.events = {
-      breakerChanged: (provider, state) => {
-        this.metrics.setCircuitState(provider, state.kind);
-        const shared = state.kind === 'open' && state.shared === true;
-        this.logger.warn({ provider, circuit: state.kind, ...(shared ? { shared: true } : {}) }, `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`);
-        if (state.kind === 'open' && !shared) this.shared?.breakers.announceOpen(provider, state.reopenAt - state.openedAt);
+    this.clock = options.clock ?? createSystemClock();
+    this.random = options.random ?? Math.random;
+    this.requestLog = new RequestLog(options.logger);
+    this.accounting = new Accounting(this.metrics, this.requestLog);
+    this.spend = new SpendLedger(() => this.clock.epochMs());
+    this.keyLimits = new KeyLimits(this.clock);
+    this.targetStatus = new TargetStatus({
+      clock: this.clock,
+      events: {
+        breakerChanged: (provider, state) => {
+          this.metrics.setCircuitState(provider, state.kind);
+          const shared = state.kind === 'open' && state.shared === true;
+          this.logger.warn({ provider, circuit: state.kind, ...(shared ? { shared: true } : {}) }, `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`);
+          if (state.kind === 'open' && !shared) this.shared?.breakers.announceOpen(provider, state.reopenAt - state.openedAt);
+        },
+        ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
+        // Loud: a refused key, balance or model will not heal by itself.
+        cooled: (target, reason, ms) => this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
       },
-      ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
-      // Loud: a refused key, balance or model will not heal by itself.
-      cooled: (target, reason, ms) => this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
-    };
-    this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger });
-    this.generation = this.build(config);
-    this.health.start(this.generation.providers.values());
-    this.metrics.readBudgetFrom(() => Object.entries(this.generation.config.routes).flatMap(([name, route]) => (route.budget ? [[name, this.spend.spent(name), route.budget.usd] as [string, number, number]] : [])));
-    this.metrics.readInFlightFrom(() => [...this.generation.providers.values()].map((provider) => [provider.name, provider.inFlight]));
-    this.metrics.readQueueDepthFrom(() => priorities.map((priority, level) => [priority, [...this.generation.providers.values()].reduce((sum, provider) => sum + provider.gate.waitingAt(level), 0)]));
+    });
+    this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger, clock: this.clock });
+    this.hash = configHash(config);
+    this.engine = this.build(config, undefined);
+    this.health.start(this.engine.providers.values());
+    this.metrics.readBudgetFrom(() => Object.entries(this.engine.config.routes).flatMap(([name, route]) => (route.budget ? [[name, this.spend.spent(name), route.budget.usd] as [string, number, number]] : [])));
+    this.metrics.readInFlightFrom(() => [...this.engine.providers.values()].map((provider) => [provider.name, provider.inFlight]));
+    this.metrics.readQueueDepthFrom(() => priorities.map((priority, level) => [priority, [...this.engine.providers.values()].reduce((sum, provider) => sum + provider.gate.waitingAt(level), 0)]));
   }
 
   get config(): Config {
-    return this.generation.config;
+    return this.engine.config;
   }
 
-  private build(config: Config): Generation {
+  /** One request through the pipeline, from its headers to the last byte of its answer; never rejects. */
+  async serve(given: ServeInput): Promise<void> {
+    const engine = this.engine;
+    const frontDoor = given.frontDoor;
+    const input = frontDoor?.headers ? { ...given, headers: frontDoor.headers(given.headers) } : given;
+    const c: RequestContext = {
+      engine,
+      id: requestIdFrom(input.headers),
+      receivedAt: engine.clock.now(),
+      input,
+      channel: frontDoor?.errors ? frontDoor.errors(input.channel) : input.channel,
+      record: newRecord(),
+      key: undefined,
+      raw: undefined,
+      request: undefined,
+      route: undefined,
+      deadline: 0,
+      winner: undefined,
+    };
+    this.inFlight += 1;
+    try {
+      await runPipeline(c);
+    } finally {
+      this.inFlight -= 1;
+      if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private build(config: Config, previous: Engine | undefined): Engine {
     this.redactor.learn(configSecrets(config));
-    const providers = new Map(Object.entries(config.providers).map(([name, providerConfig]) => [name, new ProviderClient(name, providerConfig)]));
+    const providers = new Map(
+      Object.entries(config.providers).map(([name, providerConfig]) => {
+        const kept = previous?.providers.get(name);
+        // An unchanged provider keeps its client whole: its connections, its waiting line, its bucket.
+        if (kept && JSON.stringify(kept.config) === JSON.stringify(providerConfig)) return [name, kept];
+        return [name, new ProviderClient(name, providerConfig, { clock: this.clock, previous: kept })];
+      }),
+    );
     this.syncShared(config);
     const budgets = new Map(Object.entries(config.routes).flatMap(([name, route]) => (route.budget ? [[name, route.budget.per] as const] : [])));
     this.spend.configure(budgets, this.shared);
     if (this.shared) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.shared.roster.replicas);
     this.targetStatus.sync(config.providers);
-    const routes = new RouteTable(config, providers);
-    return { config, providers, routes, candidates: new CandidateOrder({ availability: this.targetStatus }), metrics: this.metrics, status: this.targetStatus, cache: this.buildCache(config), spend: this.spend, redactor: this.redactor };
+    return {
+      config,
+      providers,
+      routes: new RouteTable(config, providers),
+      candidates: previous?.candidates ?? new CandidateOrder({ availability: this.targetStatus, random: this.random }),
+      cache: this.cacheFor(config, previous),
+      status: this.targetStatus,
+      metrics: this.metrics,
+      spend: this.spend,
+      keyLimits: this.keyLimits,
+      sharedLimits: this.shared?.limits,
+      accounting: this.accounting,
+      redactor: this.redactor,
+      logger: this.logger,
+      clock: this.clock,
+      random: this.random,
+    };
   }
 
   /** Connects, keeps or drops the shared state, as the config's `state.redis` asks. */
@@ -106,22 +180,26 @@ export class Gateway {
       prefix,
       onRemoteOpen: (provider, remainingMs) => this.targetStatus.knownProvider(provider)?.breaker.openFor(remainingMs),
       onReplicaCount: (replicas) => {
-        for (const provider of this.generation.providers.values()) provider.rateLimit?.share(1 / replicas);
+        for (const provider of this.engine.providers.values()) provider.rateLimit?.share(1 / replicas);
         this.logger.info({ replicas }, `${replicas} replica(s) on state.redis: provider rate limits split ${replicas} way(s)`);
       },
       onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable; key and provider limits, breakers and budgets apply per replica'),
     });
   }
 
-  /** Key rate limits shared through `state.redis`, when it is set. */
-  get sharedLimits(): SharedRateLimits | undefined {
-    return this.shared?.limits;
-  }
-
-  /** The response cache of one generation; it connects to Redis only when a route caches and `cache.redis` is set. */
-  private buildCache(config: Config): ResponseCache {
+  /**
+   * The response cache: kept (with what it holds) across reloads while its
+   * settings stay the same; it connects to Redis only when a route caches
+   * and `cache.redis` is set.
+   */
+  private cacheFor(config: Config, previous: Engine | undefined): ResponseCache {
     const used = Object.values(config.routes).some((route) => route.cache !== undefined);
+    const settings = JSON.stringify([config.cache.memory.max_entries, used ? config.cache.redis : undefined]);
+    if (previous && previous.cache.settings === settings) return previous.cache;
+    if (previous) void previous.cache.close();
     return new ResponseCache({
+      settings,
+      clock: this.clock,
       maxEntries: config.cache.memory.max_entries,
       redis: used ? config.cache.redis : undefined,
       onLookup: (tier, result) => this.metrics.countCacheLookup(tier, result),
@@ -129,28 +207,13 @@ export class Gateway {
     });
   }
 
-  /** Swaps in a new config; the old generation's connections close once their requests finish. */
+  /** Swaps in a new config; providers it dropped or changed close their connections once their requests finish. */
   reload(config: Config): void {
-    const previous = this.generation;
-    this.generation = this.build(config);
-    this.health.start(this.generation.providers.values());
-    for (const provider of previous.providers.values()) void provider.close();
-    void previous.cache.close();
-  }
-
-  /** The route a model name leads to, for per-key route permissions; the model itself when none matches. */
-  routeNameFor(model: string): string {
-    return this.generation.routes.find(model)?.name ?? model;
-  }
-
-  async handle(request: GatewayRequest, channel: ClientChannel, record: RequestRecord): Promise<void> {
-    this.inFlight += 1;
-    try {
-      await execute(this.generation, request, channel, record);
-    } finally {
-      this.inFlight -= 1;
-      if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    }
+    const previous = this.engine;
+    this.engine = this.build(config, previous);
+    this.hash = configHash(config);
+    this.health.start(this.engine.providers.values());
+    for (const provider of previous.providers.values()) if (this.engine.providers.get(provider.name) !== provider) void provider.close();
   }
 
   get requestsInFlight(): number {
@@ -163,73 +226,31 @@ export class Gateway {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Ready when every route has at least one target that is healthy, closed and not ejected. */
-  readiness(): { ready: boolean; routes: Record<string, { available: number; targets: number }> } {
+  /** For /readyz: each route's available targets, as information only (readiness is about this process). */
+  routeAvailability(): Record<string, { available: number; targets: number }> {
     const routes: Record<string, { available: number; targets: number }> = {};
-    let ready = true;
-    for (const route of this.generation.routes.routes.values()) {
-      const available = route.targets.filter((target) => this.targetStatus.isAvailable(target)).length;
-      routes[route.name] = { available, targets: route.targets.length };
-      if (available === 0) ready = false;
+    for (const route of this.engine.routes.routes.values()) {
+      routes[route.name] = { available: route.targets.filter((target) => this.targetStatus.isAvailable(target)).length, targets: route.targets.length };
     }
-    return { ready, routes };
+    return routes;
   }
 
   status(): Record<string, unknown> {
-    const { config, providers, routes } = this.generation;
-    return {
-      requests_in_flight: this.inFlight,
-      providers: Object.fromEntries(
-        [...providers.values()].map((provider) => [
-          provider.name,
-          {
-            type: provider.config.type,
-            base_url: provider.origin + provider.basePath,
-            private: provider.config.private,
-            in_flight: provider.inFlight,
-            max_concurrency: provider.config.max_concurrency,
-            waiting: provider.gate.waiting,
-            max_queue: provider.config.max_queue,
-            rate_limit: provider.config.rate_limit ?? null,
-            healthy: this.targetStatus.provider(provider.name).health.healthy,
-            last_health_error: this.redactLastError(provider.name),
-            circuit: this.targetStatus.provider(provider.name).breaker.snapshot(),
-          },
-        ]),
-      ),
-      routes: Object.fromEntries(
-        [...routes.routes.values()].map((route) => [
-          route.name,
-          {
-            balance: route.config.balance,
-            timeouts: route.config.timeouts,
-            budget: route.config.budget ? { ...route.config.budget, spent_usd: this.spend.spent(route.name), renews_in_ms: this.spend.msUntilReset(route.name) } : null,
-            targets: route.targets.map((target) => ({
-              provider: target.provider.name,
-              model: target.model,
-              tier: target.tier,
-              weight: target.weight,
-              classes: [...target.classes],
-              ...this.targetStatus.snapshot(target),
-            })),
-          },
-        ]),
-      ),
-      cache: this.generation.cache.snapshot(),
-      state: this.shared?.status ?? { redis: 'off', breakers: 'off', replicas: null },
-      server: { host: config.server.host, port: config.server.port },
-    };
-  }
-
-  private redactLastError(provider: string): string | null {
-    const text = this.targetStatus.provider(provider).health.lastError;
-    return text === undefined ? null : this.redactor.redact(text);
+    return gatewayStatus({ engine: this.engine, inFlight: this.inFlight, configHash: this.hash, shared: this.shared?.status });
   }
 
   async close(): Promise<void> {
     this.health.stop();
     this.requestLog.flush();
-    await Promise.all([...[...this.generation.providers.values()].map((provider) => provider.destroy()), this.generation.cache.close(), this.shared?.close()]);
+    await Promise.all([...[...this.engine.providers.values()].map((provider) => provider.destroy()), this.engine.cache.close(), this.shared?.close()]);
     this.spend.close();
   }
+}
+
+const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
+
+/** The caller's x-request-id when it is a sane token, else a new one. */
+export function requestIdFrom(headers: IncomingHttpHeaders): string {
+  const given = headers['x-request-id'];
+  return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { Clock, Timer } from '../resilience/clock.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
 import type { ProviderClient } from '../upstream/provider-client.ts';
 
@@ -8,15 +9,18 @@ import type { ProviderClient } from '../upstream/provider-client.ts';
 // The verdict lives in TargetStatus, where routing and /readyz read it.
 
 export class HealthMonitor {
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** The next probe's timer, by provider. */
+  private readonly timers = new Map<string, Timer>();
   private readonly status: TargetStatus;
   private readonly metrics: GatewayMetrics;
   private readonly logger: Logger;
+  private readonly clock: Clock;
 
-  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger }) {
+  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger; clock: Clock }) {
     this.status = options.status;
     this.metrics = options.metrics;
     this.logger = options.logger;
+    this.clock = options.clock;
   }
 
   /** Starts probing these providers, replacing any earlier set. */
@@ -26,11 +30,11 @@ export class HealthMonitor {
       const policy = provider.config.health_check;
       this.metrics.setHealthy(provider.name, this.status.provider(provider.name).health.healthy);
       if (!policy.enabled) continue;
-      const check = () => void this.check(provider);
-      check();
-      const timer = setInterval(check, policy.interval);
-      timer.unref();
-      this.timers.push(timer);
+      const probe = () => {
+        void this.check(provider);
+        this.timers.set(provider.name, this.clock.setTimer(policy.interval, probe));
+      };
+      probe();
     }
   }
 
@@ -38,7 +42,7 @@ export class HealthMonitor {
     const policy = provider.config.health_check;
     const problem = await provider.probe(provider.adapter.healthProbe(provider.config), policy.timeout);
     const health = this.status.provider(provider.name).health;
-    if (health.record(problem === undefined, Date.now(), problem)) {
+    if (health.record(problem === undefined, this.clock.epochMs(), problem)) {
       this.metrics.setHealthy(provider.name, health.healthy);
       if (health.healthy) this.logger.info({ provider: provider.name }, `${provider.name} is healthy again`);
       else this.logger.warn({ provider: provider.name, problem }, `${provider.name} is unhealthy: ${problem}`);
@@ -46,6 +50,7 @@ export class HealthMonitor {
   }
 
   stop(): void {
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
   }
 }

@@ -1,63 +1,64 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
-import { setDeadline, type DeadlineTimer } from '../resilience/deadline-timers.ts';
-import type { Target } from '../routing/route-table.ts';
+import type { Clock, Timer } from '../resilience/clock.ts';
+import type { AttemptGuard } from './attempt-guard.ts';
 import type { AttemptResult } from './upstream-attempt.ts';
 
 // One attempt, raced by a second target when the first has produced no first
 // token after `hedgeAfterMs` (the slow tail). The first to produce content
-// wins; the other is aborted, and a stream it may still open is closed.
-
-export type Settled = { target: Target; result: AttemptResult } | { target: Target; error: GatewayError };
+// wins; the others are abandoned and aborted, and a stream one of them may
+// still open is closed.
 
 export interface HedgeOptions {
-  first: Target;
+  first: AttemptGuard;
   /** The request's: aborted when the client goes or the deadline passes. */
   cancel: Cancellation;
-  /** Starts one attempt on `target`, owning `attempt` (a child of the request's cancellation). */
-  start(target: Target, attempt: Cancellation): Promise<AttemptResult>;
+  clock: Clock;
+  /** Starts the attempt `guard` was opened for, owning `attempt` (a child of the request's cancellation). */
+  start(guard: AttemptGuard, attempt: Cancellation): Promise<AttemptResult>;
   /** When to start a hedge, or undefined for none. */
   hedgeAfterMs: number | undefined;
-  /** A target to hedge on, if one may be used now (budget and breaker permitting). */
-  pickHedge(): Target | undefined;
+  /** A guard for a hedge, if a target may be used now (rate limit, breaker and retry budget permitting). */
+  pickHedge(): AttemptGuard | undefined;
   /** Told of each failed attempt as it happens. */
-  onFailure(target: Target, error: GatewayError): void;
+  onFailure(guard: AttemptGuard, error: GatewayError): void;
 }
+
+export type HedgeOutcome = { winner: { guard: AttemptGuard; result: AttemptResult } } | { failed: GatewayError };
+
+type Settled = { guard: AttemptGuard; result: AttemptResult } | { guard: AttemptGuard; error: GatewayError };
 
 interface Running {
   promise: Promise<{ id: number; settled: Settled }>;
   attempt: Cancellation;
+  guard: AttemptGuard;
 }
 
 /** The winning attempt, or the last failure when every attempt started failed. */
-export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Settled & { result: AttemptResult } } | { failed: GatewayError }> {
+export async function hedgedAttempt(options: HedgeOptions): Promise<HedgeOutcome> {
   if (options.hedgeAfterMs === undefined) return single(options);
   const running = new Map<number, Running>();
   let nextId = 0;
-  const launch = (target: Target) => {
+  const launch = (guard: AttemptGuard) => {
     const id = nextId++;
     // Linked for the request's whole life, not just until the first token: a
     // winning stream must still be aborted when the client goes away mid-stream.
     const attempt = options.cancel.child();
     const promise = options
-      .start(target, attempt)
+      .start(guard, attempt)
       .then(
-        (result): Settled => ({ target, result }),
-        (error: unknown): Settled => ({ target, error: asGatewayError(error) }),
+        (result): Settled => ({ guard, result }),
+        (error: unknown): Settled => ({ guard, error: asGatewayError(error) }),
       )
       .then((settled) => ({ id, settled }));
-    running.set(id, { promise, attempt });
+    running.set(id, { promise, attempt, guard });
   };
 
   launch(options.first);
-  let hedgeTimer: DeadlineTimer | undefined;
-  let hedgeWake: Promise<'hedge'> | undefined;
-  const hedgeAfterMs = options.hedgeAfterMs;
-  if (hedgeAfterMs !== undefined) {
-    hedgeWake = new Promise((resolve) => {
-      hedgeTimer = setDeadline(hedgeAfterMs, () => resolve('hedge'));
-    });
-  }
+  let hedgeTimer: Timer | undefined;
+  let hedgeWake: Promise<'hedge'> | undefined = new Promise((resolve) => {
+    hedgeTimer = options.clock.setTimer(options.hedgeAfterMs!, () => resolve('hedge'));
+  });
 
   let lastError: GatewayError | undefined;
   let hedgeFired = false;
@@ -69,23 +70,23 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
       if (next === 'hedge') {
         hedgeWake = undefined;
         hedgeFired = true;
-        const target = options.pickHedge();
-        if (target) launch(target);
+        const guard = options.pickHedge();
+        if (guard) launch(guard);
         continue;
       }
       running.delete(next.id);
       const settled = next.settled;
       if ('result' in settled) {
-        abortAll(running);
+        abandonAll(running);
         return { winner: settled };
       }
       lastError = settled.error;
-      options.onFailure(settled.target, settled.error);
-      if (settled.error.action === 'return') abortAll(running);
+      options.onFailure(settled.guard, settled.error);
+      if (settled.error.action === 'return') abandonAll(running);
       else if (hedgeFired && running.size > 0) {
         // A hedge that failed fast while the first attempt still holds: race the next target now rather than wait out first_token.
-        const target = options.pickHedge();
-        if (target) launch(target);
+        const guard = options.pickHedge();
+        if (guard) launch(guard);
       }
     }
   } finally {
@@ -94,10 +95,10 @@ export async function hedgedAttempt(options: HedgeOptions): Promise<{ winner: Se
   return { failed: lastError ?? new GatewayError('internal_error', 'no attempt was made') };
 }
 
-/** No hedge configured: one attempt, without the racing machinery (the common, hot case). */
-async function single(options: HedgeOptions): Promise<{ winner: Settled & { result: AttemptResult } } | { failed: GatewayError }> {
+/** No hedge configured: one attempt, without the racing machinery (the common case). */
+async function single(options: HedgeOptions): Promise<HedgeOutcome> {
   try {
-    return { winner: { target: options.first, result: await options.start(options.first, options.cancel.child()) } };
+    return { winner: { guard: options.first, result: await options.start(options.first, options.cancel.child()) } };
   } catch (error) {
     const failure = asGatewayError(error);
     options.onFailure(options.first, failure);
@@ -109,9 +110,10 @@ function asGatewayError(error: unknown): GatewayError {
   return error instanceof GatewayError ? error : new GatewayError('internal_error', 'an attempt failed unexpectedly', { cause: error });
 }
 
-/** Aborts the losers; a loser that had already opened a stream gets it closed. */
-function abortAll(running: Map<number, Running>): void {
+/** The losers: abandoned (not judged), aborted, and a stream one had already opened closed. */
+function abandonAll(running: Map<number, Running>): void {
   for (const entry of running.values()) {
+    entry.guard.abandoned();
     entry.attempt.abort();
     void entry.promise.then(({ settled }) => {
       if ('result' in settled && settled.result.kind === 'stream') settled.result.stream.close();

@@ -1,8 +1,8 @@
 import type { Cancellation } from '../resilience/cancellation.ts';
-import { setDeadline } from '../resilience/deadline-timers.ts';
+import type { Clock } from '../resilience/clock.ts';
 
-/** Waits `ms`, or less when `cancel` aborts first. Never rejects. */
-export function sleep(ms: number, cancel: Cancellation): Promise<void> {
+/** Waits `ms` on `clock`, or less when `cancel` aborts first. Never rejects. */
+export function sleep(ms: number, cancel: Cancellation, clock: Clock): Promise<void> {
   if (cancel.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
@@ -10,7 +10,7 @@ export function sleep(ms: number, cancel: Cancellation): Promise<void> {
       cancel.off(done);
       resolve();
     };
-    const timer = setDeadline(ms, done);
+    const timer = clock.setTimer(ms, done);
     cancel.onAbort(done);
   });
 }

@@ -1,51 +1,55 @@
 import type { GatewayError } from '../errors/gateway-error.ts';
-import type { Route, Target } from '../routing/route-table.ts';
-import type { ExecutorParts } from './executor.ts';
-import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
+import type { Target } from '../routing/route-table.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
+import { AttemptGuard, isRefusal } from './attempt-guard.ts';
+import type { GatewayRequest } from './gateway-request.ts';
+import type { RequestContext } from './request-context.ts';
 import type { ResumeStream } from './stream-relay.ts';
 import type { Transcript } from './transcript.ts';
-import type { Cancellation } from '../resilience/cancellation.ts';
 import { runAttempt, type OpenStream } from './upstream-attempt.ts';
 
 // Continues a stream cut after content on another target that can complete
 // from an assistant prefix: DeepSeek's chat prefix completion (`prefix: true`
 // on a last assistant message, served under its /beta base URL) or vLLM's
 // `continue_final_message`. The continuation carries only new text, so the
-// client's answer reads as one, with nothing repeated.
+// client's answer reads as one, with nothing repeated. Each continuation is
+// an attempt like any other: through its guard (rate limit, breaker, retry budget).
 
 export interface ResumeOptions {
-  parts: ExecutorParts;
-  route: Route;
-  request: GatewayRequest;
-  record: RequestRecord;
+  c: RequestContext;
   candidates: readonly Target[];
-  failed: Target;
+  /** The guard of the attempt whose stream was cut. */
+  failed: AttemptGuard;
   /** The request's cancellation. */
   cancel: Cancellation;
-  deadline: number;
 }
 
 export function createResume(options: ResumeOptions): ResumeStream | undefined {
-  if (!options.route.config.stream_resume) return undefined;
-  const tried = new Set<Target>([options.failed]);
+  const { c } = options;
+  const route = c.route!;
+  if (!route.config.stream_resume) return undefined;
+  const { engine, record } = c;
+  const guards = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock };
+  const tried = new Set<Target>([options.failed.target]);
   let current = options.failed;
   return async (failure: GatewayError, transcript: Transcript): Promise<OpenStream | undefined> => {
-    const { parts, record } = options;
-    record.failures.push(failure.code);
-    parts.metrics.countAttempt(current.provider.name, failure.code);
-    parts.status.recordFailure(current, failure);
+    current.failedAfterContent(failure);
     for (const target of options.candidates) {
-      if (tried.has(target) || !target.config.resume || !parts.status.isAvailable(target)) continue;
-      const remaining = options.deadline - performance.now();
+      if (tried.has(target) || !target.config.resume || !engine.status.isAvailable(target)) continue;
+      const remaining = c.deadline - engine.clock.now();
       if (remaining <= 0 || options.cancel.aborted) return undefined;
       tried.add(target);
-      record.attempts += 1;
+      const guard = AttemptGuard.open(guards, target, 'resume');
+      if (isRefusal(guard)) continue;
       try {
-        const request = continuation(options.request, transcript.text, target.config.resume);
-        const result = await runAttempt({ target, request, cancel: options.cancel.child(), firstTokenTimeoutMs: Math.min(options.route.config.timeouts.first_token, remaining), transcript: true, redactor: options.parts.redactor });
-        if (result.kind !== 'stream') continue;
-        parts.metrics.countAttempt(target.provider.name, 'ok');
-        current = target;
+        const request = continuation(c.request!, transcript.text, target.config.resume);
+        const result = await runAttempt({ target, request, cancel: options.cancel.child(), clock: engine.clock, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: true, redactor: engine.redactor });
+        if (result.kind !== 'stream') {
+          guard.abandoned();
+          continue;
+        }
+        guard.succeeded();
+        current = guard;
         record.provider = target.provider.name;
         record.model = target.model;
         const stream = result.stream;
@@ -53,10 +57,8 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
         stream.head = stream.head.filter((event) => !isRoleOnly(event));
         return stream;
       } catch (error) {
-        const attemptFailure = error as GatewayError;
-        record.failures.push(attemptFailure.code ?? 'internal_error');
-        parts.metrics.countAttempt(target.provider.name, attemptFailure.code ?? 'internal_error');
-        if (attemptFailure.code) parts.status.recordFailure(target, attemptFailure);
+        if (options.cancel.aborted) guard.abandoned();
+        else guard.failed(error as GatewayError);
       }
     }
     return undefined;

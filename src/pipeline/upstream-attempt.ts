@@ -2,7 +2,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
-import { setDeadline } from '../resilience/deadline-timers.ts';
+import type { Clock } from '../resilience/clock.ts';
 import { Shed } from '../resilience/priority-gate.ts';
 import type { Target } from '../routing/route-table.ts';
 import { createFrameDecoder } from '../upstream/frame-decoder.ts';
@@ -31,6 +31,7 @@ export interface AttemptOptions {
    */
   cancel: Cancellation;
   firstTokenTimeoutMs: number;
+  clock: Clock;
   /** Keep a transcript of the stream (routes with stream_resume). */
   transcript?: boolean;
   /** Takes configured secrets out of an upstream's error event before it is forwarded. */
@@ -60,7 +61,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   const context: AdapterContext = { providerName: provider.name, provider: provider.config, model: target.model, request: request.client };
   const cancel = options.cancel;
   let timedOut = false;
-  const timer = setDeadline(options.firstTokenTimeoutMs, () => {
+  const clock = options.clock;
+  const timer = clock.setTimer(options.firstTokenTimeoutMs, () => {
     timedOut = true;
     cancel.abort();
   });
@@ -79,7 +81,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       return new GatewayError('overloaded', `${provider.name} is at max_concurrency and its waiting line is full (${error.reason === 'displaced' ? 'a more urgent request took this place' : 'nothing less urgent to shed'}).`, { provider: provider.name, retryAfterMs: 1000 });
     }
     if (timedOut && !holding) {
-      return new GatewayError('overloaded', `${provider.name} had no free place within ${Math.round(performance.now() - queuedSince)}ms (max_concurrency ${gate.limit}).`, { provider: provider.name, retryAfterMs: 1000 });
+      return new GatewayError('overloaded', `${provider.name} had no free place within ${Math.round(clock.now() - queuedSince)}ms (max_concurrency ${gate.limit}).`, { provider: provider.name, retryAfterMs: 1000 });
     }
     if (timedOut) {
       return new GatewayError('upstream_first_token_timeout', `${provider.name} sent no first token within ${options.firstTokenTimeoutMs}ms`, { provider: provider.name });
@@ -93,7 +95,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     // the wait counts against first_token.
     if (gate.tryAcquire()) holding = true;
     else {
-      queuedSince = performance.now();
+      queuedSince = clock.now();
       await gate.acquire(waitingLevel(request), cancel);
       holding = true;
     }
@@ -109,7 +111,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     }
     const stream = await openStream(response, context, cancel, release, options.transcript === true);
     timer.cancel();
-    return { kind: 'stream', stream, firstTokenAt: performance.now() };
+    return { kind: 'stream', stream, firstTokenAt: clock.now() };
   } catch (error) {
     release();
     const failure = explain(error);
@@ -123,7 +125,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       .readAll(maxJsonBody, {
         onChunk: (chunk) => {
           if (firstTokenAt === 0 && firstContentIndex(chunk) !== -1) {
-            firstTokenAt = performance.now();
+            firstTokenAt = clock.now();
             onFirstByte();
           }
         },

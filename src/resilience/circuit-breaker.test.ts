@@ -25,8 +25,7 @@ test('opens when the error rate passes 20% over the window, and costs nothing wh
 test('after the cooldown one probe at a time; success closes, failure reopens', () => {
   const clock = new ManualClock();
   const changes: string[] = [];
-  const breaker = new CircuitBreaker(policy, clock);
-  breaker.onChange = (state) => changes.push(state.kind);
+  const breaker = new CircuitBreaker(policy, clock, (state) => changes.push(state.kind));
   for (let index = 0; index < 20; index += 1) breaker.record(false);
   clock.advance(30_000);
   assert.equal(breaker.canPass(), true);
@@ -55,8 +54,7 @@ test('old failures fall out of the window', () => {
 test('opened for another replica: shut for the time given, then one probe of its own; a later reopening wins', () => {
   const clock = new ManualClock();
   const changes: string[] = [];
-  const breaker = new CircuitBreaker(policy, clock);
-  breaker.onChange = (state) => changes.push(state.kind === 'open' && state.shared ? 'open (shared)' : state.kind);
+  const breaker = new CircuitBreaker(policy, clock, (state) => changes.push(state.kind === 'open' && state.shared ? 'open (shared)' : state.kind));
   breaker.openFor(10_000);
   assert.equal(breaker.canPass(), false);
   breaker.openFor(5_000);
@@ -69,4 +67,18 @@ test('opened for another replica: shut for the time given, then one probe of its
   breaker.record(true);
   assert.equal(breaker.state.kind, 'closed');
   assert.deepEqual(changes, ['open (shared)', 'half-open', 'closed']);
+});
+
+test('reading a breaker never changes it: past its cooldown it reads half-open, and turns so when a probe goes', () => {
+  const clock = new ManualClock();
+  const changes: string[] = [];
+  const breaker = new CircuitBreaker(policy, clock, (state) => changes.push(state.kind));
+  for (let index = 0; index < 20; index += 1) breaker.record(false);
+  clock.advance(30_000);
+  assert.equal(breaker.state.kind, 'half-open');
+  assert.equal(breaker.snapshot().kind, 'half-open');
+  assert.equal(breaker.canPass(), true);
+  assert.deepEqual(changes, ['open'], 'no change from reads alone');
+  breaker.onSend();
+  assert.deepEqual(changes, ['open', 'half-open']);
 });

@@ -5,7 +5,10 @@ import { SlidingWindow } from './sliding-window.ts';
 // threshold (with enough requests to mean something), the provider is skipped
 // for `cooldownMs` at no upstream cost; then one probe request at a time
 // decides between closing and opening again. The state is a plain value so it
-// can be logged, shown on /admin/status and shared through Redis.
+// can be logged, shown on /admin/status and shared through Redis. Reading it
+// (status pages, readiness, candidate order) never changes it: an open
+// breaker whose cooldown has run out reads as half-open, and becomes so when
+// a probe is actually sent.
 
 export interface BreakerPolicy {
   errorRate: number;
@@ -23,16 +26,18 @@ export class CircuitBreaker {
   private readonly window: SlidingWindow;
   private current: BreakerState = { kind: 'closed' };
   /** Called on every change of state kind, for logs and metrics. */
-  onChange: ((state: BreakerState) => void) | undefined;
+  private readonly onChange: ((state: BreakerState) => void) | undefined;
 
-  constructor(policy: BreakerPolicy, clock: Clock) {
+  constructor(policy: BreakerPolicy, clock: Clock, onChange?: (state: BreakerState) => void) {
     this.policy = policy;
     this.clock = clock;
     this.window = new SlidingWindow(policy.windowMs, clock);
+    this.onChange = onChange;
   }
 
+  /** The state as of now, without changing it. */
   get state(): BreakerState {
-    if (this.current.kind === 'open' && this.clock.now() >= this.current.reopenAt) this.set({ kind: 'half-open', probing: false });
+    if (this.current.kind === 'open' && this.clock.now() >= this.current.reopenAt) return { kind: 'half-open', probing: false };
     return this.current;
   }
 
@@ -46,8 +51,7 @@ export class CircuitBreaker {
 
   /** Call when a request is actually sent; marks the half-open probe as taken. */
   onSend(): void {
-    const state = this.state;
-    if (state.kind === 'half-open') this.current = { kind: 'half-open', probing: true };
+    if (this.state.kind === 'half-open') this.set({ kind: 'half-open', probing: true });
   }
 
   record(success: boolean): void {

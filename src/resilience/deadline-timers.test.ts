@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { setDeadline } from './deadline-timers.ts';
+import { DeadlineTimers } from './deadline-timers.ts';
+
+const timers = new DeadlineTimers();
+const setDeadline = (ms: number, fire: () => void) => timers.set(ms, fire);
 
 /** Resolves with performance.now() when the deadline fires. */
 const firing = (ms: number, log?: string[], name?: string) =>
@@ -63,7 +66,7 @@ test('a deadline set while another fires is kept', async () => {
 
 /** Runs a module script in a fresh Node.js process with setDeadline imported. */
 function runScript(body: string): { status: number | null; stdout: string; stderr: string } {
-  const script = `import { setDeadline } from ${JSON.stringify(new URL('./deadline-timers.ts', import.meta.url).href)};\n${body}`;
+  const script = `import { DeadlineTimers } from ${JSON.stringify(new URL('./deadline-timers.ts', import.meta.url).href)};\nconst timers = new DeadlineTimers();\nconst setDeadline = (ms, fire) => timers.set(ms, fire);\n${body}`;
   return spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
 }
 

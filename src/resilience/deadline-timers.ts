@@ -10,14 +10,12 @@
 // length is sorted for free, cancelling unlinks in O(1), and the one timer is
 // re-armed only when a new deadline is sooner than the one it waits for. When
 // it fires early for a deadline since cancelled, it re-arms for the next.
-// It is unref'd: a deadline never holds the process open by itself.
+// It is unref'd: a deadline never holds the process open by itself. Each
+// gateway's clock has its own (see createSystemClock).
 
-export interface DeadlineTimer {
-  /** Stops the callback from running; safe to call twice or after it ran. */
-  cancel(): void;
-}
+import type { Timer } from './clock.ts';
 
-class Deadline implements DeadlineTimer {
+class Deadline implements Timer {
   readonly at: number;
   readonly fire: () => void;
   list: DeadlineList | undefined;
@@ -55,55 +53,57 @@ class DeadlineList {
   }
 }
 
-/** One list per deadline length in whole milliseconds; empty ones are dropped when the timer fires. */
-const lists = new Map<number, DeadlineList>();
-let timer: NodeJS.Timeout | undefined;
-/** performance.now() at which the timer fires; undefined when it is not armed. */
-let armedAt: number | undefined;
+export class DeadlineTimers {
+  /** One list per deadline length in whole milliseconds; empty ones are dropped when the timer fires. */
+  private readonly lists = new Map<number, DeadlineList>();
+  private timer: NodeJS.Timeout | undefined;
+  /** performance.now() at which the timer fires; undefined when it is not armed. */
+  private armedAt: number | undefined;
 
-/** Runs `fire` once, `ms` from now (whole milliseconds, at least 1), unless cancelled first. */
-export function setDeadline(ms: number, fire: () => void): DeadlineTimer {
-  const length = Math.max(1, Math.ceil(ms));
-  let list = lists.get(length);
-  if (list === undefined) {
-    list = new DeadlineList();
-    lists.set(length, list);
-  }
-  const deadline = new Deadline(performance.now() + length, fire, list);
-  list.append(deadline);
-  if (armedAt === undefined || deadline.at < armedAt) arm(deadline.at);
-  return deadline;
-}
-
-function arm(at: number): void {
-  if (timer) clearTimeout(timer);
-  armedAt = at;
-  timer = setTimeout(fireDue, Math.max(1, Math.ceil(at - performance.now())));
-  timer.unref();
-}
-
-function fireDue(): void {
-  timer = undefined;
-  armedAt = undefined;
-  // Node runs a timer when its whole milliseconds are up on the loop's clock, which is read
-  // once per turn: up to a millisecond before performance.now() says so. Due within 1 ms is due.
-  const due = performance.now() + 1;
-  for (const [length, list] of lists) {
-    for (let deadline = list.head; deadline !== undefined && deadline.at <= due; deadline = list.head) {
-      list.remove(deadline);
-      try {
-        deadline.fire();
-      } catch (error) {
-        // As a throwing setTimeout callback would, but after the other due deadlines have run.
-        queueMicrotask(() => {
-          throw error;
-        });
-      }
+  /** Runs `fire` once, `ms` from now (whole milliseconds, at least 1), unless cancelled first. */
+  set(ms: number, fire: () => void): Timer {
+    const length = Math.max(1, Math.ceil(ms));
+    let list = this.lists.get(length);
+    if (list === undefined) {
+      list = new DeadlineList();
+      this.lists.set(length, list);
     }
-    if (list.head === undefined) lists.delete(length);
+    const deadline = new Deadline(performance.now() + length, fire, list);
+    list.append(deadline);
+    if (this.armedAt === undefined || deadline.at < this.armedAt) this.arm(deadline.at);
+    return deadline;
   }
-  // A callback may have set a new deadline (and armed for it); arm for the soonest left unless that is sooner.
-  let soonest: number | undefined;
-  for (const list of lists.values()) if (list.head && (soonest === undefined || list.head.at < soonest)) soonest = list.head.at;
-  if (soonest !== undefined && (armedAt === undefined || soonest < armedAt)) arm(soonest);
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(() => this.fireDue(), Math.max(1, Math.ceil(at - performance.now())));
+    this.timer.unref();
+  }
+
+  private fireDue(): void {
+    this.timer = undefined;
+    this.armedAt = undefined;
+    // Node runs a timer when its whole milliseconds are up on the loop's clock, which is read
+    // once per turn: up to a millisecond before performance.now() says so. Due within 1 ms is due.
+    const due = performance.now() + 1;
+    for (const [length, list] of this.lists) {
+      for (let deadline = list.head; deadline !== undefined && deadline.at <= due; deadline = list.head) {
+        list.remove(deadline);
+        try {
+          deadline.fire();
+        } catch (error) {
+          // As a throwing setTimeout callback would, but after the other due deadlines have run.
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+      }
+      if (list.head === undefined) this.lists.delete(length);
+    }
+    // A callback may have set a new deadline (and armed for it); arm for the soonest left unless that is sooner.
+    let soonest: number | undefined;
+    for (const list of this.lists.values()) if (list.head && (soonest === undefined || list.head.at < soonest)) soonest = list.head.at;
+    if (soonest !== undefined && (this.armedAt === undefined || soonest < this.armedAt)) this.arm(soonest);
+  }
 }

@@ -15,9 +15,9 @@ function setup() {
     },
     'test',
   );
-  const providers = new Map([['p', new ProviderClient('p', config.providers.p!)]]);
   const clock = new ManualClock();
-  const status = new TargetStatus(clock);
+  const providers = new Map([['p', new ProviderClient('p', config.providers.p!, { clock })]]);
+  const status = new TargetStatus({ clock });
   status.sync(config.providers);
   const target = new RouteTable(config, providers).routes.get('chat')!.targets[0]!;
   return { status, target, clock, close: () => providers.get('p')!.destroy() };

@@ -1,7 +1,7 @@
 import type { ProviderConfig } from '../config/schema.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import { CircuitBreaker, type BreakerState } from '../resilience/circuit-breaker.ts';
-import { systemClock, type Clock } from '../resilience/clock.ts';
+import type { Clock } from '../resilience/clock.ts';
 import { HealthState } from '../resilience/health-state.ts';
 import { LatencyTracker } from '../resilience/latency-tracker.ts';
 import { OutlierDetector } from '../resilience/outlier-detector.ts';
@@ -12,17 +12,21 @@ import type { Target } from './route-table.ts';
 // What the gateway has learnt about each provider and target: breaker, active
 // health, passive outliers, cooldowns after a refused key or model, latency
 // and the retry budget. Kept by name across config reloads, so a reload does
-// not forget that a provider is down; rebuilt when its policies change.
+// not forget that a provider is down; each part is rebuilt only when its own
+// policy changes (an edit to health_check leaves an open breaker open).
 
 export interface ProviderStatus {
   breaker: CircuitBreaker;
   health: HealthState;
   budget: RetryBudget;
-  policyKey: string;
+  /** The policies each part was built with, to tell which a reload changed. */
+  policies: { breaker: string; health: string; budget: string; outliers: string };
 }
 
 export interface TargetState {
   outliers: OutlierDetector;
+  /** The outlier_detection policy the detector was built with. */
+  outlierPolicy: string;
   latency: LatencyTracker;
   coolingUntil: number;
   coolingReason: string | undefined;
@@ -36,32 +40,38 @@ export interface StatusEvents {
 
 export class TargetStatus implements TargetAvailability {
   private readonly clock: Clock;
+  private readonly events: StatusEvents;
   private readonly providers = new Map<string, ProviderStatus>();
   private readonly targets = new Map<string, TargetState>();
-  events: StatusEvents = {};
 
-  constructor(clock: Clock = systemClock) {
-    this.clock = clock;
+  constructor(options: { clock: Clock; events?: StatusEvents }) {
+    this.clock = options.clock;
+    this.events = options.events ?? {};
   }
 
-  /** Brings the registry in line with a config: new providers get state, changed policies get fresh state. */
+  /** Brings the registry in line with a config: new providers get state; a changed policy rebuilds only its own part. */
   sync(providers: Readonly<Record<string, ProviderConfig>>): void {
     for (const [name, config] of Object.entries(providers)) {
-      const policyKey = JSON.stringify([config.circuit_breaker, config.health_check, config.retry_budget]);
-      if (this.providers.get(name)?.policyKey === policyKey) continue;
-      const breaker = new CircuitBreaker(
-        { errorRate: config.circuit_breaker.error_rate, minRequests: config.circuit_breaker.min_requests, windowMs: config.circuit_breaker.window, cooldownMs: config.circuit_breaker.cooldown },
-        this.clock,
-      );
-      breaker.onChange = (state) => this.events.breakerChanged?.(name, state);
+      const policies = {
+        breaker: JSON.stringify(config.circuit_breaker),
+        health: JSON.stringify([config.health_check.unhealthy_threshold, config.health_check.healthy_threshold]),
+        budget: JSON.stringify(config.retry_budget),
+        outliers: JSON.stringify(config.outlier_detection),
+      };
+      const kept = this.providers.get(name);
       this.providers.set(name, {
-        breaker,
-        health: new HealthState({ unhealthyThreshold: config.health_check.unhealthy_threshold, healthyThreshold: config.health_check.healthy_threshold }),
-        budget: new RetryBudget({ ratio: config.retry_budget.ratio, minPerSecond: config.retry_budget.min_per_second, windowMs: 10_000 }, this.clock),
-        policyKey,
+        breaker: kept?.policies.breaker === policies.breaker ? kept.breaker : this.newBreaker(name, config),
+        health: kept?.policies.health === policies.health ? kept.health : new HealthState({ unhealthyThreshold: config.health_check.unhealthy_threshold, healthyThreshold: config.health_check.healthy_threshold }),
+        budget: kept?.policies.budget === policies.budget ? kept.budget : new RetryBudget({ ratio: config.retry_budget.ratio, minPerSecond: config.retry_budget.min_per_second, windowMs: 10_000 }, this.clock),
+        policies,
       });
     }
     for (const name of [...this.providers.keys()]) if (!(name in providers)) this.providers.delete(name);
+  }
+
+  private newBreaker(name: string, config: ProviderConfig): CircuitBreaker {
+    const policy = config.circuit_breaker;
+    return new CircuitBreaker({ errorRate: policy.error_rate, minRequests: policy.min_requests, windowMs: policy.window, cooldownMs: policy.cooldown }, this.clock, (state) => this.events.breakerChanged?.(name, state));
   }
 
   /** The provider's status, or undefined for a name this config does not have (a notice from a replica on another config). */
@@ -76,18 +86,22 @@ export class TargetStatus implements TargetAvailability {
   }
 
   target(target: Target): TargetState {
+    const policy = target.provider.config.outlier_detection;
     let state = this.targets.get(target.key);
+    const outlierPolicy = JSON.stringify(policy);
     if (!state) {
-      const policy = target.provider.config.outlier_detection;
-      state = {
-        outliers: new OutlierDetector({ consecutiveFailures: policy.consecutive_failures, baseEjectionMs: policy.base_ejection, maxEjectionMs: policy.max_ejection }, this.clock),
-        latency: new LatencyTracker(),
-        coolingUntil: 0,
-        coolingReason: undefined,
-      };
+      state = { outliers: this.newDetector(policy), outlierPolicy, latency: new LatencyTracker(), coolingUntil: 0, coolingReason: undefined };
       this.targets.set(target.key, state);
+    } else if (state.outlierPolicy !== outlierPolicy) {
+      // The policy changed in a reload: it applies from now on (latency and cooldowns are kept).
+      state.outliers = this.newDetector(policy);
+      state.outlierPolicy = outlierPolicy;
     }
     return state;
+  }
+
+  private newDetector(policy: ProviderConfig['outlier_detection']): OutlierDetector {
+    return new OutlierDetector({ consecutiveFailures: policy.consecutive_failures, baseEjectionMs: policy.base_ejection, maxEjectionMs: policy.max_ejection }, this.clock);
   }
 
   /** Healthy, not ejected, not cooling down, and its breaker lets a request through. */

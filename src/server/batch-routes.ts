@@ -6,11 +6,11 @@ import { FileSweeper } from '../batch/file-sweeper.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
-import { requestIdFrom, serveOperation } from './serve-operation.ts';
+import { requestIdFrom } from '../pipeline/gateway.ts';
 
 // OpenAI's Files and Batches endpoints over HTTP. They are off until
 // `batches.store` names a database; then a runner in this process works
-// through accepted batches, each line sent through serveOperation as batch
+// through accepted batches, each line sent through Gateway.serve as batch
 // traffic, exactly as if it had come from the network with the batch owner's key,
 // and a sweeper removes expired files.
 
@@ -33,7 +33,7 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () 
     gateway,
     concurrency: settings.concurrency,
     fileExpirySeconds,
-    dispatch: (operation, body, headers, channel, caller) => serveOperation(gateway, operation, body, headers, channel, caller),
+    dispatch: (operation, body, headers, channel, caller) => gateway.serve({ operation, headers, body, channel, caller }),
   });
   const api = new BatchApi(store, runner, { maxFileSize: settings.max_file_size, maxLines: settings.max_lines, fileExpirySeconds });
   const sweeper = new FileSweeper({ store, logger: gateway.logger, fileExpirySeconds });

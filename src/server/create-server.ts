@@ -1,38 +1,43 @@
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
-import type { Gateway } from '../pipeline/gateway.ts';
-import { newRecord } from '../pipeline/gateway-request.ts';
-import type { Operation } from '../providers/provider-spec.ts';
+import { errorBody, errorHeaders } from '../pipeline/error-answer.ts';
+import { requestIdFrom, type Gateway } from '../pipeline/gateway.ts';
+import { createApiIngress, type ApiIngress } from './api-ingress.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
-import { takeHotPath } from './fast-ingress.ts';
 import { registerFrontDoorRoutes } from './front-door-routes.ts';
-import { RawChannel } from './raw-channel.ts';
+import { toGatewayError } from './render-error.ts';
+import { bareHeaders } from './send-error.ts';
 import { readTlsIdentity } from './tls-identity.ts';
-import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
-import { identityHeaders, requestIdFrom, serveOperation } from './serve-operation.ts';
 
-// The HTTP layer only. The three hot /v1 endpoints are answered by
-// fast-ingress.ts before Fastify; Fastify serves everything else (models,
-// health, metrics, status, and the hot paths when they carry a query string),
-// with its limits, routing and one OpenAI-shaped error renderer.
+// The HTTP layer only. The API's POST endpoints are answered by the API
+// ingress (api-ingress.ts) before Fastify, each as one Gateway.serve; Fastify
+// serves everything else (models, health, metrics, status, the Responses
+// API's retrieve/delete, files and batches) with its routing and one
+// OpenAI-shaped error renderer.
 
 export function createServer(gateway: Gateway): FastifyInstance {
   const server = gateway.config.server;
   let draining = false;
-  const isDraining = () => draining;
+  // Set once the routes it needs exist; requests only come after listen().
+  let ingress: ApiIngress | undefined = undefined;
   // With server.tls, HTTPS on the same port; its certificate can be swapped later with setSecureContext.
   const tls = server.tls ? readTlsIdentity(server.tls).options : undefined;
   const app = Fastify({
     logger: false,
-    // Our own node:http(s) server, so the hot endpoints can be served before Fastify (see fast-ingress.ts).
+    // Our own node:http(s) server, so the API can be served before Fastify (see api-ingress.ts).
     serverFactory: (fastifyHandler) => {
-      const options = { requestTimeout: server.request_timeout, keepAliveTimeout: server.keep_alive_timeout };
+      const options = {
+        requestTimeout: server.request_timeout,
+        keepAliveTimeout: server.keep_alive_timeout,
+        // How often Node checks request_timeout (30 s by default, so a slow upload could outlive it by that much).
+        connectionsCheckingInterval: Math.min(1000, server.request_timeout),
+      };
       const listener = (request: IncomingMessage, response: ServerResponse) => {
-        if (!takeHotPath(gateway, request, response, isDraining)) fastifyHandler(request, response);
+        if (!ingress?.(request, response)) fastifyHandler(request, response);
       };
       // node:https's server is node:http's over TLS: the same requests, responses and connection methods.
       return tls ? (createHttpsServer({ ...options, ...tls }, listener) as unknown as HttpServer) : createHttpServer(options, listener);
@@ -55,8 +60,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
   app.server.headersTimeout = Math.min(server.request_timeout, 30_000);
   app.server.maxHeadersCount = 100;
 
-  // Bodies are kept as bytes: the gateway inspects and parses them itself and
-  // forwards the original. Any content type is read as JSON, as OpenAI does for curl's default.
+  // Bodies are kept as bytes: the gateway inspects and parses them itself. Any content type is read, as OpenAI does for curl's default.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   // Callback style, not async: an async hook costs a promise on every request.
@@ -69,23 +73,12 @@ export function createServer(gateway: Gateway): FastifyInstance {
   app.setErrorHandler((error, request, reply) => {
     const failure = toGatewayError(error);
     if (failure.code === 'internal_error') gateway.logger.error({ err: error, url: request.url }, 'request failed');
-    const id = requestIdFrom(request.headers);
-    void reply.code(failure.status).headers({ ...identityHeaders(id, newRecord(), undefined), ...errorHeaders(failure) }).type('application/json').send(errorBody(failure));
+    void reply.code(failure.status).headers({ ...bareHeaders(request.headers), ...errorHeaders(failure) }).type('application/json').send(errorBody(failure, gateway.redactor));
   });
   app.setNotFoundHandler((request, reply) => {
-    const failure = new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]}.`);
-    void reply.code(404).headers(identityHeaders(requestIdFrom(request.headers), newRecord(), undefined)).type('application/json').send(errorBody(failure));
+    const failure = new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.`);
+    void reply.code(404).headers(bareHeaders(request.headers)).type('application/json').send(errorBody(failure));
   });
-
-  // The same endpoints through Fastify, for what the fast path leaves (a query string, say).
-  const handle = (operation: Operation) => async (request: FastifyRequest, reply: FastifyReply) => {
-    reply.hijack();
-    await serveOperation(gateway, operation, Buffer.isBuffer(request.body) ? request.body : undefined, request.headers, new RawChannel(reply.raw));
-  };
-
-  app.post('/v1/chat/completions', handle('chat'));
-  app.post('/v1/embeddings', handle('embeddings'));
-  app.post('/v1/images/generations', handle('images'));
 
   app.get('/v1/models', async (request, reply) => {
     authenticate(gateway.config, request.headers.authorization);
@@ -93,14 +86,14 @@ export function createServer(gateway: Gateway): FastifyInstance {
     return reply.header('x-request-id', requestIdFrom(request.headers)).send({ object: 'list', data });
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const readiness = gateway.readiness();
-    return reply.code(readiness.ready ? 200 : 503).send(readiness);
-  });
+  // Ready is about this process (listening, config loaded, not draining), never about providers: an
+  // outage of one must not take every replica out of its Service. Route availability is information here.
+  app.get('/readyz', async (_request, reply) => reply.code(draining ? 503 : 200).send({ ready: !draining, routes: gateway.routeAvailability() }));
   app.get('/metrics', async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
-  registerFrontDoorRoutes(app, gateway);
+  const frontDoors = registerFrontDoorRoutes(app, gateway);
   const batchStatus = registerBatchRoutes(app, gateway);
   app.get('/admin/status', async () => ({ ...gateway.status(), batches: batchStatus() }));
+  ingress = createApiIngress(gateway, frontDoors, () => draining);
   return app;
 }
 

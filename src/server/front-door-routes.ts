@@ -3,39 +3,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { messagesChannel, messagesHeaders, openMessages } from '../front-doors/messages-front-door.ts';
 import { MemoryResponseStore } from '../front-doors/response-store.ts';
-import { ResponsesFrontDoor, type OpenedRequest } from '../front-doors/responses-front-door.ts';
+import { ResponsesFrontDoor } from '../front-doors/responses-front-door.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
-import type { ClientChannel } from '../pipeline/client-channel.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
-import { newRecord } from '../pipeline/gateway-request.ts';
-import { parseJsonObject } from './parse-client-request.ts';
-import { RawChannel } from './raw-channel.ts';
-import { errorBody, errorHeaders, toGatewayError } from './render-error.ts';
-import { identityHeaders, requestIdFrom, serveOperation } from './serve-operation.ts';
+import { requestIdFrom } from '../pipeline/gateway.ts';
+import { parseJsonObject } from '../pipeline/parse-request.ts';
+import type { FrontDoor } from '../pipeline/request-context.ts';
 
 // The front doors other than Chat Completions: the Responses API and
-// Anthropic's Messages API. Each translates its body into a chat request and
-// sends it through the same serveOperation as /v1/chat/completions, with a
-// channel that answers in the front door's shapes (src/front-doors/).
+// Anthropic's Messages API. Their POSTs are served by the API ingress as
+// codecs on the one pipeline (src/front-doors/); here they are made, and the
+// Responses API's other endpoints (retrieve, delete, cancel) are registered.
 
-export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway): void {
+export interface FrontDoors {
+  responses: FrontDoor;
+  messages: FrontDoor;
+}
+
+export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway): FrontDoors {
   const settings = gateway.config.responses;
   const responses = new ResponsesFrontDoor(new MemoryResponseStore({ maxBytes: settings.max_size, ttlMs: settings.ttl }));
   const tenant = (headers: IncomingHttpHeaders) => authenticate(gateway.config, headers.authorization)?.name ?? '';
-  const body = (request: FastifyRequest) => {
-    if (!Buffer.isBuffer(request.body) || request.body.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
-    return parseJsonObject(request.body, gateway.config.server.max_json_depth).body;
-  };
-
-  app.post('/v1/responses', async (request, reply) => {
-    const client = hijack(reply);
-    await serveFrontDoor(gateway, request.headers, client, () => responses.open(body(request), tenant(request.headers), client));
-  });
-  app.post('/v1/messages', async (request, reply) => {
-    const client = hijack(reply);
-    const headers = messagesHeaders(request.headers);
-    await serveFrontDoor(gateway, headers, messagesChannel(client), async () => openMessages(body(request), client));
-  });
 
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
   const json = (request: FastifyRequest, reply: FastifyReply, answer: unknown) => reply.header('x-request-id', requestIdFrom(request.headers)).send(answer);
@@ -46,7 +34,7 @@ export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway):
   app.get('/v1/models/:id', async (request, reply) => {
     authenticate(gateway.config, request.headers.authorization);
     const model = id(request);
-    if (!Object.hasOwn(gateway.config.routes, model)) throw new GatewayError('model_not_found', `The model '${model}' does not exist on this gateway. Available routes: ${Object.keys(gateway.config.routes).join(', ') || 'none'}.`, { param: 'model' });
+    if (!Object.hasOwn(gateway.config.routes, model)) throw new GatewayError('model_not_found', `The model '${model.slice(0, 200)}' does not exist on this gateway. Available routes: ${Object.keys(gateway.config.routes).join(', ') || 'none'}.`, { param: 'model' });
     return json(request, reply, { id: model, object: 'model', created: 0, owned_by: 'switchyard' });
   });
 
@@ -58,27 +46,14 @@ export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway):
   app.all('/v1/v1/*', async (request) => {
     throw new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]}. The base URL ends in /v1 twice: remove one.`);
   });
-}
 
-function hijack(reply: FastifyReply): RawChannel {
-  reply.hijack();
-  return new RawChannel(reply.raw);
-}
-
-/** Opens the front door's request (errors answered in its shape through `errors`), then sends it through the pipeline. */
-async function serveFrontDoor(gateway: Gateway, headers: IncomingHttpHeaders, errors: ClientChannel, open: () => Promise<OpenedRequest>): Promise<void> {
-  let opened: OpenedRequest;
-  try {
-    opened = await open();
-  } catch (error) {
-    const failure = toGatewayError(error);
-    if (failure.code === 'internal_error') gateway.logger.error({ err: error }, 'front door failed');
-    try {
-      errors.sendJson(failure.status, { ...identityHeaders(requestIdFrom(headers), newRecord(), undefined), ...errorHeaders(failure) }, errorBody(failure, gateway.redactor));
-    } catch (renderFailure) {
-      gateway.logger.error({ err: renderFailure }, 'could not send the error answer');
-    }
-    return;
-  }
-  await serveOperation(gateway, 'chat', opened.body, headers, opened.channel);
+  return {
+    responses: { open: async (raw, context) => responses.open(parseJsonObject(raw, context.maxJsonDepth).body, context.tenant, context.client) },
+    messages: {
+      headers: messagesHeaders,
+      // Anthropic's SDK reads errors in Anthropic's shape, also those raised before the request is opened.
+      errors: (client) => messagesChannel(client),
+      open: async (raw, context) => openMessages(parseJsonObject(raw, context.maxJsonDepth).body, context.client),
+    },
+  };
 }

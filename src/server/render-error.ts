@@ -1,8 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { SecretRedactor } from '../errors/redact-secrets.ts';
 
-// The one error renderer: every error the gateway answers with, its own or an
-// upstream's it decided to return, leaves here as OpenAI error JSON.
+// Fastify's and Node's own errors, named as gateway errors so they leave as
+// OpenAI error JSON like every other (see pipeline/error-answer.ts).
 
 interface FrameworkError {
   statusCode?: number;
@@ -27,17 +26,4 @@ export function toGatewayError(error: unknown): GatewayError {
     default:
       return new GatewayError('internal_error', 'The gateway failed to handle the request.', { cause: error });
   }
-}
-
-export function errorHeaders(error: GatewayError): Record<string, string> {
-  const headers: Record<string, string> = {};
-  if (error.retryAfterMs !== undefined && (error.status === 429 || error.status === 503)) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
-  return headers;
-}
-
-/** The error JSON; with a redactor, upstream words in the message lose any configured secret. */
-export function errorBody(error: GatewayError, redactor?: SecretRedactor): string {
-  const json = error.toJSON();
-  if (redactor) json.error.message = redactor.redact(json.error.message);
-  return JSON.stringify(json);
 }

@@ -3,7 +3,7 @@ import type { ProviderConfig } from '../config/schema.ts';
 import { adapterFor } from '../providers/adapter-registry.ts';
 import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
 import { Cancellation } from '../resilience/cancellation.ts';
-import { systemClock } from '../resilience/clock.ts';
+import type { Clock } from '../resilience/clock.ts';
 import { PriorityGate } from '../resilience/priority-gate.ts';
 import { TokenBucket } from '../resilience/token-bucket.ts';
 import { transportError } from './transport-errors.ts';
@@ -11,7 +11,11 @@ import { exchange, type UpstreamResponse } from './upstream-exchange.ts';
 
 // One provider as the core sees it: its config, its adapter and one undici
 // pool of keep-alive connections to its origin. Built once per config load,
-// so nothing on the request path parses a URL or looks up an adapter.
+// so nothing on the request path parses a URL or looks up an adapter. A
+// reload that changes a provider builds a new client but hands on its
+// waiting line and its rate-limit bucket when their settings stay the same:
+// requests of the old and new generations then share one max_concurrency and
+// one bucket, instead of a fresh allowance appearing with every reload.
 
 /** A health answer larger than this is not read to its end. */
 const maxProbeBody = 1024 * 1024;
@@ -29,15 +33,18 @@ export class ProviderClient {
   readonly rateLimit: TokenBucket | undefined;
   private readonly pool: Pool;
 
-  constructor(name: string, config: ProviderConfig) {
+  constructor(name: string, config: ProviderConfig, options: { clock: Clock; previous?: ProviderClient }) {
+    const previous = options.previous;
     this.name = name;
     this.config = config;
     this.adapter = adapterFor(config.type);
     const url = new URL(config.base_url);
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.gate = new PriorityGate({ limit: config.max_concurrency, maxWaiting: config.max_queue });
-    this.rateLimit = config.rate_limit ? TokenBucket.forLimit(config.rate_limit, systemClock) : undefined;
+    const sameGate = previous && previous.config.max_concurrency === config.max_concurrency && previous.config.max_queue === config.max_queue;
+    this.gate = sameGate ? previous.gate : new PriorityGate({ limit: config.max_concurrency, maxWaiting: config.max_queue });
+    const sameLimit = previous?.rateLimit && JSON.stringify(previous.config.rate_limit) === JSON.stringify(config.rate_limit);
+    this.rateLimit = sameLimit ? previous.rateLimit : config.rate_limit ? TokenBucket.forLimit(config.rate_limit, options.clock) : undefined;
     this.pool = new Pool(url.origin, {
       connections: config.max_concurrency,
       connectTimeout: config.connect_timeout,

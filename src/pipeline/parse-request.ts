@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseDuration } from '../config/units.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
-import { priorities, type CacheMode, type GatewayRequest, type Priority } from '../pipeline/gateway-request.ts';
+import { priorities, type CacheMode, type GatewayRequest, type Priority } from './gateway-request.ts';
 import type { Operation } from '../providers/provider-spec.ts';
 import { inspectJson, type JsonShape } from './inspect-json.ts';
 

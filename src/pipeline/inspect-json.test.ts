@@ -58,3 +58,11 @@ test('strings end at the right quote whether short or long, escaped quotes and b
   assert.equal(straddle.slice(range[0], range[1]), '"m"');
   assert.equal(inspect('{"content":"unterminated').modelRange, undefined);
 });
+
+test('a second top-level "model" key, spelled plainly or escaped, is refused', () => {
+  const twice = (second: string) => Buffer.from(`{"model":"chat","messages":[],${second}:"gpt-4"}`);
+  for (const key of ['"model"', '"mod\\u0065l"']) {
+    assert.throws(() => inspectJson(twice(key), 64), (error: unknown) => error instanceof GatewayError && error.code === 'invalid_request' && error.param === 'model');
+  }
+  assert.deepEqual(inspectJson(Buffer.from('{"model":"chat","meta":{"model":"x"}}'), 64).modelRange, [9, 15]);
+});

@@ -5,10 +5,10 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { inspectJson } from './inspect-json.ts';
 
 // The JSON inspector against JSON.parse, for any document: it refuses a body
-// exactly when the body nests deeper than allowed or uses a prototype key
-// (however escaped), and a top-level "model" range it reports is exactly what
-// JSON.parse reads as `model` (no range is safe: the body is then serialized
-// anew). Objects are generated as lists of entries, so repeated keys are
+// exactly when the body nests deeper than allowed, uses a prototype key
+// (however escaped) or repeats the top-level "model" key (however escaped),
+// and a top-level "model" range it reports is exactly what JSON.parse reads
+// as `model` (no range is safe: the body is then serialized anew). Objects are generated as lists of entries, so repeated keys are
 // generated too, each key written plainly or \u-escaped.
 
 type Json = null | boolean | number | string | Json[] | { entries: [string, boolean, Json][] };
@@ -67,7 +67,7 @@ const documentArbitrary = fc.oneof({ weight: 3, arbitrary: fc.array(topLevelEntr
 /** How many top-level keys JSON.parse reads as "model". */
 const modelKeys = (document: Json) => (document !== null && typeof document === 'object' && !Array.isArray(document) ? document.entries.filter(([name]) => name === 'model').length : 0);
 
-test('refused exactly when too deep or holding a prototype key; a model range is what JSON.parse reads', () => {
+test('refused exactly when too deep, holding a prototype key or repeating model; a model range is what JSON.parse reads', () => {
   fc.assert(
     fc.property(documentArbitrary, styleArbitrary, fc.integer({ min: 1, max: 8 }), (document, style, maxDepth) => {
       const text = serialize(document, style);
@@ -75,13 +75,16 @@ test('refused exactly when too deep or holding a prototype key; a model range is
       const parsed = JSON.parse(text) as unknown; // the oracle: the serializer made valid JSON
       const tooDeep = depthOf(document) > maxDepth;
       const forbiddenKey = hasForbiddenKey(document);
+      const repeatedModel = modelKeys(document) > 1;
       const result = outcome(body, maxDepth);
       if ('code' in result) {
-        assert.ok(result.code === 'nesting_too_deep' ? tooDeep : result.code === 'forbidden_key' ? forbiddenKey : false, `refused with ${result.code} (too deep: ${tooDeep}, forbidden key: ${forbiddenKey})`);
+        const deserved = { nesting_too_deep: tooDeep, forbidden_key: forbiddenKey, invalid_request: repeatedModel }[result.code];
+        assert.ok(deserved, `refused with ${result.code} (too deep: ${tooDeep}, forbidden key: ${forbiddenKey}, repeated model: ${repeatedModel})`);
         return;
       }
       assert.ok(!tooDeep, `accepted at depth ${depthOf(document)} over ${maxDepth}`);
       assert.ok(!forbiddenKey, 'accepted with a prototype key');
+      assert.ok(!repeatedModel, 'accepted with two top-level model keys: the gateway would route on one and a provider might read the other');
       const model = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>).model : undefined;
       if (result.range !== undefined) {
         assert.equal(JSON.parse(body.toString('utf8', ...result.range)), model, 'the range is the model JSON.parse reads');

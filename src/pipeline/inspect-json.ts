@@ -24,6 +24,7 @@ export function inspectJson(body: Buffer, maxDepth: number): JsonShape {
   let depth = 0;
   let modelRange: [number, number] | undefined;
   let pendingModelKey = false;
+  let modelKeys = 0;
   let index = 0;
   const length = body.length;
   while (index < length) {
@@ -36,13 +37,20 @@ export function inspectJson(body: Buffer, maxDepth: number): JsonShape {
         // A key. Only keys can pollute a prototype; only top-level "model" matters for the swap.
         // Most keys ("role", "content") are neither: decide from the length and bytes, without making a string.
         const size = end - index - 1;
-        if (forbiddenLengths.has(size) || hasBackslash(body, index + 1, end)) {
+        const escaped = hasBackslash(body, index + 1, end);
+        if (forbiddenLengths.has(size) || escaped) {
           const key = body.toString('utf8', index + 1, end);
-          if (forbiddenKeys.has(key) || (key.includes('\\') && forbiddenKeys.has(decodeKey(body, index, end)))) {
+          if (forbiddenKeys.has(key) || (escaped && forbiddenKeys.has(decodeKey(body, index, end)))) {
             throw new GatewayError('forbidden_key', `The key "${key}" is not allowed in a request body.`);
           }
         }
-        pendingModelKey = depth === 1 && size === 5 && isModelKey(body, index + 1);
+        const plainModel = depth === 1 && size === 5 && isModelKey(body, index + 1);
+        if (plainModel || (depth === 1 && escaped && decodeKey(body, index, end) === 'model')) {
+          // JSON.parse keeps the last, a provider's parser may keep the first: the gateway would route on one model and the provider serve another.
+          if (modelKeys > 0) throw new GatewayError('invalid_request', 'The request body has more than one "model" key.', { param: 'model' });
+          modelKeys += 1;
+        }
+        pendingModelKey = plainModel;
       } else if (pendingModelKey) {
         modelRange = [index, end + 1];
         pendingModelKey = false;

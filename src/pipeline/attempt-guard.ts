@@ -1,0 +1,103 @@
+import type { GatewayError } from '../errors/gateway-error.ts';
+import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { Clock } from '../resilience/clock.ts';
+import type { Target } from '../routing/route-table.ts';
+import type { TargetStatus } from '../routing/target-status.ts';
+import type { RequestRecord } from './gateway-request.ts';
+
+// One guard per upstream attempt, whatever kind it is (a first try, a retry,
+// a hedge, a stream resume), as Envoy's router owns each upstream request:
+// the provider's rate-limit token, the retry budget and the breaker's
+// half-open probe are taken when the guard opens, and the attempt's end is
+// settled through it exactly once: a success, a failure (counted against
+// the target as the error table says), or abandoned (the request no longer
+// wants it: the client left, the deadline passed, a hedge won), which gives a
+// half-open probe back without judging the provider.
+
+export type AttemptKind = 'first' | 'retry' | 'hedge' | 'resume';
+
+/** Why a target may not be tried now. */
+export type Refusal = { refused: 'rate_limit'; waitMs: number } | { refused: 'breaker' } | { refused: 'retry_budget' };
+
+export interface GuardContext {
+  status: TargetStatus;
+  metrics: GatewayMetrics;
+  record: RequestRecord;
+  clock: Clock;
+}
+
+export class AttemptGuard {
+  readonly target: Target;
+  readonly kind: AttemptKind;
+  /** clock.now() when the attempt started: its own latency is measured from here, not from the request's arrival. */
+  readonly startedAt: number;
+  private readonly context: GuardContext;
+  private settled = false;
+
+  private constructor(context: GuardContext, target: Target, kind: AttemptKind) {
+    this.context = context;
+    this.target = target;
+    this.kind = kind;
+    this.startedAt = context.clock.now();
+  }
+
+  /** A guard for an attempt about to start, or why it may not: every check passes before anything is taken. */
+  static open(context: GuardContext, target: Target, kind: AttemptKind): AttemptGuard | Refusal {
+    const bucket = target.provider.rateLimit;
+    const waitMs = bucket?.waitMs() ?? 0;
+    if (waitMs > 0) return { refused: 'rate_limit', waitMs };
+    const provider = context.status.provider(target.provider.name);
+    if (!provider.breaker.canPass()) return { refused: 'breaker' };
+    // Retries, hedges and resumes add load: the budget caps them; first tries are the traffic it is a share of.
+    if (kind === 'first') provider.budget.recordRequest();
+    else if (!provider.budget.tryAcquire()) return { refused: 'retry_budget' };
+    bucket?.tryTake();
+    provider.breaker.onSend();
+    context.record.attempts += 1;
+    return new AttemptGuard(context, target, kind);
+  }
+
+  /** The attempt produced its first token. */
+  succeeded(): void {
+    if (this.settle()) return;
+    this.context.metrics.countAttempt(this.target.provider.name, 'ok');
+    this.context.status.recordSuccess(this.target, this.context.clock.now() - this.startedAt);
+  }
+
+  /** The attempt failed before its first token. */
+  failed(error: GatewayError): void {
+    if (this.settle()) return;
+    this.count(error);
+  }
+
+  /**
+   * A stream that had succeeded failed later (cut, stalled): counted against
+   * the target as well, though the attempt was settled as a success.
+   */
+  failedAfterContent(error: GatewayError): void {
+    this.count(error);
+  }
+
+  /** The request stopped wanting this attempt; the provider is not judged by it. */
+  abandoned(): void {
+    if (this.settle()) return;
+    this.context.status.provider(this.target.provider.name).breaker.releaseProbe();
+  }
+
+  private count(error: GatewayError): void {
+    this.context.record.failures.push(error.code);
+    this.context.metrics.countAttempt(this.target.provider.name, error.code);
+    this.context.status.recordFailure(this.target, error);
+  }
+
+  /** True when the guard was already settled (a second outcome is ignored). */
+  private settle(): boolean {
+    if (this.settled) return true;
+    this.settled = true;
+    return false;
+  }
+}
+
+export function isRefusal(opened: AttemptGuard | Refusal): opened is Refusal {
+  return 'refused' in opened;
+}

@@ -1,0 +1,167 @@
+import { GatewayError } from '../errors/gateway-error.ts';
+import type { Route, Target } from '../routing/route-table.ts';
+import { Cancellation } from '../resilience/cancellation.ts';
+import { AttemptGuard, isRefusal, type AttemptKind, type GuardContext } from './attempt-guard.ts';
+import { AttemptPlan } from './attempt-plan.ts';
+import type { Engine } from './engine.ts';
+import { hedgedAttempt } from './hedged-attempt.ts';
+import type { Next, RequestContext } from './request-context.ts';
+import { sleep } from './sleep.ts';
+import { runAttempt, type AttemptResult } from './upstream-attempt.ts';
+
+// The attempts stage: the route's targets in order (tier, balance, budget),
+// each tried through its guard (rate limit, breaker, retry budget), retried
+// with backoff, failed over at once, hedged when slow, until one gives a first
+// token (then delivery runs, still inside this request's deadline), the
+// deadline passes, or a failure says the client must hear about it.
+
+/** The attempt that produced a first token, for delivery. */
+export interface Winner {
+  guard: AttemptGuard;
+  result: AttemptResult;
+  /** The targets the request could use, for a stream resume. */
+  candidates: readonly Target[];
+  /** The request's cancellation: the client leaving or the deadline passing. */
+  cancel: Cancellation;
+}
+
+export async function attemptStage(c: RequestContext, next: Next): Promise<void> {
+  const { engine, record } = c;
+  const request = c.request!;
+  const route = c.route!;
+  const usable = candidatesFor(engine, route, c);
+
+  const totalMs = request.timeoutMs ?? route.config.timeouts.total;
+  // Counted from arrival: time spent before the attempts (waiting for an identical request's answer) is part of it.
+  const leftMs = c.deadline - engine.clock.now();
+  if (leftMs <= 0) throw new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed before any provider was tried.`);
+  // Aborted when the client goes away or the deadline passes; each attempt's own cancellation follows it.
+  const cancel = new Cancellation();
+  const clientGone = (reason: Error) => cancel.abort(reason);
+  c.channel.gone.onAbort(clientGone);
+  const deadlineTimer = engine.clock.setTimer(leftMs, () => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)));
+  const plan = new AttemptPlan(usable, route.config.retry, c.deadline, engine.random);
+  const guards: GuardContext = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock };
+  let lastError: GatewayError | undefined;
+  /** The soonest a target held back by its rate_limit frees up, when one was. */
+  let rateLimitedForMs: number | undefined;
+
+  const open = (target: Target, kind: AttemptKind): AttemptGuard | undefined => {
+    const opened = AttemptGuard.open(guards, target, kind);
+    if (!isRefusal(opened)) return opened;
+    if (opened.refused === 'rate_limit') rateLimitedForMs = Math.min(rateLimitedForMs ?? opened.waitMs, opened.waitMs);
+    plan.drop(target);
+    return undefined;
+  };
+
+  const start = (guard: AttemptGuard, attempt: Cancellation): Promise<AttemptResult> => {
+    const remaining = Math.max(1, c.deadline - engine.clock.now());
+    return runAttempt({ target: guard.target, request, cancel: attempt, clock: engine.clock, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), transcript: route.config.stream_resume, redactor: engine.redactor });
+  };
+
+  const onFailure = (guard: AttemptGuard, failure: GatewayError) => {
+    // The request stopped wanting it (client gone, deadline): the provider is not judged by it.
+    if (cancel.aborted) {
+      guard.abandoned();
+      return;
+    }
+    guard.failed(failure);
+    plan.failed(guard.target, failure, engine.clock.now());
+    lastError = failure;
+  };
+
+  try {
+    while (!cancel.aborted) {
+      const step = plan.next(engine.clock.now());
+      if (step.kind === 'exhausted') break;
+      if (step.kind === 'wait') {
+        await sleep(step.ms, cancel, engine.clock);
+        continue;
+      }
+      const guard = open(step.target, step.retry ? 'retry' : 'first');
+      if (!guard) continue;
+      const outcome = await hedgedAttempt({
+        first: guard,
+        cancel,
+        clock: engine.clock,
+        start,
+        hedgeAfterMs: hedgeDelay(engine, route, step.target),
+        pickHedge: () => {
+          const candidate = plan.hedgeCandidate(engine.clock.now(), step.target);
+          return candidate ? open(candidate, 'hedge') : undefined;
+        },
+        onFailure,
+      });
+      if ('failed' in outcome) {
+        if (c.channel.gone.aborted) break;
+        const failure = outcome.failed;
+        if (failure.code === 'upstream_context_length' && plan.keepLargerContext(step.target)) continue;
+        if (failure.action === 'return' && !cancel.aborted) throw failure;
+        continue;
+      }
+      c.winner = { ...outcome.winner, candidates: usable, cancel };
+      await next();
+      return;
+    }
+  } finally {
+    deadlineTimer.cancel();
+    c.channel.gone.off(clientGone);
+  }
+  if (c.channel.gone.aborted) {
+    record.clientGone = true;
+    return;
+  }
+  const failure = exhausted(route, cancel.aborted, lastError, usable.length, rateLimitedForMs);
+  if (failure.code === 'rate_limited') engine.metrics.countShed(request.priority, 'provider_rate_limit');
+  else if (failure.code === 'overloaded') engine.metrics.countShed(request.priority, 'queue_full');
+  throw failure;
+}
+
+/** The targets this request may use, best first; a sensitive request with no private target, or an operation no target has, ends here. */
+function candidatesFor(engine: Engine, route: Route, c: RequestContext): Target[] {
+  const request = c.request!;
+  const cheapestFirst = route.config.budget !== undefined && overBudget(engine, route);
+  const { ordered, eligible } = engine.candidates.candidates(route, { trafficClass: request.trafficClass, privateOnly: request.sensitive, cheapestFirst });
+  if (eligible === 0 && request.sensitive) {
+    throw new GatewayError('no_private_target', `Route "${route.name}" has no private provider for a sensitive request.`, { retryAfterMs: 1000 });
+  }
+  const usable = ordered.filter((target) => target.provider.adapter.operations.has(request.client.operation));
+  if (usable.length === 0 && ordered.length > 0) {
+    throw new GatewayError('unsupported_operation', `No target of route "${route.name}" supports ${request.client.operation}.`, { param: 'model' });
+  }
+  return usable;
+}
+
+/** True when the route has spent its budget and should take its cheapest targets first; throws when it refuses instead. */
+function overBudget(engine: Engine, route: Route): boolean {
+  const budget = route.config.budget!;
+  const spent = engine.spend.spent(route.name);
+  if (spent < budget.usd) return false;
+  if (budget.over === 'cheapest') return true;
+  const resetMs = engine.spend.msUntilReset(route.name);
+  throw new GatewayError('budget_exceeded', `Route "${route.name}" has spent $${spent.toFixed(4)} of its $${budget.usd} budget for this window; it renews in ${Math.ceil(resetMs / 1000)}s.`, { retryAfterMs: resetMs });
+}
+
+/** `hedge.after`, or for `adaptive` the target's recent p95 time to first token (no hedge until it is known). */
+function hedgeDelay(engine: Engine, route: Route, target: Target): number | undefined {
+  const after = route.config.hedge?.after;
+  if (after === undefined) return undefined;
+  if (after !== 'adaptive') return after;
+  const p95 = engine.status.target(target).latency.p95();
+  return p95 === undefined ? undefined : Math.max(50, p95);
+}
+
+function exhausted(route: Route, deadlinePassed: boolean, lastError: GatewayError | undefined, candidates: number, rateLimitedForMs: number | undefined): GatewayError {
+  const last = lastError ? ` Last error: ${lastError.message}` : '';
+  // Held back by the gateway's own admission rather than failed: an honest 429 that says when to come back.
+  if (!deadlinePassed && (lastError === undefined || lastError.code === 'overloaded') && rateLimitedForMs !== undefined) {
+    return new GatewayError('rate_limited', `Every target of route "${route.name}" is at its rate_limit; retry after ${Math.ceil(rateLimitedForMs / 1000)}s.`, { retryAfterMs: rateLimitedForMs });
+  }
+  if (!deadlinePassed && lastError?.code === 'overloaded') {
+    return new GatewayError('overloaded', `Route "${route.name}" is saturated: its targets are at max_concurrency and their waiting lines are full.`, { retryAfterMs: lastError.retryAfterMs ?? 1000 });
+  }
+  if (deadlinePassed) return new GatewayError('deadline_exceeded', `The request deadline passed before a target of route "${route.name}" answered.${last}`);
+  const retryAfterMs = Math.min(Math.max(lastError?.retryAfterMs ?? 1000, 1000), 60_000);
+  const why = candidates === 0 ? 'no target is available (unhealthy or circuit open)' : `all ${candidates} target${candidates === 1 ? '' : 's'} failed or were held back`;
+  return new GatewayError('no_target_available', `Route "${route.name}" could not serve the request: ${why}.${last}`, { retryAfterMs, provider: lastError?.provider });
+}

@@ -1,0 +1,61 @@
+import type { Engine } from './engine.ts';
+
+// /admin/status: what the gateway knows, as JSON an operator (or the console)
+// reads. Built from reads only: looking never changes a breaker or a count.
+
+export interface StatusSources {
+  engine: Engine;
+  inFlight: number;
+  configHash: string;
+  shared: { redis: string; breakers: string; replicas: number; waiting: number } | undefined;
+}
+
+export function gatewayStatus({ engine, inFlight, configHash, shared }: StatusSources): Record<string, unknown> {
+  const { config, providers, routes, status, spend, redactor } = engine;
+  return {
+    requests_in_flight: inFlight,
+    config_hash: configHash,
+    providers: Object.fromEntries(
+      [...providers.values()].map((provider) => {
+        const known = status.provider(provider.name);
+        return [
+          provider.name,
+          {
+            type: provider.config.type,
+            base_url: provider.origin + provider.basePath,
+            private: provider.config.private,
+            in_flight: provider.inFlight,
+            max_concurrency: provider.config.max_concurrency,
+            waiting: provider.gate.waiting,
+            max_queue: provider.config.max_queue,
+            rate_limit: provider.config.rate_limit ?? null,
+            healthy: known.health.healthy,
+            last_health_error: known.health.lastError === undefined ? null : redactor.redact(known.health.lastError),
+            circuit: known.breaker.snapshot(),
+          },
+        ];
+      }),
+    ),
+    routes: Object.fromEntries(
+      [...routes.routes.values()].map((route) => [
+        route.name,
+        {
+          balance: route.config.balance,
+          timeouts: route.config.timeouts,
+          budget: route.config.budget ? { ...route.config.budget, spent_usd: spend.spent(route.name), renews_in_ms: spend.msUntilReset(route.name) } : null,
+          targets: route.targets.map((target) => ({
+            provider: target.provider.name,
+            model: target.model,
+            tier: target.tier,
+            weight: target.weight,
+            classes: [...target.classes],
+            ...status.snapshot(target),
+          })),
+        },
+      ]),
+    ),
+    cache: engine.cache.snapshot(),
+    state: shared ?? { redis: 'off', breakers: 'off', replicas: null },
+    server: { host: config.server.host, port: config.server.port },
+  };
+}
