@@ -18,8 +18,12 @@ WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The console's page, script and style (served at /dashboard; uPlot comes from node_modules).
+COPY console ./console
 USER 10001:10001
 EXPOSE 8700
+# The admin plane (server.admin in deploy/kubernetes/): /metrics, /admin, /dashboard.
+EXPOSE 8701
 # The same V8 flag as `npm start`: it keeps the young generation, and so the peak RSS, small.
 ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/cli.js"]
 CMD ["serve", "--config", "/etc/switchyard/switchyard.yaml"]

@@ -36,6 +36,11 @@ export default tseslint.config(
   },
   ...layerRules,
   {
+    // The console's script runs in the browser (served by src/server/console-assets.ts).
+    files: ['console/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', Node: 'readonly', uPlot: 'readonly' } },
+  },
+  {
     files: ['src/sim/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../*'], message: 'src/sim stands alone: it imports nothing else from src.' }] }] },
   },

@@ -34,7 +34,8 @@ before(async () => {
     },
     auth: {
       keys: [
-        { name: 'app', key: appKey },
+        // An admin key too: the test reads /admin/status and /metrics with it.
+        { name: 'app', key: appKey, admin: true },
         { name: 'tight', key: tightKey, rate_limit: { requests_per_second: 0.1, burst: 2 } },
       ],
     },
@@ -92,7 +93,7 @@ test('a saturated provider serves critical requests first and sheds the least ur
     [200, 200, 200],
   );
   assert.deepEqual(contentsSeenBy(slow), ['first', 'critical', 'normal']);
-  const metrics = await (await fetch(`${gateway.origin}/metrics`)).text();
+  const metrics = await (await fetch(`${gateway.origin}/metrics`, { headers: { authorization: `Bearer ${appKey}` } })).text();
   assert.match(metrics, /switchyard_shed_total\{priority="low",reason="queue_full"\} 1/);
   assert.match(metrics, /switchyard_queue_depth\{priority="critical"\} 0/);
 });
@@ -122,5 +123,5 @@ test('a key over its rate limit gets 429 before any provider hears of it; other 
   assert.ok(!error.message.includes(tightKey));
   assert.equal((await ask('quick', 'd')).status, 200);
   assert.deepEqual(contentsSeenBy(spare).slice(before), ['a', 'b', 'd']);
-  assert.match(await (await fetch(`${gateway.origin}/metrics`)).text(), /switchyard_shed_total\{priority="normal",reason="key_rate_limit"\} 1/);
+  assert.match(await (await fetch(`${gateway.origin}/metrics`, { headers: { authorization: `Bearer ${appKey}` } })).text(), /switchyard_shed_total\{priority="normal",reason="key_rate_limit"\} 1/);
 });

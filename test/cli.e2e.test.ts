@@ -1,9 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
+import { tourProgram } from '../src/cli/demo.ts';
 import { startSim } from './support/gateway-harness.ts';
 import { cli, serve } from './support/serve-process.ts';
 import { tempDir } from './support/temp-dir.ts';
@@ -19,6 +20,13 @@ before(async () => {
 after(async () => {
   await upstream.close();
 });
+
+/** A Node.js older than 24 on this machine (the system one is often 20), found as `which -a node` would. */
+function olderNode(): string | undefined {
+  const found = spawnSync('which', ['-a', 'node'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+  return [...found, '/usr/bin/node'].find((candidate) => Number(spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.split('.')[0]) < 24);
+}
+const older = olderNode();
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -124,7 +132,7 @@ test('with no config and no keys, serve runs the demo: every call answers despit
     const served: string[] = [];
     for (let i = 0; i < 6; i += 1) {
       const { data, response } = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: `hello ${i}` }] }).withResponse();
-      assert.ok(data.choices[0]?.message.content);
+      assert.match(data.choices[0]?.message.content ?? '', /^Switchyard .*\.$/, 'a whole reply, ending in a full stop');
       served.push(response.headers.get('x-switchyard-provider') ?? '');
     }
     assert.ok(served.every((provider) => ['deepseek-sim', 'backup-a', 'backup-b'].includes(provider)), served.join(', '));
@@ -142,5 +150,44 @@ test('with no config and no keys, serve runs the demo: every call answers despit
     assert.equal(await exited, 0);
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+
+test('the tour: the banner points to the console and says what a held call looks like; its SDK program, as the README shows it, runs from an empty folder and prints both answers', async () => {
+  const { child, origin, stderr } = await serve({ args: ['--port', '0'], cwd: tempDir('switchyard-demo-') });
+  try {
+    const banner = stderr();
+    assert.match(banner, new RegExp(`Watch it live in a browser: ${origin}/dashboard`));
+    assert.match(banner, /holds about\s+10% open.*take about 2 s, the route's timeouts\.first_token, before a backup answers/s);
+    const program = tourProgram(origin);
+    assert.ok(banner.includes(program.trimEnd().replace(/^/gm, '    ')), 'the banner shows the program');
+    const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+    assert.ok(readme.includes(`\`\`\`js\n${tourProgram('http://127.0.0.1:8700')}\`\`\``), 'the README shows the same program');
+    // An empty folder after `npm i openai` (here: a link to this checkout's copy), run by the machine's own Node.js.
+    const folder = tempDir('switchyard-tour-');
+    mkdirSync(join(folder, 'node_modules'));
+    symlinkSync(join(import.meta.dirname, '..', 'node_modules', 'openai'), join(folder, 'node_modules', 'openai'));
+    writeFileSync(join(folder, 'tour.mjs'), program);
+    const result = spawnSync(older ?? process.execPath, ['tour.mjs'], { cwd: folder, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(result.status, 0, result.stderr);
+    const answers = result.stdout.trimEnd().split('\n');
+    assert.equal(answers.length, 2, result.stdout);
+    for (const answer of answers) assert.match(answer, /^Switchyard keeps applications answering when a provider is busy\. .* so each run repeats\.$/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('on an older Node.js the CLI says which one it needs and how to run the pinned one, instead of failing on an import', { skip: older ? false : 'no Node.js older than 24 on this machine' }, () => {
+  // src/cli.ts is plain JavaScript up to the version check: what `node dist/cli.js` runs, minus the build.
+  const entry = join(directory, 'cli-entry.mjs');
+  copyFileSync(cli, entry);
+  for (const script of [entry, join(import.meta.dirname, '..', 'bin', 'switchyard.js')]) {
+    const result = spawnSync(older!, [script, 'check', '--config', 'switchyard.yaml'], { encoding: 'utf8' });
+    assert.equal(result.status, 1, script);
+    assert.match(result.stderr, /switchyard needs Node\.js 24 or later[;(] ?(this is Node\.js )?\d+\./, script);
+    assert.match(result.stderr, /npx switchyard/, script);
+    assert.doesNotMatch(result.stderr, /ERR_|node:sqlite|SyntaxError/, script);
   }
 });

@@ -175,6 +175,15 @@ test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, la
   assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'http' });
   assert.equal(pod.containers.length, 1);
 
+  // The admin plane: its own port, scraped there, and not in the Service.
+  const admin = container.ports.find((entry: any) => entry.name === 'admin');
+  assert.ok(config.server.admin, 'the config puts the admin plane on its own listener');
+  assert.equal(admin.containerPort, config.server.admin.port);
+  assert.equal(config.server.admin.host, '0.0.0.0');
+  const annotations = deployment.spec.template.metadata.annotations;
+  assert.equal(Number(annotations['prometheus.io/port']), config.server.admin.port);
+  assert.equal(annotations['prometheus.io/path'], '/metrics');
+
   // Shutdown: the preStop pause plus the drain must fit in the grace period, or streams in flight are cut.
   const drainSeconds = config.server.drain_timeout / 1000;
   const preStopSeconds = container.lifecycle.preStop.sleep.seconds as number;
@@ -191,6 +200,7 @@ test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, la
   const service = objects.get('Service');
   assert.deepEqual(service.spec.selector, labels);
   assert.equal(service.spec.ports[0].targetPort, 'http');
+  assert.deepEqual(service.spec.ports.map((entry: any) => entry.targetPort), ['http'], 'the admin port stays out of the Service');
   const autoscaler = objects.get('HorizontalPodAutoscaler');
   assert.deepEqual(autoscaler.spec.scaleTargetRef, { apiVersion: deployment.apiVersion, kind: 'Deployment', name: deployment.metadata.name });
   assert.ok(autoscaler.spec.minReplicas >= 2 && autoscaler.spec.maxReplicas > autoscaler.spec.minReplicas);
@@ -199,6 +209,21 @@ test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, la
   assert.deepEqual(budget.spec.selector.matchLabels, labels);
   assert.ok(budget.spec.minAvailable < autoscaler.spec.minReplicas, 'a node drain can always evict one pod');
   assert.equal(pod.securityContext.runAsNonRoot, true);
+});
+
+test('Prometheus finds the pods on their admin port: the scrape config and the PodMonitor', () => {
+  const deployment = kubernetesObjects().get('Deployment');
+  const adminPort = deployment.spec.template.spec.containers[0].ports.find((entry: any) => entry.name === 'admin');
+  const podMonitor = parse(readFileSync(new URL('../deploy/prometheus/switchyard-podmonitor.yaml', import.meta.url), 'utf8'));
+  assert.equal(podMonitor.kind, 'PodMonitor');
+  assert.deepEqual(podMonitor.spec.selector.matchLabels, deployment.spec.template.metadata.labels);
+  assert.deepEqual(podMonitor.spec.podMetricsEndpoints.map((endpoint: any) => [endpoint.port, endpoint.path]), [[adminPort.name, '/metrics']]);
+  const scrape = parse(readFileSync(new URL('../deploy/prometheus/switchyard-scrape.yml', import.meta.url), 'utf8')).scrape_configs[0];
+  const address = scrape.relabel_configs.find((rule: any) => rule.target_label === '__address__');
+  assert.deepEqual(address.source_labels, ['__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port']);
+  // The relabelling, applied as Prometheus would (its regexes are anchored): the pod's IP with the annotated port.
+  const joined = `10.1.2.3:8700;${deployment.spec.template.metadata.annotations['prometheus.io/port']}`;
+  assert.equal(joined.replace(new RegExp(`^(?:${address.regex})$`), address.replacement), `10.1.2.3:${adminPort.containerPort}`);
 });
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
@@ -212,6 +237,8 @@ test('the image runs the built gateway with the V8 flags of npm start, as the us
   const pod = kubernetesObjects().get('Deployment').spec.template.spec;
   assert.equal(Number(user[1]), pod.securityContext.runAsUser);
   assert.equal(Number(user[2]), pod.securityContext.runAsGroup);
-  const exposed = Number(/^EXPOSE (\d+)$/m.exec(dockerfile)![1]);
-  assert.equal(exposed, pod.containers[0].ports[0].containerPort);
+  const exposed = [...dockerfile.matchAll(/^EXPOSE (\d+)$/gm)].map((match) => Number(match[1]));
+  assert.deepEqual(exposed, pod.containers[0].ports.map((port: { containerPort: number }) => port.containerPort));
+  // The console's files sit beside dist/ (src/server/console-assets.ts reads ../../console from dist/server).
+  assert.match(dockerfile, /^COPY console \.\/console$/m);
 });

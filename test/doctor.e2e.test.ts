@@ -79,7 +79,8 @@ routes:
   const report = JSON.parse(stdout) as Report;
   assert.equal(report.ok, false);
 
-  assert.deepEqual(verdicts(report, 'good'), { DNS: 'ok', connect: 'ok', health: 'ok', 'API key': 'ok' });
+  assert.deepEqual(verdicts(report, 'good'), { DNS: 'ok', connect: 'ok', health: 'ok', 'API key': 'ok', models: 'ok' });
+  assert.equal(detail(report, 'good', 'models'), 'lists every model the routes use (m1)');
   assert.match(detail(report, 'good', 'health'), /GET \/v1\/models answered 200 in \d+ ms/);
 
   assert.deepEqual(verdicts(report, 'badkey'), { DNS: 'ok', connect: 'ok', health: 'fail', 'API key': 'fail' });
@@ -115,6 +116,24 @@ routes:
   assert.match(stdout, /FAIL {2}connect {3}nothing listens on 127\.0\.0\.1 port \d+ \(connection refused\)/);
   assert.match(stdout, /1 problem: down connect\.\n$/);
   assert.ok(!stdout.includes('secret-pw'), 'a password in base_url was printed');
+});
+
+test("a target's model the provider does not list fails, naming the target; a base_url without /v1 that answers 404 gets the hint", async () => {
+  const origin = new URL(upstream.url).origin;
+  const config = `providers:
+  good: { type: openai, base_url: "${upstream.url}", api_key: right-key-123 }
+  unversioned: { type: openai, base_url: "${origin}", api_key: right-key-123 }
+routes:
+  chat: { targets: [{ provider: good, model: m1 }, { provider: good, model: gpt-4o, tier: 2 }] }
+  other: { targets: [{ provider: unversioned, model: m1 }] }
+`;
+  const { code, stdout } = await doctor(config, ['--json']);
+  assert.equal(code, 1);
+  const report = JSON.parse(stdout) as Report;
+  assert.equal(verdicts(report, 'good').models, 'fail');
+  assert.equal(detail(report, 'good', 'models'), '"gpt-4o" (routes.chat.targets[1].model) not in its model list (m1): requests for it will fail with 404; check the model\'s name');
+  assert.equal(verdicts(report, 'unversioned').health, 'fail');
+  assert.match(detail(report, 'unversioned', 'health'), new RegExp(`answered 404 in \\d+ ms, expected 200; OpenAI-compatible APIs usually live under /v1: try base_url ${origin}/v1$`));
 });
 
 test('a healthy config exits 0', async () => {
@@ -162,4 +181,32 @@ test('with the gateway running, doctor checks it is ready and reports its cache 
   const idle = JSON.parse((await doctor(healthyConfig(), ['--json'])).stdout) as Report;
   assert.equal(verdicts(idle, 'switchyard').running, 'skip');
   assert.match(detail(idle, 'switchyard', 'running'), /switchyard serve/);
+});
+
+test('doctor reads the cache hit rate from the admin plane: with an admin key, or on server.admin without one', async () => {
+  const providers = { good: { type: 'openai', base_url: upstream.url, api_key: 'right-key-123' } };
+  const routes = { chat: { targets: [{ provider: 'good', model: 'm1' }], cache: { ttl: '1h' } } };
+  const keys = [{ name: 'ops', key: 'sk-ops-admin-000', admin: true }];
+  const keyed = await startGateway({ providers, routes, auth: { keys } });
+  const separate = await startGateway({ providers, routes, server: { admin: { host: '127.0.0.1', port: 0 } }, auth: { keys: [{ name: 'app', key: 'sk-app-user-000' }] } });
+  gateways.push(keyed, separate);
+  const ask = (gateway: RunningGateway, key: string) =>
+    fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'the same question' }] }) });
+  for (let i = 0; i < 2; i += 1) {
+    assert.equal((await ask(keyed, 'sk-ops-admin-000')).status, 200);
+    assert.equal((await ask(separate, 'sk-app-user-000')).status, 200);
+  }
+  const configFor = (gateway: RunningGateway, extra: string) => `server: { port: ${new URL(gateway.origin).port}${extra} }
+providers:
+  good: { type: openai, base_url: "${upstream.url}", api_key: right-key-123 }
+routes:
+  chat: { targets: [{ provider: good, model: m1 }], cache: { ttl: 1h } }
+`;
+  const keyedReport = JSON.parse((await doctor(`${configFor(keyed, '')}auth: { keys: [{ name: ops, key: sk-ops-admin-000, admin: true }] }\n`, ['--json'])).stdout) as Report;
+  assert.equal(detail(keyedReport, 'switchyard', 'cache'), 'hit rate 50% over 2 lookups since the gateway started');
+  const separateConfig = `${configFor(separate, `, admin: { port: ${new URL(separate.adminOrigin!).port} }`)}auth: { keys: [{ name: app, key: sk-app-user-000 }] }\n`;
+  const separateReport = JSON.parse((await doctor(separateConfig, ['--json'])).stdout) as Report;
+  assert.equal(detail(separateReport, 'switchyard', 'cache'), 'hit rate 50% over 2 lookups since the gateway started');
+  const noAdminKey = JSON.parse((await doctor(`${configFor(keyed, '')}auth: { keys: [{ name: app, key: sk-app-user-000 }] }\n`, ['--json'])).stdout) as Report;
+  assert.match(detail(noAdminKey, 'switchyard', 'cache'), /needs a key with admin: true/);
 });

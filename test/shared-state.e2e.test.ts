@@ -28,7 +28,8 @@ async function replica(redisUrl: string, prefix: string): Promise<RunningGateway
     providers: { up: { type: 'openai', base_url: upstream.url } },
     routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
     // Two requests at once, then one every 2 s: slow enough that no token comes back during the test.
-    auth: { keys: [{ name: 'team', key, rate_limit: { requests_per_second: 0.5, burst: 2 } }] },
+    // An admin key, so the test can read /admin/status with it.
+    auth: { keys: [{ name: 'team', key, rate_limit: { requests_per_second: 0.5, burst: 2 }, admin: true }] },
     state: { redis: { url: redisUrl, prefix } },
   });
   running.push(gateway);
@@ -44,7 +45,7 @@ function call(gateway: RunningGateway): Promise<Response> {
 }
 
 async function stateRedis(gateway: RunningGateway): Promise<string> {
-  return ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { state: { redis: string } }).state.redis;
+  return ((await (await fetch(`${gateway.origin}/admin/status`, { headers: { authorization: `Bearer ${key}` } })).json()) as { state: { redis: string } }).state.redis;
 }
 
 test('two replicas sharing state.redis enforce one key rate limit between them', async (context) => {
@@ -187,11 +188,11 @@ test('a Redis that hangs with its socket open: answers go on, waiting commands s
     const gateway = await startGateway({
       providers: { up: { type: 'openai', base_url: upstream.url } },
       routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
-      auth: { keys: [{ name: 'team', key, rate_limit: { requests_per_second: 100_000, burst: 100_000 } }] },
+      auth: { keys: [{ name: 'team', key, rate_limit: { requests_per_second: 100_000, burst: 100_000 }, admin: true }] },
       state: { redis: { url: proxy.url, prefix } },
     });
     running.push(gateway);
-    const state = async () => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { state: { redis: string; waiting: number } }).state;
+    const state = async () => ((await (await fetch(`${gateway.origin}/admin/status`, { headers: { authorization: `Bearer ${key}` } })).json()) as { state: { redis: string; waiting: number } }).state;
     await eventually('the link is ready', async () => (await state()).redis === 'ready');
     const connectionsBefore = proxy.connections;
     proxy.freeze();

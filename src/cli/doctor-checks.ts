@@ -7,6 +7,7 @@ import type { Config, ProviderConfig } from '../config/schema.ts';
 import { systemClock } from '../resilience/clock.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
 import { checkGatewayCertificate } from './doctor-certificate.ts';
+import { checkModelList, versionHint, type TargetModel } from './model-list-check.ts';
 
 // The checks behind `switchyard doctor`, in the order a person would
 // troubleshoot a provider by hand: does the name resolve, does the port
@@ -112,8 +113,8 @@ async function checkConnect(address: string, port: number, tlsName: string | und
 
 const credentialHeaders = ['authorization', 'x-api-key', 'api-key'];
 
-/** DNS, connect, health endpoint and API key for one provider. */
-export async function checkProvider(name: string, config: ProviderConfig, timeoutMs: number): Promise<SubjectReport> {
+/** DNS, connect, health endpoint and API key for one provider; and whether it has the models `targets` ask of it. */
+export async function checkProvider(name: string, config: ProviderConfig, timeoutMs: number, targets: readonly TargetModel[] = []): Promise<SubjectReport> {
   const url = new URL(config.base_url);
   const report: SubjectReport = { kind: 'provider', name, target: `${config.type} at ${redactUrl(config.base_url)}`, results: [] };
   const skipRest = (...checks: string[]) => {
@@ -145,7 +146,7 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     if ('problem' in answer) report.results.push({ check: 'health', verdict: 'fail', detail: `${probe.method} ${client.basePath}${probe.path}: ${answer.problem}` });
     else {
       const healthy = answer.statusCode === probe.expectedStatus;
-      const detail = `${probe.method} ${client.basePath}${probe.path} answered ${answer.statusCode} in ${ms} ms${healthy ? '' : `, expected ${probe.expectedStatus}${refused ? ' (see API key)' : ''}`}`;
+      const detail = `${probe.method} ${client.basePath}${probe.path} answered ${answer.statusCode} in ${ms} ms${healthy ? '' : `, expected ${probe.expectedStatus}${refused ? ' (see API key)' : ''}${versionHint(config, answer.statusCode)}`}`;
       report.results.push({ check: 'health', verdict: healthy ? 'ok' : 'fail', detail });
     }
 
@@ -157,6 +158,10 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     else if (refused) report.results.push({ check: 'API key', verdict: 'fail', detail: `refused (${answer.statusCode}): the key is wrong, revoked, or for another account; requests to ${name} will fail until it is replaced` });
     else if (answer.statusCode === probe.expectedStatus) report.results.push({ check: 'API key', verdict: 'ok', detail: 'accepted' });
     else report.results.push({ check: 'API key', verdict: 'skip', detail: `not confirmed: the health endpoint answered ${answer.statusCode}` });
+
+    // OpenAI-compatible APIs list their models at the health endpoint: the routes' models should be among them.
+    const healthy = 'statusCode' in answer && answer.statusCode === 200;
+    if (healthy && config.type === 'openai' && probe.path === '/models' && targets.length > 0) report.results.push(await checkModelList(config, probe.headers ?? {}, targets, timeoutMs));
   } finally {
     await client.destroy();
   }
@@ -207,6 +212,15 @@ export function cacheFigures(metrics: string): { lookups: number; memoryHits: nu
   return { lookups: memoryHits + count('memory', 'miss') + count('memory', 'stale'), memoryHits, redisHits: count('redis', 'hit'), redisErrors: count('redis', 'error') };
 }
 
+/** Where a listener on `host` is reached from this machine. */
+/** Where a listener on `host` is reached from this machine. */
+const loopbackFor = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+
+function localOrigin(host: string, port: number, scheme: 'http' | 'https' = 'http'): string {
+  const listening = loopbackFor(host);
+  return `${scheme}://${listening.includes(':') ? `[${listening}]` : listening}:${port}`;
+}
+
 const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
 
 /**
@@ -214,20 +228,21 @@ const percent = (part: number, whole: number) => `${Math.round((part / whole) * 
  * route has a target it can serve), and how often does its response cache answer.
  * Not running is not a failure: doctor is often run before the gateway is.
  */
-export async function checkGateway(config: Config, timeoutMs: number): Promise<SubjectReport> {
+export async function checkGateway(config: Config, timeoutMs: number, plainAdminKey?: string): Promise<SubjectReport> {
+  const adminKey = config.server.admin ? undefined : plainAdminKey;
   // Over TLS its certificate names the gateway's public name, not the loopback address: the certificate check judges it.
   const dispatcher = config.server.tls ? new Agent({ connect: { rejectUnauthorized: false } }) : undefined;
   try {
-    return await checkRunningGateway(config, timeoutMs, dispatcher);
+    return await checkRunningGateway(config, timeoutMs, adminKey, dispatcher);
   } finally {
     await dispatcher?.close();
   }
 }
 
-async function checkRunningGateway(config: Config, timeoutMs: number, dispatcher: Dispatcher | undefined): Promise<SubjectReport> {
-  const listening = config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+async function checkRunningGateway(config: Config, timeoutMs: number, adminKey: string | undefined, dispatcher: Dispatcher | undefined): Promise<SubjectReport> {
   const tls = config.server.tls;
-  const origin = `${tls ? 'https' : 'http'}://${listening.includes(':') ? `[${listening}]` : listening}:${config.server.port}`;
+  const listening = loopbackFor(config.server.host);
+  const origin = localOrigin(config.server.host, config.server.port, tls ? 'https' : 'http');
   const report: SubjectReport = { kind: 'gateway', name: 'switchyard', target: origin, results: [] };
   const start = performance.now();
   let readiness: { status: number; routes: Record<string, { available: number }> };
@@ -250,8 +265,17 @@ async function checkRunningGateway(config: Config, timeoutMs: number, dispatcher
     report.results.push({ check: 'cache', verdict: 'skip', detail: 'no route has a cache' });
     return report;
   }
+  // /metrics is on the admin plane: its own listener with server.admin, else the gateway's port with an admin key when auth.keys is set.
+  const admin = config.server.admin;
+  if (config.auth && !admin && !adminKey) {
+    report.results.push({ check: 'cache', verdict: 'skip', detail: "not checked: the gateway's /metrics needs a key with admin: true, and the config has none as `key` (a key_sha256 cannot be sent)" });
+    return report;
+  }
   try {
-    const figures = cacheFigures(await (await fetch(`${origin}/metrics`, { signal: AbortSignal.timeout(timeoutMs), dispatcher })).text());
+    const metricsOrigin = admin ? localOrigin(admin.host, admin.port) : origin;
+    const answer = await fetch(`${metricsOrigin}/metrics`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs), dispatcher: admin ? undefined : dispatcher });
+    if (!answer.ok) throw new Error(`it answered ${answer.status}`);
+    const figures = cacheFigures(await answer.text());
     const hits = figures.memoryHits + figures.redisHits;
     const redis = config.cache.redis ? ` (memory ${percent(figures.memoryHits, figures.lookups || 1)}, Redis ${percent(figures.redisHits, figures.lookups || 1)}${figures.redisErrors > 0 ? `; ${figures.redisErrors} Redis lookups failed and went to a provider` : ''})` : '';
     report.results.push(

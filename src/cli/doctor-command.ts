@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/load-config.ts';
+import { ConfigError, plainAdminKey } from '../config/load-config.ts';
 import { checkGateway, checkProvider, checkRedis, type SubjectReport, type Verdict } from './doctor-checks.ts';
 import { resolveConfigSource } from './config-source.ts';
 
@@ -48,10 +48,12 @@ export async function doctorCommand(options: DoctorOptions): Promise<number> {
     return 2;
   }
   const { config } = source;
-  const checks: Promise<SubjectReport>[] = Object.entries(config.providers).map(([name, provider]) => checkProvider(name, provider, options.timeoutMs));
+  const targets = (provider: string) =>
+    Object.entries(config.routes).flatMap(([route, { targets: list }]) => list.flatMap((target, index) => (target.provider === provider ? [{ model: target.model, path: `routes.${route}.targets[${index}].model` }] : [])));
+  const checks: Promise<SubjectReport>[] = Object.entries(config.providers).map(([name, provider]) => checkProvider(name, provider, options.timeoutMs, targets(name)));
   if (config.cache.redis) checks.push(checkRedis('cache', config.cache.redis.url, options.timeoutMs));
   if (config.state.redis) checks.push(checkRedis('state', config.state.redis.url, options.timeoutMs));
-  checks.push(checkGateway(config, options.timeoutMs));
+  checks.push(checkGateway(config, options.timeoutMs, source.kind === 'file' ? await plainAdminKey(source.file) : undefined));
   const reports = await Promise.all(checks);
   const failed = reports.some((report) => report.results.some((result) => result.verdict === 'fail'));
   const providers = Object.keys(config.providers).length;

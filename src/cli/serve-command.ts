@@ -6,6 +6,8 @@ import { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Gateway } from '../pipeline/gateway.ts';
+import type { AddressInfo } from 'node:net';
+import { adminListener } from '../server/admin-plane.ts';
 import { createServer } from '../server/create-server.ts';
 import { CertificateReloader } from './certificate-reloader.ts';
 import { resolveConfigSource } from './config-source.ts';
@@ -47,6 +49,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   const describe = source.kind === 'file' ? `config ${source.file}` : source.kind === 'environment' ? 'providers from environment keys' : 'demo';
   logger.info({ address, source: describe, routes: Object.keys(config.routes), providers: Object.keys(config.providers) }, 'switchyard listening');
+  const admin = adminListener(app)?.server.address() as AddressInfo | undefined;
+  if (admin) logger.info({ address: `http://${admin.family === 'IPv6' ? `[${admin.address}]` : admin.address}:${admin.port}` }, 'admin plane listening: /metrics, /admin/status, /dashboard');
   if (demo) process.stderr.write(demoBanner(address));
 
   const certificates = config.server.tls ? new CertificateReloader(app.server as unknown as Server, config.server.tls, logger) : undefined;
@@ -92,8 +96,8 @@ function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: S
     try {
       const next = withListenOverrides(await loadConfigFile(file), flags);
       const current = gateway.config.server;
-      if (next.server.port !== current.port || next.server.host !== current.host || next.server.body_limit !== current.body_limit) {
-        logger.warn('server.host, server.port and server.body_limit take effect on restart only');
+      if (next.server.port !== current.port || next.server.host !== current.host || next.server.body_limit !== current.body_limit || JSON.stringify(next.server.admin) !== JSON.stringify(current.admin)) {
+        logger.warn('server.host, server.port, server.body_limit and server.admin take effect on restart only');
       }
       if (Boolean(next.server.tls) !== Boolean(current.tls) || next.server.tls?.min_version !== current.tls?.min_version) {
         logger.warn('turning server.tls on or off, and server.tls.min_version, take effect on restart only');

@@ -6,14 +6,19 @@ import { parseDuration, parseSize } from './units.ts';
 // The config file's shape. Every type of the gateway's config comes from here
 // (z.infer), so the file, the checks and the code cannot drift apart.
 
-const duration = z.union([z.number(), z.string()]).transform((value, context) => {
+function durationOf(value: number | string, context: z.RefinementCtx, alternatives = ''): number {
   const ms = parseDuration(value);
   if (ms === undefined) {
-    context.addIssue({ code: 'custom', message: `"${value}" is not a duration (write 250ms, 10s, 5m, 1h, 1d or a number of ms)` });
+    context.addIssue({ code: 'custom', message: `"${value}" is not a duration (write 250ms, 10s, 5m, 1h, 1d or a number of ms${alternatives})` });
     return z.NEVER;
   }
   return ms;
-});
+}
+
+const duration = z.union([z.number(), z.string()]).transform((value, context) => durationOf(value, context));
+
+// One transform rather than a union of duration and 'adaptive': a union's error is zod's bare "Invalid input".
+const hedgeAfter = z.union([z.number(), z.string()]).transform((value, context): number | 'adaptive' => (value === 'adaptive' ? value : durationOf(value, context, ', or adaptive')));
 
 const size = z.union([z.number(), z.string()]).transform((value, context) => {
   const bytes = parseSize(value);
@@ -122,7 +127,7 @@ const routeSchema = z.strictObject({
     })
     .prefault({}),
   timeouts: z.strictObject({ first_token: duration.default(30_000), total: duration.default(600_000) }).prefault({}),
-  hedge: z.strictObject({ after: z.union([duration, z.literal('adaptive')]) }).optional(),
+  hedge: z.strictObject({ after: hedgeAfter }).optional(),
   cache: z.strictObject({ ttl: duration.default(3_600_000), stale_if_error: duration.default(0) }).optional(),
   // Spend (providers' `price` × tokens) allowed per window; over it, the cheapest targets go first, or requests are refused.
   budget: z.strictObject({ usd: z.number().positive(), per: duration.default(86_400_000), over: z.enum(['cheapest', 'refuse']).default('cheapest') }).optional(),
@@ -165,10 +170,12 @@ export const configSchema = z.strictObject({
         log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         // HTTPS on the same port: PEM files, read at start and again on SIGHUP or when they change.
         tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3') }).optional(),
+        // The admin plane (/admin, /metrics, /dashboard) on a listener of its own, which then needs no key.
+        admin: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
       })
       .prefault({}),
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
-    routes: z.record(z.string().min(1), routeSchema),
+    routes: z.record(z.string().min(1), routeSchema).refine((routes) => Object.keys(routes).length > 0, 'no routes: add one (its name is what clients send as `model`), e.g. chat: { targets: [{ provider: NAME, model: MODEL }] }'),
     cache: z
       .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: redisSchema.optional() })
       .prefault({}),
@@ -197,6 +204,7 @@ export const configSchema = z.strictObject({
                 key_sha256: z.string().regex(sha256HexPattern, 'must be 64 hex digits, as `switchyard hash-key` prints').optional(),
                 routes: z.array(z.string()).optional(),
                 rate_limit: rateLimitSchema.optional(),
+                admin: z.boolean().default(false), // may use /admin, /metrics and /dashboard
               })
               .superRefine(exactlyOneKey)
               .transform(keepDigestOnly),

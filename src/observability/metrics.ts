@@ -1,5 +1,6 @@
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { BoundCounter, BoundHistogram, type CounterSeries } from './bound-metrics.ts';
+import { TrafficHistory } from './traffic-history.ts';
 
 // Every metric name of the contract lives in this file. Metrics updated on the
 // request path are bound-series metrics (see bound-metrics.ts) whose label
@@ -34,6 +35,8 @@ class SeriesCache<T> {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /** The last few minutes second by second, for the console (not exported to Prometheus). */
+  readonly traffic = new TrafficHistory();
   readonly requests = new BoundCounter({ name: 'switchyard_requests_total', help: 'Client requests answered, by route, serving provider and HTTP status.', labelNames: ['route', 'provider', 'status'], registers: [this.registry] });
   readonly requestDuration = new BoundHistogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request received to response finished.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
   readonly timeToFirstToken = new BoundHistogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request received to the first content from the upstream.', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });

@@ -41,6 +41,7 @@ export class Accounting {
     const provider = record.provider ?? 'none';
     const status = record.clientGone ? 499 : record.status;
     this.metrics.countRequest(route, provider, status, latencyMs / 1000);
+    this.metrics.traffic.record(record, id);
     if (record.firstTokenMs !== undefined && record.provider) this.metrics.observeFirstToken(route, provider, record.firstTokenMs / 1000);
     if (record.usage && record.provider && record.model) this.metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd);
     this.log.write({

@@ -86,6 +86,7 @@ export class AttemptGuard {
 
   private count(error: GatewayError): void {
     this.context.record.failures.push(error.code);
+    this.context.record.failedAttempts.push({ provider: this.target.provider.name, code: error.code });
     this.context.metrics.countAttempt(this.target.provider.name, error.code);
     this.context.status.recordFailure(this.target, error);
   }

@@ -44,3 +44,21 @@ export function checkRouteAllowed(entry: KeyEntry | undefined, route: string): v
     throw new GatewayError('invalid_api_key', `This API key may not use the route "${shown}".`, { status: 403 });
   }
 }
+
+/**
+ * The admin plane (/admin, /metrics, /dashboard) when `auth.keys` is set: a key
+ * with `admin: true`, as a bearer token (Prometheus, curl) or as the password of
+ * HTTP Basic, which is what a browser's own login prompt sends.
+ */
+export function authenticateAdmin(config: Config, authorization: string | undefined): void {
+  if (!config.auth) return;
+  const entry = authenticate(config, basicAsBearer(authorization));
+  if (!entry?.admin) throw new GatewayError('invalid_api_key', 'This API key may not use the admin plane (/admin, /metrics, /dashboard): that needs a key with admin: true.', { status: 403 });
+}
+
+function basicAsBearer(authorization: string | undefined): string | undefined {
+  if (!/^basic /i.test(authorization ?? '')) return authorization;
+  const credentials = Buffer.from(authorization!.slice(6).trim(), 'base64').toString('utf8');
+  const colon = credentials.indexOf(':');
+  return colon < 0 ? undefined : `Bearer ${credentials.slice(colon + 1)}`;
+}

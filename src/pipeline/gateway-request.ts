@@ -48,6 +48,8 @@ export interface RequestRecord {
   firstTokenMs: number | undefined;
   /** Codes of the failed attempts, in order, for the log line. */
   failures: string[];
+  /** The failed attempts with their provider, in order: where a failover moved from, for the console. */
+  failedAttempts: { provider: string; code: string }[];
   /** The client went away before the response finished. */
   clientGone: boolean;
   /** x-switchyard-cache of the answer, on routes with a cache. */
@@ -59,5 +61,5 @@ export interface RequestRecord {
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], clientGone: false, cache: undefined, served: undefined, delivered: undefined };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], clientGone: false, cache: undefined, served: undefined, delivered: undefined };
 }

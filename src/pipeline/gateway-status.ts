@@ -29,6 +29,7 @@ export function gatewayStatus({ engine, inFlight, configHash, shared }: StatusSo
             waiting: provider.gate.waiting,
             max_queue: provider.config.max_queue,
             rate_limit: provider.config.rate_limit ?? null,
+            rate_limited_for_ms: provider.rateLimit?.waitMs() ?? 0,
             healthy: known.health.healthy,
             last_health_error: known.health.lastError === undefined ? null : redactor.redact(known.health.lastError),
             circuit: known.breaker.snapshot(),

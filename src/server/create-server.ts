@@ -7,6 +7,7 @@ import { authenticate } from '../pipeline/authenticate.ts';
 import { errorBody, errorHeaders } from '../pipeline/error-answer.ts';
 import { requestIdFrom, type Gateway } from '../pipeline/gateway.ts';
 import { createApiIngress, type ApiIngress } from './api-ingress.ts';
+import { registerAdminPlane } from './admin-plane.ts';
 import { registerBatchRoutes } from './batch-routes.ts';
 import { registerFrontDoorRoutes } from './front-door-routes.ts';
 import { toGatewayError } from './render-error.ts';
@@ -89,10 +90,8 @@ export function createServer(gateway: Gateway): FastifyInstance {
   // Ready is about this process (listening, config loaded, not draining), never about providers: an
   // outage of one must not take every replica out of its Service. Route availability is information here.
   app.get('/readyz', async (_request, reply) => reply.code(draining ? 503 : 200).send({ ready: !draining, routes: gateway.routeAvailability() }));
-  app.get('/metrics', async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
   const frontDoors = registerFrontDoorRoutes(app, gateway);
-  const batchStatus = registerBatchRoutes(app, gateway);
-  app.get('/admin/status', async () => ({ ...gateway.status(), batches: batchStatus() }));
+  registerAdminPlane(app, gateway, registerBatchRoutes(app, gateway));
   ingress = createApiIngress(gateway, frontDoors, () => draining);
   return app;
 }

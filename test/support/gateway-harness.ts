@@ -5,6 +5,8 @@ import { buildConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { GatewayMetrics } from '../../src/observability/metrics.ts';
 import { Gateway } from '../../src/pipeline/gateway.ts';
+import type { AddressInfo } from 'node:net';
+import { adminListener } from '../../src/server/admin-plane.ts';
 import { createServer } from '../../src/server/create-server.ts';
 import { createSimulatedProvider, type SimulatedProvider } from '../../src/sim/simulated-provider.ts';
 import type { SimOptions } from '../../src/sim/sim-options.ts';
@@ -15,6 +17,8 @@ import { tempDir } from './temp-dir.ts';
 
 export interface RunningGateway {
   origin: string;
+  /** The admin plane's own listener, when the config sets server.admin. */
+  adminOrigin: string | undefined;
   baseURL: string;
   gateway: Gateway;
   client: OpenAI;
@@ -34,8 +38,10 @@ export async function startGateway(document: Record<string, unknown>): Promise<R
   const app = createServer(gateway);
   const origin = await app.listen({ host: '127.0.0.1', port: 0 });
   const baseURL = `${origin}/v1`;
+  const admin = adminListener(app)?.server.address() as AddressInfo | undefined;
   return {
     origin,
+    adminOrigin: admin ? `http://127.0.0.1:${admin.port}` : undefined,
     baseURL,
     gateway,
     client: new OpenAI({ baseURL, apiKey: clientKey, maxRetries: 0, timeout: 20_000 }),

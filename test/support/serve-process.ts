@@ -14,6 +14,8 @@ export interface ServeProcess {
   child: ChildProcess;
   origin: string;
   lines: Record<string, unknown>[];
+  /** What it wrote to standard error so far (when started with `args`; with a file it goes to the test's). */
+  stderr: () => string;
   /** The next log line with this message (one logged before the call is not seen). */
   next: (message: string, matches?: (line: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>;
 }
@@ -25,6 +27,8 @@ export function serve(file: string | { args: string[]; cwd: string }): Promise<S
       ? spawn(process.execPath, [cli, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] })
       : spawn(process.execPath, [cli, 'serve', ...file.args], { cwd: file.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...noProviderKeys } });
   const lines: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const waiters: { message: string; matches: (line: Record<string, unknown>) => boolean; resolve: (line: Record<string, unknown>) => void }[] = [];
   createInterface({ input: child.stdout! }).on('line', (text) => {
     const line = JSON.parse(text) as Record<string, unknown>;
@@ -36,5 +40,5 @@ export function serve(file: string | { args: string[]; cwd: string }): Promise<S
   });
   const next = (message: string, matches: (line: Record<string, unknown>) => boolean = () => true) => new Promise<Record<string, unknown>>((resolve) => waiters.push({ message, matches, resolve }));
   const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`switchyard serve exited with ${code} before listening`))));
-  return Promise.race([next('switchyard listening'), exited]).then((line) => ({ child, origin: line.address as string, lines, next }));
+  return Promise.race([next('switchyard listening'), exited]).then((line) => ({ child, origin: line.address as string, lines, stderr: () => stderr, next }));
 }
