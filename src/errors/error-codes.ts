@@ -56,8 +56,8 @@ const rows = {
   upstream_unexpected: { status: 502, type: 'api_error', action: 'failover', description: 'The provider answered an unexpected status.' },
 
   // Transient: the same target may serve if asked again.
-  upstream_rate_limited: { status: 429, type: 'rate_limit_error', action: 'retry', targetFault: true, description: 'The provider rate-limited the request (429).' },
-  upstream_overloaded: { status: 503, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider is busy (503/529).' },
+  upstream_rate_limited: { status: 429, type: 'rate_limit_error', action: 'retry', targetFault: true, servesStale: true, description: 'The provider rate-limited the request (429); as the answer, every target did.' },
+  upstream_overloaded: { status: 503, type: 'api_error', action: 'retry', targetFault: true, servesStale: true, description: 'The provider is busy (503/529); as the answer, every target was.' },
   upstream_server_error: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider failed (5xx), or answered 200 with an error.' },
   upstream_connect: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider could not be reached.' },
   upstream_reset: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider closed the connection early.' },

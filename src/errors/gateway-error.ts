@@ -7,6 +7,13 @@ export interface GatewayErrorOptions {
   status?: number;
   /** The status the upstream answered, when the error came from one. */
   upstreamStatus?: number;
+  /**
+   * The provider's own OpenAI-style fields for an error about the request (a
+   * 400 the client must fix), shown to the client in place of the gateway's:
+   * apps branch on OpenAI's `code` and `param`. The gateway's code then goes in
+   * the `x-switchyard-error` header.
+   */
+  shown?: { type: string; code: string | null; param: string | null };
   cause?: unknown;
 }
 
@@ -21,6 +28,7 @@ export class GatewayError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly provider: string | undefined;
   readonly upstreamStatus: number | undefined;
+  readonly shown: GatewayErrorOptions['shown'];
 
   constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -34,6 +42,7 @@ export class GatewayError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.provider = options.provider;
     this.upstreamStatus = options.upstreamStatus;
+    this.shown = options.shown;
   }
 
   get retryable(): boolean {
@@ -55,7 +64,8 @@ export class GatewayError extends Error {
     return errorCodes[this.code].servesStale;
   }
 
-  toJSON(): { error: { message: string; type: string; code: string; param: string | null } } {
+  toJSON(): { error: { message: string; type: string; code: string | null; param: string | null } } {
+    if (this.shown) return { error: { message: this.message, ...this.shown } };
     return { error: { message: this.message, type: this.type, code: this.code, param: this.param } };
   }
 }

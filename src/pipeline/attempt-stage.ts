@@ -43,6 +43,8 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   const plan = new AttemptPlan(usable, route.config.retry, c.deadline, engine.random);
   const guards: GuardContext = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock };
   let lastError: GatewayError | undefined;
+  /** Every failure's code, to tell "all rate-limited" and "all overloaded" from a mix. */
+  const failures = new Set<string>();
   /** The soonest a target held back by its rate_limit frees up, when one was. */
   let rateLimitedForMs: number | undefined;
 
@@ -67,6 +69,7 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
     }
     guard.failed(failure);
     plan.failed(guard.target, failure, engine.clock.now());
+    failures.add(failure.code);
     lastError = failure;
   };
 
@@ -111,7 +114,7 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
     record.clientGone = true;
     return;
   }
-  const failure = exhausted(route, cancel.aborted, lastError, usable.length, rateLimitedForMs);
+  const failure = exhausted({ route, deadlinePassed: cancel.aborted, lastError, failures, candidates: usable.length, rateLimitedForMs });
   if (failure.code === 'rate_limited') engine.metrics.countShed(request.priority, 'provider_rate_limit');
   else if (failure.code === 'overloaded') engine.metrics.countShed(request.priority, 'queue_full');
   throw failure;
@@ -151,17 +154,36 @@ function hedgeDelay(engine: Engine, route: Route, target: Target): number | unde
   return p95 === undefined ? undefined : Math.max(50, p95);
 }
 
-function exhausted(route: Route, deadlinePassed: boolean, lastError: GatewayError | undefined, candidates: number, rateLimitedForMs: number | undefined): GatewayError {
+interface Exhaustion {
+  route: Route;
+  deadlinePassed: boolean;
+  lastError: GatewayError | undefined;
+  failures: ReadonlySet<string>;
+  candidates: number;
+  rateLimitedForMs: number | undefined;
+}
+
+/** What the client hears when no target served: one reason when every target said the same, with when to come back. */
+function exhausted({ route, deadlinePassed, lastError, failures, candidates, rateLimitedForMs }: Exhaustion): GatewayError {
   const last = lastError ? ` Last error: ${lastError.message}` : '';
+  if (deadlinePassed) return new GatewayError('deadline_exceeded', `The request deadline passed before a target of route "${route.name}" answered.${last}`);
+  const only = (...codes: string[]) => failures.size > 0 && [...failures].every((code) => codes.includes(code));
+  const retryAfterMs = Math.min(Math.max(lastError?.retryAfterMs ?? 1000, 1000), 60_000);
   // Held back by the gateway's own admission rather than failed: an honest 429 that says when to come back.
-  if (!deadlinePassed && (lastError === undefined || lastError.code === 'overloaded') && rateLimitedForMs !== undefined) {
+  if ((failures.size === 0 || only('overloaded')) && rateLimitedForMs !== undefined) {
     return new GatewayError('rate_limited', `Every target of route "${route.name}" is at its rate_limit; retry after ${Math.ceil(rateLimitedForMs / 1000)}s.`, { retryAfterMs: rateLimitedForMs });
   }
-  if (!deadlinePassed && lastError?.code === 'overloaded') {
-    return new GatewayError('overloaded', `Route "${route.name}" is saturated: its targets are at max_concurrency and their waiting lines are full.`, { retryAfterMs: lastError.retryAfterMs ?? 1000 });
+  if (only('overloaded')) {
+    return new GatewayError('overloaded', `Route "${route.name}" is saturated: its targets are at max_concurrency and their waiting lines are full.`, { retryAfterMs: lastError?.retryAfterMs ?? 1000 });
   }
-  if (deadlinePassed) return new GatewayError('deadline_exceeded', `The request deadline passed before a target of route "${route.name}" answered.${last}`);
-  const retryAfterMs = Math.min(Math.max(lastError?.retryAfterMs ?? 1000, 1000), 60_000);
+  // Every provider said "too many requests": a 429, as the provider would have said, with its wait.
+  if (only('upstream_rate_limited')) {
+    return new GatewayError('upstream_rate_limited', `Every target of route "${route.name}" rate-limited the request (429).${last}`, { retryAfterMs: Math.min(rateLimitedForMs ?? Infinity, retryAfterMs), provider: lastError?.provider });
+  }
+  // Every provider said "busy": a 503 that says so.
+  if (only('upstream_overloaded', 'overloaded')) {
+    return new GatewayError('upstream_overloaded', `Every target of route "${route.name}" is overloaded (503/529).${last}`, { retryAfterMs, provider: lastError?.provider });
+  }
   const why = candidates === 0 ? 'no target is available (unhealthy or circuit open)' : `all ${candidates} target${candidates === 1 ? '' : 's'} failed or were held back`;
   return new GatewayError('no_target_available', `Route "${route.name}" could not serve the request: ${why}.${last}`, { retryAfterMs, provider: lastError?.provider });
 }

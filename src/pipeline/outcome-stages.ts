@@ -28,7 +28,7 @@ export async function answerFailureStage(c: RequestContext, next: Next): Promise
     }
     try {
       if (c.channel.headersSent) c.channel.end();
-      else c.channel.sendJson(failure.status, { ...responseHeaders(c), ...errorHeaders(failure) }, errorBody(failure, c.engine.redactor));
+      else c.channel.sendJson(failure.status, { ...responseHeaders(c), ...errorHeaders(failure, c.record.attempts) }, errorBody(failure, c.engine.redactor));
     } catch (renderFailure) {
       // Nothing more can be said on this connection (the channel closes it); the process goes on.
       c.engine.logger.error({ err: renderFailure, id: c.id }, 'could not send the error answer');

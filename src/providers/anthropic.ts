@@ -43,8 +43,10 @@ function headers(provider: ProviderConfig, stream: boolean): Record<string, stri
 function detailOf(error: { type?: unknown; message?: unknown } | undefined): FailureDetail {
   const message = typeof error?.message === 'string' ? error.message : undefined;
   // Anthropic says "prompt is too long" where OpenAI names the context length.
-  const code = message && /prompt is too long/i.test(message) ? 'context_length_exceeded' : typeof error?.type === 'string' ? error.type : undefined;
-  return { message, code };
+  const type = typeof error?.type === 'string' ? error.type : undefined;
+  const code = message && /prompt is too long/i.test(message) ? 'context_length_exceeded' : type;
+  // Anthropic's error types are OpenAI's names for the same things (invalid_request_error, ...); its codes are not.
+  return { message, code, type, param: null };
 }
 
 /** `{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}` */

@@ -29,6 +29,17 @@ test('deadlines of different lengths fire in the order they fall due, none befor
   assert.ok(lateAt - start >= 59, `fired after ${lateAt - start} ms`);
 });
 
+test('deadlines a busy loop let pass all at once still fire in the order they fell due', async () => {
+  const log: string[] = [];
+  const all = Promise.all([firing(60, log, 'late'), firing(15, log, 'soon'), firing(30, log, 'middle')]);
+  const busyUntil = performance.now() + 80;
+  while (performance.now() < busyUntil) {
+    // The event loop is held past every deadline, as under load.
+  }
+  await all;
+  assert.deepEqual(log, ['soon', 'middle', 'late']);
+});
+
 test('a cancelled deadline never fires, and the next one of the same length still does', async () => {
   let cancelledRan = false;
   const cancelled = setDeadline(10, () => (cancelledRan = true));

@@ -74,6 +74,13 @@ export class DeadlineTimers {
     return deadline;
   }
 
+  /** The list whose first deadline is the soonest of those due by `due`. */
+  private soonestDue(due: number): DeadlineList | undefined {
+    let soonest: DeadlineList | undefined;
+    for (const list of this.lists.values()) if (list.head && list.head.at <= due && (!soonest || list.head.at < soonest.head!.at)) soonest = list;
+    return soonest;
+  }
+
   private arm(at: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.armedAt = at;
@@ -87,20 +94,20 @@ export class DeadlineTimers {
     // Node runs a timer when its whole milliseconds are up on the loop's clock, which is read
     // once per turn: up to a millisecond before performance.now() says so. Due within 1 ms is due.
     const due = performance.now() + 1;
-    for (const [length, list] of this.lists) {
-      for (let deadline = list.head; deadline !== undefined && deadline.at <= due; deadline = list.head) {
-        list.remove(deadline);
-        try {
-          deadline.fire();
-        } catch (error) {
-          // As a throwing setTimeout callback would, but after the other due deadlines have run.
-          queueMicrotask(() => {
-            throw error;
-          });
-        }
+    // In deadline order across lengths: a timer that fires late (a busy loop) may find several lists due.
+    for (let next = this.soonestDue(due); next !== undefined; next = this.soonestDue(due)) {
+      const deadline = next.head!;
+      next.remove(deadline);
+      try {
+        deadline.fire();
+      } catch (error) {
+        // As a throwing setTimeout callback would, but after the other due deadlines have run.
+        queueMicrotask(() => {
+          throw error;
+        });
       }
-      if (list.head === undefined) this.lists.delete(length);
     }
+    for (const [length, list] of this.lists) if (list.head === undefined) this.lists.delete(length);
     // A callback may have set a new deadline (and armed for it); arm for the soonest left unless that is sooner.
     let soonest: number | undefined;
     for (const list of this.lists.values()) if (list.head && (soonest === undefined || list.head.at < soonest)) soonest = list.head.at;
