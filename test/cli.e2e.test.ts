@@ -1,10 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import { tourProgram } from '../src/cli/demo.ts';
+import { eventually } from './support/eventually.ts';
 import { startSim } from './support/gateway-harness.ts';
 import { cli, serve } from './support/serve-process.ts';
 import { tempDir } from './support/temp-dir.ts';
@@ -46,6 +47,18 @@ providers:
 routes:
   ${routeName}: { targets: [{ provider: up, model: m1 }] }
 `;
+}
+
+/** Starts a stream, sends SIGTERM once its first bytes came, and reads the rest: what the client saw, and the exit code. */
+async function streamThroughSigterm(origin: string, child: ChildProcess): Promise<{ text: string; exited: Promise<number | null> }> {
+  const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+  const reader = response.body!.getReader();
+  await reader.read();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  let text = '';
+  for (let part = await reader.read(); !part.done; part = await reader.read()) text += Buffer.from(part.value).toString();
+  return { text, exited };
 }
 
 test('check lists every config error with its path and exits 1', async () => {
@@ -110,13 +123,7 @@ test('SIGTERM lets a stream in flight finish, then exits 0', async () => {
   upstream.setFaults({ chunkIntervalMs: 40 });
   const { child, origin } = await serve(file);
   try {
-    const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
-    const reader = response.body!.getReader();
-    await reader.read();
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    let text = '';
-    for (let part = await reader.read(); !part.done; part = await reader.read()) text += Buffer.from(part.value).toString();
+    const { text, exited } = await streamThroughSigterm(origin, child);
     assert.ok(text.trimEnd().endsWith('data: [DONE]'), 'the stream finished whole');
     assert.equal(await exited, 0);
   } finally {
@@ -189,5 +196,59 @@ test('on an older Node.js the CLI says which one it needs and how to run the pin
     assert.match(result.stderr, /switchyard needs Node\.js 24 or later[;(] ?(this is Node\.js )?\d+\./, script);
     assert.match(result.stderr, /npx switchyard/, script);
     assert.doesNotMatch(result.stderr, /ERR_|node:sqlite|SyntaxError/, script);
+  }
+});
+
+test('serve follows every change of its config file: written in place, replaced by rename, swapped through a symlink as the kubelet does', async () => {
+  // A ConfigMap mount: config.yaml -> ..data/config.yaml, ..data -> a dated folder, swapped atomically on update.
+  const mount = tempDir('switchyard-configmap-');
+  const publish = (version: number, text: string) => {
+    const folder = join(mount, `..v${version}`);
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'config.yaml'), text);
+    symlinkSync(`..v${version}`, join(mount, '..data_tmp'));
+    renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
+  };
+  publish(1, configText('one'));
+  symlinkSync('..data/config.yaml', join(mount, 'config.yaml'));
+  const { child, origin } = await serve(join(mount, 'config.yaml'));
+  const routeAnswers = async (model: string) =>
+    (await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) })).status === 200;
+  const reloads = async () => Number(/switchyard_config_reloads_total\{result="success"\} (\d+)/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1]);
+  try {
+    assert.equal(await reloads(), 0);
+    publish(2, configText('two'));
+    await eventually('the first swap is followed', () => routeAnswers('two'));
+    publish(3, configText('three'));
+    await eventually('the second swap is followed', () => routeAnswers('three'));
+    // An editor's save: a new file renamed over the path (here over the link, as editors do).
+    writeFileSync(join(mount, 'config.yaml.tmp'), configText('four'));
+    renameSync(join(mount, 'config.yaml.tmp'), join(mount, 'config.yaml'));
+    await eventually('a rename is followed', () => routeAnswers('four'));
+    writeFileSync(join(mount, 'config.yaml'), configText('five'));
+    await eventually('a write in place is followed', () => routeAnswers('five'));
+    assert.equal(await reloads(), 4);
+    const status = (await (await fetch(`${origin}/admin/status`)).json()) as { config_hash: string };
+    assert.match(status.config_hash, /^[0-9a-f]{12}$/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('a stream still running when the drain timeout ends gets an error event, not a silent cut, and its log line', async () => {
+  const file = join(directory, 'short-drain.yaml');
+  writeFileSync(file, configText('chat').replace('log_level: info', 'log_level: info, drain_timeout: 300ms'));
+  upstream.setFaults({ chunkIntervalMs: 500 });
+  const { child, origin, lines } = await serve(file);
+  try {
+    const { text, exited } = await streamThroughSigterm(origin, child);
+    assert.match(text, /"code":"shutting_down"/);
+    assert.ok(!text.includes('[DONE]'));
+    assert.equal(await exited, 0);
+    // Its stdout may still be read after the exit.
+    await eventually('the cut request has its log line', () => lines.some((line) => line.msg === 'request' && line.route === 'chat'), 3000);
+  } finally {
+    upstream.setFaults({ chunkIntervalMs: 0 });
+    child.kill('SIGKILL');
   }
 });

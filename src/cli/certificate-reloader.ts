@@ -1,8 +1,7 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from '../observability/logger.ts';
 import { describeCertificate, readTlsIdentity, type TlsConfig } from '../server/tls-identity.ts';
+import { watchConfigFile, type ConfigWatcher } from './config-watcher.ts';
 
 // `server.tls`'s files read again on SIGHUP and when they change, and swapped
 // into the listening server with setSecureContext: new handshakes get the new
@@ -16,8 +15,7 @@ interface SecureServer {
 export class CertificateReloader {
   private tls: TlsConfig;
   private loaded: { cert: Buffer; key: Buffer };
-  private watchers: FSWatcher[] = [];
-  private pending: NodeJS.Timeout | undefined;
+  private watchers: ConfigWatcher[] = [];
   private readonly server: SecureServer;
   private readonly logger: Logger;
 
@@ -57,27 +55,13 @@ export class CertificateReloader {
   }
 
   close(): void {
-    clearTimeout(this.pending);
     for (const watcher of this.watchers) watcher.close();
     this.watchers = [];
   }
 
-  // The folders, not the files: renewal tools replace files by rename, and
-  // Kubernetes swaps a `..data` symlink beside them; a watch on the old file would go deaf.
+  // Each file by its content, through its folder (renewal tools replace files by rename, Kubernetes swaps a symlink).
   private watch(): void {
-    const names = new Set([basename(this.tls.cert), basename(this.tls.key)]);
-    for (const folder of new Set([dirname(this.tls.cert), dirname(this.tls.key)])) {
-      try {
-        const watcher = watch(folder, { persistent: false }, (_event, name) => {
-          if (name !== null && !names.has(name) && !name.startsWith('..')) return;
-          clearTimeout(this.pending);
-          this.pending = setTimeout(() => this.reload('certificate file changed'), 200);
-        });
-        watcher.on('error', () => watcher.close());
-        this.watchers.push(watcher);
-      } catch (error) {
-        this.logger.warn({ folder, error: (error as Error).message }, 'cannot watch the certificate files; reload them with SIGHUP');
-      }
-    }
+    const onError = (error: Error) => this.logger.warn({ error: error.message }, 'cannot watch the certificate files; reload them with SIGHUP');
+    this.watchers = [...new Set([this.tls.cert, this.tls.key])].map((file) => watchConfigFile(file, () => this.reload('certificate file changed'), { onError }));
   }
 }

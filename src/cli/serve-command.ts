@@ -1,8 +1,9 @@
-import { watch } from 'node:fs';
 import type { Server } from 'node:https';
 import { configSecrets } from '../config/config-secrets.ts';
 import { ConfigError, loadConfigFile } from '../config/load-config.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
 import { SecretRedactor } from '../errors/redact-secrets.ts';
+import { restartOnlyChanges } from '../config/restart-keys.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { Gateway } from '../pipeline/gateway.ts';
@@ -10,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { adminListener } from '../server/admin-plane.ts';
 import { createServer } from '../server/create-server.ts';
 import { CertificateReloader } from './certificate-reloader.ts';
+import { watchConfigFile } from './config-watcher.ts';
 import { resolveConfigSource } from './config-source.ts';
 import { demoBanner, startDemo } from './demo.ts';
 
@@ -64,8 +66,10 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     const drainMs = gateway.config.server.drain_timeout;
     logger.info({ signal, in_flight: gateway.requestsInFlight, drain_timeout_ms: drainMs }, 'draining');
     const forced = setTimeout(() => {
-      logger.warn({ in_flight: gateway.requestsInFlight }, 'drain timeout: closing remaining connections');
-      app.server.closeAllConnections();
+      logger.warn({ in_flight: gateway.requestsInFlight }, 'drain timeout: ending the requests still in flight');
+      // Streams end with an error event and every request gets its log line; then whatever is left is cut.
+      gateway.interruptAll(new GatewayError('shutting_down', `The gateway is shutting down and its drain_timeout (${drainMs}ms) ran out; retry on another instance.`, { retryAfterMs: 1000 }));
+      setTimeout(() => app.server.closeAllConnections(), 500).unref();
     }, drainMs);
     forced.unref();
     // Keep-alive connections that finish their last response while draining would
@@ -91,35 +95,28 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
 }
 
 function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: ServeFlags, certificates: CertificateReloader | undefined): void {
-  let pending: NodeJS.Timeout | undefined;
   const reload = async (reason: string) => {
     try {
       const next = withListenOverrides(await loadConfigFile(file), flags);
-      const current = gateway.config.server;
-      if (next.server.port !== current.port || next.server.host !== current.host || next.server.body_limit !== current.body_limit || JSON.stringify(next.server.admin) !== JSON.stringify(current.admin)) {
-        logger.warn('server.host, server.port, server.body_limit and server.admin take effect on restart only');
-      }
-      if (Boolean(next.server.tls) !== Boolean(current.tls) || next.server.tls?.min_version !== current.tls?.min_version) {
-        logger.warn('turning server.tls on or off, and server.tls.min_version, take effect on restart only');
-      }
+      const waiting = restartOnlyChanges(gateway.config, next);
+      if (waiting.length > 0) logger.warn({ keys: waiting }, `${waiting.join(', ')} changed: these take effect on restart only; the rest is applied now`);
       gateway.reload(next);
+      // The certificate files may have moved: read and watched where the new config says.
       if (next.server.tls) certificates?.retarget(next.server.tls);
-      logger.info({ reason, routes: Object.keys(next.routes), providers: Object.keys(next.providers) }, 'config reloaded');
+      // The log level is the process's: it follows the config at once.
+      logger.level = next.server.log_level;
+      gateway.metrics.countConfigReload('success');
+      logger.info({ reason, config_hash: gateway.status().config_hash, routes: Object.keys(next.routes), providers: Object.keys(next.providers) }, 'config reloaded');
     } catch (error) {
+      gateway.metrics.countConfigReload('failure');
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
       logger.error({ reason, problems }, 'config reload refused; the previous config keeps serving');
     }
   };
   process.on('SIGHUP', () => void reload('SIGHUP'));
-  // Editors replace files (rename) as often as they write them: watch, and debounce.
-  try {
-    watch(file, { persistent: false }, () => {
-      clearTimeout(pending);
-      pending = setTimeout(() => void reload('file changed'), 200);
-    });
-  } catch (error) {
-    logger.warn({ file, error: (error as Error).message }, 'cannot watch the config file; reload with SIGHUP');
-  }
+  watchConfigFile(file, () => void reload('file changed'), {
+    onError: (error) => logger.warn({ file, error: error.message }, 'cannot watch the config file; reload with SIGHUP'),
+  });
 }
 
 /**

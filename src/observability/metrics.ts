@@ -45,6 +45,7 @@ export class GatewayMetrics {
   readonly cost = new BoundCounter({ name: 'switchyard_cost_usd_total', help: "Spend in USD by provider and model: reported tokens at the provider's configured price.", labelNames: ['provider', 'model'], registers: [this.registry] });
   readonly cacheRequests = new BoundCounter({ name: 'switchyard_cache_requests_total', help: 'Response cache lookups by tier (memory, redis) and result (hit, miss, error: Redis slow or away).', labelNames: ['tier', 'result'], registers: [this.registry] });
   readonly batchLines = new BoundCounter({ name: 'switchyard_batch_lines_total', help: 'Batch API lines by outcome: completed (2xx), failed (kept in the error file) or retried (a transient failure, sent again later).', labelNames: ['outcome'], registers: [this.registry] });
+  readonly configReloads = new BoundCounter({ name: 'switchyard_config_reloads_total', help: 'Config reloads (SIGHUP or a changed file) by result: success, or failure (the previous config kept serving).', labelNames: ['result'], registers: [this.registry] });
   readonly shed = new BoundCounter({ name: 'switchyard_shed_total', help: 'Requests refused by admission: 429s for a rate limit or a full waiting line, by priority and reason.', labelNames: ['priority', 'reason'], registers: [this.registry] });
   /** Read at scrape time from the providers' waiting lines. */
   private queueSource: () => Iterable<[string, number]> = () => [];
@@ -72,6 +73,8 @@ export class GatewayMetrics {
   }));
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
+    // Counted from zero, so a dashboard's rate of failures reads 0 rather than no data.
+    for (const result of ['success', 'failure']) this.configReloads.labels(result);
     this.inFlight = this.scrapedGauge('switchyard_inflight_requests', 'Requests in flight to each provider.', 'provider', () => this.inFlightSource());
     this.budgetSpent = this.scrapedGauge('switchyard_budget_spent_usd', "USD spent in the current budget window by each route with a budget (every replica's spending with state.redis).", 'route', () => [...this.budgetSource()].map(([route, spent]) => [route, spent]));
     this.budgetLimit = this.scrapedGauge('switchyard_budget_usd', "Each route's configured budget in USD per window (routes.NAME.budget.usd).", 'route', () => [...this.budgetSource()].map(([route, , limit]) => [route, limit]));
@@ -125,6 +128,10 @@ export class GatewayMetrics {
 
   countBatchLine(outcome: 'completed' | 'failed' | 'retried'): void {
     this.batchLines.labels(outcome).inc();
+  }
+
+  countConfigReload(result: 'success' | 'failure'): void {
+    this.configReloads.labels(result).inc();
   }
 
   countShed(priority: string, reason: string): void {

@@ -1,6 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route, Target } from '../routing/route-table.ts';
-import { Cancellation } from '../resilience/cancellation.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
 import { AttemptGuard, isRefusal, type AttemptKind, type GuardContext } from './attempt-guard.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import type { Engine } from './engine.ts';
@@ -36,7 +36,7 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   const leftMs = c.deadline - engine.clock.now();
   if (leftMs <= 0) throw new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed before any provider was tried.`);
   // Aborted when the client goes away or the deadline passes; each attempt's own cancellation follows it.
-  const cancel = new Cancellation();
+  const cancel = c.interrupt.child();
   const clientGone = (reason: Error) => cancel.abort(reason);
   c.channel.gone.onAbort(clientGone);
   const deadlineTimer = engine.clock.setTimer(leftMs, () => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)));

@@ -8,6 +8,8 @@ import { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { Logger } from '../observability/logger.ts';
 import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
+import type { GatewayError } from '../errors/gateway-error.ts';
+import { Cancellation } from '../resilience/cancellation.ts';
 import { createSystemClock, type Clock, type RandomSource } from '../resilience/clock.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
@@ -66,6 +68,8 @@ export class Gateway {
   private shared: SharedState | undefined;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  /** Each request in flight's interrupt, for a drain that runs out of time. */
+  private readonly interrupts = new Set<Cancellation>();
 
   constructor(config: Config, options: GatewayOptions) {
     this.logger = options.logger;
@@ -116,6 +120,7 @@ export class Gateway {
       input,
       channel: frontDoor?.errors ? frontDoor.errors(input.channel) : input.channel,
       record: newRecord(),
+      interrupt: new Cancellation(),
       key: undefined,
       raw: undefined,
       request: undefined,
@@ -124,9 +129,11 @@ export class Gateway {
       winner: undefined,
     };
     this.inFlight += 1;
+    this.interrupts.add(c.interrupt);
     try {
       await runPipeline(c);
     } finally {
+      this.interrupts.delete(c.interrupt);
       this.inFlight -= 1;
       if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
@@ -214,6 +221,15 @@ export class Gateway {
     this.hash = configHash(config);
     this.health.start(this.engine.providers.values());
     for (const provider of previous.providers.values()) if (this.engine.providers.get(provider.name) !== provider) void provider.close();
+  }
+
+  /**
+   * Stops every request in flight: one still waiting for a first token fails
+   * with `reason`, a stream ends with it as an error event (never cut without
+   * a word), and each is logged as it unwinds. For a drain that ran out of time.
+   */
+  interruptAll(reason: GatewayError): void {
+    for (const interrupt of this.interrupts) interrupt.abort(reason);
   }
 
   get requestsInFlight(): number {

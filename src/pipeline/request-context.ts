@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Operation } from '../providers/provider-spec.ts';
+import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { KeyEntry } from './authenticate.ts';
 import type { ClientChannel } from './client-channel.ts';
@@ -54,6 +55,8 @@ export interface RequestContext {
   /** Where the answer goes; the cache stage puts a recording channel in front to keep a copy. */
   channel: ClientChannel;
   readonly record: RequestRecord;
+  /** Aborted when the gateway must stop this request (a drain that ran out of time): a stream then ends with an error event. */
+  readonly interrupt: Cancellation;
   /** authenticate: the caller's key, undefined when auth is off. */
   key: KeyEntry | undefined;
   /** read body: the body's bytes. */
