@@ -37,11 +37,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   // one write per request line (4% of the gateway's CPU); a timer flushes it at
   // least every 100 ms so a line never waits longer than that.
   const destination = pino.destination({ dest: options.destination ?? 1, sync, minLength: sync ? 0 : 8 * 1024 });
-  if (!sync) {
-    setInterval(() => flushQuietly(destination), 100).unref();
-    batchedDestinations.add(destination);
-  }
-  return pino(
+  if (!sync) setInterval(() => flushQuietly(destination), 100).unref();
+  const logger = pino(
     {
       level: options.level ?? 'info',
       base: { service: 'switchyard' },
@@ -50,6 +47,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     destination,
   );
+  destinations.set(logger, { stream: destination, batched: !sync });
+  return logger;
 }
 
 function redactingHooks(redactor: SecretRedactor): Pick<pino.LoggerOptions, 'hooks' | 'formatters'> {
@@ -80,11 +79,15 @@ function flushQuietly(destination: ReturnType<typeof pino.destination>): void {
   }
 }
 
-/** Destinations that createLogger made asynchronous: lines written to them may be batched. */
-const batchedDestinations = new WeakSet<object>();
+/** Where each logger made by createLogger writes, and whether asynchronously (lines may then wait to be written together). */
+const destinations = new WeakMap<Logger, LogDestination>();
 
-/** Whether the logger writes asynchronously, so that a few lines may wait to be written together. */
-export function writesInBatches(logger: Logger): boolean {
-  const stream = (logger as unknown as Record<symbol, object>)[pino.symbols.streamSym];
-  return stream !== undefined && batchedDestinations.has(stream);
+export interface LogDestination {
+  stream: pino.DestinationStream;
+  batched: boolean;
+}
+
+/** The destination of a logger made by createLogger; undefined for any other logger. */
+export function logDestination(logger: Logger): LogDestination | undefined {
+  return destinations.get(logger);
 }

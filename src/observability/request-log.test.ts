@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import { createLogger } from './logger.ts';
 import { RequestLog, type RequestLine } from './request-log.ts';
 import { tempDir } from '../../test/support/temp-dir.ts';
@@ -83,4 +84,17 @@ test('nothing is written below the info level', () => {
   log.write(line);
   log.flush();
   assert.deepEqual(readLines(file), []);
+});
+
+test('a logger made elsewhere (the engine as a library) gets the same fields through its own info()', () => {
+  const written: string[] = [];
+  const logger = pino({ base: undefined }, { write: (text: string) => written.push(text) });
+  new RequestLog(logger).write(line);
+  const logged = JSON.parse(written[0]!) as Record<string, unknown>;
+  assert.equal(logged.msg, 'request');
+  assert.equal(logged.level, 30);
+  assert.equal(logged.id, 'req-1');
+  assert.equal(logged.route, 'chat');
+  assert.deepEqual(logged.failures, ['upstream_overloaded']);
+  assert.equal(logged.latency_ms, 812.3);
 });
