@@ -1,8 +1,5 @@
 import { parseArgs } from 'node:util';
-import { checkCommand } from './check-command.ts';
 import { parseDuration } from '../config/units.ts';
-import { serveCommand } from './serve-command.ts';
-import { runSim } from '../sim/run-sim.ts';
 
 // The `switchyard` command: serve | check | doctor | hash-key | sim (started by src/cli.ts once the Node.js version is known to do).
 
@@ -22,11 +19,13 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, port: { type: 'string', short: 'p' }, host: { type: 'string' } } });
       const port = values.port === undefined ? undefined : Number(values.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`--port must be a port number, not "${values.port}"`);
+      const { serveCommand } = await import('./serve-command.ts');
       await serveCommand({ config: values.config, port, host: values.host });
       return;
     }
     case 'check': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } } });
+      const { checkCommand } = await import('./check-command.ts');
       process.exitCode = await checkCommand(values.config);
       return;
     }
@@ -34,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, timeout: { type: 'string', default: '5s' }, json: { type: 'boolean', default: false } } });
       const timeoutMs = parseDuration(values.timeout);
       if (timeoutMs === undefined || timeoutMs <= 0) throw new Error(`--timeout must be a duration such as 5s or 1500ms, not "${values.timeout}"`);
-      // Loaded on demand: `serve` has no use for the Redis client the checks bring.
+      // Each command loads only its own modules: `serve` has no use for the Redis client the checks bring, hash-key for any of it.
       const { doctorCommand } = await import('./doctor-command.ts');
       process.exitCode = await doctorCommand({ config: values.config, json: values.json, timeoutMs });
       return;
@@ -44,9 +43,11 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await hashKeyCommand();
       return;
     }
-    case 'sim':
+    case 'sim': {
+      const { runSim } = await import('../sim/run-sim.ts');
       await runSim(rest);
       return;
+    }
     case '--help':
     case '-h':
     case 'help':
