@@ -87,8 +87,8 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     await gateway.close();
     await demo?.close();
     logger.info('stopped');
-    logger.flush();
-    process.exit(0);
+    // Exit once the lines are written: an asynchronous destination may still be writing the last ones.
+    logger.flush(() => process.exit(0));
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
