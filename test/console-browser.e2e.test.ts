@@ -99,7 +99,7 @@ test('a provider taken down shows as open within 5 s without a reload, and its f
     assert.ok(performance.now() - downAt < 5000);
     assert.match(await card.getAttribute('class') ?? '', /\bdown\b/);
     assert.match((await card.locator('.reason').textContent()) ?? '', /circuit breaker open \(\d+ of \d+ recent requests failed\): no requests sent/);
-    // The reason is the error table's description of upstream_overloaded, whatever its wording after "busy (503/529)".
+    // The reason is the error table's description of upstream_overloaded, however it is worded after "busy (503/529)".
     const failover = page.locator('#failovers li.moved', { hasText: /primary \(The provider is busy \(503\/529\).*\) → answered by backup/ });
     await failover.first().waitFor({ timeout: 5000 });
     assert.deepEqual(errors, []);

@@ -175,7 +175,7 @@ test('with the gateway running, doctor checks it is ready and reports its cache 
   const { code, stdout } = await doctor(withCache, ['--json']);
   assert.equal(code, 0, stdout);
   const report = JSON.parse(stdout) as Report;
-  assert.deepEqual(verdicts(report, 'switchyard'), { ready: 'ok', cache: 'ok' });
+  assert.deepEqual(verdicts(report, 'switchyard'), { ready: 'ok', incidents: 'ok', cache: 'ok' });
   assert.match(detail(report, 'switchyard', 'cache'), /^hit rate 75% over 4 lookups since the gateway started$/);
 
   const idle = JSON.parse((await doctor(healthyConfig(), ['--json'])).stdout) as Report;

@@ -133,7 +133,7 @@ test('one log line per request, with route, provider, status, attempts and token
 test('spend is metered at the configured price, per provider and model', async () => {
   const spend = async () => {
     const text = await (await fetch(`${gateway.origin}/metrics`)).text();
-    return Number(/switchyard_cost_usd_total\{provider="primary",model="deepseek-chat"\} (\S+)/.exec(text)?.[1] ?? 0);
+    return Number(/switchyard_cost_usd_total\{provider="primary",model="deepseek-chat",key="none"\} (\S+)/.exec(text)?.[1] ?? 0);
   };
   const before = await spend();
   const answer = await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'What does this cost?' }] });
@@ -144,8 +144,8 @@ test('spend is metered at the configured price, per provider and model', async (
 
 test('/metrics counts requests by route, provider and status', async () => {
   const text = await (await fetch(`${gateway.origin}/metrics`)).text();
-  assert.match(text, /switchyard_requests_total\{route="chat",provider="primary",status="200"\} \d+/);
-  assert.match(text, /switchyard_request_duration_seconds_bucket\{le="0.005",route="chat",provider="primary"\}/);
+  assert.match(text, /switchyard_requests_total\{route="chat",provider="primary",status="200",key="none"\} \d+/);
+  assert.match(text, /switchyard_request_duration_seconds_bucket\{le="0.005",route="chat",provider="primary",status_class="2xx"\}/);
   assert.match(text, /switchyard_upstream_attempts_total\{provider="primary",outcome="ok"\}/);
   assert.match(text, /switchyard_inflight_requests\{provider="primary"\} 0/);
   assert.match(text, /switchyard_time_to_first_token_seconds_count\{route="chat",provider="primary"\} \d+/);

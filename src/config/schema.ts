@@ -180,7 +180,7 @@ export const configSchema = z.strictObject({
       .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: redisSchema.optional() })
       .prefault({}),
     state: z.strictObject({ redis: redisSchema.partial({ prefix: true }).optional() }).prefault({}),
-    // The Files and Batches APIs; off unless a store is named (a node:sqlite file, or ':memory:').
+    // The Files and Batches APIs; off unless a store is named (a node:sqlite file, ':memory:', or a postgres:// URL shared by replicas).
     batches: z
       .strictObject({
         store: z.string().min(1),
@@ -189,6 +189,9 @@ export const configSchema = z.strictObject({
         max_lines: z.number().int().min(1).max(1_000_000).default(50_000),
         // How long an uploaded file or a batch's result file is kept when the request names no expiry (OpenAI's default for batch files).
         file_expiry: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30 * 86_400_000),
+        // How long a claimed line (or a batch being accepted or finished) stays one gateway's without a renewal;
+        // with a shared store, a line of a gateway that died is claimed again by another after this.
+        lease: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30_000),
       })
       .optional(),
     // The Responses API's kept answers (previous_response_id, GET /v1/responses/{id}), in this process.

@@ -29,5 +29,7 @@ export const huggingfaceAdapter: ProviderAdapter = createOpenAICompatibleAdapter
   operations: ['chat', 'embeddings'],
   path: (operation) => `/v1${operationPaths[operation]}`,
   healthPath: '/health',
+  // TGI releases before 2.3 refuse unknown fields; its streams are counted from their text instead.
+  streamUsage: false,
   mapFailure: (failure, context) => mapHttpFailure(asServerFault(failure), readTgiFailure(failure.body), context),
 });

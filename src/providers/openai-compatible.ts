@@ -3,6 +3,7 @@ import { mapHttpFailure, readOpenAIErrorBody } from './map-http-failure.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import type { AdapterContext, Operation, ProviderAdapter, UpstreamFailure, UpstreamRequest } from './provider-spec.ts';
 import { readOpenAIUsage } from './read-openai-usage.ts';
+import { askForStreamUsage } from './stream-usage.ts';
 
 // Every API that speaks OpenAI's wire format (DeepSeek, OpenAI, vLLM, Ollama's
 // /v1, TGI's /v1, Groq, Together, SiliconFlow...) is this adapter with a few
@@ -22,6 +23,8 @@ export interface OpenAICompatibleOptions {
   path?: (operation: Operation, context: AdapterContext) => string;
   /** Failure mapping for a flavour whose error bodies or statuses differ from OpenAI's. */
   mapFailure?: (failure: UpstreamFailure, context: AdapterContext) => GatewayError;
+  /** Ask for `stream_options.include_usage` on every chat stream (true by default): off for APIs that refuse the field. */
+  streamUsage?: boolean;
 }
 
 export const operationPaths: Record<Operation, string> = {
@@ -62,6 +65,7 @@ export function createOpenAICompatibleAdapter(options: OpenAICompatibleOptions):
   const healthPath = options.healthPath ?? '/models';
   const auth = options.auth ?? bearerAuth;
   const path = options.path ?? ((operation: Operation) => operationPaths[operation]);
+  const streamUsage = options.streamUsage ?? true;
   // Headers depend only on the (frozen) provider config and whether the call streams: built once per config.
   const headerSets = new WeakMap<ProviderConfig, { json: Record<string, string>; stream: Record<string, string> }>();
   const headersFor = (provider: ProviderConfig, stream: boolean): Record<string, string> => {
@@ -82,7 +86,10 @@ export function createOpenAICompatibleAdapter(options: OpenAICompatibleOptions):
     streamFraming: 'sse',
     buildRequest(context): UpstreamRequest {
       const { provider, request } = context;
-      return { method: 'POST', path: path(request.operation, context), headers: headersFor(provider, request.stream), body: bodyWithModel(context) };
+      const body = bodyWithModel(context);
+      // Every stream is metered: the usage chunk a client did not ask for is dropped on the way back (see stream-usage.ts).
+      const metered = streamUsage && request.stream && request.operation === 'chat' ? askForStreamUsage(request, body, context.model) : body;
+      return { method: 'POST', path: path(request.operation, context), headers: headersFor(provider, request.stream), body: metered };
     },
     mapResponse: () => undefined,
     createStreamMapper: () => undefined,
