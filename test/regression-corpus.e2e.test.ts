@@ -212,17 +212,15 @@ test('defect 9 and slowloris: a body that never arrives gets a 408 soon after se
   assert.ok(waited < 4000, `answered after ${Math.round(waited)} ms with request_timeout 1 s`);
 });
 
-// Issue 15, defect 5: the Batches API's own limits on what a client sends. They come with the batch
-// branch (its batch-metadata.ts and the depth check on /v1/batches): remove `pendingBatchLimits` when it has merged.
-const pendingBatchLimits = { todo: 'issue 15 defect 5: the Batches API limits land with the batch branch' };
+// Issue 15, defect 5: the Batches API's own limits on what a client sends.
 
-test('defect 5: a deeply nested /v1/batches body gets a 400 nesting_too_deep', pendingBatchLimits, async () => {
+test('defect 5: a deeply nested /v1/batches body gets a 400 nesting_too_deep', async () => {
   const nested = Buffer.from(`{"input_file_id":"file-x","endpoint":"/v1/chat/completions","completion_window":"24h","metadata":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
   assertError(await answer(rawRequest('/v1/batches', [bearer()], nested)), 400, 'nesting_too_deep');
   await stillServing();
 });
 
-test("defect 5: batch metadata past OpenAI's limits (16 pairs, 64-character keys, 512-character values) gets a 400 naming metadata", pendingBatchLimits, async () => {
+test("defect 5: batch metadata past OpenAI's limits (16 pairs, 64-character keys, 512-character values) gets a 400 naming metadata", async () => {
   const client = new OpenAI({ baseURL: gateway.baseURL, apiKey: fullKey, maxRetries: 0 });
   const line = JSON.stringify({ custom_id: 'one', method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: 'x' }] } });
   const file = await client.files.create({ file: await toFile(Buffer.from(line), 'corpus.jsonl'), purpose: 'batch' });
