@@ -32,7 +32,8 @@ export class Accounting {
     this.pending.push({ request, key, record, id, latencyMs });
   }
 
-  private flush(): void {
+  /** Writes every request waiting to be accounted (setImmediate does it otherwise; a shutdown cannot wait). */
+  flush(): void {
     const batch = this.pending;
     this.pending = [];
     for (const entry of batch) this.write(entry);

@@ -283,6 +283,8 @@ export class Gateway {
   async close(): Promise<void> {
     this.health.stop();
     this.load.stop();
+    // Requests that just ended are accounted on the next turn: write their lines now, or an exit loses them.
+    this.accounting.flush();
     this.requestLog.flush();
     await Promise.all([...[...this.engine.providers.values()].map((provider) => provider.destroy()), this.engine.cache.close(), this.shared?.close()]);
     this.spend.close();
