@@ -1,7 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Admission as a client sees it: when a provider is saturated, critical
 // requests go first and the least urgent are shed with an honest 429; keys and
@@ -16,7 +17,7 @@ let gateway: RunningGateway;
 const appKey = 'app-key-without-limit';
 const tightKey = 'tight-key-with-limit';
 
-before(async () => {
+beforeAndAfter(async () => {
   slow = await startSim({ name: 'slow', latencyMs: 200 });
   metered = await startSim({ name: 'metered' });
   spare = await startSim({ name: 'spare' });
@@ -40,8 +41,7 @@ before(async () => {
       ],
     },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await Promise.all([slow.close(), metered.close(), spare.close()]);
 });

@@ -1,4 +1,4 @@
-import { after, before, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
@@ -7,6 +7,7 @@ import { answerChat, completion, sendOpenAIError } from './fakes/openai-wire.ts'
 import { sendJson, startFake, type FakeUpstream } from './fakes/fake-server.ts';
 import { dropTestSchemas, freshSchemaUrl, localPostgresUrl, needsLocalPostgres, queryTestDatabase, schemaOf } from './support/local-postgres.ts';
 import { startGateway, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // What the batch tests share: a provider whose answer depends on the prompt
@@ -111,10 +112,9 @@ export const postgresKind: StoreKind = {
 export function batchHarness() {
   let provider: Provider | undefined;
   const gateways: RunningGateway[] = [];
-  before(async () => {
+  beforeAndAfter(async () => {
     provider = await startProvider();
-  });
-  after(async () => {
+  }, async () => {
     for (const gateway of gateways) await gateway.close();
     await provider?.close();
     await dropTestSchemas();

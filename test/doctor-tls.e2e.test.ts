@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
@@ -8,40 +8,26 @@ import { parseConfigText } from '../src/config/load-config.ts';
 import { judgeExpiry } from '../src/cli/doctor-certificate.ts';
 import { checkGateway, type CheckResult } from '../src/cli/doctor-checks.ts';
 import { closedPort } from './support/closed-port.ts';
-import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { cli } from './support/serve-process.ts';
 import { tempDir } from './support/temp-dir.ts';
-import { createTestAuthority, needsOpenssl, opensslAvailable, type IssuedCertificate, type TestAuthority } from './support/test-certificates.ts';
+import { needsOpenssl, type IssuedCertificate } from './support/test-certificates.ts';
+import { tlsTestbed } from './support/tls-testbed.ts';
 
 // `switchyard doctor` on a gateway that serves HTTPS: it reaches the gateway
 // over TLS and judges the certificate it serves (or, when none runs, the one
 // in the file): weeks left is fine, under 14 days warns, expired fails.
 
 const directory = tempDir('switchyard-doctor-tls-');
-let upstream: Awaited<ReturnType<typeof startSim>>;
-let authority: TestAuthority;
-const gateways: RunningGateway[] = [];
-
-before(async () => {
-  if (!opensslAvailable()) return;
-  upstream = await startSim({ models: ['m1'] });
-  authority = createTestAuthority();
-});
-after(async () => {
-  for (const gateway of gateways) await gateway.close();
-  await upstream?.close();
-});
+const testbed = tlsTestbed();
 
 async function gatewayWith(identity: IssuedCertificate): Promise<number> {
-  const gateway = await startGateway({ server: { tls: { cert: identity.cert, key: identity.key } }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } } });
-  gateways.push(gateway);
-  return Number(new URL(gateway.origin).port);
+  return Number(new URL((await testbed.gatewayWith(identity)).origin).port);
 }
 
 function configFor(port: number, identity: IssuedCertificate): string {
   return `server: { port: ${port}, tls: { cert: "${identity.cert}", key: "${identity.key}" } }
 providers:
-  up: { type: openai, base_url: "${upstream.url}" }
+  up: { type: openai, base_url: "${testbed.upstream.url}" }
 routes:
   chat: { targets: [{ provider: up, model: m1 }] }
 `;
@@ -67,9 +53,9 @@ function doctorText(port: number, identity: IssuedCertificate): Promise<{ code: 
 
 test('doctor judges the gateway certificate: fine, near its end, expired, not yet loaded, and from the file when none runs', async (context) => {
   if (!needsOpenssl(context)) return;
-  const [fine, ending, expired, idle] = [authority.issue('fine', 60), authority.issue('ending', 5), authority.issue('expired', -1), authority.issue('idle', 30)];
-  const renewed = authority.issue('renewed', 90);
-  const stale = authority.issue('stale', 60);
+  const [fine, ending, expired, idle] = [testbed.authority.issue('fine', 60), testbed.authority.issue('ending', 5), testbed.authority.issue('expired', -1), testbed.authority.issue('idle', 30)];
+  const renewed = testbed.authority.issue('renewed', 90);
+  const stale = testbed.authority.issue('stale', 60);
   const [finePort, endingPort, expiredPort, stalePort, idlePort] = [await gatewayWith(fine), await gatewayWith(ending), await gatewayWith(expired), await gatewayWith(stale), await closedPort()];
   // The stale gateway's file is renewed on disk but never reloaded.
   copyFileSync(renewed.cert, stale.cert);
@@ -106,7 +92,7 @@ test('doctor judges the gateway certificate: fine, near its end, expired, not ye
 
 test('the verdict turns at 14 days left, at the end of validity and before its start', (context) => {
   if (!needsOpenssl(context)) return;
-  const certificate = new X509Certificate(readFileSync(authority.issue('dated', 30).cert));
+  const certificate = new X509Certificate(readFileSync(testbed.authority.issue('dated', 30).cert));
   const [from, to] = [Date.parse(certificate.validFrom), Date.parse(certificate.validTo)];
   const day = 86_400_000;
   const verdict = (now: number) => judgeExpiry(certificate, 'it', now).verdict;

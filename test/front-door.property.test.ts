@@ -1,8 +1,9 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { exchange, parseResponses, rawRequest } from './support/raw-http.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // The front door, for any input: whatever JSON value a client puts in
 // `model`, whatever bytes it puts in the headers the gateway reads
@@ -16,19 +17,21 @@ const limitedKey = 'sk-front-door-limited-0000';
 let upstream: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
-  upstream = await startSim({ models: ['m1', 'm2'], chunks: 2 });
-  gateway = await startGateway({
-    server: { body_limit: '2mb' },
-    providers: { up: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] }, other: { targets: [{ provider: 'up', model: 'm2' }] } },
-    auth: { keys: [{ name: 'full', key: fullKey }, { name: 'limited', key: limitedKey, routes: ['chat'] }] },
-  });
-});
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1', 'm2'], chunks: 2 });
+    gateway = await startGateway({
+      server: { body_limit: '2mb' },
+      providers: { up: { type: 'openai', base_url: upstream.url } },
+      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] }, other: { targets: [{ provider: 'up', model: 'm2' }] } },
+      auth: { keys: [{ name: 'full', key: fullKey }, { name: 'limited', key: limitedKey, routes: ['chat'] }] },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await upstream.close();
+  },
+);
 
 const CR = 0x0d;
 const LF = 0x0a;

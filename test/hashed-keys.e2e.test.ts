@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { buildConfig, ConfigError } from '../src/config/load-config.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Gateway keys stored as SHA-256 digests (`auth.keys[].key_sha256`), made
 // with `switchyard hash-key`: the operator pipes a key in, writes the digest
@@ -31,21 +32,23 @@ let upstream: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 let digest: string;
 
-before(async () => {
-  upstream = await startSim({ models: ['m1'] });
-  const hashed = await hashKey(`${hashedKey}\n`);
-  assert.equal(hashed.code, 0, hashed.stderr);
-  digest = hashed.stdout.trim();
-  gateway = await startGateway({
-    providers: { up: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
-    auth: { keys: [{ name: 'hashed', key_sha256: digest.toUpperCase() }, { name: 'plain', key: plainKey }] },
-  });
-});
-after(async () => {
-  await gateway.close();
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'] });
+    const hashed = await hashKey(`${hashedKey}\n`);
+    assert.equal(hashed.code, 0, hashed.stderr);
+    digest = hashed.stdout.trim();
+    gateway = await startGateway({
+      providers: { up: { type: 'openai', base_url: upstream.url } },
+      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
+      auth: { keys: [{ name: 'hashed', key_sha256: digest.toUpperCase() }, { name: 'plain', key: plainKey }] },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await upstream.close();
+  },
+);
 
 const client = (apiKey: string) => new OpenAI({ baseURL: gateway.baseURL, apiKey, maxRetries: 0 });
 const ask = (apiKey: string) => client(apiKey).chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] });

@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closedPort } from './support/closed-port.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // An operator asks "what is wrong?" while four providers are in trouble for
@@ -31,7 +32,7 @@ let gateway: RunningGateway;
 const quiet = { health_check: { enabled: false } };
 const hello = { messages: [{ role: 'user' as const, content: 'hello' }] };
 
-before(async () => {
+beforeAndAfter(async () => {
   busy = await startSim({ name: 'busy', busyRate: 1 });
   keyed = await startSim({ name: 'keyed', apiKey: 'sk-the-right-key-1111' });
   backup = await startSim({ name: 'backup' });
@@ -53,8 +54,7 @@ before(async () => {
       assert.equal(response.headers.get('x-switchyard-provider'), 'backup', 'clients are still answered');
     }
   }
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await Promise.all([busy.close(), keyed.close(), backup.close()]);
 });

@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import OpenAI, { toFile } from 'openai';
 import { startFake, sendJson, type FakeUpstream } from './fakes/fake-server.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { exchange, parseResponses, rawRequest, type RawResponse } from './support/raw-http.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Every request issue 15 reports a client sending, replayed as bytes on a
 // real socket against a live gateway: each gets exactly one answer with the
@@ -21,31 +22,33 @@ let recorder: FakeUpstream<never>;
 let gateway: RunningGateway;
 let slow: RunningGateway;
 
-before(async () => {
-  upstream = await startSim({ models: ['m1', 'm2'], chunks: 2 });
-  // Keeps each request's bytes as they came, to see what the gateway forwarded.
-  recorder = await startFake<never>(({ response }) => sendJson(response, 200, { id: 'chatcmpl-rec', object: 'chat.completion', created: 0, model: 'r1', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
-  gateway = await startGateway({
-    providers: { up: { type: 'openai', base_url: upstream.url }, recorder: { type: 'openai', base_url: `${recorder.url}/v1`, health_check: { enabled: false } } },
-    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] }, other: { targets: [{ provider: 'up', model: 'm2' }] }, recorded: { targets: [{ provider: 'recorder', model: 'r1' }] } },
-    auth: {
-      keys: [
-        { name: 'full', key: fullKey },
-        { name: 'limited', key: limitedKey, routes: ['chat'] },
-        { name: 'tight', key: tightKey, rate_limit: { requests_per_second: 2, burst: 2 } },
-        { name: 'trickle', key: trickleKey, rate_limit: { requests_per_second: 0.01, burst: 2 } },
-      ],
-    },
-    batches: { store: ':memory:' },
-  });
-  slow = await startGateway({ server: { request_timeout: '1s' }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } } });
-});
-after(async () => {
-  await gateway.close();
-  await slow.close();
-  await recorder.close();
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1', 'm2'], chunks: 2 });
+    // Keeps each request's bytes as they came, to see what the gateway forwarded.
+    recorder = await startFake<never>(({ response }) => sendJson(response, 200, { id: 'chatcmpl-rec', object: 'chat.completion', created: 0, model: 'r1', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+    gateway = await startGateway({
+      providers: { up: { type: 'openai', base_url: upstream.url }, recorder: { type: 'openai', base_url: `${recorder.url}/v1`, health_check: { enabled: false } } },
+      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] }, other: { targets: [{ provider: 'up', model: 'm2' }] }, recorded: { targets: [{ provider: 'recorder', model: 'r1' }] } },
+      auth: {
+        keys: [
+          { name: 'full', key: fullKey },
+          { name: 'limited', key: limitedKey, routes: ['chat'] },
+          { name: 'tight', key: tightKey, rate_limit: { requests_per_second: 2, burst: 2 } },
+          { name: 'trickle', key: trickleKey, rate_limit: { requests_per_second: 0.01, burst: 2 } },
+        ],
+      },
+      batches: { store: ':memory:' },
+    });
+    slow = await startGateway({ server: { request_timeout: '1s' }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } } });
+  },
+  async () => {
+    await gateway.close();
+    await slow.close();
+    await recorder.close();
+    await upstream.close();
+  },
+);
 
 const chatBody = (fields: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], ...fields }));
 const bearer = (key = fullKey): [string, string] => ['authorization', `Bearer ${key}`];

@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { closedPort } from './support/closed-port.ts';
 import { startFreezableProxy } from './support/freezable-proxy.ts';
 import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 // Replicas that share `state.redis` enforce one key rate limit between them,
@@ -15,10 +16,9 @@ let upstream: Awaited<ReturnType<typeof startSim>>;
 const running: RunningGateway[] = [];
 const key = 'sk-limited-team-0000000000';
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
-});
-after(async () => {
+}, async () => {
   for (const gateway of running) await gateway.close();
   await upstream.close();
 });
@@ -169,10 +169,17 @@ test('replicas on state.redis split a provider\'s rate_limit between them, and c
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers.get('retry-after')) >= 1);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'rate_limited');
-    // b leaves: a counts itself alone again and gets the whole limit back.
+    // Half the rate each: a's next token is 20 s away.
+    const halfRate = await call(a);
+    assert.equal(halfRate.status, 429);
+    assert.ok(Number(halfRate.headers.get('retry-after')) > 10, `retry-after ${halfRate.headers.get('retry-after')} s on half the rate`);
+    // b leaves: a counts itself alone again and gets the whole limit back, so its next token is 10 s away at most.
     await b.close();
     running.splice(running.indexOf(b), 1);
     await eventually('a counts one replica after b left', async () => (await replicasSeenBy(a)) === 1);
+    const wholeRate = await call(a);
+    assert.equal(wholeRate.status, 429, 'no token came back yet');
+    assert.ok(Number(wholeRate.headers.get('retry-after')) <= 10, `retry-after ${wholeRate.headers.get('retry-after')} s on the whole rate`);
   } finally {
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);

@@ -1,34 +1,24 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
-import { startSim } from './support/gateway-harness.ts';
 import { serve } from './support/serve-process.ts';
 import { tempDir } from './support/temp-dir.ts';
-import { createTestAuthority, needsOpenssl, opensslAvailable, type TestAuthority } from './support/test-certificates.ts';
+import { needsOpenssl } from './support/test-certificates.ts';
+import { tlsTestbed } from './support/tls-testbed.ts';
 
 // Certificate rotation as an operator (or cert-manager) does it: the files
 // under server.tls are replaced, in place with a SIGHUP, or by rename with no
 // signal at all, and the running gateway serves the new certificate on new
 // connections without closing its port or the connections already open.
 
-let upstream: Awaited<ReturnType<typeof startSim>>;
-let authority: TestAuthority;
-
-before(async () => {
-  if (!opensslAvailable()) return;
-  upstream = await startSim({ models: ['m1'] });
-  authority = createTestAuthority();
-});
-after(async () => {
-  await upstream?.close();
-});
+const testbed = tlsTestbed();
 
 function open(origin: string): Promise<TLSSocket> {
   const { port } = new URL(origin);
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: Number(port), servername: 'localhost', ca: authority.caPem }, () => resolve(socket));
+    const socket = connect({ host: '127.0.0.1', port: Number(port), servername: 'localhost', ca: testbed.authority.caPem }, () => resolve(socket));
     socket.once('error', reject);
   });
 }
@@ -54,13 +44,13 @@ test('a replaced certificate is served after SIGHUP and after a change on disk; 
   const directory = tempDir('switchyard-tls-reload-');
   const cert = join(directory, 'gateway.crt');
   const key = join(directory, 'gateway.key');
-  const [first, second, third] = [authority.issue('first'), authority.issue('second'), authority.issue('third')];
+  const [first, second, third] = [testbed.authority.issue('first'), testbed.authority.issue('second'), testbed.authority.issue('third')];
   copyFileSync(first.cert, cert);
   copyFileSync(first.key, key);
   const file = join(directory, 'switchyard.yaml');
   writeFileSync(file, `server: { port: 0, log_level: info, tls: { cert: "${cert}", key: "${key}" } }
 providers:
-  up: { type: openai, base_url: "${upstream.url}" }
+  up: { type: openai, base_url: "${testbed.upstream.url}" }
 routes:
   chat: { targets: [{ provider: up, model: m1 }] }
 `);

@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
@@ -12,6 +12,7 @@ import { createServer } from '../src/server/create-server.ts';
 import { TlsIdentityError } from '../src/server/tls-identity.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { createTestAuthority, opensslAvailable, needsOpenssl, type TestAuthority } from './support/test-certificates.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // `server.tls`: HTTPS on the gateway's own port, TLS 1.3 unless min_version
 // says otherwise. An application trusts the operator's CA (here one made at
@@ -25,21 +26,23 @@ let trusting: Agent;
 
 const routes = { chat: { targets: [{ provider: 'up', model: 'm1' }] } };
 
-before(async () => {
-  if (!opensslAvailable()) return;
-  upstream = await startSim({ models: ['m1'] });
-  authority = createTestAuthority();
-  const identity = authority.issue('gateway');
-  strict = await startGateway({ server: { tls: { cert: identity.cert, key: identity.key } }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes });
-  lenient = await startGateway({ server: { tls: { cert: identity.cert, key: identity.key, min_version: 'TLSv1.2' } }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes });
-  trusting = new Agent({ connect: { ca: authority.caPem } });
-});
-after(async () => {
-  await strict?.close();
-  await lenient?.close();
-  await trusting?.close();
-  await upstream?.close();
-});
+beforeAndAfter(
+  async () => {
+    if (!opensslAvailable()) return;
+    upstream = await startSim({ models: ['m1'] });
+    authority = createTestAuthority();
+    const identity = authority.issue('gateway');
+    strict = await startGateway({ server: { tls: { cert: identity.cert, key: identity.key } }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes });
+    lenient = await startGateway({ server: { tls: { cert: identity.cert, key: identity.key, min_version: 'TLSv1.2' } }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes });
+    trusting = new Agent({ connect: { ca: authority.caPem } });
+  },
+  async () => {
+    await strict?.close();
+    await lenient?.close();
+    await trusting?.close();
+    await upstream?.close();
+  },
+);
 
 /** The OpenAI SDK trusting the test CA: its `fetch` option, over an undici Agent whose connections carry the CA. */
 function sdkTrustingCa(baseURL: string): OpenAI {

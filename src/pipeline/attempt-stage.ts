@@ -4,7 +4,7 @@ import type { Cancellation } from '../resilience/cancellation.ts';
 import { AttemptGuard, isRefusal, type AttemptKind, type GuardContext } from './attempt-guard.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import type { Engine } from './engine.ts';
-import { hedgedAttempt } from './hedged-attempt.ts';
+import { hedgeAfter, hedgedAttempt } from './hedged-attempt.ts';
 import type { Next, RequestContext } from './request-context.ts';
 import { sleep } from './sleep.ts';
 import { runAttempt, type AttemptResult } from './upstream-attempt.ts';
@@ -152,10 +152,7 @@ function overBudget(engine: Engine, route: Route): boolean {
 /** `hedge.after`, or for `adaptive` the target's recent p95 time to first token (no hedge until it is known). */
 function hedgeDelay(engine: Engine, route: Route, target: Target): number | undefined {
   const after = route.config.hedge?.after;
-  if (after === undefined) return undefined;
-  if (after !== 'adaptive') return after;
-  const p95 = engine.status.target(target).latency.p95();
-  return p95 === undefined ? undefined : Math.max(50, p95);
+  return after === undefined ? undefined : hedgeAfter(after, () => engine.status.target(target).latency.p95());
 }
 
 interface Exhaustion {
