@@ -3,17 +3,16 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import OpenAI, { toFile } from 'openai';
 import { tourProgram } from '../src/cli/demo.ts';
 import { eventually } from './support/eventually.ts';
 import { startSim } from './support/gateway-harness.ts';
+import { cli, serve } from './support/serve-process.ts';
 import { beforeAndAfter } from './support/hooks.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // The `switchyard` command as an operator runs it: check, serve, reload, drain.
 
-const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
 const directory = tempDir('switchyard-cli-');
 let upstream: Awaited<ReturnType<typeof startSim>>;
 
@@ -29,9 +28,6 @@ function olderNode(): string | undefined {
   return [...found, '/usr/bin/node'].find((candidate) => Number(spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.split('.')[0]) < 24);
 }
 const older = olderNode();
-
-/** The environment a fresh machine has: no provider keys, no config named. */
-const noProviderKeys = Object.fromEntries(['DEEPSEEK_API_KEY', 'OPENAI_API_KEY', 'SILICONFLOW_API_KEY', 'TOGETHER_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY', 'ANTHROPIC_API_KEY', 'SWITCHYARD_CONFIG'].map((name) => [name, '']));
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -51,31 +47,6 @@ providers:
 routes:
   ${routeName}: { targets: [{ provider: up, model: m1 }] }
 `;
-}
-
-/** Starts `serve` (with `--config file`, or `args` as given), resolving with the address once the gateway logs that it listens. */
-function serve(
-  file: string | { args: string[]; cwd: string },
-): Promise<{ child: ChildProcess; origin: string; lines: Record<string, unknown>[]; stderr: () => string; next: (message: string) => Promise<Record<string, unknown>> }> {
-  const child =
-    typeof file === 'string'
-      ? spawn(process.execPath, [cli, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(process.execPath, [cli, 'serve', ...file.args], { cwd: file.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...noProviderKeys } });
-  const lines: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const waiters: { message: string; resolve: (line: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: child.stdout! }).on('line', (text) => {
-    const line = JSON.parse(text) as Record<string, unknown>;
-    lines.push(line);
-    for (const waiter of waiters.filter((candidate) => candidate.message === line.msg)) {
-      waiters.splice(waiters.indexOf(waiter), 1);
-      waiter.resolve(line);
-    }
-  });
-  const next = (message: string) => new Promise<Record<string, unknown>>((resolve) => waiters.push({ message, resolve }));
-  const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`switchyard serve exited with ${code} before listening`))));
-  return Promise.race([next('switchyard listening'), exited]).then((line) => ({ child, origin: line.address as string, lines, stderr: () => stderr, next }));
 }
 
 /** Starts a stream, sends SIGTERM once its first bytes came, and reads the rest: what the client saw, and the exit code. */

@@ -45,7 +45,10 @@ test('with auth.keys, a missing or wrong key is a 401 and the provider never hea
   const before = completions();
   const missing = await ask(undefined, 'chat');
   assert.equal(missing.status, 401);
-  assert.equal(((await missing.json()) as { error: { type: string } }).error.type, 'authentication_error');
+  // As OpenAI answers a bad key: type invalid_request_error, code invalid_api_key.
+  const error = ((await missing.json()) as { error: { type: string; code: string } }).error;
+  assert.equal(error.type, 'invalid_request_error');
+  assert.equal(error.code, 'invalid_api_key');
   assert.equal((await ask('web-app-key-12X', 'chat')).status, 401);
   assert.equal((await fetch(`${gateway.baseURL}/models`)).status, 401);
   assert.equal(completions(), before);

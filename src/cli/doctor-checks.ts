@@ -2,9 +2,11 @@ import { lookup } from 'node:dns/promises';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { Redis } from 'ioredis';
+import { Agent, fetch, type Dispatcher } from 'undici';
 import type { Config, ProviderConfig } from '../config/schema.ts';
 import { systemClock } from '../resilience/clock.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
+import { checkGatewayCertificate } from './doctor-certificate.ts';
 import { checkModelList, versionHint, type TargetModel } from './model-list-check.ts';
 
 // The checks behind `switchyard doctor`, in the order a person would
@@ -13,7 +15,8 @@ import { checkModelList, versionHint, type TargetModel } from './model-list-chec
 // accepted. Each says what it found in plain words; a check whose
 // prerequisite failed is skipped rather than failing again for the same cause.
 
-export type Verdict = 'ok' | 'fail' | 'skip';
+/** `warn`: works today, needs doing soon (a certificate near its end); does not fail the run. */
+export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface CheckResult {
   check: string;
@@ -210,9 +213,12 @@ export function cacheFigures(metrics: string): { lookups: number; memoryHits: nu
 }
 
 /** Where a listener on `host` is reached from this machine. */
-function localOrigin(host: string, port: number): string {
-  const listening = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${listening.includes(':') ? `[${listening}]` : listening}:${port}`;
+/** Where a listener on `host` is reached from this machine. */
+const loopbackFor = (host: string) => (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+
+function localOrigin(host: string, port: number, scheme: 'http' | 'https' = 'http'): string {
+  const listening = loopbackFor(host);
+  return `${scheme}://${listening.includes(':') ? `[${listening}]` : listening}:${port}`;
 }
 
 const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
@@ -227,11 +233,11 @@ interface IncidentView {
 }
 
 /** The running gateway's own incident summaries (GET /admin/incidents): a failure per ongoing one, the rest as history. */
-async function incidentResults(origin: string, adminKey: string | undefined, timeoutMs: number): Promise<CheckResult[]> {
+async function incidentResults(origin: string, adminKey: string | undefined, timeoutMs: number, dispatcher: Dispatcher | undefined): Promise<CheckResult[]> {
   let incidents: IncidentView[];
   try {
-    const answer = await fetch(`${origin}/admin/incidents`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
-    if (answer.status === 401 || answer.status === 403) return [{ check: 'incidents', verdict: 'skip', detail: `not checked: /admin/incidents needs a key with admin: true, and the config has none (answered ${answer.status})` }];
+    const answer = await fetch(`${origin}/admin/incidents`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs), dispatcher });
+    if (answer.status === 401 || answer.status === 403) return [{ check: 'incidents', verdict: 'skip', detail: `not checked: /admin/incidents needs a key with admin: true, and the config has none as \`key\` (answered ${answer.status})` }];
     incidents = ((await answer.json()) as { incidents?: IncidentView[] }).incidents ?? [];
   } catch (error) {
     return [{ check: 'incidents', verdict: 'skip', detail: `/admin/incidents could not be read: ${(error as Error).message}` }];
@@ -249,18 +255,33 @@ async function incidentResults(origin: string, adminKey: string | undefined, tim
  * route has a target it can serve), and how often does its response cache answer.
  * Not running is not a failure: doctor is often run before the gateway is.
  */
-export async function checkGateway(config: Config, timeoutMs: number): Promise<SubjectReport> {
-  const origin = localOrigin(config.server.host, config.server.port);
+export async function checkGateway(config: Config, timeoutMs: number, plainAdminKey?: string): Promise<SubjectReport> {
+  const adminKey = config.server.admin ? undefined : plainAdminKey;
+  // Over TLS its certificate names the gateway's public name, not the loopback address: the certificate check judges it.
+  const dispatcher = config.server.tls ? new Agent({ connect: { rejectUnauthorized: false } }) : undefined;
+  try {
+    return await checkRunningGateway(config, timeoutMs, adminKey, dispatcher);
+  } finally {
+    await dispatcher?.close();
+  }
+}
+
+async function checkRunningGateway(config: Config, timeoutMs: number, adminKey: string | undefined, dispatcher: Dispatcher | undefined): Promise<SubjectReport> {
+  const tls = config.server.tls;
+  const listening = loopbackFor(config.server.host);
+  const origin = localOrigin(config.server.host, config.server.port, tls ? 'https' : 'http');
   const report: SubjectReport = { kind: 'gateway', name: 'switchyard', target: origin, results: [] };
   const start = performance.now();
   let readiness: { status: number; routes: Record<string, { available: number }> };
   try {
-    const answer = await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(timeoutMs) });
+    const answer = await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(timeoutMs), dispatcher });
     readiness = { status: answer.status, routes: ((await answer.json()) as { routes?: Record<string, { available: number }> }).routes ?? {} };
   } catch {
     report.results.push({ check: 'running', verdict: 'skip', detail: `no Switchyard answers at ${origin}: start it (switchyard serve) to check its readiness and cache hit rate` });
+    if (tls) report.results.push(await checkGatewayCertificate(tls, listening, config.server.port, false, timeoutMs));
     return report;
   }
+  if (tls) report.results.push(await checkGatewayCertificate(tls, listening, config.server.port, true, timeoutMs));
   const unserved = Object.entries(readiness.routes).filter(([, route]) => route.available === 0).map(([name]) => name);
   report.results.push(
     readiness.status === 200
@@ -269,19 +290,18 @@ export async function checkGateway(config: Config, timeoutMs: number): Promise<S
   );
   // /metrics and /admin/incidents are on the admin plane: its own listener with server.admin, else the gateway's port with an admin key when auth.keys is set.
   const admin = config.server.admin;
-  const adminKey = admin ? undefined : config.auth?.keys.find((key) => key.admin && key.key)?.key;
   const adminOrigin = admin ? localOrigin(admin.host, admin.port) : origin;
-  report.results.push(...(await incidentResults(adminOrigin, adminKey, timeoutMs)));
+  report.results.push(...(await incidentResults(adminOrigin, adminKey, timeoutMs, admin ? undefined : dispatcher)));
   if (!Object.values(config.routes).some((route) => route.cache)) {
     report.results.push({ check: 'cache', verdict: 'skip', detail: 'no route has a cache' });
     return report;
   }
   if (config.auth && !admin && !adminKey) {
-    report.results.push({ check: 'cache', verdict: 'skip', detail: "not checked: the gateway's /metrics needs a key with admin: true, and the config has none" });
+    report.results.push({ check: 'cache', verdict: 'skip', detail: "not checked: the gateway's /metrics needs a key with admin: true, and the config has none as `key` (a key_sha256 cannot be sent)" });
     return report;
   }
   try {
-    const answer = await fetch(`${adminOrigin}/metrics`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    const answer = await fetch(`${adminOrigin}/metrics`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs), dispatcher: admin ? undefined : dispatcher });
     if (!answer.ok) throw new Error(`it answered ${answer.status}`);
     const figures = cacheFigures(await answer.text());
     const hits = figures.memoryHits + figures.redisHits;

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/load-config.ts';
+import { ConfigError, plainAdminKey } from '../config/load-config.ts';
 import { checkGateway, checkProvider, checkRedis, type SubjectReport, type Verdict } from './doctor-checks.ts';
 import { resolveConfigSource } from './config-source.ts';
 
@@ -15,7 +15,7 @@ export interface DoctorOptions {
   timeoutMs: number;
 }
 
-const marks: Record<Verdict, string> = { ok: 'ok  ', fail: 'FAIL', skip: '--  ' };
+const marks: Record<Verdict, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: '--  ' };
 
 function render(reports: readonly SubjectReport[], source: string): string {
   const lines = [`switchyard doctor: ${source}`, ''];
@@ -24,8 +24,13 @@ function render(reports: readonly SubjectReport[], source: string): string {
     for (const result of report.results) lines.push(`  ${marks[result.verdict]}  ${result.check.padEnd(9)} ${result.detail}`);
     lines.push('');
   }
-  const failed = reports.flatMap((report) => report.results.filter((result) => result.verdict === 'fail').map((result) => `${report.name} ${result.check}`));
-  lines.push(failed.length === 0 ? 'No problems found.' : `${failed.length} problem${failed.length === 1 ? '' : 's'}: ${failed.join(', ')}.`);
+  const named = (verdict: Verdict) => reports.flatMap((report) => report.results.filter((result) => result.verdict === verdict).map((result) => `${report.name} ${result.check}`));
+  const [failed, warned] = [named('fail'), named('warn')];
+  const summary = [
+    failed.length > 0 ? `${failed.length} problem${failed.length === 1 ? '' : 's'}: ${failed.join(', ')}.` : '',
+    warned.length > 0 ? `${warned.length} warning${warned.length === 1 ? '' : 's'}: ${warned.join(', ')}.` : '',
+  ].filter(Boolean);
+  lines.push(summary.length === 0 ? 'No problems found.' : summary.join(' '));
   return `${lines.join('\n')}\n`;
 }
 
@@ -48,7 +53,7 @@ export async function doctorCommand(options: DoctorOptions): Promise<number> {
   const checks: Promise<SubjectReport>[] = Object.entries(config.providers).map(([name, provider]) => checkProvider(name, provider, options.timeoutMs, targets(name)));
   if (config.cache.redis) checks.push(checkRedis('cache', config.cache.redis.url, options.timeoutMs));
   if (config.state.redis) checks.push(checkRedis('state', config.state.redis.url, options.timeoutMs));
-  checks.push(checkGateway(config, options.timeoutMs));
+  checks.push(checkGateway(config, options.timeoutMs, source.kind === 'file' ? await plainAdminKey(source.file) : undefined));
   const reports = await Promise.all(checks);
   const failed = reports.some((report) => report.results.some((result) => result.verdict === 'fail'));
   const providers = Object.keys(config.providers).length;

@@ -1,3 +1,4 @@
+import type { Server } from 'node:https';
 import { configSecrets } from '../config/config-secrets.ts';
 import { ConfigError, loadConfigFile } from '../config/load-config.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
@@ -9,12 +10,13 @@ import { Gateway } from '../pipeline/gateway.ts';
 import type { AddressInfo } from 'node:net';
 import { adminListener } from '../server/admin-plane.ts';
 import { createServer } from '../server/create-server.ts';
+import { CertificateReloader } from './certificate-reloader.ts';
 import { watchConfigFile } from './config-watcher.ts';
 import { resolveConfigSource } from './config-source.ts';
 import { demoBanner, startDemo } from './demo.ts';
 
 // `switchyard serve`: resolve the config, start the gateway, reload on SIGHUP
-// or a changed file, drain on SIGTERM.
+// or a changed file (the config, and server.tls's certificate), drain on SIGTERM.
 
 export interface ServeFlags {
   config?: string;
@@ -53,7 +55,9 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   if (admin) logger.info({ address: `http://${admin.family === 'IPv6' ? `[${admin.address}]` : admin.address}:${admin.port}` }, 'admin plane listening: /metrics, /admin/status, /dashboard');
   if (demo) process.stderr.write(demoBanner(address));
 
-  if (source.kind === 'file') watchForReload(source.file, gateway, logger, flags);
+  const certificates = config.server.tls ? new CertificateReloader(app.server as unknown as Server, config.server.tls, logger) : undefined;
+  if (certificates) process.on('SIGHUP', () => certificates.reload('SIGHUP'));
+  if (source.kind === 'file') watchForReload(source.file, gateway, logger, flags, certificates);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -90,13 +94,15 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: ServeFlags): void {
+function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: ServeFlags, certificates: CertificateReloader | undefined): void {
   const reload = async (reason: string) => {
     try {
       const next = withListenOverrides(await loadConfigFile(file), flags);
       const waiting = restartOnlyChanges(gateway.config, next);
       if (waiting.length > 0) logger.warn({ keys: waiting }, `${waiting.join(', ')} changed: these take effect on restart only; the rest is applied now`);
       gateway.reload(next);
+      // The certificate files may have moved: read and watched where the new config says.
+      if (next.server.tls) certificates?.retarget(next.server.tls);
       // The log level is the process's: it follows the config at once.
       logger.level = next.server.log_level;
       gateway.metrics.countConfigReload('success');

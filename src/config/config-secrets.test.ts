@@ -14,14 +14,18 @@ test('every credential of a config is found, whatever the provider type calls it
       routes: { chat: { targets: [{ provider: 'openai', model: 'm' }] } },
       state: { redis: { url: 'redis://:redis-password-789@127.0.0.1:6379' } },
       auth: { keys: [{ name: 'app', key: 'gateway-client-key-000' }] },
+      server: { tls: { cert: '/etc/switchyard/tls.crt', key: '/etc/switchyard/tls.key' } },
     },
     'test',
   );
   const secrets = configSecrets(config);
-  for (const secret of ['sk-openai-1234567890', 'custom-header-secret', 'aws-secret-value-123', 'aws-session-token-456', 'redis-password-789', 'gateway-client-key-000']) {
+  for (const secret of ['sk-openai-1234567890', 'custom-header-secret', 'aws-secret-value-123', 'aws-session-token-456', 'redis-password-789']) {
     assert.ok(secrets.includes(secret), secret);
   }
   assert.ok(!secrets.includes('app'));
+  // Gateway keys are kept as their SHA-256 only (never sent upstream, so never echoed back), and server.tls holds paths.
+  assert.ok(!JSON.stringify(config).includes('gateway-client-key-000'));
+  assert.ok(!secrets.some((secret) => secret.startsWith('/etc/switchyard/')));
 });
 
 test('a redactor takes out learned secrets and key-shaped text, and leaves short placeholders alone', () => {

@@ -27,7 +27,11 @@ function walk(value: unknown, key: string, inHeaders: boolean, found: string[]):
     return;
   }
   if (value !== null && typeof value === 'object') {
-    for (const [name, inner] of Object.entries(value)) walk(inner, name, inHeaders || name === 'headers', found);
+    for (const [name, inner] of Object.entries(value)) {
+      // server.tls names files (its `key` is a path, not a key): redacting the path would hide which file a log line means.
+      if (name === 'tls') continue;
+      walk(inner, name, inHeaders || name === 'headers', found);
+    }
   }
 }
 

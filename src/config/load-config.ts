@@ -61,24 +61,39 @@ export function buildConfig(document: unknown, source: string, environment: Reco
   return deepFreeze(result.data);
 }
 
-export function parseConfigText(text: string, source: string, environment?: Record<string, string | undefined>): Config {
-  let document: unknown;
+function parseDocument(text: string, source: string): unknown {
   try {
-    document = parseYaml(text, { prettyErrors: true, maxAliasCount: 100 });
+    return parseYaml(text, { prettyErrors: true, maxAliasCount: 100 });
   } catch (error) {
     // The position only: the parser's snippet of the file can hold an inline key, and this text reaches logs.
     const where = (error as Error).message.split('\n')[0]!.replace(/:$/, '');
     throw new ConfigError(source, [`not valid YAML or JSON: ${where}`]);
   }
-  return buildConfig(document, source, environment);
 }
 
-export async function loadConfigFile(file: string, environment?: Record<string, string | undefined>): Promise<Config> {
-  let text: string;
+export function parseConfigText(text: string, source: string, environment?: Record<string, string | undefined>): Config {
+  return buildConfig(parseDocument(text, source), source, environment);
+}
+
+async function readConfigText(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
     throw new ConfigError(file, [`cannot read the file: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`]);
   }
-  return parseConfigText(text, file, environment);
+}
+
+export async function loadConfigFile(file: string, environment?: Record<string, string | undefined>): Promise<Config> {
+  return parseConfigText(await readConfigText(file), file, environment);
+}
+
+/**
+ * The first `auth.keys[].key` with `admin: true`, as the file gives it: for `doctor`, which sends it to
+ * read the gateway's /metrics. The loaded Config keeps only keys' digests, so it cannot say.
+ */
+export async function plainAdminKey(file: string, environment: Record<string, string | undefined> = process.env): Promise<string | undefined> {
+  const document = substituteEnvironment(parseDocument(await readConfigText(file), file) ?? {}, environment, []) as { auth?: { keys?: unknown } } | null;
+  const keys = Array.isArray(document?.auth?.keys) ? (document.auth.keys as { key?: unknown; admin?: unknown }[]) : [];
+  const admin = keys.find((entry) => entry !== null && typeof entry === 'object' && entry.admin === true && typeof entry.key === 'string');
+  return admin?.key as string | undefined;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { keyDigest, sha256HexPattern } from './key-digest.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 // The config file's shape. Every type of the gateway's config comes from here
@@ -197,6 +198,27 @@ const routeSchema = z.strictObject({
   stream_resume: z.boolean().default(false),
 });
 
+// A gateway key is given as `key` or as `key_sha256`; after load only the digest is kept.
+function exactlyOneKey(entry: { key?: string; key_sha256?: string }, context: z.RefinementCtx): void {
+  if ((entry.key === undefined) === (entry.key_sha256 === undefined)) {
+    context.addIssue({ code: 'custom', path: [entry.key === undefined ? 'key' : 'key_sha256'], message: 'give exactly one of key and key_sha256' });
+  }
+}
+
+function keepDigestOnly<Entry extends { key?: string; key_sha256?: string }>({ key, key_sha256, ...entry }: Entry) {
+  return { ...entry, key_sha256: key_sha256?.toLowerCase() ?? keyDigest(key ?? '') };
+}
+
+// Two entries with one key would make the caller's identity (its routes, limits, files) depend on their order.
+function distinctKeys(entries: readonly { key_sha256: string }[], context: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    const first = seen.get(entry.key_sha256);
+    if (first === undefined) seen.set(entry.key_sha256, index);
+    else context.addIssue({ code: 'custom', path: [index], message: `the same key as auth.keys[${first}]; each key must be different` });
+  });
+}
+
 const redisSchema = z.strictObject({ url: z.string(), prefix: z.string().default('switchyard:') });
 
 export const configSchema = z.strictObject({
@@ -210,6 +232,8 @@ export const configSchema = z.strictObject({
         keep_alive_timeout: duration.default(72_000),
         drain_timeout: duration.default(30_000),
         log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        // HTTPS on the same port: PEM files, read at start and again on SIGHUP or when they change.
+        tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3') }).optional(),
         // The admin plane (/admin, /metrics, /dashboard) on a listener of its own, which then needs no key.
         admin: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
       })
@@ -238,15 +262,21 @@ export const configSchema = z.strictObject({
     responses: z.strictObject({ max_size: size.default(64 * 1024 * 1024), ttl: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(3_600_000) }).prefault({}),
     auth: z
       .strictObject({
-        keys: z.array(
-          z.strictObject({
-            name: z.string().min(1),
-            key: z.string().min(8, 'a key must be at least 8 characters'),
-            routes: z.array(z.string()).optional(),
-            rate_limit: rateLimitSchema.optional(),
-            admin: z.boolean().default(false), // may use /admin, /metrics and /dashboard
-          }),
-        ),
+        keys: z
+          .array(
+            z
+              .strictObject({
+                name: z.string().min(1),
+                key: z.string().min(8, 'a key must be at least 8 characters').optional(),
+                key_sha256: z.string().regex(sha256HexPattern, 'must be 64 hex digits, as `switchyard hash-key` prints').optional(),
+                routes: z.array(z.string()).optional(),
+                rate_limit: rateLimitSchema.optional(),
+                admin: z.boolean().default(false), // may use /admin, /metrics and /dashboard
+              })
+              .superRefine(exactlyOneKey)
+              .transform(keepDigestOnly),
+          )
+          .superRefine(distinctKeys),
       })
       .optional(),
   });

@@ -36,7 +36,7 @@ const rows = {
   forbidden_key: { status: 400, type: 'invalid_request_error', action: 'return', description: 'The body uses a reserved key such as __proto__.' },
   nesting_too_deep: { status: 400, type: 'invalid_request_error', action: 'return', description: 'The body nests JSON deeper than allowed.' },
   invalid_header: { status: 400, type: 'invalid_request_error', action: 'return', description: 'A switchyard request header has a bad value.' },
-  invalid_api_key: { status: 401, type: 'authentication_error', action: 'return', description: 'The gateway API key is missing or wrong, or may not use this route (403).' },
+  invalid_api_key: { status: 401, type: 'invalid_request_error', action: 'return', description: 'The gateway API key is missing or wrong, or may not use this route (403); the type and code OpenAI answers a bad key with.' },
   route_not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'No route or target model has this name.' },
   not_found: { status: 404, type: 'invalid_request_error', action: 'return', description: 'No such endpoint.' },
   body_too_large: { status: 413, type: 'invalid_request_error', action: 'return', description: 'The body is larger than server.body_limit.' },

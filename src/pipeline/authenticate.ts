@@ -2,9 +2,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 
-// Gateway API keys (`auth.keys`). Keys are compared as SHA-256 digests with a
-// constant-time equality, so neither a Map lookup nor an early string
-// mismatch tells a caller how much of a guess was right.
+// Gateway API keys (`auth.keys`), known only by their SHA-256 (the config keeps
+// no plain key after load). A presented key is hashed and looked up in a map
+// built once per config; the map's timing can only tell a caller about the
+// digest of its guess, which says nothing of a key, and the final equality is
+// constant-time all the same.
 
 export type KeyEntry = NonNullable<Config['auth']>['keys'][number];
 interface HashedKey {
@@ -12,19 +14,15 @@ interface HashedKey {
   entry: KeyEntry;
 }
 
-const compiled = new WeakMap<object, HashedKey[]>();
+const lookups = new WeakMap<object, Map<string, HashedKey>>();
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
-function keysOf(auth: NonNullable<Config['auth']>): HashedKey[] {
-  let keys = compiled.get(auth);
-  if (!keys) {
-    keys = auth.keys.map((entry) => ({ digest: digest(entry.key), entry }));
-    compiled.set(auth, keys);
+function lookupOf(auth: NonNullable<Config['auth']>): Map<string, HashedKey> {
+  let lookup = lookups.get(auth);
+  if (!lookup) {
+    lookup = new Map(auth.keys.map((entry) => [entry.key_sha256, { digest: Buffer.from(entry.key_sha256, 'hex'), entry }]));
+    lookups.set(auth, lookup);
   }
-  return keys;
+  return lookup;
 }
 
 /** The caller's key entry, undefined when auth is off; throws 401 when a key is needed and missing or wrong. */
@@ -33,11 +31,10 @@ export function authenticate(config: Config, authorization: string | undefined):
   // The scheme is case-insensitive (RFC 9110 §11.1).
   const token = authorization !== undefined && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
   if (!token) throw new GatewayError('invalid_api_key', 'Missing API key: send it as "Authorization: Bearer <key>".');
-  const presented = digest(token);
-  let match: KeyEntry | undefined;
-  for (const key of keysOf(config.auth)) if (timingSafeEqual(key.digest, presented)) match = key.entry;
-  if (!match) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
-  return match;
+  const presented = createHash('sha256').update(token).digest();
+  const match = lookupOf(config.auth).get(presented.toString('hex'));
+  if (!match || !timingSafeEqual(match.digest, presented)) throw new GatewayError('invalid_api_key', 'Incorrect API key provided.');
+  return match.entry;
 }
 
 /** A key limited to some routes may not use the others. */

@@ -1,4 +1,6 @@
-import { createServer as createHttpServer } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
@@ -10,6 +12,7 @@ import { registerBatchRoutes } from './batch-routes.ts';
 import { registerFrontDoorRoutes } from './front-door-routes.ts';
 import { toGatewayError } from './render-error.ts';
 import { bareHeaders } from './send-error.ts';
+import { readTlsIdentity } from './tls-identity.ts';
 
 // The HTTP layer only. The API's POST endpoints are answered by the API
 // ingress (api-ingress.ts) before Fastify, each as one Gateway.serve; Fastify
@@ -22,21 +25,26 @@ export function createServer(gateway: Gateway): FastifyInstance {
   let draining = false;
   // Set once the routes it needs exist; requests only come after listen().
   let ingress: ApiIngress | undefined = undefined;
+  // With server.tls, HTTPS on the same port; its certificate can be swapped later with setSecureContext.
+  const tls = server.tls ? readTlsIdentity(server.tls).options : undefined;
   const app = Fastify({
     logger: false,
-    // Our own node:http server, so the API can be served before Fastify (see api-ingress.ts).
-    serverFactory: (fastifyHandler) =>
-      createHttpServer(
-        {
-          requestTimeout: server.request_timeout,
-          keepAliveTimeout: server.keep_alive_timeout,
-          // How often Node checks request_timeout (30 s by default, so a slow upload could outlive it by that much).
-          connectionsCheckingInterval: Math.min(1000, server.request_timeout),
-        },
-        (request, response) => {
-          if (!ingress?.(request, response)) fastifyHandler(request, response);
-        },
-      ),
+    // Our own node:http(s) server, so the API can be served before Fastify (see api-ingress.ts).
+    serverFactory: (fastifyHandler) => {
+      const options = {
+        requestTimeout: server.request_timeout,
+        keepAliveTimeout: server.keep_alive_timeout,
+        // How often Node checks request_timeout (30 s by default, so a slow upload could outlive it by that much).
+        connectionsCheckingInterval: Math.min(1000, server.request_timeout),
+      };
+      const listener = (request: IncomingMessage, response: ServerResponse) => {
+        if (!ingress?.(request, response)) fastifyHandler(request, response);
+      };
+      // node:https's server is node:http's over TLS: the same requests, responses and connection methods.
+      return tls ? (createHttpsServer({ ...options, ...tls }, listener) as unknown as HttpServer) : createHttpServer(options, listener);
+    },
+    // Only so that listen() reports an https:// address (Fastify's types tie `https` to building the server itself).
+    ...(tls ? ({ https: true } as object) : {}),
     bodyLimit: server.body_limit,
     requestTimeout: server.request_timeout,
     keepAliveTimeout: server.keep_alive_timeout,
@@ -44,6 +52,7 @@ export function createServer(gateway: Gateway): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    clientErrorHandler: answerClientError,
   });
   app.addHook('preClose', (done) => {
     draining = true;
@@ -85,4 +94,21 @@ export function createServer(gateway: Gateway): FastifyInstance {
   registerAdminPlane(app, gateway, registerBatchRoutes(app, gateway));
   ingress = createApiIngress(gateway, frontDoors, () => draining);
   return app;
+}
+
+/**
+ * A request Node's HTTP parser refused before any handler saw it (a byte no
+ * header may hold, headers over the limit, a request too slow to arrive):
+ * answered in OpenAI's error shape like every other error, then closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+  const failure =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new GatewayError('invalid_request', 'The request did not arrive within server.request_timeout.', { status: 408 })
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new GatewayError('invalid_request', 'The request headers are larger than the gateway accepts.', { status: 431 })
+        : new GatewayError('invalid_request', 'The request is not valid HTTP/1.1 (a malformed request line or header).');
+  const body = errorBody(failure);
+  socket.end(`HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
 }
