@@ -1,7 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // A busy hold costs milliseconds: DeepSeek answers 200 and then only
 // keep-alives while it queues a request. On a route with more than one
@@ -12,20 +13,22 @@ let primary: Awaited<ReturnType<typeof startSim>>;
 let backup: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
-  // Holds of 5 s with a keep-alive every 50 ms; first_token at its default 30 s, no hedge.after.
-  primary = await startSim({ name: 'primary', models: ['m'], holdMs: 5000, keepaliveIntervalMs: 50 });
-  backup = await startSim({ name: 'backup', models: ['m'] });
-  const targets = [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }];
-  gateway = await startGateway({
-    providers: { primary: { type: 'openai', base_url: primary.url }, backup: { type: 'openai', base_url: backup.url } },
-    routes: { chat: { targets }, patient: { targets, hedge: { on_hold: false }, timeouts: { first_token: '5s' } } },
-  });
-});
-after(async () => {
-  await gateway.close();
-  await Promise.all([primary.close(), backup.close()]);
-});
+beforeAndAfter(
+  async () => {
+    // Holds of 5 s with a keep-alive every 50 ms; first_token at its default 30 s, no hedge.after.
+    primary = await startSim({ name: 'primary', models: ['m'], holdMs: 5000, keepaliveIntervalMs: 50 });
+    backup = await startSim({ name: 'backup', models: ['m'] });
+    const targets = [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }];
+    gateway = await startGateway({
+      providers: { primary: { type: 'openai', base_url: primary.url }, backup: { type: 'openai', base_url: backup.url } },
+      routes: { chat: { targets }, patient: { targets, hedge: { on_hold: false }, timeouts: { first_token: '5s' } } },
+    });
+  },
+  async () => {
+    await gateway?.close();
+    await Promise.all([primary?.close(), backup?.close()]);
+  },
+);
 
 const ask = { messages: [{ role: 'user' as const, content: 'hello' }] };
 

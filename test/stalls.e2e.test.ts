@@ -1,8 +1,9 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { APIError } from 'openai';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Silent stalls mid-generation (DeepSeek streams are reported to stop with
 // no finish and the connection open for minutes): past `timeouts.idle` the
@@ -16,26 +17,28 @@ let backup: Awaited<ReturnType<typeof startSim>>;
 let resumer: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
-  // The stalled primary keeps sending keep-alive comments every 50 ms: they must not count as content.
-  primary = await startSim({ name: 'primary', models: ['m'], chunks: 12, keepaliveIntervalMs: 50 });
-  backup = await startSim({ name: 'backup', models: ['m'], chunks: 12 });
-  resumer = await startSim({ name: 'resumer', models: ['m'], chunks: 12 });
-  const timeouts = { idle: `${idleMs}ms`, first_token: '5s' };
-  gateway = await startGateway({
-    providers: { primary: { type: 'openai', base_url: primary.url }, backup: { type: 'openai', base_url: backup.url }, resumer: { type: 'openai', base_url: resumer.url } },
-    routes: {
-      solo: { targets: [{ provider: 'primary', model: 'm' }], timeouts },
-      failover: { targets: [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }], timeouts },
-      resumable: { stream_resume: true, targets: [{ provider: 'primary', model: 'm' }, { provider: 'resumer', model: 'm', tier: 2, resume: 'prefix' }], timeouts },
-      whole: { targets: [{ provider: 'backup', model: 'm' }] },
-    },
-  });
-});
-after(async () => {
-  await gateway.close();
-  await Promise.all([primary.close(), backup.close(), resumer.close()]);
-});
+beforeAndAfter(
+  async () => {
+    // The stalled primary keeps sending keep-alive comments every 50 ms: they must not count as content.
+    primary = await startSim({ name: 'primary', models: ['m'], chunks: 12, keepaliveIntervalMs: 50 });
+    backup = await startSim({ name: 'backup', models: ['m'], chunks: 12 });
+    resumer = await startSim({ name: 'resumer', models: ['m'], chunks: 12 });
+    const timeouts = { idle: `${idleMs}ms`, first_token: '5s' };
+    gateway = await startGateway({
+      providers: { primary: { type: 'openai', base_url: primary.url }, backup: { type: 'openai', base_url: backup.url }, resumer: { type: 'openai', base_url: resumer.url } },
+      routes: {
+        solo: { targets: [{ provider: 'primary', model: 'm' }], timeouts },
+        failover: { targets: [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }], timeouts },
+        resumable: { stream_resume: true, targets: [{ provider: 'primary', model: 'm' }, { provider: 'resumer', model: 'm', tier: 2, resume: 'prefix' }], timeouts },
+        whole: { targets: [{ provider: 'backup', model: 'm' }] },
+      },
+    });
+  },
+  async () => {
+    await gateway?.close();
+    await Promise.all([primary?.close(), backup?.close(), resumer?.close()]);
+  },
+);
 
 const ask = { messages: [{ role: 'user' as const, content: 'tell me' }] };
 
