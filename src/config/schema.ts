@@ -173,6 +173,15 @@ const targetSchema = z.strictObject({
   context_window: z.number().int().positive().optional(),
   /** How this target continues a cut stream from an assistant prefix, for routes with stream_resume. */
   resume: z.enum(['prefix', 'continue_final_message']).optional(),
+  /** A canary: takes `share` of the route's traffic and is rolled back when it does worse than the rest (see routing/canaries.ts). */
+  canary: z
+    .strictObject({
+      share: z.number().gt(0).max(1),
+      min_requests: z.number().int().positive().default(50),
+      max_error_rate: z.number().min(0).max(1).default(0.05),
+      max_ttft_ratio: z.number().gt(0).default(2),
+    })
+    .optional(),
 });
 
 const retryOn = z.union([z.number().int().min(400).max(599), z.enum(['timeout', 'network'])]);
