@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../config/redis-schema.ts';
+import { createRedisClient, type RedisClient } from './redis-client.ts';
 
 // One connection to Redis as the request path needs it: the response cache
 // has one, and the shared state (key and provider limits, breakers, budgets)
@@ -8,7 +9,11 @@ import type { Redis } from 'ioredis';
 // commands fail at once instead of piling up), and `within` gives a command
 // a time budget after which the caller goes on without it. Errors are
 // reported once per distinct message: a Redis that is down is one fact, not
-// one per reconnect attempt.
+// one per reconnect attempt. All of this holds for the three ways Redis
+// runs (redis-client.ts): for a Cluster, the link is the cluster client, its
+// commands counted whichever node they went to, and a stall drops and remakes
+// every node's connection; through Sentinel, a new connection asks the
+// Sentinels which server is master now.
 //
 // A Redis that keeps its socket open but stops answering is the worse case:
 // callers stop waiting after their budget, but every command sent stays in
@@ -23,7 +28,7 @@ const defaultMaxPending = 1000;
 const defaultStallMs = 2000;
 
 export class RedisLink {
-  private client: Redis | undefined;
+  private client: RedisClient | undefined;
   private readonly maxPending: number;
   private readonly stallMs: number;
   /** Commands sent and not yet answered, on the current connection. */
@@ -35,28 +40,33 @@ export class RedisLink {
   private closed = false;
   private lastError = '';
   private readonly onError: (error: Error) => void;
-  private readonly preparers: ((client: Redis) => void)[] = [];
+  private readonly preparers: ((client: RedisClient) => void)[] = [];
 
-  constructor(options: { url: string; onError?: (error: Error) => void; prepare?: (client: Redis) => void; maxPending?: number; stallMs?: number }) {
+  constructor(options: { connection: RedisConnection; onError?: (error: Error) => void; prepare?: (client: RedisClient) => void; maxPending?: number; stallMs?: number }) {
     this.onError = options.onError ?? (() => {});
     this.maxPending = options.maxPending ?? defaultMaxPending;
     this.stallMs = options.stallMs ?? defaultStallMs;
     if (options.prepare) this.preparers.push(options.prepare);
-    void this.connect(options.url);
+    void this.connect(options.connection);
   }
 
   /** Sets up the client (commands, 'ready' handlers) for one user of a shared link: now if it is loaded, else when it is. */
-  use(prepare: (client: Redis) => void): void {
+  use(prepare: (client: RedisClient) => void): void {
     this.preparers.push(prepare);
     if (this.client) prepare(this.client);
   }
 
-  private async connect(url: string): Promise<void> {
-    const { Redis } = await import('ioredis');
+  private async connect(connection: RedisConnection): Promise<void> {
     if (this.closed) return;
-    const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    const client = await createRedisClient(connection);
+    if (this.closed) {
+      client.disconnect();
+      return;
+    }
     for (const prepare of this.preparers) prepare(client);
     client.on('error', (error: Error) => this.report(error));
+    // A Cluster says which node failed on an event of its own; its 'error' is only "all nodes failed".
+    client.on('node error', (error: Error) => this.report(error));
     this.client = client;
   }
 
@@ -66,7 +76,7 @@ export class RedisLink {
   }
 
   /** The client when it is ready for commands; undefined while Redis is away, stalled or behind on replies. */
-  get ready(): Redis | undefined {
+  get ready(): RedisClient | undefined {
     const client = this.client;
     if (client?.status !== 'ready') return undefined;
     if (this.pending > 0 && performance.now() - this.progressAt > this.stallMs) {
@@ -95,7 +105,7 @@ export class RedisLink {
     return command;
   }
 
-  private restart(client: Redis): void {
+  private restart(client: RedisClient): void {
     this.report(new Error(`Redis stopped answering (${this.pending} commands waited over ${this.stallMs}ms): reconnecting`));
     this.connection += 1;
     this.pending = 0;

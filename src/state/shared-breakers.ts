@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 import type { RedisLink } from './redis-link.ts';
 
 // Circuit breakers that trip together across replicas (`state.redis`). When
@@ -92,7 +92,7 @@ export class SharedBreakers {
   }
 
   /** On (re)connecting: breakers other replicas opened while this one was not listening. */
-  private async catchUp(client: Redis): Promise<void> {
+  private async catchUp(client: RedisClient): Promise<void> {
     try {
       const openings = await client.hgetall(this.hashKey);
       const now = Date.now();
