@@ -52,8 +52,9 @@ export async function createRedisClient(connection: RedisConnection, options: Re
       name: sentinel.master,
       ...(sentinel.username === undefined ? {} : { sentinelUsername: sentinel.username }),
       ...(sentinel.password === undefined ? {} : { sentinelPassword: sentinel.password }),
-      // Listen on the Sentinels for a new master, rather than wait for the old one's connection to fail.
-      failoverDetector: reconnect,
+      // A failover reaches the client without listening on the Sentinels (ioredis's failoverDetector, which
+      // would reconnect again as each Sentinel learns of the new master): a dead master closes the connection,
+      // a demoted one is told by the Sentinels to drop its clients, and a write it refuses (READONLY) reconnects.
       reconnectOnError: reconnectOnReadOnly,
       ...(reconnect ? {} : { sentinelRetryStrategy: never }),
     });

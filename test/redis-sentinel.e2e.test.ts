@@ -1,0 +1,105 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closedPort } from './support/closed-port.ts';
+import { eventually } from './support/eventually.ts';
+import { startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { needsRedisServer, redisToolsPresent, startSentinelSetup, type SentinelSetup } from './support/redis-servers.ts';
+import { call, circuitOf, expectOneKeyLimit, expectSharedBreaker, limitedKey, Replicas, stateOf } from './support/shared-state-scenarios.ts';
+
+// `state.redis` through Redis Sentinel, the way a high-availability Redis
+// runs: the gateway is given the Sentinels and the master's name, never the
+// master's address, and follows the master when the Sentinels fail over to
+// the replica. A master, a replica and three Sentinels are started here on
+// free ports; the last test kills the master.
+
+let upstream: Awaited<ReturnType<typeof startSim>>;
+let replicas: Replicas;
+let setup: SentinelSetup | undefined;
+let runs = 0;
+
+before(async () => {
+  upstream = await startSim({ models: ['m1'] });
+  replicas = new Replicas(upstream.url);
+  if (redisToolsPresent) setup = await startSentinelSetup(3);
+});
+after(async () => {
+  await replicas.closeAll();
+  await upstream.close();
+  await setup?.close();
+});
+
+const prefix = () => `switchyard-test-sentinel-${process.pid}-${(runs += 1)}:`;
+const sentinel = () => ({ sentinel: setup!.config });
+
+test('two replicas through Sentinel enforce one key rate limit between them', async (context) => {
+  if (!needsRedisServer(context)) return;
+  await expectOneKeyLimit(replicas, sentinel(), prefix());
+});
+
+test('a breaker that opens on one replica opens on the others through Sentinel', async (context) => {
+  if (!needsRedisServer(context)) return;
+  await expectSharedBreaker(replicas, sentinel(), prefix());
+});
+
+test('the master dies: no request fails, the Sentinels promote the replica, and the replicas share limits and breakers through it', async (context) => {
+  if (!needsRedisServer(context)) return;
+  const down = await closedPort();
+  const steadyKey = 'sk-steady-team-000000000000';
+  const shared = { ...sentinel(), prefix: prefix() };
+  const start = () =>
+    replicas.start({
+      providers: {
+        down: { type: 'openai', base_url: `http://127.0.0.1:${down}/v1`, health_check: { enabled: false }, circuit_breaker: { error_rate: 0.5, min_requests: 2, window: '30s', cooldown: '30s' } },
+        up: { type: 'openai', base_url: upstream.url },
+      },
+      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] }, guarded: { targets: [{ provider: 'down', model: 'm1' }, { provider: 'up', model: 'm1', tier: 2 }], retry: { attempts: 1 } } },
+      auth: {
+        keys: [
+          { name: 'team', key: limitedKey, rate_limit: { requests_per_second: 0.5, burst: 2 }, admin: true },
+          { name: 'steady', key: steadyKey },
+        ],
+      },
+      state: { redis: shared },
+    });
+  const a = await start();
+  const b = await start();
+  const connected = async (gateway: RunningGateway) => {
+    const state = await stateOf(gateway);
+    return state.redis === 'ready' && state.breakers === 'ready';
+  };
+  for (const gateway of [a, b]) await eventually('the replica connected through the Sentinels', () => connected(gateway));
+  const ask = (gateway: RunningGateway, model: string) =>
+    fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${steadyKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+
+  const oldMaster = setup!.master.port;
+  await setup!.master.stop('SIGKILL');
+  // Clients keep calling both replicas while the Sentinels notice and fail over.
+  const statuses: number[] = [];
+  await eventually(
+    'the Sentinels promoted the replica and both gateways reconnected to it',
+    async () => {
+      for (const answer of await Promise.all([ask(a, 'chat'), ask(b, 'chat')])) {
+        statuses.push(answer.status);
+        await answer.arrayBuffer();
+      }
+      return (await setup!.masterPort()) === setup!.replica.port && (await connected(a)) && (await connected(b));
+    },
+    15_000,
+  );
+  assert.notEqual(setup!.replica.port, oldMaster);
+  assert.ok(statuses.length >= 10, `clients kept calling through the failover (${statuses.length} requests)`);
+  assert.deepEqual(new Set(statuses), new Set([200]), 'no request failed while Redis failed over');
+
+  // The key's bucket is shared again, on the new master.
+  assert.equal((await call(a)).status, 200);
+  assert.equal((await call(b)).status, 200);
+  assert.equal((await call(a)).status, 429);
+  // And a breaker opening travels on the new master's channel.
+  for (let i = 0; i < 2; i += 1) assert.equal((await ask(a, 'guarded')).status, 200);
+  assert.equal((await circuitOf(a, 'down')).kind, 'open');
+  await eventually('replica b opened its breaker too', async () => (await circuitOf(b, 'down')).kind === 'open');
+});

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { Redis } from 'ioredis';
+import { closedPort } from './closed-port.ts';
+import { eventually } from './eventually.ts';
+import { tempDir } from './temp-dir.ts';
+
+// Redis as production runs it, started by the test itself: a master with a
+// replica watched by Sentinels, and a Cluster of three masters. Each server
+// is a real `redis-server` on a free port in a temporary folder of its own,
+// stopped when the test file ends (and killed if the test process exits
+// first), so the machine's own Redis is never touched. Without `redis-server`
+// on a laptop these tests skip; with CI set they must run.
+
+export interface RedisServer {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  /** Stops it hard (a crash) or as a person would (SIGTERM), and waits for the process to end. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP / SIGCONT: a server that hangs with its sockets open. */
+  pause(): void;
+  resume(): void;
+}
+
+const living = new Set<ChildProcess>();
+let exitHook = false;
+
+function redisToolsInstalled(): boolean {
+  return ['redis-server', 'redis-cli'].every((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0);
+}
+
+/** Whether this machine can run the servers (for `before`, which cannot skip). */
+export const redisToolsPresent = redisToolsInstalled();
+
+/** true when the test can go on; false when it was skipped for want of redis-server. */
+export function needsRedisServer(context: TestContext): boolean {
+  if (redisToolsPresent) return true;
+  if (process.env.CI) assert.fail('CI is set but redis-server and redis-cli are not installed');
+  context.skip('redis-server and redis-cli are not installed (CI runs this with them)');
+  return false;
+}
+
+function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.write('PING\r\n'));
+    socket.setTimeout(500, () => socket.destroy());
+    socket.once('data', (data) => {
+      socket.destroy();
+      resolve(data.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('close', () => resolve(false));
+  });
+}
+
+/** One redis-server with `settings` (lines of its config file) in a new folder under `parent`. */
+export async function startRedisServer(parent: string, name: string, settings: (port: number) => string[], sentinel = false): Promise<RedisServer> {
+  const directory = join(parent, name);
+  mkdirSync(directory, { recursive: true });
+  // A port free a moment ago may be taken by someone else by now: then the server exits, and another port is tried.
+  for (let attempt = 1; ; attempt += 1) {
+    const port = await closedPort();
+    const file = join(directory, 'redis.conf');
+    writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `dir ${directory}`, `logfile ${join(directory, 'redis.log')}`, ...(sentinel ? [] : ['save ""', 'appendonly no']), ...settings(port)].join('\n') + '\n');
+    const child = spawn('redis-server', sentinel ? [file, '--sentinel'] : [file], { stdio: 'ignore' });
+    living.add(child);
+    if (!exitHook) {
+      exitHook = true;
+      process.once('exit', () => {
+        for (const running of living) running.kill('SIGKILL');
+      });
+    }
+    let gone = false;
+    const exited = new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        gone = true;
+        living.delete(child);
+        resolve();
+      }),
+    );
+    await eventually(`redis-server ${name} answers on ${port}`, async () => gone || (await answersPing(port)));
+    if (gone) {
+      assert.ok(attempt < 3, `redis-server ${name} would not start (see ${join(directory, 'redis.log')})`);
+      continue;
+    }
+    return {
+      host: '127.0.0.1',
+      port,
+      stop: async (signal = 'SIGTERM') => {
+        if (gone) return;
+        child.kill('SIGCONT');
+        child.kill(signal);
+        await exited;
+      },
+      pause: () => child.kill('SIGSTOP'),
+      resume: () => child.kill('SIGCONT'),
+    };
+  }
+}
+
+/** Runs one command on a server and hangs up. */
+export async function command(port: number, ...args: string[]): Promise<unknown> {
+  const redis = new Redis({ host: '127.0.0.1', port, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  redis.on('error', () => {}); // the command's own failure says it
+  try {
+    return await redis.call(args[0]!, ...args.slice(1));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export interface SentinelSetup {
+  master: RedisServer;
+  replica: RedisServer;
+  sentinels: RedisServer[];
+  /** What the gateway's config names: `sentinel: { master, nodes }`. */
+  config: { master: string; nodes: string[] };
+  /** The port the Sentinels name as master now. */
+  masterPort(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * A master, one replica and `count` Sentinels (quorum: a majority), tuned to
+ * fail over within about a second of the master going: down after 500 ms.
+ */
+export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
+  const parent = tempDir('switchyard-sentinel-');
+  const name = 'switchyard-test';
+  // No wait for more replicas before a full sync (5 s by default).
+  const master = await startRedisServer(parent, 'master', () => ['repl-diskless-sync-delay 0']);
+  const replica = await startRedisServer(parent, 'replica', () => [`replicaof 127.0.0.1 ${master.port}`]);
+  await eventually('the replica is in sync', async () => String(await command(replica.port, 'INFO', 'replication')).includes('master_link_status:up'));
+  const quorum = Math.floor(count / 2) + 1;
+  const sentinels = await Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      startRedisServer(
+        parent,
+        `sentinel-${index}`,
+        () => [`sentinel monitor ${name} 127.0.0.1 ${master.port} ${quorum}`, `sentinel down-after-milliseconds ${name} 500`, `sentinel failover-timeout ${name} 3000`],
+        true,
+      ),
+    ),
+  );
+  // Sentinels find the replica from the master, and each other through the master's hello channel (every 2 s).
+  await eventually('every Sentinel knows the replica and the other Sentinels', async () => {
+    for (const sentinel of sentinels) {
+      const replicas = (await command(sentinel.port, 'SENTINEL', 'REPLICAS', name)) as unknown[];
+      const others = (await command(sentinel.port, 'SENTINEL', 'SENTINELS', name)) as unknown[];
+      if (replicas.length < 1 || others.length < count - 1) return false;
+    }
+    return true;
+  });
+  return {
+    master,
+    replica,
+    sentinels,
+    config: { master: name, nodes: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`) },
+    masterPort: async () => Number(((await command(sentinels[0]!.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]),
+    close: async () => {
+      await Promise.all([...sentinels, master, replica].map((server) => server.stop('SIGKILL')));
+    },
+  };
+}
+
+export interface ClusterSetup {
+  nodes: RedisServer[];
+  /** What the gateway's config names: `cluster: { nodes }`. */
+  config: { nodes: string[] };
+  /** The master that holds `key`. */
+  nodeFor(key: string): Promise<RedisServer>;
+  close(): Promise<void>;
+}
+
+/** `masters` cluster-enabled servers (each with its bus on a free port), joined by `redis-cli --cluster create`. */
+export async function startCluster(masters = 3): Promise<ClusterSetup> {
+  const parent = tempDir('switchyard-cluster-');
+  const buses = await Promise.all(Array.from({ length: masters }, () => closedPort()));
+  const nodes = await Promise.all(
+    buses.map((bus, index) =>
+      // A long node timeout: a node paused by a test is not failed by the others meanwhile.
+      startRedisServer(parent, `node-${index}`, () => ['cluster-enabled yes', `cluster-port ${bus}`, 'cluster-config-file nodes.conf', 'cluster-node-timeout 15000']),
+    ),
+  );
+  const create = spawn('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  create.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  create.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => create.once('exit', resolve));
+  assert.equal(code, 0, `redis-cli --cluster create failed:\n${output}`);
+  await eventually('every node says the cluster is ok', async () => {
+    for (const node of nodes) if (!String(await command(node.port, 'CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+    return true;
+  });
+  return {
+    nodes,
+    config: { nodes: nodes.map((node) => `127.0.0.1:${node.port}`) },
+    nodeFor: async (key) => {
+      const slot = Number(await command(nodes[0]!.port, 'CLUSTER', 'KEYSLOT', key));
+      const ranges = (await command(nodes[0]!.port, 'CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const owner = ranges.find(([first, last]) => slot >= first && slot <= last)![2][1];
+      return nodes.find((node) => node.port === owner)!;
+    },
+    close: async () => {
+      await Promise.all(nodes.map((node) => node.stop('SIGKILL')));
+    },
+  };
+}
