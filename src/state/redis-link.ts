@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../config/redis-schema.ts';
 import { createRedisClient, type RedisClient } from './redis-client.ts';
 
@@ -58,16 +59,21 @@ export class RedisLink {
 
   private async connect(connection: RedisConnection): Promise<void> {
     if (this.closed) return;
-    const client = await createRedisClient(connection);
-    if (this.closed) {
-      client.disconnect();
-      return;
-    }
+    // Connected only once every listener is on: a Cluster names its nodes ('+node') as it starts.
+    const client = await createRedisClient(connection, { lazyConnect: true });
+    if (this.closed) return;
     for (const prepare of this.preparers) prepare(client);
     client.on('error', (error: Error) => this.report(error));
     // A Cluster says which node failed on an event of its own; its 'error' is only "all nodes failed".
     client.on('node error', (error: Error) => this.report(error));
+    // A Cluster connects to a node on the node's first command and, without an offline queue, refuses the
+    // commands that come while it connects: connect each master as soon as the cluster names it.
+    client.on('+node', (node: Redis) => {
+      if (node.status === 'wait' && !node.options.readOnly) node.connect().catch(() => {});
+    });
     this.client = client;
+    // A failed first attempt is reported through 'error' and tried again by ioredis.
+    client.connect().catch(() => {});
   }
 
   /** 'loading' until the client is loaded, then ioredis's own: 'connecting', 'ready', 'reconnecting', 'end', ... */

@@ -171,6 +171,8 @@ export interface ClusterSetup {
   nodes: RedisServer[];
   /** What the gateway's config names: `cluster: { nodes }`. */
   config: { nodes: string[] };
+  /** The same, as a RedisLink takes it (after the config's parsing). */
+  connection: { cluster: { nodes: { host: string; port: number }[] } };
   /** The master that holds `key`. */
   nodeFor(key: string): Promise<RedisServer>;
   close(): Promise<void>;
@@ -199,6 +201,7 @@ export async function startCluster(masters = 3): Promise<ClusterSetup> {
   return {
     nodes,
     config: { nodes: nodes.map((node) => `127.0.0.1:${node.port}`) },
+    connection: { cluster: { nodes: nodes.map((node) => ({ host: node.host, port: node.port })) } },
     nodeFor: async (key) => {
       const slot = Number(await command(nodes[0]!.port, 'CLUSTER', 'KEYSLOT', key));
       const ranges = (await command(nodes[0]!.port, 'CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
