@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
+import { checkRedis } from '../src/cli/doctor-checks.ts';
 import { RedisLink } from '../src/state/redis-link.ts';
 import { SpendLedger } from '../src/state/spend-ledger.ts';
 import { eventually } from './support/eventually.ts';
@@ -30,7 +31,7 @@ after(async () => {
 });
 
 const prefix = () => `switchyard-test-cluster-${process.pid}-${(runs += 1)}:`;
-const cluster = () => ({ cluster: setup!.config });
+const cluster = () => setup!.redis;
 
 /** Every key under `prefix`, from every master. */
 async function keysUnder(prefix: string): Promise<string[]> {
@@ -96,6 +97,16 @@ test('route budgets add up what every replica spent, on a Redis Cluster', async 
     for (const ledger of ledgers) ledger.close();
     await Promise.all(links.map((link) => link.close()));
   }
+});
+
+test('doctor reaches the cluster, and says so when it refuses the password', async (context) => {
+  if (!needsRedisServer(context)) return;
+  const reached = await checkRedis('state', setup!.connection, 3000);
+  assert.equal(reached.target, `Redis Cluster ${setup!.redis.cluster.nodes.join(', ')}`);
+  assert.equal(reached.results[0]!.verdict, 'ok');
+  assert.match(reached.results[0]!.detail, /^PONG in \d+ ms$/);
+  const refused = await checkRedis('state', { ...setup!.connection, password: 'not-the-password' }, 3000);
+  assert.deepEqual(refused.results, [{ check: 'reachable', verdict: 'fail', detail: 'Redis refused the credentials (username, password)' }]);
 });
 
 test('a cluster node that hangs: commands waiting on it stay bounded, the link reconnects and works again once it answers', async (context) => {

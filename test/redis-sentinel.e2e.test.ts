@@ -2,6 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closedPort } from './support/closed-port.ts';
 import { eventually } from './support/eventually.ts';
+import { checkRedis } from '../src/cli/doctor-checks.ts';
 import { startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { needsRedisServer, redisToolsPresent, startSentinelSetup, type SentinelSetup } from './support/redis-servers.ts';
 import { call, circuitOf, expectOneKeyLimit, expectSharedBreaker, limitedKey, Replicas, stateOf } from './support/shared-state-scenarios.ts';
@@ -29,7 +30,7 @@ after(async () => {
 });
 
 const prefix = () => `switchyard-test-sentinel-${process.pid}-${(runs += 1)}:`;
-const sentinel = () => ({ sentinel: setup!.config });
+const sentinel = () => setup!.redis;
 
 test('two replicas through Sentinel enforce one key rate limit between them', async (context) => {
   if (!needsRedisServer(context)) return;
@@ -39,6 +40,18 @@ test('two replicas through Sentinel enforce one key rate limit between them', as
 test('a breaker that opens on one replica opens on the others through Sentinel', async (context) => {
   if (!needsRedisServer(context)) return;
   await expectSharedBreaker(replicas, sentinel(), prefix());
+});
+
+test('doctor finds the master through the Sentinels, and tells a refused Sentinel password from a refused Redis one', async (context) => {
+  if (!needsRedisServer(context)) return;
+  const connection = setup!.connection;
+  const reached = await checkRedis('state', connection, 3000);
+  assert.equal(reached.target, `master "${connection.sentinel.master}" through Sentinel ${setup!.redis.sentinel.nodes.join(', ')}`);
+  assert.equal(reached.results[0]!.verdict, 'ok');
+  const wrongRedis = await checkRedis('state', { ...connection, password: 'not-the-password' }, 3000);
+  assert.equal(wrongRedis.results[0]!.detail, 'Redis refused the credentials (username, password)');
+  const wrongSentinels = await checkRedis('state', { ...connection, sentinel: { ...connection.sentinel, password: 'not-the-password' } }, 3000);
+  assert.equal(wrongSentinels.results[0]!.detail, 'the Sentinels refused their credentials (sentinel: { username, password })');
 });
 
 test('the master dies: no request fails, the Sentinels promote the replica, and the replicas share limits and breakers through it', async (context) => {

@@ -181,6 +181,7 @@ export async function checkRedis(name: string, connection: RedisConnection, time
   const redis = await createRedisClient(connection, { lazyConnect: true, reconnect: false, connectTimeoutMs: timeoutMs });
   let socketError: Error | undefined;
   redis.on('error', (error: Error) => (socketError ??= error)); // reported below, with its cause; ioredis would otherwise print it
+  redis.on('node error', (error: Error) => (socketError ??= error)); // a Cluster's node says why, before the cluster's "all nodes failed"
   const start = performance.now();
   try {
     await withTimeout(redis.connect(), timeoutMs, 'connecting');
@@ -195,7 +196,9 @@ export async function checkRedis(name: string, connection: RedisConnection, time
       code === 'ECONNREFUSED'
         ? 'nothing listens there (connection refused): is Redis running, is the port right?'
         : /NOAUTH|WRONGPASS|invalid password/i.test(message)
-          ? `Redis refused the credentials ${connection.url ? 'in the URL' : '(username, password)'}`
+          ? /sentinel/i.test(message)
+            ? 'the Sentinels refused their credentials (sentinel: { username, password })'
+            : `Redis refused the credentials ${connection.url ? 'in the URL' : '(username, password)'}`
           : code === 'DOCTOR_TIMEOUT' || /ETIMEDOUT/.test(message)
             ? `no answer within ${timeoutMs} ms: a firewall, or the wrong host`
             : `failed: ${message}`;

@@ -13,7 +13,9 @@ import { tempDir } from './temp-dir.ts';
 // replica watched by Sentinels, and a Cluster of three masters. Each server
 // is a real `redis-server` on a free port in a temporary folder of its own,
 // stopped when the test file ends (and killed if the test process exits
-// first), so the machine's own Redis is never touched. Without `redis-server`
+// first), so the machine's own Redis is never touched. Every server asks for
+// a password, as production ones do, so the tests prove the gateway's
+// credentials reach each connection it makes. Without `redis-server`
 // on a laptop these tests skip; with CI set they must run.
 
 export interface RedisServer {
@@ -50,22 +52,26 @@ function answersPing(port: number): Promise<boolean> {
     socket.setTimeout(500, () => socket.destroy());
     socket.once('data', (data) => {
       socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
+      resolve(/^(\+PONG|-NOAUTH)/.test(data.toString()));
     });
     socket.once('error', () => resolve(false));
     socket.once('close', () => resolve(false));
   });
 }
 
+/** The password each server started here asks for, by port: `command` gives it. */
+const passwords = new Map<number, string>();
+
 /** One redis-server with `settings` (lines of its config file) in a new folder under `parent`. */
-export async function startRedisServer(parent: string, name: string, settings: (port: number) => string[], sentinel = false): Promise<RedisServer> {
+export async function startRedisServer(parent: string, name: string, settings: (port: number) => string[], options: { sentinel?: boolean; password: string }): Promise<RedisServer> {
+  const sentinel = options.sentinel ?? false;
   const directory = join(parent, name);
   mkdirSync(directory, { recursive: true });
   // A port free a moment ago may be taken by someone else by now: then the server exits, and another port is tried.
   for (let attempt = 1; ; attempt += 1) {
     const port = await closedPort();
     const file = join(directory, 'redis.conf');
-    writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `dir ${directory}`, `logfile ${join(directory, 'redis.log')}`, ...(sentinel ? [] : ['save ""', 'appendonly no']), ...settings(port)].join('\n') + '\n');
+    writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `dir ${directory}`, `logfile ${join(directory, 'redis.log')}`, ...(sentinel ? [] : ['save ""', 'appendonly no']), `requirepass ${options.password}`, ...settings(port)].join('\n') + '\n');
     const child = spawn('redis-server', sentinel ? [file, '--sentinel'] : [file], { stdio: 'ignore' });
     living.add(child);
     if (!exitHook) {
@@ -87,6 +93,7 @@ export async function startRedisServer(parent: string, name: string, settings: (
       assert.ok(attempt < 3, `redis-server ${name} would not start (see ${join(directory, 'redis.log')})`);
       continue;
     }
+    passwords.set(port, options.password);
     return {
       host: '127.0.0.1',
       port,
@@ -104,7 +111,7 @@ export async function startRedisServer(parent: string, name: string, settings: (
 
 /** Runs one command on a server and hangs up. */
 export async function command(port: number, ...args: string[]): Promise<unknown> {
-  const redis = new Redis({ host: '127.0.0.1', port, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  const redis = new Redis({ host: '127.0.0.1', port, password: passwords.get(port), retryStrategy: () => null, maxRetriesPerRequest: 0 });
   redis.on('error', () => {}); // the command's own failure says it
   try {
     return await redis.call(args[0]!, ...args.slice(1));
@@ -117,8 +124,10 @@ export interface SentinelSetup {
   master: RedisServer;
   replica: RedisServer;
   sentinels: RedisServer[];
-  /** What the gateway's config names: `sentinel: { master, nodes }`. */
-  config: { master: string; nodes: string[] };
+  /** The gateway's `state.redis` without its prefix: the Sentinels (with their password) and the servers' password. */
+  redis: { sentinel: { master: string; nodes: string[]; password: string }; password: string };
+  /** The same, as a RedisLink takes it (after the config's parsing). */
+  connection: { sentinel: { master: string; nodes: { host: string; port: number }[]; password: string }; password: string };
   /** The port the Sentinels name as master now. */
   masterPort(): Promise<number>;
   close(): Promise<void>;
@@ -131,9 +140,12 @@ export interface SentinelSetup {
 export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
   const parent = tempDir('switchyard-sentinel-');
   const name = 'switchyard-test';
+  const password = 'data-secret-for-the-test';
+  const sentinelPassword = 'sentinel-secret-for-the-test';
+  const data = (lines: string[]) => () => [`masterauth ${password}`, ...lines];
   // No wait for more replicas before a full sync (5 s by default).
-  const master = await startRedisServer(parent, 'master', () => ['repl-diskless-sync-delay 0']);
-  const replica = await startRedisServer(parent, 'replica', () => [`replicaof 127.0.0.1 ${master.port}`]);
+  const master = await startRedisServer(parent, 'master', data(['repl-diskless-sync-delay 0']), { password });
+  const replica = await startRedisServer(parent, 'replica', data([`replicaof 127.0.0.1 ${master.port}`]), { password });
   await eventually('the replica is in sync', async () => String(await command(replica.port, 'INFO', 'replication')).includes('master_link_status:up'));
   const quorum = Math.floor(count / 2) + 1;
   const sentinels = await Promise.all(
@@ -141,8 +153,14 @@ export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
       startRedisServer(
         parent,
         `sentinel-${index}`,
-        () => [`sentinel monitor ${name} 127.0.0.1 ${master.port} ${quorum}`, `sentinel down-after-milliseconds ${name} 500`, `sentinel failover-timeout ${name} 3000`],
-        true,
+        () => [
+          `sentinel monitor ${name} 127.0.0.1 ${master.port} ${quorum}`,
+          `sentinel auth-pass ${name} ${password}`,
+          `sentinel sentinel-pass ${sentinelPassword}`,
+          `sentinel down-after-milliseconds ${name} 500`,
+          `sentinel failover-timeout ${name} 3000`,
+        ],
+        { sentinel: true, password: sentinelPassword },
       ),
     ),
   );
@@ -159,7 +177,8 @@ export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
     master,
     replica,
     sentinels,
-    config: { master: name, nodes: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`) },
+    redis: { sentinel: { master: name, nodes: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`), password: sentinelPassword }, password },
+    connection: { sentinel: { master: name, nodes: sentinels.map((sentinel) => ({ host: sentinel.host, port: sentinel.port })), password: sentinelPassword }, password },
     masterPort: async () => Number(((await command(sentinels[0]!.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]),
     close: async () => {
       await Promise.all([...sentinels, master, replica].map((server) => server.stop('SIGKILL')));
@@ -169,10 +188,10 @@ export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
 
 export interface ClusterSetup {
   nodes: RedisServer[];
-  /** What the gateway's config names: `cluster: { nodes }`. */
-  config: { nodes: string[] };
+  /** The gateway's `state.redis` or `cache.redis` without its prefix: the nodes and their password. */
+  redis: { cluster: { nodes: string[] }; password: string };
   /** The same, as a RedisLink takes it (after the config's parsing). */
-  connection: { cluster: { nodes: { host: string; port: number }[] } };
+  connection: { cluster: { nodes: { host: string; port: number }[] }; password: string };
   /** The master that holds `key`. */
   nodeFor(key: string): Promise<RedisServer>;
   close(): Promise<void>;
@@ -181,14 +200,15 @@ export interface ClusterSetup {
 /** `masters` cluster-enabled servers (each with its bus on a free port), joined by `redis-cli --cluster create`. */
 export async function startCluster(masters = 3): Promise<ClusterSetup> {
   const parent = tempDir('switchyard-cluster-');
+  const password = 'cluster-secret-for-the-test';
   const buses = await Promise.all(Array.from({ length: masters }, () => closedPort()));
   const nodes = await Promise.all(
     buses.map((bus, index) =>
       // A long node timeout: a node paused by a test is not failed by the others meanwhile.
-      startRedisServer(parent, `node-${index}`, () => ['cluster-enabled yes', `cluster-port ${bus}`, 'cluster-config-file nodes.conf', 'cluster-node-timeout 15000']),
+      startRedisServer(parent, `node-${index}`, () => ['cluster-enabled yes', `cluster-port ${bus}`, 'cluster-config-file nodes.conf', 'cluster-node-timeout 15000', `masterauth ${password}`], { password }),
     ),
   );
-  const create = spawn('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const create = spawn('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-yes', '-a', password, '--no-auth-warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   create.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   create.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -200,8 +220,8 @@ export async function startCluster(masters = 3): Promise<ClusterSetup> {
   });
   return {
     nodes,
-    config: { nodes: nodes.map((node) => `127.0.0.1:${node.port}`) },
-    connection: { cluster: { nodes: nodes.map((node) => ({ host: node.host, port: node.port })) } },
+    redis: { cluster: { nodes: nodes.map((node) => `127.0.0.1:${node.port}`) }, password },
+    connection: { cluster: { nodes: nodes.map((node) => ({ host: node.host, port: node.port })) }, password },
     nodeFor: async (key) => {
       const slot = Number(await command(nodes[0]!.port, 'CLUSTER', 'KEYSLOT', key));
       const ranges = (await command(nodes[0]!.port, 'CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
