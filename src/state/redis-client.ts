@@ -17,6 +17,8 @@ export interface RedisClientOptions {
   connectTimeoutMs?: number;
 }
 
+const sentinelTimeoutMs = 1000;
+
 /** A demoted master answers writes with READONLY: its clients reconnect, and Sentinel names the new master. */
 function reconnectOnReadOnly(error: Error): boolean {
   return error.message.startsWith('READONLY');
@@ -56,6 +58,8 @@ export async function createRedisClient(connection: RedisConnection, options: Re
       // would reconnect again as each Sentinel learns of the new master): a dead master closes the connection,
       // a demoted one is told by the Sentinels to drop its clients, and a write it refuses (READONLY) reconnects.
       reconnectOnError: reconnectOnReadOnly,
+      // A Sentinel that hangs is passed over for the next one instead of holding up the connection.
+      sentinelCommandTimeout: options.connectTimeoutMs ?? sentinelTimeoutMs,
       ...(reconnect ? {} : { sentinelRetryStrategy: never }),
     });
   }

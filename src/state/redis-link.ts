@@ -23,7 +23,10 @@ import { createRedisClient, type RedisClient } from './redis-client.ts';
 // counted while they wait: past `maxPending` the link reads as not ready
 // (callers use their local state), and when nothing has answered for
 // `stallMs` while commands wait, the connection is dropped and made again,
-// which fails and frees everything queued on it.
+// which fails and frees everything queued on it. A new connection that the
+// server takes but never answers (its ready check hangs: the server is still
+// hung, or a Sentinel still names a hung master) is dropped after `stallMs`
+// too, so the link keeps trying until a server answers.
 
 const defaultMaxPending = 1000;
 const defaultStallMs = 2000;
@@ -36,6 +39,8 @@ export class RedisLink {
   private pending = 0;
   /** When a reply last came, or the first command of a quiet spell went out. */
   private progressAt = 0;
+  /** When the current connection was made ('connect': the server took it, its ready check is under way). */
+  private connectedAt = 0;
   /** Bumped when a stalled connection is dropped: replies to its commands no longer count. */
   private connection = 0;
   private closed = false;
@@ -64,6 +69,7 @@ export class RedisLink {
     if (this.closed) return;
     for (const prepare of this.preparers) prepare(client);
     client.on('error', (error: Error) => this.report(error));
+    client.on('connect', () => (this.connectedAt = performance.now()));
     // A Cluster says which node failed on an event of its own; its 'error' is only "all nodes failed".
     client.on('node error', (error: Error) => this.report(error));
     // A Cluster connects to a node on the node's first command and, without an offline queue, refuses the
@@ -84,9 +90,12 @@ export class RedisLink {
   /** The client when it is ready for commands; undefined while Redis is away, stalled or behind on replies. */
   get ready(): RedisClient | undefined {
     const client = this.client;
-    if (client?.status !== 'ready') return undefined;
+    if (client?.status !== 'ready') {
+      if (client?.status === 'connect' && performance.now() - this.connectedAt > this.stallMs) this.restart(client, `Redis took the connection but did not answer for ${this.stallMs}ms: reconnecting`);
+      return undefined;
+    }
     if (this.pending > 0 && performance.now() - this.progressAt > this.stallMs) {
-      this.restart(client);
+      this.restart(client, `Redis stopped answering (${this.pending} commands waited over ${this.stallMs}ms): reconnecting`);
       return undefined;
     }
     return this.pending >= this.maxPending ? undefined : client;
@@ -111,8 +120,9 @@ export class RedisLink {
     return command;
   }
 
-  private restart(client: RedisClient): void {
-    this.report(new Error(`Redis stopped answering (${this.pending} commands waited over ${this.stallMs}ms): reconnecting`));
+  private restart(client: RedisClient, why: string): void {
+    this.report(new Error(why));
+    this.connectedAt = performance.now();
     this.connection += 1;
     this.pending = 0;
     // Fails every queued command (freeing them) and connects again.

@@ -56,6 +56,7 @@ export class SharedState {
 
   async close(): Promise<void> {
     await this.roster.close();
+    this.breakers.close();
     await Promise.all([this.link.close(), this.subscriber.close()]);
   }
 }

@@ -121,8 +121,8 @@ export async function command(port: number, ...args: string[]): Promise<unknown>
 }
 
 export interface SentinelSetup {
-  master: RedisServer;
-  replica: RedisServer;
+  /** The two data servers: master and replica at first, swapped by each failover. */
+  servers: RedisServer[];
   sentinels: RedisServer[];
   /** The gateway's `state.redis` without its prefix: the Sentinels (with their password) and the servers' password. */
   redis: { sentinel: { master: string; nodes: string[]; password: string }; password: string };
@@ -130,7 +130,15 @@ export interface SentinelSetup {
   connection: { sentinel: { master: string; nodes: { host: string; port: number }[]; password: string }; password: string };
   /** The port the Sentinels name as master now. */
   masterPort(): Promise<number>;
+  /** Waits until every Sentinel names one master and sees the other server as its replica, in sync: ready for a failover. */
+  settled(): Promise<{ master: RedisServer; replica: RedisServer }>;
   close(): Promise<void>;
+}
+
+/** Redis's flat [name, value, name, value, ...] replies as an object. */
+function fields(reply: unknown): Record<string, string> {
+  const list = reply as string[];
+  return Object.fromEntries(Array.from({ length: list.length / 2 }, (_, index) => [list[index * 2], list[index * 2 + 1]]));
 }
 
 /**
@@ -142,11 +150,10 @@ export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
   const name = 'switchyard-test';
   const password = 'data-secret-for-the-test';
   const sentinelPassword = 'sentinel-secret-for-the-test';
-  const data = (lines: string[]) => () => [`masterauth ${password}`, ...lines];
-  // No wait for more replicas before a full sync (5 s by default).
-  const master = await startRedisServer(parent, 'master', data(['repl-diskless-sync-delay 0']), { password });
+  // No wait for more replicas before a full sync (5 s by default), on either: each may become master.
+  const data = (lines: string[]) => () => [`masterauth ${password}`, 'repl-diskless-sync-delay 0', ...lines];
+  const master = await startRedisServer(parent, 'master', data([]), { password });
   const replica = await startRedisServer(parent, 'replica', data([`replicaof 127.0.0.1 ${master.port}`]), { password });
-  await eventually('the replica is in sync', async () => String(await command(replica.port, 'INFO', 'replication')).includes('master_link_status:up'));
   const quorum = Math.floor(count / 2) + 1;
   const sentinels = await Promise.all(
     Array.from({ length: count }, (_, index) =>
@@ -164,24 +171,36 @@ export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
       ),
     ),
   );
-  // Sentinels find the replica from the master, and each other through the master's hello channel (every 2 s).
-  await eventually('every Sentinel knows the replica and the other Sentinels', async () => {
-    for (const sentinel of sentinels) {
-      const replicas = (await command(sentinel.port, 'SENTINEL', 'REPLICAS', name)) as unknown[];
-      const others = (await command(sentinel.port, 'SENTINEL', 'SENTINELS', name)) as unknown[];
-      if (replicas.length < 1 || others.length < count - 1) return false;
-    }
-    return true;
-  });
+  const servers = [master, replica];
+  const masterPortSeenBy = async (sentinel: RedisServer) => Number(((await command(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
+  const settled = async () => {
+    let port = 0;
+    // Sentinels find the replica from the master, and each other through the master's hello channel (every 2 s).
+    await eventually('every Sentinel names one master, a replica in sync and the other Sentinels', async () => {
+      const ports = new Set(await Promise.all(sentinels.map(masterPortSeenBy)));
+      if (ports.size !== 1) return false;
+      port = [...ports][0]!;
+      const other = servers.find((server) => server.port !== port)!;
+      if (!String(await command(other.port, 'INFO', 'replication')).includes('master_link_status:up')) return false;
+      for (const sentinel of sentinels) {
+        const replicas = ((await command(sentinel.port, 'SENTINEL', 'REPLICAS', name)) as unknown[]).map(fields);
+        const others = (await command(sentinel.port, 'SENTINEL', 'SENTINELS', name)) as unknown[];
+        if (!replicas.some((entry) => Number(entry.port) === other.port && entry.flags === 'slave') || others.length < count - 1) return false;
+      }
+      return true;
+    });
+    return { master: servers.find((server) => server.port === port)!, replica: servers.find((server) => server.port !== port)! };
+  };
+  await settled();
   return {
-    master,
-    replica,
+    servers,
     sentinels,
     redis: { sentinel: { master: name, nodes: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`), password: sentinelPassword }, password },
     connection: { sentinel: { master: name, nodes: sentinels.map((sentinel) => ({ host: sentinel.host, port: sentinel.port })), password: sentinelPassword }, password },
-    masterPort: async () => Number(((await command(sentinels[0]!.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]),
+    masterPort: () => masterPortSeenBy(sentinels[0]!),
+    settled,
     close: async () => {
-      await Promise.all([...sentinels, master, replica].map((server) => server.stop('SIGKILL')));
+      await Promise.all([...sentinels, ...servers].map((server) => server.stop('SIGKILL')));
     },
   };
 }
