@@ -50,7 +50,7 @@ interface Sample {
 /** Heap in use, from the gateway's own /metrics (prom-client's default process metrics). */
 async function heapUsedMb(port: number): Promise<number | undefined> {
   const answer = await fetchLocal(port, '/metrics').catch(() => undefined);
-  const match = answer?.body.match(/^switchyard_nodejs_heap_size_used_bytes (\S+)$/m);
+  const match = answer?.body.match(/^nodejs_heap_size_used_bytes (\S+)$/m);
   return match ? Number(match[1]) / 1048576 : undefined;
 }
 

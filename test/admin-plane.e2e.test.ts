@@ -1,6 +1,7 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // The admin plane (/metrics, /admin/status, /admin/console, /dashboard): with
 // auth.keys it answers only an admin key, as Prometheus (bearer) or a browser
@@ -15,7 +16,7 @@ let upstream: Awaited<ReturnType<typeof startSim>>;
 let keyed: RunningGateway;
 let separate: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
   const common = {
     providers: { up: { type: 'openai', base_url: upstream.url } },
@@ -24,8 +25,7 @@ before(async () => {
   };
   keyed = await startGateway(common);
   separate = await startGateway({ ...common, server: { admin: { host: '127.0.0.1', port: 0 } } });
-});
-after(async () => {
+}, async () => {
   await Promise.all([keyed.close(), separate.close()]);
   await upstream.close();
 });

@@ -1,7 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Admission as a client sees it: when a provider is saturated, critical
 // requests go first and the least urgent are shed with an honest 429; keys and
@@ -16,7 +17,7 @@ let gateway: RunningGateway;
 const appKey = 'app-key-without-limit';
 const tightKey = 'tight-key-with-limit';
 
-before(async () => {
+beforeAndAfter(async () => {
   slow = await startSim({ name: 'slow', latencyMs: 200 });
   metered = await startSim({ name: 'metered' });
   spare = await startSim({ name: 'spare' });
@@ -40,8 +41,7 @@ before(async () => {
       ],
     },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await Promise.all([slow.close(), metered.close(), spare.close()]);
 });
@@ -94,8 +94,8 @@ test('a saturated provider serves critical requests first and sheds the least ur
   );
   assert.deepEqual(contentsSeenBy(slow), ['first', 'critical', 'normal']);
   const metrics = await (await fetch(`${gateway.origin}/metrics`, { headers: { authorization: `Bearer ${appKey}` } })).text();
-  assert.match(metrics, /switchyard_shed_total\{priority="low",reason="queue_full"\} 1/);
-  assert.match(metrics, /switchyard_queue_depth\{priority="critical"\} 0/);
+  assert.match(metrics, /switchyard_shed_total\{priority="low",reason="queue_full",provider="slow"\} 1/);
+  assert.match(metrics, /switchyard_queue_depth\{priority="critical",provider="slow"\} 0/);
 });
 
 test('a provider at its rate limit is skipped for the next target, and alone it is a 429 with Retry-After', async () => {
@@ -123,5 +123,14 @@ test('a key over its rate limit gets 429 before any provider hears of it; other 
   assert.ok(!error.message.includes(tightKey));
   assert.equal((await ask('quick', 'd')).status, 200);
   assert.deepEqual(contentsSeenBy(spare).slice(before), ['a', 'b', 'd']);
-  assert.match(await (await fetch(`${gateway.origin}/metrics`, { headers: { authorization: `Bearer ${appKey}` } })).text(), /switchyard_shed_total\{priority="normal",reason="key_rate_limit"\} 1/);
+  const metrics = await (await fetch(`${gateway.origin}/metrics`, { headers: { authorization: `Bearer ${appKey}` } })).text();
+  assert.match(metrics, /switchyard_shed_total\{priority="normal",reason="key_rate_limit",provider="none"\} 1/);
+  // Per configured key name: the tenant's answers and its refusal, apart from the other key's.
+  assert.match(metrics, /switchyard_requests_total\{route="quick",provider="spare",status="200",key="tight"\} 2/);
+  assert.match(metrics, /switchyard_requests_total\{route="none",provider="none",status="429",key="tight"\} 1/);
+  // The refusal's log line names its code and is a warning: no provider was tried.
+  await eventually('the refusal is logged', () => gateway.logs().includes('"error":"rate_limited"'));
+  const line = JSON.parse(gateway.logs().split('\n').find((text) => text.includes('"error":"rate_limited"'))!) as { level: number; attempts: number };
+  assert.equal(line.level, 40);
+  assert.equal(line.attempts, 0);
 });

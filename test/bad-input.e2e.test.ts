@@ -1,8 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
+import type { RecordedRequest } from '../src/sim/request-log.ts';
+import { eventually, within } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Whatever a client sends, it gets an OpenAI-shaped error with a truthful
 // status, and the gateway keeps serving.
@@ -10,15 +13,14 @@ import { startGateway, startSim, type RunningGateway } from './support/gateway-h
 let upstream: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
   gateway = await startGateway({
     server: { body_limit: '64kb', max_json_depth: 16 },
     providers: { only: { type: 'openai', base_url: upstream.url } },
     routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] }, other: { targets: [{ provider: 'only', model: 'm1' }] } },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await upstream.close();
 });
@@ -99,18 +101,48 @@ test('unknown endpoints and an empty body get OpenAI-shaped errors', async () =>
   assert.ok(((await empty.json()) as { error: { message: string } }).error.message);
 });
 
-test('a client that drops mid-upload or mid-answer does not hurt the gateway', async () => {
-  await new Promise<void>((resolve) => {
-    const half = request(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '5000' } });
-    half.on('error', () => resolve());
-    half.write('{"model":"chat","messages":[');
-    setImmediate(() => {
-      half.destroy();
-      resolve();
-    });
-  });
-  const answer = await post(chat());
-  assert.equal(answer.status, 200);
+/** The request log's line for a request id, once it is written. */
+async function logged(id: string): Promise<{ status: number }> {
+  const find = () => gateway.logs().split('\n').find((line) => line.includes(`"id":${JSON.stringify(id)}`) && line.includes('"msg":"request"'));
+  await eventually(`a log line for ${id}`, () => find() !== undefined);
+  return JSON.parse(find()!) as { status: number };
+}
+
+test('a client that drops mid-upload does not hurt the gateway: logged as gone, the next request served', async () => {
+  const half = request(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '5000', 'x-request-id': 'dropped-mid-upload' } });
+  half.on('error', () => undefined); // our own destroy
+  half.write('{"model":"chat","messages":[');
+  await eventually('the gateway is reading the upload', () => gateway.gateway.requestsInFlight === 1);
+  half.destroy();
+  assert.equal((await logged('dropped-mid-upload')).status, 499);
+  assert.equal((await post(chat())).status, 200);
+});
+
+test('a client that drops mid-answer has its upstream stream aborted, is logged as gone, and the gateway keeps serving', async () => {
+  // Five chunks 300 ms apart: an upstream left running would still be streaming a second later.
+  upstream.setFaults({ chunkIntervalMs: 300 });
+  try {
+    const aborted = new Promise<RecordedRequest>((resolve) => upstream.events.once('abort', resolve));
+    const firstEvent = await within(
+      'the first event of the answer',
+      new Promise<string>((resolve, reject) => {
+        const call = request(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'dropped-mid-answer' } }, (response) => {
+          response.once('data', (chunk: Buffer) => {
+            call.destroy();
+            resolve(chunk.toString());
+          });
+        });
+        call.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
+        call.end(chat({ stream: true }));
+      }),
+    );
+    assert.match(firstEvent, /^data: \{"id"/, 'the answer had started');
+    assert.equal((await within('the upstream stream to be aborted', aborted)).path, '/v1/chat/completions');
+    assert.equal((await logged('dropped-mid-answer')).status, 499);
+  } finally {
+    upstream.setFaults({ chunkIntervalMs: 0 });
+  }
+  assert.equal((await post(chat())).status, 200);
 });
 
 test('headers too large get 431 from the server, not a crash', async () => {

@@ -1,7 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 // Budget-aware routing: a route with `budget` counts what its answers cost at
@@ -12,10 +13,9 @@ import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 let sim: Awaited<ReturnType<typeof startSim>>;
 const running: RunningGateway[] = [];
-before(async () => {
+beforeAndAfter(async () => {
   sim = await startSim({ models: ['big', 'small'] });
-});
-after(async () => {
+}, async () => {
   for (const gateway of running) await gateway.close();
   await sim.close();
 });

@@ -1,9 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { closedPort } from './support/closed-port.ts';
+import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 // The response cache as an application sees it through the official SDK: the
@@ -16,10 +18,9 @@ import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 let upstream: Awaited<ReturnType<typeof startSim>>;
 const running: RunningGateway[] = [];
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'], chunks: 3 });
-});
-after(async () => {
+}, async () => {
   for (const gateway of running) await gateway.close();
   await upstream.close();
 });
@@ -265,10 +266,14 @@ test('when the request the others wait for fails, they ask the providers themsel
 test('a request waiting for an identical one still keeps its own deadline', async () => {
   const gateway = await gatewayWith();
   await withFaults({ latencyMs: 600 }, async () => {
-    const leader = ask(gateway.client, 'slow question');
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the leader is with the provider
-    const follower = ask(gateway.client, 'slow question', { 'x-switchyard-timeout': '150ms' });
-    await assert.rejects(follower, (error: { status?: number }) => error.status === 504);
+    const before = chatCalls();
+    const settled: string[] = [];
+    const leader = ask(gateway.client, 'slow question').finally(() => settled.push('leader'));
+    await eventually('the leader is with the provider', () => chatCalls() > before);
+    const follower = ask(gateway.client, 'slow question', { 'x-switchyard-timeout': '150ms' }).finally(() => settled.push('follower'));
+    await assert.rejects(follower, (error: { status?: number; code?: string }) => error.status === 504 && error.code === 'deadline_exceeded');
     assert.equal((await leader).headers.get('x-switchyard-cache'), 'miss');
+    assert.deepEqual(settled, ['follower', 'leader'], 'the follower gave up at its own deadline, not when the answer came');
+    assert.equal(chatCalls() - before, 1, 'the follower waited for the leader instead of asking the provider');
   });
 });

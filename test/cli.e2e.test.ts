@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import OpenAI, { toFile } from 'openai';
 import { tourProgram } from '../src/cli/demo.ts';
 import { eventually } from './support/eventually.ts';
 import { startSim } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { tempDir } from './support/temp-dir.ts';
 
 // The `switchyard` command as an operator runs it: check, serve, reload, drain.
@@ -16,10 +17,9 @@ const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
 const directory = tempDir('switchyard-cli-');
 let upstream: Awaited<ReturnType<typeof startSim>>;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1', 'm2'], chunks: 10 });
-});
-after(async () => {
+}, async () => {
   await upstream.close();
 });
 

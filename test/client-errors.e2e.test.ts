@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { startAnthropicFake, type AnthropicFake } from './fakes/anthropic-fake.ts';
 import { startGateway, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Errors as the official SDK and the apps on it read them: a provider's
 // refusal of the request keeps OpenAI's `type`, `code` and `param`; a
@@ -22,7 +23,7 @@ const openaiError = (status: number, body: unknown, headers: Record<string, stri
   response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 };
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = createServer((request, response) => {
     request.resume();
     request.on('end', () => {
@@ -45,8 +46,7 @@ before(async () => {
       once: { targets: [{ provider: 'openai', model: 'gpt-4o' }], retry: { attempts: 1 } },
     },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await anthropic.close();
   upstream.closeAllConnections();

@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { generateObject, generateText, stepCountIs, streamText, tool } from 'ai';
 import { z } from 'zod';
 import { clientKey, startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Client libraries whose defaults send the Responses API, unchanged but for
 // their base URL: the Vercel AI SDK's default OpenAI provider and LangChain
@@ -20,15 +21,14 @@ let openai: ReturnType<typeof createOpenAI>;
 type ChatBody = { messages: { role: string; tool_calls?: { id: string }[]; tool_call_id?: string }[]; response_format?: { type: string } };
 const upstreamBodies = () => sim.requests.map((request) => request.body as ChatBody);
 
-before(async () => {
+beforeAndAfter(async () => {
   sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
   gateway = await startGateway({
     providers: { deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' } },
     routes: { chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] } },
   });
   openai = createOpenAI({ baseURL: gateway.baseURL, apiKey: clientKey });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await sim.close();
 });

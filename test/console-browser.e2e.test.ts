@@ -1,8 +1,9 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // The console in a real browser: Debian's Chromium, headless, driven by
 // playwright-core. The page must load clean (no console error, nothing fetched
@@ -25,7 +26,7 @@ let backup: Awaited<ReturnType<typeof startSim>>;
 let running: RunningGateway;
 let browser: Browser;
 
-before(async () => {
+beforeAndAfter(async () => {
   if (skip) return;
   [primary, backup] = await Promise.all([startSim({ models: ['m1'], seed: 3 }), startSim({ models: ['m2'], seed: 4 })]);
   running = await startGateway({
@@ -42,8 +43,7 @@ before(async () => {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-});
-after(async () => {
+}, async () => {
   if (skip) return;
   await browser?.close();
   await running?.close();
@@ -99,7 +99,8 @@ test('a provider taken down shows as open within 5 s without a reload, and its f
     assert.ok(performance.now() - downAt < 5000);
     assert.match(await card.getAttribute('class') ?? '', /\bdown\b/);
     assert.match((await card.locator('.reason').textContent()) ?? '', /circuit breaker open \(\d+ of \d+ recent requests failed\): no requests sent/);
-    const failover = page.locator('#failovers li.moved', { hasText: 'primary (The provider is busy (503/529)) → answered by backup' });
+    // The reason is the error table's description of upstream_overloaded, however it is worded after "busy (503/529)".
+    const failover = page.locator('#failovers li.moved', { hasText: /primary \(The provider is busy \(503\/529\).*\) → answered by backup/ });
     await failover.first().waitFor({ timeout: 5000 });
     assert.deepEqual(errors, []);
   } finally {

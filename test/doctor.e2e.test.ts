@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { closedPort } from './support/closed-port.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 import { tempDir } from './support/temp-dir.ts';
 
@@ -22,12 +23,11 @@ let refusingPort: number;
 let idleGatewayPort: number;
 const gateways: RunningGateway[] = [];
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'], apiKey: 'right-key-123' });
   refusingPort = await closedPort();
   idleGatewayPort = await closedPort();
-});
-after(async () => {
+}, async () => {
   for (const gateway of gateways) await gateway.close();
   await upstream.close();
 });
@@ -175,7 +175,7 @@ test('with the gateway running, doctor checks it is ready and reports its cache 
   const { code, stdout } = await doctor(withCache, ['--json']);
   assert.equal(code, 0, stdout);
   const report = JSON.parse(stdout) as Report;
-  assert.deepEqual(verdicts(report, 'switchyard'), { ready: 'ok', cache: 'ok' });
+  assert.deepEqual(verdicts(report, 'switchyard'), { ready: 'ok', incidents: 'ok', cache: 'ok' });
   assert.match(detail(report, 'switchyard', 'cache'), /^hit rate 75% over 4 lookups since the gateway started$/);
 
   const idle = JSON.parse((await doctor(healthyConfig(), ['--json'])).stdout) as Report;

@@ -1,10 +1,13 @@
-import { after, afterEach, before, test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { APIError } from 'openai';
+import type { RecordedRequest } from '../src/sim/request-log.ts';
 import { closedPort } from './support/closed-port.ts';
+import { within } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // A busy, holding, hanging or broken primary: the application still gets its
 // answer from a backup, or one clear error when nothing can serve.
@@ -13,7 +16,7 @@ let primary: Awaited<ReturnType<typeof startSim>>;
 let backup: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   primary = await startSim({ name: 'primary', models: ['p-model'], holdMs: 1500, keepaliveIntervalMs: 50, apiKey: 'sk-primary-secret-1111111111' });
   backup = await startSim({ name: 'backup', models: ['b-model'] });
   gateway = await startGateway({
@@ -30,15 +33,16 @@ before(async () => {
         timeouts: { first_token: '400ms', total: '10s' },
       },
       solo: { targets: [{ provider: 'primary', model: 'p-model' }], timeouts: { first_token: '400ms' } },
+      // Long enough that only the client leaving can end an attempt in the abort tests.
+      patient: { targets: [{ provider: 'primary', model: 'p-model' }], timeouts: { first_token: '10s' } },
     },
   });
+}, async () => {
+  await gateway.close();
+  await Promise.all([primary.close(), backup.close()]);
 });
 afterEach(() => {
   primary.setFaults({ holdMs: 1500 });
-});
-after(async () => {
-  await gateway.close();
-  await Promise.all([primary.close(), backup.close()]);
 });
 
 const ask = (model = 'chat', stream = false) =>
@@ -147,32 +151,43 @@ test('a 400 from the upstream is the client\'s own mistake: returned as is, not 
   assert.equal(backup.stats.ok, before);
 });
 
+/** The next request the primary sees its client (the gateway) abandon. */
+const nextAbort = () => new Promise<RecordedRequest>((resolve) => primary.events.once('abort', resolve));
+
 test('a client that goes away mid-stream aborts the upstream request within a second', async () => {
-  primary.setFaults({ chunkIntervalMs: 100 });
+  // Five chunks 400 ms apart: an upstream left running would still be streaming two seconds later.
+  primary.setFaults({ chunkIntervalMs: 400 });
   try {
     const controller = new AbortController();
-    const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', signal: controller.signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'solo', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
-    const reader = response.body!.getReader();
-    await reader.read();
-    const aborted = new Promise<number>((resolve) => primary.events.once('abort', (record) => resolve(record.abortedAt!)));
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', signal: controller.signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'patient', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    assert.equal(response.status, 200);
+    const first = await response.body!.getReader().read();
+    assert.match(Buffer.from(first.value!).toString(), /^data: \{"id"/, 'content reached the client first');
+    const aborted = nextAbort();
     const at = Date.now();
     controller.abort();
-    assert.ok((await aborted) - at < 1000);
+    const upstream = await within('the upstream request to be aborted', aborted);
+    assert.equal((upstream.body as { stream: boolean }).stream, true);
+    assert.ok(upstream.abortedAt! - at < 1000, `aborted ${upstream.abortedAt! - at} ms after the client left`);
   } finally {
     primary.setFaults({ chunkIntervalMs: 0 });
   }
 });
 
-test('a client that goes away during a hold aborts the upstream too', async () => {
+test('a client that goes away during a hold aborts the upstream too, long before first_token', async () => {
   primary.setFaults({ holdMs: 5000 });
   primary.script(['hold']);
   const controller = new AbortController();
-  const sent = fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', signal: controller.signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'solo', messages: [{ role: 'user', content: 'x' }] }) }).catch(() => undefined);
-  await new Promise<void>((resolve) => primary.events.once('request', () => resolve()));
-  const aborted = new Promise<void>((resolve) => primary.events.once('abort', () => resolve()));
+  const held = new Promise<RecordedRequest>((resolve) => primary.events.once('request', resolve));
+  const sent = fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', signal: controller.signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'patient', messages: [{ role: 'user', content: 'x' }] }) });
+  assert.equal((await within('the request to reach the primary', held)).outcome, 'hold');
+  const aborted = nextAbort();
+  const at = Date.now();
   controller.abort();
-  await aborted;
-  await sent;
+  await assert.rejects(sent, { name: 'AbortError' });
+  const upstream = await within('the held upstream request to be aborted', aborted);
+  assert.equal(upstream.outcome, 'hold');
+  assert.ok(upstream.abortedAt! - at < 1000, `aborted ${upstream.abortedAt! - at} ms after the client left (first_token is 10 s)`);
 });
 
 test('redirects from an upstream are never followed', async () => {

@@ -1,9 +1,10 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { eventually } from './support/eventually.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Issue 15's first defect: whatever a client puts in `model` (text Node
 // refuses in a header, a megabyte of it), the client gets one answer and the
@@ -12,14 +13,13 @@ import { startGateway, startSim, type RunningGateway } from './support/gateway-h
 let upstream: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
   gateway = await startGateway({
     providers: { only: { type: 'openai', base_url: upstream.url } },
     routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] } },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await upstream.close();
 });

@@ -1,8 +1,9 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { startAnthropicFake, type AnthropicFake } from './fakes/anthropic-fake.ts';
 import { clientKey, startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // An application on the official Anthropic SDK, pointed at Switchyard: a
 // route whose first target is Anthropic and whose second speaks only Chat
@@ -16,7 +17,7 @@ let client: Anthropic;
 
 const tools = [{ name: 'get_weather', description: 'Weather in a city', input_schema: { type: 'object' as const, properties: { query: { type: 'string' } } } }];
 
-before(async () => {
+beforeAndAfter(async () => {
   anthropic = await startAnthropicFake({ apiKey: 'sk-ant-upstream-0000000000' });
   sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
   gateway = await startGateway({
@@ -37,8 +38,7 @@ before(async () => {
   });
   // As Claude Code is set up: ANTHROPIC_BASE_URL is the gateway's address, without /v1.
   client = new Anthropic({ baseURL: gateway.origin, apiKey: clientKey, maxRetries: 0 });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await anthropic.close();
   await sim.close();

@@ -1,8 +1,9 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Providers that misbehave in ways a real one has, or an attacker who runs
 // one could: a stream that never ends an event, a key echoed in an error, a
@@ -21,7 +22,7 @@ let aborted = 0;
 
 const chunk = (content: string) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = createServer((request, response) => {
     const parts: Buffer[] = [];
     request.on('data', (part: Buffer) => parts.push(part));
@@ -50,8 +51,7 @@ before(async () => {
       failover: { targets: [{ provider: 'odd', model: 'm' }, { provider: 'backup', model: 'b1', tier: 2 }], retry: { attempts: 1 } },
     },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await backup.close();
   upstream.closeAllConnections();

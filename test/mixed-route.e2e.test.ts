@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { APIError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
@@ -8,6 +8,7 @@ import type { FakeUpstream } from './fakes/fake-server.ts';
 import { startOpenAIImagesFake, type ImagesFault } from './fakes/openai-images-fake.ts';
 import { startSdWebUiFake, type SdFault } from './fakes/sdwebui-fake.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Users fail over from DeepSeek to whatever they already pay for. One route,
 // three wire protocols: an OpenAI-compatible primary that is busy, then
@@ -23,7 +24,7 @@ let sd: FakeUpstream<SdFault>;
 let images: FakeUpstream<ImagesFault>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   [primary, bedrock, anthropic, sd, images] = await Promise.all([
     startSim({ name: 'deepseek', models: ['deepseek-chat'] }),
     startBedrockFake({ region: 'us-east-1', keys: { AKIDEXAMPLE: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' } }),
@@ -53,8 +54,7 @@ before(async () => {
       'sd-only': { targets: [{ provider: 'sd', model: 'sdxl_base_1.0.safetensors' }] },
     },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await Promise.all([primary.close(), bedrock.close(), anthropic.close(), sd.close(), images.close()]);
 });

@@ -1,6 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from './support/eventually.ts';
 import { clientKey, startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // An application using the official OpenAI SDK, unchanged, with only its
 // base URL pointed at Switchyard.
@@ -8,7 +10,7 @@ import { clientKey, startGateway, startSim, type RunningGateway } from './suppor
 let primary: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   primary = await startSim({ name: 'primary', models: ['deepseek-chat', 'embed-small'], apiKey: 'sk-upstream-secret-000000000000' });
   gateway = await startGateway({
     providers: { primary: { type: 'openai', base_url: primary.url, api_key: 'sk-upstream-secret-000000000000', price: { input_per_1k: 0.00027, output_per_1k: 0.0011 } } },
@@ -17,8 +19,7 @@ before(async () => {
       embeddings: { targets: [{ provider: 'primary', model: 'embed-small' }] },
     },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await primary.close();
 });
@@ -111,21 +112,33 @@ test('embeddings and the model list work through the SDK', async () => {
   assert.deepEqual(models.data.map((model) => model.id).sort(), ['chat', 'embeddings']);
 });
 
+/** The request log's line for one request, once it is written (accounting runs as the answer ends). */
+async function logLine(requestId: string): Promise<Record<string, unknown>> {
+  const find = () => gateway.logs().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'request' && line.id === requestId);
+  await eventually(`the log line of ${requestId}`, () => find() !== undefined);
+  return find()!;
+}
+
 test('a target model name leads to the one route that has it', async () => {
-  const answer = await gateway.client.chat.completions.create({ model: 'deepseek-chat', messages: [{ role: 'user', content: 'Hi' }] });
-  assert.equal(answer.object, 'chat.completion');
+  const { data, response } = await gateway.client.chat.completions.create({ model: 'deepseek-chat', messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
+  assert.equal(data.object, 'chat.completion');
+  assert.equal(response.headers.get('x-switchyard-model'), 'deepseek-chat');
+  assert.equal((await logLine(response.headers.get('x-request-id')!)).route, 'chat');
+  const embedding = await gateway.client.embeddings.create({ model: 'embed-small', input: 'one' }).withResponse();
+  assert.equal((await logLine(embedding.response.headers.get('x-request-id')!)).route, 'embeddings');
 });
 
 test('one log line per request, with route, provider, status, attempts and tokens, and no key', async () => {
-  const lines = gateway.logs().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-  const requests = lines.filter((line) => line.msg === 'request');
-  assert.ok(requests.length >= 5);
-  const last = requests.find((line) => line.route === 'chat' && line.stream === false)!;
-  assert.equal(last.provider, 'primary');
-  assert.equal(last.status, 200);
-  assert.equal(last.attempts, 1);
-  assert.ok((last.tokens_in as number) > 0);
-  assert.ok(Math.abs((last.cost_usd as number) - ((last.tokens_in as number) * 0.00027 + (last.tokens_out as number) * 0.0011) / 1000) < 1e-12);
+  await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Log this' }] }, { headers: { 'x-request-id': 'log-line-test-1' } });
+  const line = await logLine('log-line-test-1');
+  assert.equal(line.route, 'chat');
+  assert.equal(line.stream, false);
+  assert.equal(line.provider, 'primary');
+  assert.equal(line.status, 200);
+  assert.equal(line.attempts, 1);
+  assert.ok((line.tokens_in as number) > 0);
+  assert.ok(Math.abs((line.cost_usd as number) - ((line.tokens_in as number) * 0.00027 + (line.tokens_out as number) * 0.0011) / 1000) < 1e-12);
+  assert.equal(gateway.logs().split('log-line-test-1').length, 2, 'exactly one line names the request');
   assert.ok(!gateway.logs().includes('sk-upstream-secret'));
   assert.ok(!gateway.logs().includes(clientKey));
 });
@@ -133,7 +146,7 @@ test('one log line per request, with route, provider, status, attempts and token
 test('spend is metered at the configured price, per provider and model', async () => {
   const spend = async () => {
     const text = await (await fetch(`${gateway.origin}/metrics`)).text();
-    return Number(/switchyard_cost_usd_total\{provider="primary",model="deepseek-chat"\} (\S+)/.exec(text)?.[1] ?? 0);
+    return Number(/switchyard_cost_usd_total\{provider="primary",model="deepseek-chat",key="none"\} (\S+)/.exec(text)?.[1] ?? 0);
   };
   const before = await spend();
   const answer = await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'What does this cost?' }] });
@@ -143,9 +156,11 @@ test('spend is metered at the configured price, per provider and model', async (
 });
 
 test('/metrics counts requests by route, provider and status', async () => {
+  const { response } = await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Count this' }] }).withResponse();
+  await logLine(response.headers.get('x-request-id')!); // counted by the same accounting step as the log line
   const text = await (await fetch(`${gateway.origin}/metrics`)).text();
-  assert.match(text, /switchyard_requests_total\{route="chat",provider="primary",status="200"\} \d+/);
-  assert.match(text, /switchyard_request_duration_seconds_bucket\{le="0.005",route="chat",provider="primary"\}/);
+  assert.match(text, /switchyard_requests_total\{route="chat",provider="primary",status="200",key="none"\} \d+/);
+  assert.match(text, /switchyard_request_duration_seconds_bucket\{le="0.005",route="chat",provider="primary",status_class="2xx"\}/);
   assert.match(text, /switchyard_upstream_attempts_total\{provider="primary",outcome="ok"\}/);
   assert.match(text, /switchyard_inflight_requests\{provider="primary"\} 0/);
   assert.match(text, /switchyard_time_to_first_token_seconds_count\{route="chat",provider="primary"\} \d+/);

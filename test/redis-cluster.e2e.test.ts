@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { checkRedis } from '../src/cli/doctor-checks.ts';
@@ -6,6 +6,7 @@ import { RedisLink } from '../src/state/redis-link.ts';
 import { SpendLedger } from '../src/state/spend-ledger.ts';
 import { eventually } from './support/eventually.ts';
 import { startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { command, needsRedisServer, redisToolsPresent, startCluster, type ClusterSetup } from './support/redis-servers.ts';
 import { expectOneKeyLimit, expectSharedBreaker, Replicas, stateOf } from './support/shared-state-scenarios.ts';
 
@@ -19,14 +20,13 @@ let replicas: Replicas;
 let setup: ClusterSetup | undefined;
 let runs = 0;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
   replicas = new Replicas(upstream.url);
   if (redisToolsPresent) setup = await startCluster(3);
-});
-after(async () => {
-  await replicas.closeAll();
-  await upstream.close();
+}, async () => {
+  await replicas?.closeAll();
+  await upstream?.close();
   await setup?.close();
 });
 

@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closedPort } from './support/closed-port.ts';
 import { eventually } from './support/eventually.ts';
@@ -6,6 +6,7 @@ import { checkRedis } from '../src/cli/doctor-checks.ts';
 import { RedisLink } from '../src/state/redis-link.ts';
 import { SharedBreakers } from '../src/state/shared-breakers.ts';
 import { startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { command, needsRedisServer, redisToolsPresent, startSentinelSetup, type SentinelSetup } from './support/redis-servers.ts';
 import { call, circuitOf, expectOneKeyLimit, expectSharedBreaker, limitedKey, Replicas, stateOf } from './support/shared-state-scenarios.ts';
 
@@ -21,14 +22,13 @@ let replicas: Replicas;
 let setup: SentinelSetup | undefined;
 let runs = 0;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
   replicas = new Replicas(upstream.url);
   if (redisToolsPresent) setup = await startSentinelSetup(3);
-});
-after(async () => {
-  await replicas.closeAll();
-  await upstream.close();
+}, async () => {
+  await replicas?.closeAll();
+  await upstream?.close();
   await setup?.close();
 });
 

@@ -1,7 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildConfig } from '../src/config/load-config.ts';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // A reload (SIGHUP, a touched file, a ConfigMap update) applies what changed
 // and keeps what the gateway has learnt and counted: an identical config
@@ -10,10 +11,9 @@ import { startGateway, startSim, type RunningGateway } from './support/gateway-h
 
 let upstream: Awaited<ReturnType<typeof startSim>>;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'], latencyMs: 0 });
-});
-after(async () => {
+}, async () => {
   await upstream.close();
 });
 

@@ -1,9 +1,10 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { zodTextFormat } from 'openai/helpers/zod';
 import { z } from 'zod';
 import { clientKey, startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // An application on the official OpenAI SDK's Responses API (the SDK
 // README's first example), against a route whose only target speaks Chat
@@ -18,7 +19,7 @@ let client: OpenAI;
 type ChatBody = { messages: { role: string; content: unknown; tool_calls?: { id: string; function: { name: string } }[]; tool_call_id?: string }[]; response_format?: unknown; tools?: unknown; stream_options?: unknown; max_tokens?: number };
 const lastChat = () => sim.requests.at(-1)!.body as ChatBody;
 
-before(async () => {
+beforeAndAfter(async () => {
   sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
   backup = await startSim({ name: 'backup', models: ['qwen'], apiKey: 'sk-upstream-000000000000', seed: 2 });
   gateway = await startGateway({
@@ -30,8 +31,7 @@ before(async () => {
     auth: { keys: [{ name: 'app', key: clientKey }, { name: 'other', key: 'sk-another-tenant-0000000000' }] },
   });
   client = gateway.client;
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await sim.close();
   await backup.close();

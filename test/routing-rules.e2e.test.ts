@@ -1,6 +1,7 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // Rules a platform team sets in config: gateway keys per application, traffic
 // classes and sensitive data kept on private providers.
@@ -9,7 +10,7 @@ let cloud: Awaited<ReturnType<typeof startSim>>;
 let onPrem: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   cloud = await startSim({ name: 'cloud', models: ['big'] });
   onPrem = await startSim({ name: 'on-prem', models: ['small'] });
   gateway = await startGateway({
@@ -25,8 +26,7 @@ before(async () => {
     },
     auth: { keys: [{ name: 'web', key: 'web-app-key-123' }, { name: 'batch-jobs', key: 'batch-key-4567', routes: ['chat'] }] },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await Promise.all([cloud.close(), onPrem.close()]);
 });

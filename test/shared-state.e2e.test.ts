@@ -1,10 +1,11 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { closedPort } from './support/closed-port.ts';
 import { startFreezableProxy } from './support/freezable-proxy.ts';
 import { eventually } from './support/eventually.ts';
 import { startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 import { call, expectOneKeyLimit, expectSharedBreaker, limitedKey, Replicas, stateOf } from './support/shared-state-scenarios.ts';
 
@@ -16,12 +17,11 @@ let upstream: Awaited<ReturnType<typeof startSim>>;
 let replicas: Replicas;
 const key = limitedKey;
 
-before(async () => {
+beforeAndAfter(async () => {
   upstream = await startSim({ models: ['m1'] });
   replicas = new Replicas(upstream.url);
-});
-after(async () => {
-  await replicas.closeAll();
+}, async () => {
+  await replicas?.closeAll();
   await upstream.close();
 });
 
@@ -88,9 +88,16 @@ test('replicas on state.redis split a provider\'s rate_limit between them, and c
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers.get('retry-after')) >= 1);
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'rate_limited');
-    // b leaves: a counts itself alone again and gets the whole limit back.
+    // Half the rate each: a's next token is 20 s away.
+    const halfRate = await call(a);
+    assert.equal(halfRate.status, 429);
+    assert.ok(Number(halfRate.headers.get('retry-after')) > 10, `retry-after ${halfRate.headers.get('retry-after')} s on half the rate`);
+    // b leaves: a counts itself alone again and gets the whole limit back, so its next token is 10 s away at most.
     await replicas.stop(b);
     await eventually('a counts one replica after b left', async () => (await replicasSeenBy(a)) === 1);
+    const wholeRate = await call(a);
+    assert.equal(wholeRate.status, 429, 'no token came back yet');
+    assert.ok(Number(wholeRate.headers.get('retry-after')) <= 10, `retry-after ${wholeRate.headers.get('retry-after')} s on the whole rate`);
   } finally {
     await cleanUp(prefix);
   }

@@ -1,7 +1,8 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { APIError } from 'openai';
 import { startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
+import { beforeAndAfter } from './support/hooks.ts';
 
 // A stream cut after content, on a route with stream_resume: the answer is
 // continued on a target that completes from an assistant prefix, and the
@@ -12,7 +13,7 @@ let resumer: Awaited<ReturnType<typeof startSim>>;
 let reference: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-before(async () => {
+beforeAndAfter(async () => {
   primary = await startSim({ name: 'primary', models: ['m'], chunks: 12, chunkIntervalMs: 5 });
   resumer = await startSim({ name: 'resumer', models: ['m'], chunks: 12 });
   reference = await startSim({ name: 'reference', models: ['m'], chunks: 12 });
@@ -24,8 +25,7 @@ before(async () => {
       whole: { targets: [{ provider: 'reference', model: 'm' }] },
     },
   });
-});
-after(async () => {
+}, async () => {
   await gateway.close();
   await Promise.all([primary.close(), resumer.close(), reference.close()]);
 });

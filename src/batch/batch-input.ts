@@ -1,11 +1,13 @@
 import type { BatchError } from './batch-store.ts';
+import { lines } from './file-content.ts';
 
 // A batch input file as OpenAI's Batch API defines it: JSON Lines, one request
 // per line, `{"custom_id", "method": "POST", "url", "body"}`, every url the
 // batch's endpoint, custom_ids unique. A file with any bad line is refused
 // whole, each problem named with its line number, as OpenAI does. A big file
-// (up to 200 MB) is read a slice of lines at a time, giving the event loop
-// back between slices, so realtime requests are not held up behind it.
+// (up to 200 MB) is read from the store a part at a time and checked a slice of
+// lines at a time, giving the event loop back between slices, so realtime
+// requests are not held up behind it.
 
 export interface InputLine {
   customId: string;
@@ -21,6 +23,8 @@ export type BatchEndpoint = (typeof batchEndpoints)[number];
 const maxErrorsListed = 100;
 /** Lines parsed between two yields to the event loop (~1 ms of work for typical lines). */
 const linesPerSlice = 500;
+/** Valid lines written to the store per call. */
+const linesPerCommit = 500;
 
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -30,67 +34,68 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export async function parseBatchInput(content: Buffer, endpoint: BatchEndpoint, maxLines: number): Promise<{ lines: InputLine[]; errors: BatchError[] }> {
-  const lines: InputLine[] = [];
+/** Writes a slice of valid lines, numbered from `first` (1 for the file's first request). */
+export type SliceWriter = (first: number, lines: readonly InputLine[]) => Promise<void>;
+
+/**
+ * Validates a batch input file as its bytes are read, and hands its lines to `write` a slice at a
+ * time while the file is still valid: after the first error nothing more is written (the caller
+ * drops what was), and reading stops at the limit of lines or of errors listed.
+ */
+export async function validateBatchInput(chunks: AsyncIterable<Buffer>, endpoint: BatchEndpoint, maxLines: number, write: SliceWriter): Promise<{ count: number; errors: BatchError[] }> {
+  let slice: InputLine[] = [];
+  let written = 0;
+  let count = 0;
   const errors: BatchError[] = [];
   const seen = new Set<string>();
   const fail = (line: number | null, code: string, message: string, param: string | null = null) => {
-    if (errors.length < maxErrorsListed) errors.push({ code, line, message, param });
+    errors.push({ code, line, message, param });
   };
-  let number = 0;
-  // Line by line from the bytes: one string of a 200 MB file (and its split) would each stall the loop.
-  for (let start = 0; start < content.length; ) {
-    let end = content.indexOf(0x0a, start);
-    if (end === -1) end = content.length;
-    const raw = content.toString('utf8', start, end);
-    start = end + 1;
-    number += 1;
+  for await (const { number, text } of lines(chunks)) {
     if (number % linesPerSlice === 0) await yieldToEventLoop();
-    if (raw.trim() === '') continue;
-    let entry: unknown;
-    try {
-      entry = JSON.parse(raw);
-    } catch {
-      fail(number, 'invalid_json_line', `Line ${number} is not valid JSON.`);
-      continue;
+    if (text.trim() === '') continue;
+    const checked = checkLine(text, number, endpoint, seen);
+    if ('code' in checked) fail(number, checked.code, checked.message, checked.param);
+    else {
+      count += 1;
+      if (count > maxLines) {
+        fail(null, 'too_many_requests', `The input file has more than ${maxLines} requests; a batch may hold at most ${maxLines} (batches.max_lines).`);
+        break;
+      }
+      if (errors.length === 0) slice.push(checked);
     }
-    if (!isPlainObject(entry)) {
-      fail(number, 'invalid_json_line', `Line ${number} is not a JSON object.`);
-      continue;
+    if (errors.length >= maxErrorsListed) break;
+    if (errors.length === 0 && slice.length === linesPerCommit) {
+      await write(written + 1, slice);
+      written += slice.length;
+      slice = [];
     }
-    const { custom_id: customId, method, url, body } = entry;
-    if (typeof customId !== 'string' || customId.length === 0 || customId.length > 512) {
-      fail(number, 'missing_required_parameter', `Line ${number} needs a custom_id: a non-empty string of at most 512 characters.`, 'custom_id');
-      continue;
-    }
-    if (seen.has(customId)) {
-      fail(number, 'duplicate_custom_id', `Line ${number} repeats custom_id "${customId}"; each line needs its own.`, 'custom_id');
-      continue;
-    }
-    seen.add(customId);
-    if (method !== 'POST') {
-      fail(number, 'invalid_method', `Line ${number}: method must be "POST".`, 'method');
-      continue;
-    }
-    if (url !== endpoint) {
-      fail(number, 'mismatched_endpoint', `Line ${number}: url ${JSON.stringify(url)} is not the batch's endpoint ${endpoint}.`, 'url');
-      continue;
-    }
-    if (!isPlainObject(body)) {
-      fail(number, 'missing_required_parameter', `Line ${number} needs a body: the request as a JSON object.`, 'body');
-      continue;
-    }
-    if (typeof body.model !== 'string' || body.model === '') {
-      fail(number, 'missing_required_parameter', `Line ${number}: body.model is required.`, 'body.model');
-      continue;
-    }
-    if (body.stream === true) {
-      fail(number, 'invalid_request', `Line ${number}: a batch answers whole responses; body.stream must not be true.`, 'body.stream');
-      continue;
-    }
-    lines.push({ customId, body: Buffer.from(JSON.stringify(body)) });
   }
-  if (errors.length === 0 && lines.length === 0) fail(null, 'empty_file', 'The input file has no requests.');
-  if (lines.length > maxLines) fail(null, 'too_many_requests', `The input file has ${lines.length} requests; a batch may hold at most ${maxLines} (batches.max_lines).`);
-  return { lines, errors };
+  if (errors.length === 0 && count === 0) fail(null, 'empty_file', 'The input file has no requests.');
+  if (errors.length === 0 && slice.length > 0) await write(written + 1, slice);
+  return { count, errors };
+}
+
+/** One line checked: the request to send, or what is wrong with it. */
+function checkLine(text: string, number: number, endpoint: BatchEndpoint, seen: Set<string>): InputLine | Omit<BatchError, 'line'> {
+  const problem = (code: string, message: string, param: string | null = null) => ({ code, message, param });
+  let entry: unknown;
+  try {
+    entry = JSON.parse(text);
+  } catch {
+    return problem('invalid_json_line', `Line ${number} is not valid JSON.`);
+  }
+  if (!isPlainObject(entry)) return problem('invalid_json_line', `Line ${number} is not a JSON object.`);
+  const { custom_id: customId, method, url, body } = entry;
+  if (typeof customId !== 'string' || customId.length === 0 || customId.length > 512) {
+    return problem('missing_required_parameter', `Line ${number} needs a custom_id: a non-empty string of at most 512 characters.`, 'custom_id');
+  }
+  if (seen.has(customId)) return problem('duplicate_custom_id', `Line ${number} repeats custom_id "${customId}"; each line needs its own.`, 'custom_id');
+  seen.add(customId);
+  if (method !== 'POST') return problem('invalid_method', `Line ${number}: method must be "POST".`, 'method');
+  if (url !== endpoint) return problem('mismatched_endpoint', `Line ${number}: url ${JSON.stringify(url)} is not the batch's endpoint ${endpoint}.`, 'url');
+  if (!isPlainObject(body)) return problem('missing_required_parameter', `Line ${number} needs a body: the request as a JSON object.`, 'body');
+  if (typeof body.model !== 'string' || body.model === '') return problem('missing_required_parameter', `Line ${number}: body.model is required.`, 'body.model');
+  if (body.stream === true) return problem('invalid_request', `Line ${number}: a batch answers whole responses; body.stream must not be true.`, 'body.stream');
+  return { customId, body: Buffer.from(JSON.stringify(body)) };
 }

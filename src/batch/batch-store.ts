@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
-// Files and batches kept in one node:sqlite database, so an accepted batch
-// survives a restart: every input line is a row, and its answer is written to
-// that row the moment it arrives. A line that was running when the process
-// stopped is pending again on the next start (it is sent once more).
-// SQLite's statements are synchronous; each one here touches a handful of rows
-// by index, a few microseconds, so the event loop barely notices.
+// What the Files and Batches APIs keep, behind one interface with two
+// implementations: a node:sqlite file owned by one process
+// (sqlite-batch-store.ts), and a PostgreSQL database shared by every replica
+// (postgres-batch-store.ts). Every input line is a row; a gateway claims lines
+// under a lease, and an answer is written only by the holder of its line's
+// lease, so a line answered twice (its gateway died after sending it) is in the
+// output once. A file's content is kept in parts of `filePartBytes`, written
+// and read one part at a time.
 
 /** An id as OpenAI shapes them: a kind prefix (`file-`, `batch_`, `batch_req_`) and 32 hex digits. */
 export function newId(prefix: string): string {
@@ -18,6 +19,9 @@ export function unixSeconds(ms: number): number {
   return Math.floor(ms / 1000);
 }
 
+/** A file's content is stored in parts of this size (the last one shorter). */
+export const filePartBytes = 1024 * 1024;
+
 export interface StoredFile {
   id: string;
   owner: string;
@@ -28,6 +32,8 @@ export interface StoredFile {
   /** Unix seconds from which the file is gone; null only for a file kept from before files expired, until FileSweeper dates it. */
   expires_at: number | null;
 }
+
+export type NewFile = Omit<StoredFile, 'id' | 'bytes'>;
 
 export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
 
@@ -67,7 +73,18 @@ export interface BatchRecord {
   usage?: { input_tokens: number; input_tokens_details: { cached_tokens: number }; output_tokens: number; output_tokens_details: { reasoning_tokens: number }; total_tokens: number };
 }
 
+/** A batch with work left, and what the store knows beside its record. */
+export interface ActiveBatch {
+  batch: BatchRecord;
+  /** Some line has no answer yet. */
+  open: boolean;
+  /** Until when (ms) a gateway validating or finalizing the batch holds it; 0 when none does. */
+  leaseUntil: number;
+}
+
 export interface LineToRun {
+  /** The line's row: what its answer is written against. */
+  seq: number;
   batchId: string;
   line: number;
   customId: string;
@@ -75,232 +92,115 @@ export interface LineToRun {
   attempts: number;
 }
 
+/** What became of a claimed line: answered (done or failed), or back to waiting until `notBefore` (ms). */
+export type LineAnswer =
+  | { seq: number; state: 'done' | 'failed'; result: string; inputTokens: number; outputTokens: number }
+  | { seq: number; state: 'pending'; notBefore: number };
+
 export interface LineCounts {
   total: number;
   completed: number;
   failed: number;
   /** Not answered yet: waiting or running. */
   open: number;
-  running: number;
 }
 
-const schema = `
-  CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, owner TEXT NOT NULL, purpose TEXT NOT NULL, filename TEXT NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, content BLOB NOT NULL, expires_at INTEGER);
-  CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL, doc TEXT NOT NULL);
-  CREATE TABLE IF NOT EXISTS batch_lines (
-    seq INTEGER PRIMARY KEY, batch_id TEXT NOT NULL, line INTEGER NOT NULL, custom_id TEXT NOT NULL, body BLOB NOT NULL,
-    state TEXT NOT NULL, not_before INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, result TEXT,
-    UNIQUE (batch_id, line));
-  CREATE INDEX IF NOT EXISTS batch_lines_by_state ON batch_lines (state, seq);
-  CREATE INDEX IF NOT EXISTS batch_lines_due ON batch_lines (state, not_before);
-  CREATE INDEX IF NOT EXISTS batch_lines_of_batch ON batch_lines (batch_id, state);
-`;
-
-/** Lines still to answer, by state. `running` is only ever set by this process. */
-const openStates = "('pending', 'running')";
-/** A file not expired by unix second `?`: one past its expiry reads as one that never existed, swept or not. */
-const live = '(expires_at IS NULL OR expires_at > ?)';
-const fileColumns = 'id, owner, purpose, filename, bytes, created_at, expires_at';
-
-export class BatchStore {
-  private readonly db: DatabaseSync;
-  private readonly statements = new Map<string, StatementSync>();
-
-  constructor(path: string) {
-    this.db = new DatabaseSync(path);
-    try {
-      // One process owns a store: EXCLUSIVE takes the file's lock at the first write below and keeps
-      // it, so a second gateway pointed at the same file fails at start instead of resending this
-      // one's running lines; with no busy wait, a statement never stalls the event loop on a lock.
-      // WAL: a commit appends; NORMAL: a commit survives a crash of this process (not a power cut)
-      // at a fraction of FULL's fsyncs.
-      this.db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 0; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-      this.db.exec(schema);
-      // A store made before files expired has no such column; FileSweeper.start dates its files.
-      const columns = this.db.prepare('PRAGMA table_info(files)').all() as { name: string }[];
-      if (!columns.some((column) => column.name === 'expires_at')) this.db.exec('ALTER TABLE files ADD COLUMN expires_at INTEGER');
-      this.db.exec('CREATE INDEX IF NOT EXISTS files_by_expiry ON files (expires_at)');
-      // Whatever was running when the last process stopped never got its answer written.
-      this.db.exec("UPDATE batch_lines SET state = 'pending' WHERE state = 'running'");
-    } catch (error) {
-      this.db.close();
-      const message = (error as Error).message;
-      if (/locked|busy/i.test(message)) throw new Error(`batches.store ${path} is in use by another process; each gateway process needs a store of its own`);
-      throw error;
-    }
+/** Line counts from `state, count` rows. */
+export function countsOf(rows: readonly { state: string; n: number | string }[]): LineCounts {
+  const counts: LineCounts = { total: 0, completed: 0, failed: 0, open: 0 };
+  for (const { state, n } of rows) {
+    const count = Number(n);
+    counts.total += count;
+    if (state === 'done') counts.completed += count;
+    else if (state === 'failed') counts.failed += count;
+    else counts.open += count;
   }
+  return counts;
+}
 
-  private sql(text: string): StatementSync {
-    let statement = this.statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.statements.set(text, statement);
-    }
-    return statement;
+/** One answered line, for the output and error files: `result` is null for a line ended by a cancel or an expiry (`errorCode`). */
+export interface LineResult {
+  line: number;
+  customId: string;
+  result: string | null;
+  errorCode: string | null;
+}
+
+/** A batch update computed from the stored record; undefined leaves it as it is. */
+export type BatchChange = (current: BatchRecord, leaseUntil: number) => BatchRecord | undefined;
+
+/** A store that could not be read or written (unreachable, full, read-only): the API answers 503 and the runner waits. */
+export class StoreError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'StoreError';
   }
+}
 
-  /** Keeps `content` as a new file (uploads and batch results alike) and returns it. */
-  addFile(content: Buffer, details: Omit<StoredFile, 'id' | 'bytes'>): StoredFile {
-    const file: StoredFile = { id: newId('file-'), ...details, bytes: content.length };
-    this.sql('INSERT INTO files (id, owner, purpose, filename, bytes, created_at, expires_at, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
-      file.id,
-      file.owner,
-      file.purpose,
-      file.filename,
-      file.bytes,
-      file.created_at,
-      file.expires_at,
-      content,
-    );
-    return file;
-  }
+export interface BatchStore {
+  /** Other gateways use this store too: look for work they accepted, and hold lines only under a lease. */
+  readonly shared: boolean;
+  /** Where the store is, for /admin/status and logs: a path, or a URL without its password. */
+  readonly location: string;
 
+  /** A new file, hidden until it is committed (commitFile or completeBatch); its id. */
+  beginFile(file: NewFile): Promise<string>;
+  appendFilePart(id: string, part: number, data: Buffer): Promise<void>;
+  /** Shows an uploaded file with its size; `expiresAt` replaces the provisional expiry it was begun with. */
+  commitFile(id: string, bytes: number, expiresAt: number): Promise<StoredFile>;
+  /** Drops a file that was begun and will not be committed. */
+  discardFile(id: string): Promise<void>;
   /** The file if `owner` has it and it has not expired by unix second `now`; the same for the calls below. */
-  file(id: string, owner: string, now: number): StoredFile | undefined {
-    return this.sql(`SELECT ${fileColumns} FROM files WHERE id = ? AND owner = ? AND ${live}`).get(id, owner, now) as StoredFile | undefined;
-  }
-
-  fileContent(id: string, owner: string, now: number): Buffer | undefined {
-    const row = this.sql(`SELECT content FROM files WHERE id = ? AND owner = ? AND ${live}`).get(id, owner, now) as { content: Uint8Array } | undefined;
-    return row ? Buffer.from(row.content.buffer, row.content.byteOffset, row.content.byteLength) : undefined;
-  }
-
-  files(owner: string, purpose: string | undefined, limit: number, after: string | undefined, now: number): StoredFile[] {
-    const afterTime = after ? ((this.sql('SELECT created_at FROM files WHERE id = ? AND owner = ?').get(after, owner) as { created_at: number } | undefined)?.created_at ?? Infinity) : Infinity;
-    return this.sql(
-      `SELECT ${fileColumns} FROM files WHERE owner = ? AND (? IS NULL OR purpose = ?) AND (created_at < ? OR (created_at = ? AND id < ?)) AND ${live} ORDER BY created_at DESC, id DESC LIMIT ?`,
-    ).all(owner, purpose ?? null, purpose ?? null, afterTime, afterTime, after ?? '', now, limit) as unknown as StoredFile[];
-  }
-
-  deleteFile(id: string, owner: string, now: number): boolean {
-    return Number(this.sql(`DELETE FROM files WHERE id = ? AND owner = ? AND ${live}`).run(id, owner, now).changes) > 0;
-  }
-
+  file(id: string, owner: string, now: number): Promise<StoredFile | undefined>;
+  /** Up to `count` parts of a file from part number `from`, in order. */
+  fileParts(id: string, from: number, count: number): Promise<Buffer[]>;
+  files(owner: string, purpose: string | undefined, limit: number, after: string | undefined, now: number): Promise<StoredFile[]>;
+  deleteFile(id: string, owner: string, now: number): Promise<boolean>;
   /** Removes up to `limit` files expired by unix second `now`, content and all; the count removed. */
-  removeExpiredFiles(now: number, limit: number): number {
-    return Number(this.sql('DELETE FROM files WHERE id IN (SELECT id FROM files WHERE expires_at <= ? LIMIT ?)').run(now, limit).changes);
-  }
+  removeExpiredFiles(now: number, limit: number): Promise<number>;
+  /** Files kept from before files expired get `seconds` from their creation; the count dated. */
+  dateUndatedFiles(seconds: number): Promise<number>;
 
-  /** Files kept from before files expired get `seconds` from their creation, as a new upload would; the count dated. */
-  dateUndatedFiles(seconds: number): number {
-    return Number(this.sql('UPDATE files SET expires_at = created_at + ? WHERE expires_at IS NULL').run(seconds).changes);
-  }
-
-  addBatch(batch: BatchRecord): void {
-    this.sql('INSERT INTO batches (id, owner, status, doc) VALUES (?, ?, ?, ?)').run(batch.id, batch.owner, batch.status, JSON.stringify(batch));
-  }
-
+  /** Keeps a new batch, held by this gateway until `leaseUntil` (ms) while its lines are written. */
+  addBatch(batch: BatchRecord, leaseUntil: number): Promise<void>;
   /** Lines `first`, `first + 1`, … of a batch, in one transaction. */
-  addLines(batchId: string, first: number, lines: readonly { customId: string; body: Buffer }[]): void {
-    this.transaction(() => {
-      const insert = this.sql("INSERT INTO batch_lines (batch_id, line, custom_id, body, state) VALUES (?, ?, ?, ?, 'pending')");
-      lines.forEach((line, index) => insert.run(batchId, first + index, line.customId, line.body));
-    });
-  }
-
-  /** Drops a batch's lines: an ended batch's (its answers are in its files), or one whose acceptance a stop cut short. */
-  dropLines(batchId: string): void {
-    this.sql('DELETE FROM batch_lines WHERE batch_id = ?').run(batchId);
-  }
-
-  saveBatch(batch: BatchRecord): void {
-    this.sql('UPDATE batches SET status = ?, doc = ? WHERE id = ?').run(batch.status, JSON.stringify(batch), batch.id);
-  }
-
-  batch(id: string, owner?: string): BatchRecord | undefined {
-    const row = this.sql('SELECT doc, owner FROM batches WHERE id = ?').get(id) as { doc: string; owner: string } | undefined;
-    if (!row || (owner !== undefined && row.owner !== owner)) return undefined;
-    return JSON.parse(row.doc) as BatchRecord;
-  }
-
+  addLines(batchId: string, first: number, lines: readonly { customId: string; body: Buffer }[]): Promise<void>;
+  /** Extends this gateway's hold on a batch it is validating or finalizing. */
+  renewBatchLease(batchId: string, leaseUntil: number): Promise<void>;
+  /**
+   * Applies `change` to the stored record, atomically against other gateways (tried again on a race);
+   * the record as saved, or undefined when `change` left it. `leaseUntil` (ms), when given, is this gateway's hold on it.
+   */
+  updateBatch(id: string, change: BatchChange, leaseUntil?: number): Promise<BatchRecord | undefined>;
+  batch(id: string): Promise<BatchRecord | undefined>;
   /** Newest first; `after` is the id of the last batch of the previous page. */
-  batches(owner: string, limit: number, after: string | undefined): BatchRecord[] {
-    const afterSeq = after ? ((this.sql('SELECT seq FROM batches WHERE id = ? AND owner = ?').get(after, owner) as { seq: number } | undefined)?.seq ?? 0) : Number.MAX_SAFE_INTEGER;
-    const rows = this.sql('SELECT doc FROM batches WHERE owner = ? AND seq < ? ORDER BY seq DESC LIMIT ?').all(owner, afterSeq, limit) as { doc: string }[];
-    return rows.map((row) => JSON.parse(row.doc) as BatchRecord);
-  }
+  batches(owner: string, limit: number, after: string | undefined): Promise<BatchRecord[]>;
+  /** Batches with work left: lines to answer, files to write, or a validation to finish or fail. */
+  activeBatches(): Promise<ActiveBatch[]>;
+  counts(batchId: string): Promise<LineCounts>;
+  hasOpenLines(batchId: string): Promise<boolean>;
+  /** Drops a batch's lines (an acceptance cut short). */
+  dropLines(batchId: string): Promise<void>;
 
-  /** Batches this process still has work for: lines to answer, or files to write. */
-  activeBatches(): BatchRecord[] {
-    const rows = this.sql("SELECT doc FROM batches WHERE status IN ('validating', 'in_progress', 'finalizing', 'cancelling') ORDER BY seq").all() as { doc: string }[];
-    return rows.map((row) => JSON.parse(row.doc) as BatchRecord);
-  }
+  /** Claims up to `limit` lines of batches in progress, due by `now` (ms) or whose lease has run out, oldest first, held until `leaseUntil`. */
+  claimLines(limit: number, now: number, leaseUntil: number): Promise<LineToRun[]>;
+  /** Extends this gateway's lease on lines it still holds. */
+  renewLineLeases(seqs: readonly number[], leaseUntil: number): Promise<void>;
+  /** When the next waiting line of a batch in progress becomes due (ms), if any. */
+  nextDue(): Promise<number | undefined>;
+  /** Writes answers of lines this gateway holds, in one transaction; an answer to a line no longer held (another gateway took it over) is dropped. */
+  writeAnswers(answers: readonly LineAnswer[]): Promise<void>;
+  /** Ends, with `code`, every line of a batch not sent yet and every line whose holder's lease ran out by `now`: a cancel or an expiry. */
+  failOpenLines(batchId: string, code: string, now: number): Promise<void>;
+  /** Up to `limit` answered lines of one state after line `after`, in input order. */
+  results(batchId: string, state: 'done' | 'failed', after: number, limit: number): Promise<LineResult[]>;
+  /** Tokens over the answered lines. */
+  usage(batchId: string): Promise<{ input: number; output: number }>;
+  /**
+   * Ends a batch this gateway is finalizing, in one transaction: saves `batch`, commits its result files
+   * and drops its lines. False when another gateway took the finalization over.
+   */
+  completeBatch(batch: BatchRecord, files: readonly { id: string; bytes: number; expiresAt: number }[]): Promise<boolean>;
 
-  counts(batchId: string): LineCounts {
-    const rows = this.sql('SELECT state, count(*) AS n FROM batch_lines WHERE batch_id = ? GROUP BY state').all(batchId) as { state: string; n: number }[];
-    const counts: LineCounts = { total: 0, completed: 0, failed: 0, open: 0, running: 0 };
-    for (const { state, n } of rows) {
-      counts.total += n;
-      if (state === 'done') counts.completed += n;
-      else if (state === 'failed') counts.failed += n;
-      else counts.open += n;
-      if (state === 'running') counts.running += n;
-    }
-    return counts;
-  }
-
-  /** Claims up to `limit` lines due by `now`, oldest batch first, and marks them running: one statement, one commit. */
-  claimLines(limit: number, now: number): LineToRun[] {
-    const rows = this.sql(
-      // In input order through (state, seq): the planner would otherwise take (state, not_before) and sort every waiting line on each claim.
-      `UPDATE batch_lines SET state = 'running' WHERE seq IN (
-         SELECT l.seq FROM batch_lines l INDEXED BY batch_lines_by_state JOIN batches b ON b.id = l.batch_id
-         WHERE l.state = 'pending' AND l.not_before <= ? AND b.status = 'in_progress' ORDER BY l.seq LIMIT ?)
-       RETURNING seq, batch_id, line, custom_id, body, attempts`,
-    ).all(now, limit) as { seq: number; batch_id: string; line: number; custom_id: string; body: Uint8Array; attempts: number }[];
-    rows.sort((a, b) => a.seq - b.seq);
-    return rows.map((row) => ({ batchId: row.batch_id, line: row.line, customId: row.custom_id, body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength), attempts: row.attempts }));
-  }
-
-  /** When the next waiting line of a batch in progress becomes due, if any (a batch still being accepted has waiting lines too). */
-  nextDue(): number | undefined {
-    const row = this.sql("SELECT min(l.not_before) AS due FROM batch_lines l JOIN batches b ON b.id = l.batch_id WHERE l.state = 'pending' AND b.status = 'in_progress'").get() as { due: number | null };
-    return row.due ?? undefined;
-  }
-
-  finishLine(batchId: string, line: number, state: 'done' | 'failed', result: string): void {
-    this.sql('UPDATE batch_lines SET state = ?, result = ?, attempts = attempts + 1 WHERE batch_id = ? AND line = ?').run(state, result, batchId, line);
-  }
-
-  postponeLine(batchId: string, line: number, notBefore: number): void {
-    this.sql("UPDATE batch_lines SET state = 'pending', not_before = ?, attempts = attempts + 1 WHERE batch_id = ? AND line = ?").run(notBefore, batchId, line);
-  }
-
-  /** Ends every line not started yet with the same result (`result` gets the custom_id): a cancel or an expiry. */
-  failPending(batchId: string, result: (customId: string) => string): void {
-    this.transaction(() => {
-      const rows = this.sql("SELECT line, custom_id FROM batch_lines WHERE batch_id = ? AND state = 'pending'").all(batchId) as { line: number; custom_id: string }[];
-      const update = this.sql("UPDATE batch_lines SET state = 'failed', result = ? WHERE batch_id = ? AND line = ?");
-      for (const row of rows) update.run(result(row.custom_id), batchId, row.line);
-    });
-  }
-
-  /** The answers of a batch's lines in one state, in input order. */
-  results(batchId: string, state: 'done' | 'failed'): string[] {
-    const rows = this.sql('SELECT result FROM batch_lines WHERE batch_id = ? AND state = ? ORDER BY line').all(batchId, state) as { result: string }[];
-    return rows.map((row) => row.result);
-  }
-
-  /** True while some line of the batch has no answer yet. */
-  hasOpenLines(batchId: string): boolean {
-    return this.sql(`SELECT 1 FROM batch_lines WHERE batch_id = ? AND state IN ${openStates} LIMIT 1`).get(batchId) !== undefined;
-  }
-
-  /** Runs `work` in one transaction; a transaction inside another joins it. */
-  transaction<T>(work: () => T): T {
-    if (this.db.isTransaction) return work();
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = work();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (error) {
-      this.db.exec('ROLLBACK');
-      throw error;
-    }
-  }
-
-  close(): void {
-    if (this.db.isOpen) this.db.close();
-  }
+  close(): Promise<void>;
 }

@@ -36,14 +36,14 @@ export class FileSweeper {
     this.now = options.now ?? Date.now;
   }
 
-  start(): void {
-    this.store.dateUndatedFiles(this.fileExpirySeconds);
-    this.run();
+  /** Dates old files and sweeps; resolves after that first sweep (later ones follow on a timer). */
+  start(): Promise<void> {
+    return this.run(true);
   }
 
   /** Removes up to `filesPerSweep` expired files and logs how many; the count removed. */
-  sweep(): number {
-    const removed = this.store.removeExpiredFiles(unixSeconds(this.now()), filesPerSweep);
+  async sweep(): Promise<number> {
+    const removed = await this.store.removeExpiredFiles(unixSeconds(this.now()), filesPerSweep);
     if (removed > 0) this.logger.info({ files: removed }, 'batches: removed expired files from the store');
     return removed;
   }
@@ -53,17 +53,20 @@ export class FileSweeper {
     clearTimeout(this.timer);
   }
 
-  private run(): void {
+  private async run(first = false): Promise<void> {
     let wait = this.intervalMs;
     try {
+      // Files kept from before files expired get their expiry at the first sweep that reaches the store.
+      if (first) await this.store.dateUndatedFiles(this.fileExpirySeconds);
+      first = false;
       // A full sweep may have left more behind: the next one comes as soon as other work has had its turn.
-      if (this.sweep() === filesPerSweep) wait = 0;
+      if ((await this.sweep()) === filesPerSweep) wait = 0;
     } catch (error) {
       // Expired files stay hidden meanwhile; the next sweep tries again.
       this.logger.error({ err: { message: (error as Error).message } }, 'batches: removing expired files failed; tried again later');
     }
     if (this.stopped) return;
-    this.timer = setTimeout(() => this.run(), wait);
+    this.timer = setTimeout(() => void this.run(first), wait);
     this.timer.unref();
   }
 }

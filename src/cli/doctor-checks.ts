@@ -229,6 +229,33 @@ function localOrigin(host: string, port: number): string {
 
 const percent = (part: number, whole: number) => `${Math.round((part / whole) * 100)}%`;
 
+interface IncidentView {
+  subject: string;
+  name: string;
+  ongoing: boolean;
+  since: string;
+  summary: string;
+  actions: string[];
+}
+
+/** The running gateway's own incident summaries (GET /admin/incidents): a failure per ongoing one, the rest as history. */
+async function incidentResults(origin: string, adminKey: string | undefined, timeoutMs: number): Promise<CheckResult[]> {
+  let incidents: IncidentView[];
+  try {
+    const answer = await fetch(`${origin}/admin/incidents`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    if (answer.status === 401 || answer.status === 403) return [{ check: 'incidents', verdict: 'skip', detail: `not checked: /admin/incidents needs a key with admin: true, and the config has none (answered ${answer.status})` }];
+    incidents = ((await answer.json()) as { incidents?: IncidentView[] }).incidents ?? [];
+  } catch (error) {
+    return [{ check: 'incidents', verdict: 'skip', detail: `/admin/incidents could not be read: ${(error as Error).message}` }];
+  }
+  if (incidents.length === 0) return [{ check: 'incidents', verdict: 'ok', detail: 'no provider or route in trouble now or in the last hour' }];
+  return incidents.map((incident) => ({
+    check: 'incident',
+    verdict: incident.ongoing ? 'fail' : 'ok',
+    detail: `${incident.subject} ${incident.name}, since ${incident.since}${incident.ongoing ? '' : ' (over)'}: ${incident.summary}${incident.actions.length > 0 ? ` Doing: ${incident.actions.join('; ')}.` : ''}`,
+  }));
+}
+
 /**
  * The gateway this config describes, if it is running here: is it ready (every
  * route has a target it can serve), and how often does its response cache answer.
@@ -252,20 +279,21 @@ export async function checkGateway(config: Config, timeoutMs: number): Promise<S
       ? { check: 'ready', verdict: 'ok', detail: `every route has a target it can serve (answered in ${since(start)} ms)` }
       : { check: 'ready', verdict: 'fail', detail: `not ready: ${unserved.length > 0 ? `route${unserved.length === 1 ? '' : 's'} ${unserved.join(', ')} ha${unserved.length === 1 ? 's' : 've'} no target that is healthy with a closed breaker` : `/readyz answered ${readiness.status}`}` },
   );
+  // /metrics and /admin/incidents are on the admin plane: its own listener with server.admin, else the gateway's port with an admin key when auth.keys is set.
+  const admin = config.server.admin;
+  const adminKey = admin ? undefined : config.auth?.keys.find((key) => key.admin && key.key)?.key;
+  const adminOrigin = admin ? localOrigin(admin.host, admin.port) : origin;
+  report.results.push(...(await incidentResults(adminOrigin, adminKey, timeoutMs)));
   if (!Object.values(config.routes).some((route) => route.cache)) {
     report.results.push({ check: 'cache', verdict: 'skip', detail: 'no route has a cache' });
     return report;
   }
-  // /metrics is on the admin plane: its own listener with server.admin, else the gateway's port with an admin key when auth.keys is set.
-  const admin = config.server.admin;
-  const adminKey = admin ? undefined : config.auth?.keys.find((key) => key.admin && key.key)?.key;
   if (config.auth && !admin && !adminKey) {
     report.results.push({ check: 'cache', verdict: 'skip', detail: "not checked: the gateway's /metrics needs a key with admin: true, and the config has none" });
     return report;
   }
   try {
-    const metricsOrigin = admin ? localOrigin(admin.host, admin.port) : origin;
-    const answer = await fetch(`${metricsOrigin}/metrics`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    const answer = await fetch(`${adminOrigin}/metrics`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
     if (!answer.ok) throw new Error(`it answered ${answer.status}`);
     const figures = cacheFigures(await answer.text());
     const hits = figures.memoryHits + figures.redisHits;

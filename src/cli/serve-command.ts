@@ -4,7 +4,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { SecretRedactor } from '../errors/redact-secrets.ts';
 import { restartOnlyChanges } from '../config/restart-keys.ts';
 import type { Config } from '../config/schema.ts';
-import { createLogger, type Logger } from '../observability/logger.ts';
+import { createLogger, flushLoggerSync, type Logger } from '../observability/logger.ts';
 import { Gateway } from '../pipeline/gateway.ts';
 import type { AddressInfo } from 'node:net';
 import { adminListener } from '../server/admin-plane.ts';
@@ -83,7 +83,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     await gateway.close();
     await demo?.close();
     logger.info('stopped');
-    logger.flush();
+    flushLoggerSync(logger);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

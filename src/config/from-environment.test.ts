@@ -15,7 +15,9 @@ test('each key found becomes a provider and a tier of the failover route "chat",
     [['deepseek', 1], ['openai', 2], ['anthropic', 3]],
   );
   assert.equal(config.providers.anthropic!.type, 'anthropic');
-  assert.equal(config.providers.deepseek!.api_key, 'sk-test-deepseek-0000');
-  assert.equal(config.providers.deepseek!.base_url, 'https://api.deepseek.com/v1');
+  const deepseek = config.providers.deepseek!;
+  assert.ok(deepseek.type === 'openai');
+  assert.equal(deepseek.api_key, 'sk-test-deepseek-0000');
+  assert.equal(deepseek.base_url, 'https://api.deepseek.com/v1');
   assert.deepEqual(config.routes.embeddings!.targets.map((target) => target.model), ['text-embedding-3-small']);
 });

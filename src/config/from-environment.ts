@@ -1,10 +1,12 @@
+import type { ProviderType } from './schema.ts';
+
 // With no config file, the well-known provider variables build a config: one
 // provider per key found and a failover route "chat" through them, in the
 // order below (the first key found is tier 1, the next tier 2, ...).
 
 interface KnownProvider {
   name: string;
-  type?: 'openai' | 'anthropic';
+  type?: ProviderType;
   variable: string;
   baseUrl: string;
   chatModel: string;

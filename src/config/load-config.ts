@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { withAwsCredentials } from './aws-credentials.ts';
 import { checkCrossReferences } from './cross-references.ts';
-import { suggestKey } from './key-suggestions.ts';
+import { explainUnknownKeys } from './key-suggestions.ts';
 import { substituteEnvironment, type SubstitutionProblem } from './env-substitution.ts';
-import { checkProviderRequirements } from './provider-requirements.ts';
 import { configSchema, type Config } from './schema.ts';
 
 // Config is validated once, every problem listed with its path, then frozen:
@@ -29,17 +29,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return text || '(root)';
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** One line per problem; an issue of several unknown keys may say something different of each. */
+function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
-    const named = issue.keys.map((key) => {
-      const suggestion = suggestKey(configSchema, issue.path, key);
-      return suggestion ? `"${key}" (did you mean "${suggestion}"?)` : `"${key}"`;
-    });
-    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
+    return explainUnknownKeys(configSchema, issue.path, issue.keys, issue.input).map((problem) => `${formatPath(problem.path)}: ${problem.message}`);
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
-  return issue.message;
+  return [`${formatPath(issue.path)}: ${issue.message}`];
 }
+
+/** Zod's words for a missing key, where the schema gives none of its own. */
+const plainWords = (issue: z.core.$ZodRawIssue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined);
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -52,12 +51,11 @@ function deepFreeze<T>(value: T): T {
 /** Validates a parsed document (from a file, from the environment or built by the demo). */
 export function buildConfig(document: unknown, source: string, environment: Record<string, string | undefined> = process.env): Config {
   const substitutionProblems: SubstitutionProblem[] = [];
-  const providerCheck = checkProviderRequirements(substituteEnvironment(document ?? {}, environment, substitutionProblems), environment);
-  const substituted = providerCheck.document;
-  const problems = [...substitutionProblems, ...checkCrossReferences(substituted), ...providerCheck.problems].map((problem) => `${formatPath(problem.path)}: ${problem.message}`);
-  const result = configSchema.safeParse(substituted, { reportInput: true });
+  const substituted = withAwsCredentials(substituteEnvironment(document ?? {}, environment, substitutionProblems), environment);
+  const problems = [...substitutionProblems, ...checkCrossReferences(substituted)].map((problem) => `${formatPath(problem.path)}: ${problem.message}`);
+  const result = configSchema.safeParse(substituted, { reportInput: true, error: plainWords });
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(`${formatPath(issue.path)}: ${describeIssue(issue)}`);
+    for (const issue of result.error.issues) problems.push(...describeIssue(issue));
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(source, problems);
   return deepFreeze(result.data);

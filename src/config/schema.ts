@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { bedrockBaseUrl } from './provider-requirements.ts';
 import { cacheRedisSchema, stateRedisSchema } from './redis-schema.ts';
 import { parseDuration, parseSize } from './units.ts';
 
@@ -29,25 +28,30 @@ const size = z.union([z.number(), z.string()]).transform((value, context) => {
   return bytes;
 });
 
-const httpUrl = z.string().refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), {
-  message: 'must be an http:// or https:// URL',
-});
+/** Zod's error option giving a missing value these words (else load-config's plain "is required"). */
+const missing = (message: string | undefined) => ({ error: (issue: { input?: unknown }) => (issue.input === undefined ? message : undefined) });
+
+const httpUrl = (whenMissing?: string) =>
+  z.string(missing(whenMissing)).refine((value) => /^https?:\/\/[^\s/]+/.test(value) && URL.canParse(value), { message: 'must be an http:// or https:// URL' });
 
 const rateLimitSchema = z.strictObject({
   requests_per_second: z.number().positive(),
   burst: z.number().int().positive().optional(),
 });
 
-const healthCheckSchema = z.strictObject({
-  /** Default: on, except for bedrock (see the provider schema's transform). */
-  enabled: z.boolean().optional(),
-  interval: duration.default(10_000),
-  timeout: duration.default(5_000),
-  unhealthy_threshold: z.number().int().positive().default(3),
-  healthy_threshold: z.number().int().positive().default(2),
-  path: z.string().optional(),
-  expected_status: z.number().int().min(100).max(599).default(200),
-});
+/** Health checks are on by default, except where probing costs money (bedrock). */
+const healthCheckSchema = (enabledByDefault: boolean) =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(enabledByDefault),
+      interval: duration.default(10_000),
+      timeout: duration.default(5_000),
+      unhealthy_threshold: z.number().int().positive().default(3),
+      healthy_threshold: z.number().int().positive().default(2),
+      path: z.string().optional(),
+      expected_status: z.number().int().min(100).max(599).default(200),
+    })
+    .prefault({});
 
 const circuitBreakerSchema = z.strictObject({
   error_rate: z.number().gt(0).max(1).default(0.2),
@@ -56,30 +60,19 @@ const circuitBreakerSchema = z.strictObject({
   cooldown: duration.default(30_000),
 });
 
-export const providerTypes = ['openai', 'azure', 'bedrock', 'anthropic', 'huggingface', 'sdwebui'] as const;
+/** A string a provider type cannot work without. */
+const requiredText = (message: string) => z.string(missing(message)).min(1, message);
 
-const providerSchema = z.strictObject({
-  type: z.enum(providerTypes),
-  /** Required for every type but bedrock, whose URL comes from `region` (checked in provider-requirements.ts). */
-  base_url: httpUrl.optional(),
-  api_key: z.string().optional(),
-  // Keys of one type each; provider-requirements.ts refuses them on the others.
-  api_version: z.string().min(1).optional(),
-  azure_api: z.enum(['deployments', 'model-inference']).default('deployments'),
-  entra_token: z.string().optional(),
-  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1').optional(),
-  access_key_id: z.string().optional(),
-  secret_access_key: z.string().optional(),
-  session_token: z.string().optional(),
-  anthropic_version: z.string().min(1).default('2023-06-01'),
-  max_tokens_default: z.number().int().positive().optional(),
+const requiredUrl = (type: string) => httpUrl(`is required for type ${type}`);
+
+// Keys every provider type takes: limits, resilience, metering.
+const commonKeys = {
   headers: z.record(z.string(), z.string()).default({}),
   max_concurrency: z.number().int().positive().default(256),
   /** Requests that may wait, by priority, for one of max_concurrency places; beyond it the least urgent are shed (429). */
   max_queue: z.number().int().nonnegative().default(1024),
   connect_timeout: duration.default(10_000),
   rate_limit: rateLimitSchema.optional(),
-  health_check: healthCheckSchema.prefault({}),
   circuit_breaker: circuitBreakerSchema.prefault({}),
   retry_budget: z.strictObject({ ratio: z.number().min(0).max(1).default(0.2), min_per_second: z.number().nonnegative().default(5) }).prefault({}),
   outlier_detection: z
@@ -93,14 +86,83 @@ const providerSchema = z.strictObject({
   failure_cooldown: duration.default(300_000),
   private: z.boolean().default(false),
   price: z.strictObject({ input_per_1k: z.number().nonnegative(), output_per_1k: z.number().nonnegative() }).optional(),
-}).transform((provider) => ({
-  ...provider,
-  base_url: provider.base_url ?? bedrockBaseUrl(provider.region ?? 'us-east-1'),
-  // Bedrock's runtime has no unbilled authenticated GET to probe: its health comes from real traffic unless enabled.
-  health_check: { ...provider.health_check, enabled: provider.health_check.enabled ?? provider.type !== 'bedrock' },
-}));
+};
+
+/** A type whose API is reached at base_url with an optional key (OpenAI-compatible APIs, TGI, the WebUI). */
+const keyedProvider = <Type extends string>(type: Type) =>
+  z.strictObject({ type: z.literal(type), base_url: requiredUrl(type), api_key: z.string().optional(), health_check: healthCheckSchema(true), ...commonKeys });
+
+const openaiProvider = keyedProvider('openai');
+const huggingfaceProvider = keyedProvider('huggingface');
+/** `api_key` "user:password" is sent as HTTP basic auth (--api-auth). */
+const sdwebuiProvider = keyedProvider('sdwebui');
+
+const azureProvider = z
+  .strictObject({
+    type: z.literal('azure'),
+    base_url: requiredUrl('azure'),
+    api_version: requiredText('is required for type azure (for example 2024-10-21)'),
+    azure_api: z.enum(['deployments', 'model-inference']).default('deployments'),
+    api_key: z.string().optional(),
+    entra_token: z.string().optional(),
+    health_check: healthCheckSchema(true),
+    ...commonKeys,
+  })
+  // Checked even when other keys are wrong, so every problem is listed at once.
+  .refine((provider) => Boolean(provider.api_key || provider.entra_token), {
+    path: ['api_key'],
+    message: 'type azure needs api_key (sent as api-key) or entra_token (sent as a bearer token)',
+    when: (payload) => payload.value !== null && typeof payload.value === 'object',
+  });
+
+const anthropicProvider = z.strictObject({
+  type: z.literal('anthropic'),
+  base_url: requiredUrl('anthropic'),
+  api_key: requiredText('is required for type anthropic'),
+  anthropic_version: z.string().min(1).default('2023-06-01'),
+  max_tokens_default: z.number().int().positive().optional(),
+  health_check: healthCheckSchema(true),
+  ...commonKeys,
+});
+
+/** Bedrock's public endpoint for a region, used when no base_url stands in for it. */
+function bedrockBaseUrl(region: string): string {
+  return `https://bedrock-runtime.${region}.amazonaws.com`;
+}
+
+// Credentials left out of the file come from the standard AWS variables (aws-credentials.ts) before this runs.
+const awsCredential = (key: string, variable: string) => requiredText(`is required for type bedrock: set ${key} in the config or ${variable} in the environment`);
+
+const bedrockProvider = z
+  .strictObject({
+    type: z.literal('bedrock'),
+    /** Default: the region's public endpoint. */
+    base_url: httpUrl().optional(),
+    region: requiredText('is required for type bedrock (for example us-east-1); it is part of every request signature').regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1'),
+    access_key_id: awsCredential('access_key_id', 'AWS_ACCESS_KEY_ID'),
+    secret_access_key: awsCredential('secret_access_key', 'AWS_SECRET_ACCESS_KEY'),
+    session_token: z.string().optional(),
+    max_tokens_default: z.number().int().positive().optional(),
+    // Bedrock's runtime has no unbilled authenticated GET to probe: its health comes from real traffic unless enabled.
+    health_check: healthCheckSchema(false),
+    ...commonKeys,
+  })
+  .transform((provider) => ({ ...provider, base_url: provider.base_url ?? bedrockBaseUrl(provider.region) }));
+
+/** Each provider type takes exactly its own keys; `switchyard check` names a key given to the wrong type. */
+const providerOptions = [openaiProvider, azureProvider, bedrockProvider, anthropicProvider, huggingfaceProvider, sdwebuiProvider] as const;
+const providerTypes = providerOptions.map((option) => ('in' in option ? option.in : option).shape.type.value);
+const typeNames = `${providerTypes.slice(0, -1).join(', ')} or ${providerTypes.at(-1)}`;
+const providerSchema = z.discriminatedUnion('type', providerOptions, {
+  error: (issue) => {
+    if (issue.code !== 'invalid_union') return undefined;
+    const type = (issue.input as { type?: unknown }).type;
+    return type === undefined ? `is required: ${typeNames}` : `unknown provider type ${JSON.stringify(type)}: use ${typeNames}`;
+  },
+});
 
 const trafficClass = z.enum(['realtime', 'batch']);
+export const trafficClasses = trafficClass.options;
 
 const targetSchema = z.strictObject({
   provider: z.string().min(1),
@@ -155,7 +217,7 @@ export const configSchema = z.strictObject({
       .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: cacheRedisSchema.optional() })
       .prefault({}),
     state: z.strictObject({ redis: stateRedisSchema.optional() }).prefault({}),
-    // The Files and Batches APIs; off unless a store is named (a node:sqlite file, or ':memory:').
+    // The Files and Batches APIs; off unless a store is named (a node:sqlite file, ':memory:', or a postgres:// URL shared by replicas).
     batches: z
       .strictObject({
         store: z.string().min(1),
@@ -164,6 +226,9 @@ export const configSchema = z.strictObject({
         max_lines: z.number().int().min(1).max(1_000_000).default(50_000),
         // How long an uploaded file or a batch's result file is kept when the request names no expiry (OpenAI's default for batch files).
         file_expiry: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30 * 86_400_000),
+        // How long a claimed line (or a batch being accepted or finished) stays one gateway's without a renewal;
+        // with a shared store, a line of a gateway that died is claimed again by another after this.
+        lease: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30_000),
       })
       .optional(),
     // The Responses API's kept answers (previous_response_id, GET /v1/responses/{id}), in this process.
@@ -188,3 +253,6 @@ export type ProviderConfig = Config['providers'][string];
 export type RouteConfig = Config['routes'][string];
 export type TargetConfig = RouteConfig['targets'][number];
 export type TrafficClass = z.infer<typeof trafficClass>;
+export type ProviderType = ProviderConfig['type'];
+/** The settings of one provider type, for the adapter of that type. */
+export type ProviderConfigOf<Type extends ProviderType> = Extract<ProviderConfig, { type: Type }>;

@@ -11,6 +11,9 @@
 //   left out for its `failure_cooldown` (it will not heal by itself).
 // - `servesStale`: when the request ends in this failure, a kept answer past
 //   its ttl (`stale_if_error`) is served instead.
+// An attempt's code is also the request's answer when every target failed
+// the same way: all rate-limited is a 429 `upstream_rate_limited`, all busy
+// a 503 `upstream_overloaded`.
 
 export type ErrorAction = 'retry' | 'failover' | 'return';
 
@@ -56,8 +59,8 @@ const rows = {
   upstream_unexpected: { status: 502, type: 'api_error', action: 'failover', description: 'The provider answered an unexpected status.' },
 
   // Transient: the same target may serve if asked again.
-  upstream_rate_limited: { status: 429, type: 'rate_limit_error', action: 'retry', targetFault: true, servesStale: true, description: 'The provider rate-limited the request (429); as the answer, every target did.' },
-  upstream_overloaded: { status: 503, type: 'api_error', action: 'retry', targetFault: true, servesStale: true, description: 'The provider is busy (503/529); as the answer, every target was.' },
+  upstream_rate_limited: { status: 429, type: 'rate_limit_error', action: 'retry', targetFault: true, servesStale: true, description: 'The provider rate-limited the request (429).' },
+  upstream_overloaded: { status: 503, type: 'api_error', action: 'retry', targetFault: true, servesStale: true, description: 'The provider is busy (503/529).' },
   upstream_server_error: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider failed (5xx), or answered 200 with an error.' },
   upstream_connect: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider could not be reached.' },
   upstream_reset: { status: 502, type: 'api_error', action: 'retry', targetFault: true, description: 'The provider closed the connection early.' },
@@ -73,6 +76,7 @@ const rows = {
   deadline_exceeded: { status: 504, type: 'api_error', action: 'return', servesStale: true, description: 'The request deadline passed before a target answered.' },
   no_target_available: { status: 503, type: 'api_error', action: 'return', servesStale: true, description: 'No target of the route could serve the request.' },
   no_private_target: { status: 503, type: 'api_error', action: 'return', description: 'A sensitive request found no private provider to serve it.' },
+  store_unavailable: { status: 503, type: 'api_error', action: 'return', description: 'The Files and Batches store (batches.store) cannot be read or written just now.' },
   shutting_down: { status: 503, type: 'api_error', action: 'return', description: 'The gateway is draining for shutdown.' },
   internal_error: { status: 500, type: 'api_error', action: 'return', servesStale: true, description: 'A bug in the gateway: logged with its stack, never counted against a provider.' },
 } as const satisfies Record<string, Row>;

@@ -87,6 +87,17 @@ export interface LogDestination {
   batched: boolean;
 }
 
+/** Writes what a logger made by createLogger still holds, before the process exits. */
+export function flushLoggerSync(logger: Logger): void {
+  const destination = destinations.get(logger);
+  if (!destination) return;
+  try {
+    (destination.stream as { flushSync?: () => void }).flushSync?.();
+  } catch {
+    // Not opened yet, or closed: nothing left to write.
+  }
+}
+
 /** The destination of a logger made by createLogger; undefined for any other logger. */
 export function logDestination(logger: Logger): LogDestination | undefined {
   return destinations.get(logger);

@@ -21,6 +21,8 @@ export interface RequestLine {
   status: number;
   attempts: number;
   failures: readonly string[];
+  /** The error code the client got, when it got one. */
+  error?: string | undefined;
   stream: boolean | undefined;
   latencyMs: number;
   firstTokenMs: number | undefined;
@@ -46,11 +48,13 @@ export class RequestLog {
   }
 
   write(line: RequestLine): void {
-    if (!this.logger.isLevelEnabled('info')) return;
+    const refusal = isRefusal(line);
+    if (!this.logger.isLevelEnabled(refusal ? 'warn' : 'info')) return;
     if (this.destination === undefined) {
       // The same fields, less the ones pino adds itself.
       const { level: _level, time: _time, service: _service, msg: _msg, ...fields } = JSON.parse(format(line)) as Record<string, unknown>;
-      this.logger.info(fields, 'request');
+      if (refusal) this.logger.warn(fields, 'request');
+      else this.logger.info(fields, 'request');
       return;
     }
     const text = format(line);
@@ -87,11 +91,22 @@ function jsonName(name: string): string {
   return escaped;
 }
 
+/**
+ * A request the gateway refused without trying any provider (shed, rate-limited,
+ * no target available, deadline): worth an operator's attention, so a warning.
+ * A client's own mistake (400, 401, 404...) stays at info.
+ */
+function isRefusal(line: RequestLine): boolean {
+  return line.attempts === 0 && line.error !== undefined && (line.status === 429 || line.status >= 500);
+}
+
 function format(line: RequestLine): string {
-  let text = `{"level":30,"time":${Date.now()},"service":"switchyard","id":${JSON.stringify(line.id)},"route":${jsonName(line.route)},"provider":${jsonName(line.provider)}`;
+  let text = `{"level":${isRefusal(line) ? 40 : 30},"time":${Date.now()},"service":"switchyard","id":${JSON.stringify(line.id)},"route":${jsonName(line.route)},"provider":${jsonName(line.provider)}`;
   if (line.model !== undefined) text += `,"model":${jsonName(line.model)}`;
   text += `,"status":${line.status},"attempts":${line.attempts}`;
   if (line.failures.length > 0) text += `,"failures":${JSON.stringify(line.failures)}`;
+  // Codes come from the gateway's own table: plain identifiers, safe to write as they are.
+  if (line.error !== undefined) text += `,"error":"${line.error}"`;
   if (line.stream !== undefined) text += `,"stream":${line.stream}`;
   if (line.cache !== undefined) text += `,"cache":"${line.cache}"`;
   text += `,"latency_ms":${tenths(line.latencyMs)}`;

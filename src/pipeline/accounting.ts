@@ -1,4 +1,4 @@
-import type { GatewayMetrics } from '../observability/metrics.ts';
+import { noKey, type GatewayMetrics } from '../observability/metrics.ts';
 import type { RequestLog } from '../observability/request-log.ts';
 import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
@@ -10,6 +10,8 @@ import type { GatewayRequest, RequestRecord } from './gateway-request.ts';
 
 interface Pending {
   request: GatewayRequest | undefined;
+  /** The caller's configured key name, known before the request is parsed (a key refused for its rate limit has one). */
+  key: string | undefined;
   record: RequestRecord;
   id: string;
   latencyMs: number;
@@ -25,25 +27,27 @@ export class Accounting {
     this.log = log;
   }
 
-  account(request: GatewayRequest | undefined, record: RequestRecord, id: string, latencyMs: number): void {
+  account(request: GatewayRequest | undefined, record: RequestRecord, id: string, latencyMs: number, key?: string): void {
     if (this.pending.length === 0) setImmediate(() => this.flush());
-    this.pending.push({ request, record, id, latencyMs });
+    this.pending.push({ request, key, record, id, latencyMs });
   }
 
-  private flush(): void {
+  /** Writes every request waiting to be accounted (setImmediate does it otherwise; a shutdown cannot wait). */
+  flush(): void {
     const batch = this.pending;
     this.pending = [];
     for (const entry of batch) this.write(entry);
   }
 
-  private write({ request, record, id, latencyMs }: Pending): void {
+  private write({ request, key: keyName, record, id, latencyMs }: Pending): void {
     const route = record.route ?? 'none';
     const provider = record.provider ?? 'none';
     const status = record.clientGone ? 499 : record.status;
-    this.metrics.countRequest(route, provider, status, latencyMs / 1000);
+    const key = keyName ?? request?.tenant ?? noKey;
+    this.metrics.countRequest(route, provider, status, latencyMs / 1000, key);
     this.metrics.traffic.record(record, id);
     if (record.firstTokenMs !== undefined && record.provider) this.metrics.observeFirstToken(route, provider, record.firstTokenMs / 1000);
-    if (record.usage && record.provider && record.model) this.metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd);
+    if (record.usage && record.provider && record.model) this.metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd, key);
     this.log.write({
       id,
       route,
@@ -52,6 +56,7 @@ export class Accounting {
       status,
       attempts: record.attempts,
       failures: record.failures,
+      error: record.error,
       stream: request?.client.stream,
       cache: record.cache,
       latencyMs,

@@ -53,20 +53,24 @@ export class AttemptGuard {
     else if (!provider.budget.tryAcquire()) return { refused: 'retry_budget' };
     bucket?.tryTake();
     provider.breaker.onSend();
+    countKind(context, target, kind);
     context.record.attempts += 1;
     return new AttemptGuard(context, target, kind);
   }
 
-  /** The attempt produced its first token. */
-  succeeded(): void {
+  /** The attempt produced its first token (at `firstTokenAt` on the clock, when known; else now). */
+  succeeded(firstTokenAt = this.context.clock.now()): void {
     if (this.settle()) return;
+    const ms = firstTokenAt - this.startedAt;
     this.context.metrics.countAttempt(this.target.provider.name, 'ok');
-    this.context.status.recordSuccess(this.target, this.context.clock.now() - this.startedAt);
+    this.context.metrics.observeAttempt(this.target.provider.name, 'ok', ms / 1000);
+    this.context.status.recordSuccess(this.target, ms);
   }
 
   /** The attempt failed before its first token. */
   failed(error: GatewayError): void {
     if (this.settle()) return;
+    this.context.metrics.observeAttempt(this.target.provider.name, error.code, (this.context.clock.now() - this.startedAt) / 1000);
     this.count(error);
   }
 
@@ -81,6 +85,7 @@ export class AttemptGuard {
   /** The request stopped wanting this attempt; the provider is not judged by it. */
   abandoned(): void {
     if (this.settle()) return;
+    this.context.metrics.observeAttempt(this.target.provider.name, 'cancelled', (this.context.clock.now() - this.startedAt) / 1000);
     this.context.status.provider(this.target.provider.name).breaker.releaseProbe();
   }
 
@@ -97,6 +102,14 @@ export class AttemptGuard {
     this.settled = true;
     return false;
   }
+}
+
+/** Attempts after a request's first, by kind: the same target again, another target, a hedge, a stream resume. */
+function countKind(context: GuardContext, target: Target, kind: AttemptKind): void {
+  const provider = target.provider.name;
+  if (kind === 'hedge') context.metrics.countHedge(provider);
+  else if (kind === 'retry' || kind === 'resume') context.metrics.countRetry(provider, kind);
+  else if (context.record.attempts > 0) context.metrics.countRetry(provider, 'failover');
 }
 
 export function isRefusal(opened: AttemptGuard | Refusal): opened is Refusal {

@@ -4,7 +4,7 @@ import type { Cancellation } from '../resilience/cancellation.ts';
 import { AttemptGuard, isRefusal, type AttemptKind, type GuardContext } from './attempt-guard.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import type { Engine } from './engine.ts';
-import { hedgedAttempt } from './hedged-attempt.ts';
+import { hedgeAfter, hedgedAttempt } from './hedged-attempt.ts';
 import type { Next, RequestContext } from './request-context.ts';
 import { sleep } from './sleep.ts';
 import { runAttempt, type AttemptResult } from './upstream-attempt.ts';
@@ -45,13 +45,17 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   let lastError: GatewayError | undefined;
   /** Every failure's code, to tell "all rate-limited" and "all overloaded" from a mix. */
   const failures = new Set<string>();
-  /** The soonest a target held back by its rate_limit frees up, when one was. */
+  /** The soonest a target held back by its rate_limit frees up, when one was, and which provider that was. */
   let rateLimitedForMs: number | undefined;
+  let rateLimitedProvider: string | undefined;
 
   const open = (target: Target, kind: AttemptKind): AttemptGuard | undefined => {
     const opened = AttemptGuard.open(guards, target, kind);
     if (!isRefusal(opened)) return opened;
-    if (opened.refused === 'rate_limit') rateLimitedForMs = Math.min(rateLimitedForMs ?? opened.waitMs, opened.waitMs);
+    if (opened.refused === 'rate_limit') {
+      if (rateLimitedForMs === undefined || opened.waitMs < rateLimitedForMs) rateLimitedProvider = target.provider.name;
+      rateLimitedForMs = Math.min(rateLimitedForMs ?? opened.waitMs, opened.waitMs);
+    }
     plan.drop(target);
     return undefined;
   };
@@ -115,8 +119,8 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
     return;
   }
   const failure = exhausted({ route, deadlinePassed: cancel.aborted, lastError, failures, candidates: usable.length, rateLimitedForMs });
-  if (failure.code === 'rate_limited') engine.metrics.countShed(request.priority, 'provider_rate_limit');
-  else if (failure.code === 'overloaded') engine.metrics.countShed(request.priority, 'queue_full');
+  if (failure.code === 'rate_limited') engine.metrics.countShed(request.priority, 'provider_rate_limit', rateLimitedProvider);
+  else if (failure.code === 'overloaded') engine.metrics.countShed(request.priority, 'queue_full', lastError?.provider);
   throw failure;
 }
 
@@ -148,10 +152,7 @@ function overBudget(engine: Engine, route: Route): boolean {
 /** `hedge.after`, or for `adaptive` the target's recent p95 time to first token (no hedge until it is known). */
 function hedgeDelay(engine: Engine, route: Route, target: Target): number | undefined {
   const after = route.config.hedge?.after;
-  if (after === undefined) return undefined;
-  if (after !== 'adaptive') return after;
-  const p95 = engine.status.target(target).latency.p95();
-  return p95 === undefined ? undefined : Math.max(50, p95);
+  return after === undefined ? undefined : hedgeAfter(after, () => engine.status.target(target).latency.p95());
 }
 
 interface Exhaustion {

@@ -50,6 +50,7 @@ export async function cacheStage(c: RequestContext, next: Next): Promise<void> {
     if (!plan.stale || !(error instanceof GatewayError) || !error.servesStale) throw error;
     c.record.failures.push(error.code);
     sendKept(c, plan.stale, 'stale');
+    c.engine.status.history.record(`route:${c.route!.name}`, 'stale');
   } finally {
     c.channel = channel;
     // However the request ended: whoever waits on it stops waiting (and asks a provider itself when there was no answer).

@@ -25,10 +25,10 @@ export async function deliverStage(c: RequestContext): Promise<void> {
     // The answer first, then what the gateway learns from it.
     c.channel.sendJson(200, responseHeaders(c), result.body);
     record.delivered = 'whole';
-    guard.succeeded();
+    guard.succeeded(result.firstTokenAt);
     return;
   }
-  guard.succeeded();
+  guard.succeeded(result.firstTokenAt);
   const resume = createResume({ c, candidates, failed: guard, cancel });
   const outcome = await relayStream(result.stream, c.channel, responseHeaders(c), engine.redactor, resume);
   record.usage = result.stream.usage();

@@ -58,8 +58,10 @@ export interface RequestRecord {
   served: { readonly provider: string; readonly model: string } | undefined;
   /** 'whole' once the answer went out complete (a stream through [DONE]): only such an answer is cached. */
   delivered: 'whole' | undefined;
+  /** The error code the client was answered with, when it was an error. */
+  error: string | undefined;
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], clientGone: false, cache: undefined, served: undefined, delivered: undefined };
+  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], clientGone: false, cache: undefined, served: undefined, delivered: undefined, error: undefined };
 }

@@ -33,6 +33,7 @@ export function gatewayStatus({ engine, inFlight, configHash, shared }: StatusSo
             healthy: known.health.healthy,
             last_health_error: known.health.lastError === undefined ? null : redactor.redact(known.health.lastError),
             circuit: known.breaker.snapshot(),
+            anomalies: status.anomaliesOf(provider.name)?.snapshot() ?? null,
           },
         ];
       }),

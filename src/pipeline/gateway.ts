@@ -5,7 +5,9 @@ import { configHash } from '../config/config-hash.ts';
 import { configSecrets } from '../config/config-secrets.ts';
 import type { Config } from '../config/schema.ts';
 import { SecretRedactor } from '../errors/redact-secrets.ts';
+import { EventTimeline } from '../observability/event-timeline.ts';
 import type { Logger } from '../observability/logger.ts';
+import { ProcessLoad } from '../observability/process-load.ts';
 import { RequestLog } from '../observability/request-log.ts';
 import { GatewayMetrics } from '../observability/metrics.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
@@ -25,6 +27,8 @@ import { KeyLimits } from './key-limits.ts';
 import type { RequestContext, ServeInput } from './request-context.ts';
 import { runPipeline } from './request-pipeline.ts';
 import { gatewayStatus } from './gateway-status.ts';
+import { buildIncidents, type Incident } from './incident-summary.ts';
+import { anomalyGauges, logAnomaly, startSeries } from './operations-signals.ts';
 
 // The engine, usable as a library: a config in, requests through `serve`.
 // Everything derived from one config (provider pools, compiled routes, the
@@ -61,6 +65,10 @@ export class Gateway {
   private readonly spend: SpendLedger;
   private readonly keyLimits: KeyLimits;
   private readonly health: HealthMonitor;
+  /** Breaker, health and anomaly changes per provider over the last hour, for incident summaries. */
+  private readonly timeline: EventTimeline;
+  /** This process's CPU and event-loop delay, for incident summaries that must tell our saturation from a provider's trouble. */
+  private readonly load = new ProcessLoad();
   private engine: Engine;
   /** The loaded config's hash, for /admin/status: which config a replica runs. */
   private hash: string;
@@ -81,11 +89,14 @@ export class Gateway {
     this.accounting = new Accounting(this.metrics, this.requestLog);
     this.spend = new SpendLedger(() => this.clock.epochMs());
     this.keyLimits = new KeyLimits(this.clock);
+    this.timeline = new EventTimeline(() => this.clock.epochMs());
     this.targetStatus = new TargetStatus({
       clock: this.clock,
       events: {
         breakerChanged: (provider, state) => {
           this.metrics.setCircuitState(provider, state.kind);
+          this.metrics.countBreakerTransition(provider, state.kind);
+          this.timeline.add(provider, `circuit ${state.kind}`);
           const shared = state.kind === 'open' && state.shared === true;
           this.logger.warn({ provider, circuit: state.kind, ...(shared ? { shared: true } : {}) }, `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`);
           if (state.kind === 'open' && !shared) this.shared?.breakers.announceOpen(provider, state.reopenAt - state.openedAt);
@@ -93,15 +104,19 @@ export class Gateway {
         ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
         // Loud: a refused key, balance or model will not heal by itself.
         cooled: (target, reason, ms) => this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
+        anomalyChanged: (provider, change) => logAnomaly(this.logger, this.timeline, provider, change),
       },
     });
-    this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger, clock: this.clock });
+    this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger, clock: this.clock, timeline: this.timeline });
+    this.load.start();
     this.hash = configHash(config);
     this.engine = this.build(config, undefined);
     this.health.start(this.engine.providers.values());
     this.metrics.readBudgetFrom(() => Object.entries(this.engine.config.routes).flatMap(([name, route]) => (route.budget ? [[name, this.spend.spent(name), route.budget.usd] as [string, number, number]] : [])));
     this.metrics.readInFlightFrom(() => [...this.engine.providers.values()].map((provider) => [provider.name, provider.inFlight]));
-    this.metrics.readQueueDepthFrom(() => priorities.map((priority, level) => [priority, [...this.engine.providers.values()].reduce((sum, provider) => sum + provider.gate.waitingAt(level), 0)]));
+    this.metrics.readQueueDepthFrom(() => [...this.engine.providers.values()].flatMap((provider) => priorities.map((priority, level): [string, string, number] => [provider.name, priority, provider.gate.waitingAt(level)])));
+    this.metrics.readAnomaliesFrom(() => anomalyGauges(this.targetStatus, this.engine.providers.keys()));
+    this.metrics.readRoutesFrom(() => Object.entries(this.routeAvailability()).map(([route, { available }]) => [route, available]));
   }
 
   get config(): Config {
@@ -153,11 +168,15 @@ export class Gateway {
     const budgets = new Map(Object.entries(config.routes).flatMap(([name, route]) => (route.budget ? [[name, route.budget.per] as const] : [])));
     this.spend.configure(budgets, this.shared);
     if (this.shared) for (const provider of providers.values()) provider.rateLimit?.share(1 / this.shared.roster.replicas);
+    // A reload that drops a provider drops its gauges too.
+    for (const name of previous?.providers.keys() ?? []) if (!(name in config.providers)) this.metrics.forgetProvider(name);
     this.targetStatus.sync(config.providers);
+    const routes = new RouteTable(config, providers);
+    startSeries(this.metrics, this.targetStatus, config, routes);
     return {
       config,
       providers,
-      routes: new RouteTable(config, providers),
+      routes,
       candidates: previous?.candidates ?? new CandidateOrder({ availability: this.targetStatus, random: this.random }),
       cache: this.cacheFor(config, previous),
       status: this.targetStatus,
@@ -255,8 +274,17 @@ export class Gateway {
     return gatewayStatus({ engine: this.engine, inFlight: this.inFlight, configHash: this.hash, shared: this.shared?.status });
   }
 
+  /** Providers and routes in trouble now or in the last hour (GET /admin/incidents). */
+  incidents(): Incident[] {
+    const { providers, routes } = this.engine;
+    return buildIncidents({ providers, routes, status: this.targetStatus, timeline: this.timeline, load: this.load.readings, clock: this.clock, redact: (text) => this.redactor.redact(text) });
+  }
+
   async close(): Promise<void> {
     this.health.stop();
+    this.load.stop();
+    // Requests that just ended are accounted on the next turn: write their lines now, or an exit loses them.
+    this.accounting.flush();
     this.requestLog.flush();
     await Promise.all([...[...this.engine.providers.values()].map((provider) => provider.destroy()), this.engine.cache.close(), this.shared?.close()]);
     this.spend.close();

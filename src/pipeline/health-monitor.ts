@@ -1,3 +1,4 @@
+import type { EventTimeline } from '../observability/event-timeline.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Clock, Timer } from '../resilience/clock.ts';
@@ -15,9 +16,11 @@ export class HealthMonitor {
   private readonly metrics: GatewayMetrics;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly timeline: EventTimeline | undefined;
 
-  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger; clock: Clock }) {
+  constructor(options: { status: TargetStatus; metrics: GatewayMetrics; logger: Logger; clock: Clock; timeline?: EventTimeline }) {
     this.status = options.status;
+    this.timeline = options.timeline;
     this.metrics = options.metrics;
     this.logger = options.logger;
     this.clock = options.clock;
@@ -44,6 +47,7 @@ export class HealthMonitor {
     const health = this.status.provider(provider.name).health;
     if (health.record(problem === undefined, this.clock.epochMs(), problem)) {
       this.metrics.setHealthy(provider.name, health.healthy);
+      this.timeline?.add(provider.name, health.healthy ? 'healthy again' : `unhealthy: ${problem}`);
       if (health.healthy) this.logger.info({ provider: provider.name }, `${provider.name} is healthy again`);
       else this.logger.warn({ provider: provider.name, problem }, `${provider.name} is unhealthy: ${problem}`);
     }

@@ -121,3 +121,13 @@ function abandonAll(running: Map<number, Running>): void {
   }
   running.clear();
 }
+
+/**
+ * When to hedge: `hedge.after` as configured, or for `adaptive` the target's
+ * recent p95 time to first token (at least 50 ms), and no hedge until it is known.
+ */
+export function hedgeAfter(after: number | 'adaptive', p95: () => number | undefined): number | undefined {
+  if (after !== 'adaptive') return after;
+  const recent = p95();
+  return recent === undefined ? undefined : Math.max(50, recent);
+}

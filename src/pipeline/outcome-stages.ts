@@ -11,7 +11,7 @@ export async function accountStage(c: RequestContext, next: Next): Promise<void>
   try {
     await next();
   } finally {
-    c.engine.accounting.account(c.request, c.record, c.id, c.engine.clock.now() - c.receivedAt);
+    c.engine.accounting.account(c.request, c.record, c.id, c.engine.clock.now() - c.receivedAt, c.key?.name);
   }
 }
 
@@ -22,6 +22,7 @@ export async function answerFailureStage(c: RequestContext, next: Next): Promise
     const failure = asFailure(error);
     if (failure.code === 'internal_error') c.engine.logger.error({ err: failure.cause ?? failure, id: c.id }, 'request failed: a bug in the gateway');
     c.record.status = failure.status;
+    c.record.error = failure.code;
     if (failure.code === 'client_closed') {
       c.record.clientGone = true;
       return;

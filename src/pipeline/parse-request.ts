@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { trafficClasses, type TrafficClass } from '../config/schema.ts';
 import { parseDuration } from '../config/units.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { priorities, type CacheMode, type GatewayRequest, type Priority } from './gateway-request.ts';
@@ -10,7 +11,7 @@ import { inspectJson, type JsonShape } from './inspect-json.ts';
 // provider's business and passes through untouched.
 
 const priorityNames = new Set<string>(priorities);
-const classes = new Set(['realtime', 'batch']);
+const classes = new Set<string>(trafficClasses);
 const sensitivities = new Set(['normal', 'high']);
 const cacheModes = new Set(['default', 'no-cache', 'no-store']);
 
@@ -90,7 +91,7 @@ export function parseClientRequest(options: ParseOptions): GatewayRequest {
     client: { operation: options.operation, raw, body, stream: body.stream === true, modelRange: shape.modelRange },
     model: body.model as string,
     priority: oneOf(headers, 'x-switchyard-priority', priorityNames, 'normal') as Priority,
-    trafficClass: oneOf(headers, 'x-switchyard-class', classes, 'realtime') as 'realtime' | 'batch',
+    trafficClass: oneOf(headers, 'x-switchyard-class', classes, 'realtime') as TrafficClass,
     sensitive: oneOf(headers, 'x-switchyard-sensitivity', sensitivities, 'normal') === 'high',
     timeoutMs,
     cacheMode: oneOf(headers, 'x-switchyard-cache', cacheModes, 'default') as CacheMode,

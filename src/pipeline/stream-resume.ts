@@ -1,3 +1,4 @@
+import type { TargetConfig } from '../config/schema.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import type { Target } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
@@ -65,7 +66,7 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
   };
 }
 
-function continuation(request: GatewayRequest, text: string, style: 'prefix' | 'continue_final_message'): GatewayRequest {
+function continuation(request: GatewayRequest, text: string, style: NonNullable<TargetConfig['resume']>): GatewayRequest {
   const body = request.client.body;
   const messages = [...(body.messages as unknown[]), style === 'prefix' ? { role: 'assistant', content: text, prefix: true } : { role: 'assistant', content: text }];
   const next: Record<string, unknown> = { ...body, messages };

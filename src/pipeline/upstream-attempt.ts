@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { AdapterContext, StreamEvent, Usage } from '../providers/provider-spec.ts';
+import { clientWantsUsage, StreamUsageMeter } from '../providers/stream-usage.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Clock } from '../resilience/clock.ts';
 import { Shed } from '../resilience/priority-gate.ts';
@@ -154,6 +155,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
 
     // Translating adapters get decoded events; OpenAI-compatible streams are forwarded as the bytes that came.
     const decoder = mapper ? createFrameDecoder(provider.adapter.streamFraming) : undefined;
+    const meter = mapper ? undefined : new StreamUsageMeter(clientWantsUsage(request.client.body));
 
     const translate = (events: StreamEvent[], out: Buffer[]): void => {
       for (const event of events) {
@@ -189,7 +191,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
           out.push(options.redactor.redactBytes(event));
           continue;
         }
-        if (event.indexOf(usageKey) !== -1) usage = provider.adapter.readUsage(event) ?? usage;
+        const hasUsage = event.indexOf(usageKey) !== -1;
+        if (hasUsage) usage = provider.adapter.readUsage(event) ?? usage;
+        if (!meter!.observe(event, hasUsage)) continue;
         transcript?.observe(parseEvent(event).data);
         out.push(event);
       }
@@ -225,7 +229,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
           throw explain(error);
         }
       },
-      usage: () => usage,
+      usage: () => usage ?? (finished ? meter?.estimate(request.client) : undefined),
       transcript,
       close() {
         if (!finished && !attempt.aborted) attempt.abort();

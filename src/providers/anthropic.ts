@@ -1,4 +1,4 @@
-import type { ProviderConfig } from '../config/schema.ts';
+import type { ProviderConfigOf } from '../config/schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { anthropicRequestBody, readAnthropicMessage } from './anthropic-messages.ts';
 import { createAnthropicStreamMapper } from './anthropic-stream.ts';
@@ -29,13 +29,15 @@ const errorStatuses: Record<string, number> = {
   overloaded_error: 529,
 };
 
-function headers(provider: ProviderConfig, stream: boolean): Record<string, string> {
+type AnthropicConfig = ProviderConfigOf<'anthropic'>;
+
+function headers(provider: AnthropicConfig, stream: boolean): Record<string, string> {
   return {
     'content-type': 'application/json',
     accept: stream ? 'text/event-stream' : 'application/json',
     'accept-encoding': 'identity',
     ...provider.headers,
-    'x-api-key': provider.api_key ?? '',
+    'x-api-key': provider.api_key,
     'anthropic-version': provider.anthropic_version,
   };
 }
@@ -58,11 +60,11 @@ function readAnthropicFailure(body: string): FailureDetail {
   }
 }
 
-function mapFailure(failure: UpstreamFailure, context: AdapterContext): GatewayError {
+function mapFailure(failure: UpstreamFailure, context: AdapterContext<AnthropicConfig>): GatewayError {
   return mapHttpFailure(failure, readAnthropicFailure(failure.body), context);
 }
 
-export const anthropicAdapter: ProviderAdapter = {
+export const anthropicAdapter: ProviderAdapter<AnthropicConfig> = {
   type: 'anthropic',
   operations: new Set(['chat']),
   streamFraming: 'sse',
@@ -92,6 +94,6 @@ export const anthropicAdapter: ProviderAdapter = {
     method: 'GET',
     path: provider.health_check.path ?? '/v1/models',
     expectedStatus: provider.health_check.expected_status,
-    headers: { 'x-api-key': provider.api_key ?? '', 'anthropic-version': provider.anthropic_version, ...provider.headers },
+    headers: { 'x-api-key': provider.api_key, 'anthropic-version': provider.anthropic_version, ...provider.headers },
   }),
 };

@@ -1,7 +1,7 @@
-import type { ProviderConfig } from '../config/schema.ts';
+import type { ProviderConfigOf } from '../config/schema.ts';
 import { mapHttpFailure, readOpenAIErrorBody, type FailureDetail } from './map-http-failure.ts';
 import { createOpenAICompatibleAdapter, operationPaths } from './openai-compatible.ts';
-import type { Operation, ProviderAdapter } from './provider-spec.ts';
+import type { Operation } from './provider-spec.ts';
 
 // Azure OpenAI speaks OpenAI's wire format at other paths: the deployment
 // (a target's `model`) is part of the URL and `api-version` a required query
@@ -10,19 +10,21 @@ import type { Operation, ProviderAdapter } from './provider-spec.ts';
 // Microsoft Entra token goes in `Authorization: Bearer`. `retry-after-ms` on
 // a 429 is read by the shared failure mapping.
 
-function path(operation: Operation, provider: ProviderConfig, model: string): string {
-  const version = `?api-version=${encodeURIComponent(provider.api_version ?? '')}`;
+type AzureConfig = ProviderConfigOf<'azure'>;
+
+function path(operation: Operation, provider: AzureConfig, model: string): string {
+  const version = `?api-version=${encodeURIComponent(provider.api_version)}`;
   if (provider.azure_api === 'model-inference') return operationPaths[operation] + version;
   return `/openai/deployments/${encodeURIComponent(model)}${operationPaths[operation]}${version}`;
 }
 
-function healthPath(provider: ProviderConfig): string {
-  const version = `?api-version=${encodeURIComponent(provider.api_version ?? '')}`;
+function healthPath(provider: AzureConfig): string {
+  const version = `?api-version=${encodeURIComponent(provider.api_version)}`;
   // Both list or describe models: free, and they check the key.
   return provider.azure_api === 'model-inference' ? `/info${version}` : `/openai/models${version}`;
 }
 
-function auth(provider: ProviderConfig): Record<string, string> {
+function auth(provider: AzureConfig): Record<string, string> {
   if (provider.entra_token) return { authorization: `Bearer ${provider.entra_token}` };
   return provider.api_key ? { 'api-key': provider.api_key } : {};
 }
@@ -56,7 +58,7 @@ export function readAzureFailure(body: string): FailureDetail {
   return { message: `Azure OpenAI's content filter refused this request${which}.${original}`, code: 'content_filter' };
 }
 
-export const azureAdapter: ProviderAdapter = createOpenAICompatibleAdapter({
+export const azureAdapter = createOpenAICompatibleAdapter<AzureConfig>({
   type: 'azure',
   path: (operation, context) => path(operation, context.provider, context.model),
   auth,

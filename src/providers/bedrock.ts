@@ -1,4 +1,4 @@
-import type { ProviderConfig } from '../config/schema.ts';
+import type { ProviderConfigOf } from '../config/schema.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import { amzDate, sha256Hex, signingKey, signRequest } from './aws-sigv4.ts';
 import { converseRequestBody, readConverseResponse } from './bedrock-converse.ts';
@@ -14,7 +14,7 @@ import { readOpenAIUsage } from './read-openai-usage.ts';
 // `/converse-stream` answering a binary AWS event stream) behind the OpenAI
 // chat endpoint, each request signed with SigV4. Credentials come from the
 // config, which takes them from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
-// AWS_SESSION_TOKEN when left out (provider-requirements.ts).
+// AWS_SESSION_TOKEN when left out (config/aws-credentials.ts).
 //
 // Health: the runtime API has no unbilled call to probe (every operation
 // invokes a model), so active health checks are off for bedrock by default
@@ -50,9 +50,11 @@ interface SigningState {
   key: Buffer | undefined;
 }
 
-const signingStates = new WeakMap<ProviderConfig, SigningState>();
+type BedrockConfig = ProviderConfigOf<'bedrock'>;
 
-function signingState(provider: ProviderConfig): SigningState {
+const signingStates = new WeakMap<BedrockConfig, SigningState>();
+
+function signingState(provider: BedrockConfig): SigningState {
   let state = signingStates.get(provider);
   if (!state) {
     const url = new URL(provider.base_url);
@@ -62,17 +64,17 @@ function signingState(provider: ProviderConfig): SigningState {
   return state;
 }
 
-function signedHeaders(provider: ProviderConfig, path: string, body: string, stream: boolean): Record<string, string> {
+function signedHeaders(provider: BedrockConfig, path: string, body: string, stream: boolean): Record<string, string> {
   const state = signingState(provider);
   const date = amzDate(new Date());
-  const region = provider.region ?? 'us-east-1';
+  const region = provider.region;
   if (state.day !== date.slice(0, 8) || !state.key) {
     state.day = date.slice(0, 8);
-    state.key = signingKey(provider.secret_access_key ?? '', state.day, region, 'bedrock');
+    state.key = signingKey(provider.secret_access_key, state.day, region, 'bedrock');
   }
   const signed: Record<string, string> = { 'content-type': 'application/json', host: state.host, 'x-amz-date': date };
   if (provider.session_token) signed['x-amz-security-token'] = provider.session_token;
-  const credentials = { accessKeyId: provider.access_key_id ?? '', secretAccessKey: provider.secret_access_key ?? '' };
+  const credentials = { accessKeyId: provider.access_key_id, secretAccessKey: provider.secret_access_key };
   const { authorization } = signRequest({ method: 'POST', path: state.basePath + path, headers: signed, payloadHash: sha256Hex(body), region, service: 'bedrock', amzDate: date }, credentials, state.key);
   return { ...provider.headers, ...signed, accept: stream ? 'application/vnd.amazon.eventstream' : 'application/json', 'accept-encoding': 'identity', authorization };
 }
@@ -83,13 +85,13 @@ function exceptionName(raw: string): string {
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
 
-function failureFor(name: string, status: number, message: string | undefined, failure: UpstreamFailure, context: AdapterContext): GatewayError {
+function failureFor(name: string, status: number, message: string | undefined, failure: UpstreamFailure, context: AdapterContext<BedrockConfig>): GatewayError {
   const tooLong = message !== undefined && /input is too long|too many input tokens|context window/i.test(message);
   const detail: FailureDetail = { message: message ? `${name}: ${message}` : name || undefined, code: tooLong ? 'context_length_exceeded' : name || undefined };
   return mapHttpFailure({ ...failure, status: exceptionStatuses[name] ?? status }, detail, context);
 }
 
-function mapFailure(failure: UpstreamFailure, context: AdapterContext): GatewayError {
+function mapFailure(failure: UpstreamFailure, context: AdapterContext<BedrockConfig>): GatewayError {
   let body: { message?: unknown; Message?: unknown; __type?: unknown } = {};
   try {
     body = JSON.parse(failure.body) as typeof body;
@@ -102,7 +104,7 @@ function mapFailure(failure: UpstreamFailure, context: AdapterContext): GatewayE
   return failureFor(exceptionName(typeName), failure.status, message, failure, context);
 }
 
-export const bedrockAdapter: ProviderAdapter = {
+export const bedrockAdapter: ProviderAdapter<BedrockConfig> = {
   type: 'bedrock',
   operations: new Set(['chat']),
   streamFraming: 'aws-eventstream',

@@ -1,6 +1,7 @@
 import { mapHttpFailure, readOpenAIErrorBody, type FailureDetail } from './map-http-failure.ts';
-import { createOpenAICompatibleAdapter, operationPaths } from './openai-compatible.ts';
-import type { ProviderAdapter, UpstreamFailure } from './provider-spec.ts';
+import type { ProviderConfigOf } from '../config/schema.ts';
+import { bearerAuth, createOpenAICompatibleAdapter, operationPaths } from './openai-compatible.ts';
+import type { UpstreamFailure } from './provider-spec.ts';
 
 // Hugging Face Text Generation Inference and Inference Endpoints: OpenAI's
 // wire format under `/v1` of the endpoint root (`base_url`), a bearer token,
@@ -24,10 +25,13 @@ function asServerFault(failure: UpstreamFailure): UpstreamFailure {
   return failure.status === 424 ? { ...failure, status: 502 } : failure;
 }
 
-export const huggingfaceAdapter: ProviderAdapter = createOpenAICompatibleAdapter({
+export const huggingfaceAdapter = createOpenAICompatibleAdapter<ProviderConfigOf<'huggingface'>>({
   type: 'huggingface',
+  auth: bearerAuth,
   operations: ['chat', 'embeddings'],
   path: (operation) => `/v1${operationPaths[operation]}`,
   healthPath: '/health',
+  // TGI releases before 2.3 refuse unknown fields; its streams are counted from their text instead.
+  streamUsage: false,
   mapFailure: (failure, context) => mapHttpFailure(asServerFault(failure), readTgiFailure(failure.body), context),
 });

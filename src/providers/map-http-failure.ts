@@ -38,7 +38,7 @@ function codeFor(status: number, detail: FailureDetail): ErrorCode {
 
 export function mapHttpFailure(failure: UpstreamFailure, detail: FailureDetail, context: AdapterContext): GatewayError {
   const code = codeFor(failure.status, detail);
-  const secrets = context.provider.api_key ? [context.provider.api_key] : [];
+  const secrets = 'api_key' in context.provider && context.provider.api_key ? [context.provider.api_key] : [];
   const upstreamMessage = redactSecrets((detail.message ?? failure.body.slice(0, 300)).trim(), secrets) || `HTTP ${failure.status}`;
   const returnedAsIs = code === 'upstream_bad_request' || code === 'upstream_context_length';
   // A client mistake is shown in the provider's words; anything else names the provider and what went wrong.

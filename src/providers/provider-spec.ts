@@ -19,10 +19,10 @@ export interface ClientRequest {
   modelRange: readonly [number, number] | undefined;
 }
 
-/** Everything an adapter needs to build one upstream request. */
-export interface AdapterContext {
+/** Everything an adapter needs to build one upstream request; `provider` is the settings of the adapter's own type. */
+export interface AdapterContext<Provider extends ProviderConfig = ProviderConfig> {
   providerName: string;
-  provider: ProviderConfig;
+  provider: Provider;
   /** What the provider calls the model (for Azure: the deployment). */
   model: string;
   request: ClientRequest;
@@ -70,21 +70,21 @@ export interface HealthProbe {
   headers?: Record<string, string>;
 }
 
-export interface ProviderAdapter {
-  readonly type: ProviderConfig['type'];
+export interface ProviderAdapter<Provider extends ProviderConfig = ProviderConfig> {
+  readonly type: Provider['type'];
   readonly operations: ReadonlySet<Operation>;
   /** How the upstream frames a stream; the core decodes it into StreamEvents. */
   readonly streamFraming: 'sse' | 'aws-eventstream';
-  buildRequest(context: AdapterContext): UpstreamRequest;
+  buildRequest(context: AdapterContext<Provider>): UpstreamRequest;
   /**
    * Maps a successful non-stream body to OpenAI JSON. Returns undefined when
    * the body already is OpenAI JSON and must be forwarded byte for byte.
    */
-  mapResponse(body: Buffer, context: AdapterContext): Buffer | undefined;
+  mapResponse(body: Buffer, context: AdapterContext<Provider>): Buffer | undefined;
   /** A per-request stream translator, or undefined to forward OpenAI SSE events as they are. */
-  createStreamMapper(context: AdapterContext): StreamMapper | undefined;
+  createStreamMapper(context: AdapterContext<Provider>): StreamMapper | undefined;
   /** Token usage from a successful non-stream body (OpenAI shape after mapResponse). */
   readUsage(body: Buffer): Usage | undefined;
-  mapFailure(failure: UpstreamFailure, context: AdapterContext): GatewayError;
-  healthProbe(provider: ProviderConfig): HealthProbe;
+  mapFailure(failure: UpstreamFailure, context: AdapterContext<Provider>): GatewayError;
+  healthProbe(provider: Provider): HealthProbe;
 }

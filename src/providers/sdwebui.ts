@@ -1,4 +1,4 @@
-import type { ProviderConfig } from '../config/schema.ts';
+import type { ProviderConfigOf } from '../config/schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { mapHttpFailure, type FailureDetail } from './map-http-failure.ts';
 import { nowSeconds } from './openai-chat-output.ts';
@@ -19,7 +19,7 @@ function invalid(message: string, param: string): GatewayError {
   return new GatewayError('invalid_request', message, { param });
 }
 
-function auth(provider: ProviderConfig): Record<string, string> {
+function auth(provider: ProviderConfigOf<'sdwebui'>): Record<string, string> {
   return provider.api_key ? { authorization: `Basic ${Buffer.from(provider.api_key).toString('base64')}` } : {};
 }
 
@@ -55,14 +55,14 @@ function readFailure(body: string): FailureDetail {
   }
 }
 
-function mapFailure(failure: UpstreamFailure, context: AdapterContext): GatewayError {
+function mapFailure(failure: UpstreamFailure, context: AdapterContext<ProviderConfigOf<'sdwebui'>>): GatewayError {
   const detail = readFailure(failure.body);
   // A WebUI started without --api answers its API paths with 404 "Not Found".
   if (failure.status === 404) return mapHttpFailure(failure, { ...detail, message: `${detail.message ?? 'Not Found'} (is the WebUI started with --api?)` }, context);
   return mapHttpFailure(failure, detail, context);
 }
 
-export const sdwebuiAdapter: ProviderAdapter = {
+export const sdwebuiAdapter: ProviderAdapter<ProviderConfigOf<'sdwebui'>> = {
   type: 'sdwebui',
   operations: new Set(['images']),
   streamFraming: 'sse',

@@ -3,7 +3,7 @@
 // attempt's) and four EventTarget listeners chaining them; Node's EventTarget
 // allocates a listener record, an options object and a map entry per
 // addEventListener, and removing one walks it again. Counted with
-// `bench/instructions.ts`, this class in their place does 1.5–10% fewer
+// `bench/lab/instructions.ts`, this class in their place does 1.5–10% fewer
 // instructions per request (three counts). It is the same idea reduced to
 // what the gateway uses: a flag, a reason and a list of hooks called once.
 

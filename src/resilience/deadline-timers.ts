@@ -4,7 +4,7 @@
 // reads the loop clock through C++, and flips the loop's timer reference
 // through C++ whenever the timer lists fill or empty, which at low concurrency
 // is every request. Two timers per request cost ~6k instructions (2.4% of a
-// request) and ~4 µs of a one-connection request's path (bench/README,
+// request) and ~4 µs of a one-connection request's path (docs/performance-log.md,
 // hot-path log). Most have one of a few lengths (a route's timeouts), and
 // timers of one length fall due in the order they were set: a FIFO list per
 // length is sorted for free, cancelling unlinks in O(1), and the one timer is

@@ -4,6 +4,8 @@ import { CircuitBreaker, type BreakerState } from '../resilience/circuit-breaker
 import type { Clock } from '../resilience/clock.ts';
 import { HealthState } from '../resilience/health-state.ts';
 import { LatencyTracker } from '../resilience/latency-tracker.ts';
+import { OutcomeHistory } from '../observability/outcome-history.ts';
+import { ProviderAnomalies, type AnomalyChange } from '../resilience/provider-anomalies.ts';
 import { OutlierDetector } from '../resilience/outlier-detector.ts';
 import { RetryBudget } from '../resilience/retry-budget.ts';
 import type { TargetAvailability } from './candidate-order.ts';
@@ -36,6 +38,14 @@ export interface StatusEvents {
   breakerChanged?(provider: string, state: BreakerState): void;
   ejected?(target: string): void;
   cooled?(target: string, reason: string, ms: number): void;
+  anomalyChanged?(provider: string, change: AnomalyChange): void;
+}
+
+/** The last failure of one code at a provider, for incident summaries: its message and the socket error code under it. */
+export interface LastFailure {
+  message: string;
+  cause: string | undefined;
+  at: number;
 }
 
 export class TargetStatus implements TargetAvailability {
@@ -43,10 +53,16 @@ export class TargetStatus implements TargetAvailability {
   private readonly events: StatusEvents;
   private readonly providers = new Map<string, ProviderStatus>();
   private readonly targets = new Map<string, TargetState>();
+  /** Anomaly detectors per provider, kept across policy changes (they learn the provider, not the policy). */
+  private readonly anomalies = new Map<string, ProviderAnomalies>();
+  private readonly lastFailures = new Map<string, Map<string, LastFailure>>();
+  /** Attempt outcomes per provider over the last hour, for incident summaries. */
+  readonly history: OutcomeHistory;
 
   constructor(options: { clock: Clock; events?: StatusEvents }) {
     this.clock = options.clock;
     this.events = options.events ?? {};
+    this.history = new OutcomeHistory(() => this.clock.epochMs());
   }
 
   /** Brings the registry in line with a config: new providers get state; a changed policy rebuilds only its own part. */
@@ -66,7 +82,22 @@ export class TargetStatus implements TargetAvailability {
         policies,
       });
     }
-    for (const name of [...this.providers.keys()]) if (!(name in providers)) this.providers.delete(name);
+    for (const name of Object.keys(providers)) if (!this.anomalies.has(name)) this.anomalies.set(name, new ProviderAnomalies(() => this.clock.epochMs()));
+    for (const name of [...this.providers.keys()]) {
+      if (name in providers) continue;
+      this.providers.delete(name);
+      this.anomalies.delete(name);
+      this.lastFailures.delete(name);
+      this.history.forget(name);
+    }
+  }
+
+  anomaliesOf(provider: string): ProviderAnomalies | undefined {
+    return this.anomalies.get(provider);
+  }
+
+  lastFailuresOf(provider: string): ReadonlyMap<string, LastFailure> {
+    return this.lastFailures.get(provider) ?? new Map();
   }
 
   private newBreaker(name: string, config: ProviderConfig): CircuitBreaker {
@@ -121,15 +152,33 @@ export class TargetStatus implements TargetAvailability {
     return this.targets.get(target.key)?.latency.ewma;
   }
 
+  /** An attempt that produced its first token `firstTokenMs` after its own start. */
   recordSuccess(target: Target, firstTokenMs: number): void {
-    this.providers.get(target.provider.name)?.breaker.record(true);
+    const name = target.provider.name;
+    this.providers.get(name)?.breaker.record(true);
     const state = this.target(target);
     state.outliers.record(true);
     state.latency.record(firstTokenMs);
+    this.history.record(name, 'ok');
+    const anomalies = this.anomalies.get(name);
+    if (anomalies) {
+      this.noteAnomaly(name, anomalies.recordFirstToken(firstTokenMs));
+      this.noteAnomaly(name, anomalies.recordOutcome(false));
+    }
+  }
+
+  private noteAnomaly(provider: string, change: AnomalyChange | undefined): void {
+    if (change) this.events.anomalyChanged?.(provider, change);
   }
 
   recordFailure(target: Target, error: GatewayError): void {
     const state = this.target(target);
+    const name = target.provider.name;
+    this.history.record(name, error.code);
+    let failures = this.lastFailures.get(name);
+    if (!failures) this.lastFailures.set(name, (failures = new Map()));
+    failures.set(error.code, { message: error.message, cause: (error.cause as { code?: string } | undefined)?.code, at: this.clock.epochMs() });
+    if (error.targetFault || error.cooldown) this.noteAnomaly(name, this.anomalies.get(name)?.recordOutcome(true));
     if (error.targetFault) {
       this.providers.get(target.provider.name)?.breaker.record(false);
       if (state.outliers.record(false)) this.events.ejected?.(target.key);

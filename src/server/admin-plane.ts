@@ -7,7 +7,7 @@ import { consoleSnapshot, waitingRequests } from './console-data.ts';
 import { errorBody } from '../pipeline/error-answer.ts';
 import { toGatewayError } from './render-error.ts';
 
-// The admin plane: /metrics, /admin/status, the console (/dashboard) and its
+// The admin plane: /metrics, /admin/status, /admin/incidents, the console (/dashboard) and its
 // data (/admin/console). On the gateway's own port, with `auth.keys` set, it
 // needs a key with `admin: true` (a bearer token for Prometheus and curl, or
 // the password of the browser's own login prompt). With `server.admin` it moves
@@ -58,6 +58,7 @@ function addAdminRoutes(app: FastifyInstance, gateway: Gateway, batches: BatchSt
 
   app.get('/metrics', { onRequest }, async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
   app.get('/admin/status', { onRequest }, async () => ({ ...gateway.status(), batches: batches() }));
+  app.get('/admin/incidents', { onRequest }, async () => ({ generated_at: new Date(gateway.clock.epochMs()).toISOString(), incidents: gateway.incidents() }));
   app.get('/admin/console', { onRequest }, async (request, reply) => {
     const since = Number((request.query as { since?: string }).since ?? 0);
     return reply.header('cache-control', 'no-store').send(consoleSnapshot(gateway, batches, Number.isFinite(since) ? since : 0));

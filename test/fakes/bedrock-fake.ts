@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { EventStreamCodec } from '@smithy/core/event-streams';
-import { sha256Hex, signRequest } from '../../src/providers/aws-sigv4.ts';
+import { Hash } from '@smithy/core/serde';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { isRawFault, pieces, sendJson, sendRaw, startFake, tokens, type FakeExchange, type FakeUpstream } from './fake-server.ts';
 
 // Bedrock Runtime's Converse and ConverseStream as the API reference
@@ -49,22 +50,36 @@ function frame(messageType: 'event' | 'exception', name: string, payload: Record
   return Buffer.from(codec.encode({ headers, body: Buffer.from(JSON.stringify(messageType === 'event' ? { ...payload, p: 'abcdefghijklmnopqrstuvwxyzABCDEF' } : payload)) }));
 }
 
-/** Recomputes the SigV4 signature from what arrived; undefined when it holds. */
-function checkSignature(request: FakeExchange<BedrockFault>['request'], keys: Record<string, string>, region: string): { name: string; message: string } | undefined {
+/** `20150830T123600Z` as a Date. */
+function fromAmzDate(value: string): Date | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  return match ? new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6]))) : undefined;
+}
+
+/**
+ * Signs again what arrived, with the headers the request says it signed, using
+ * AWS's SDK signer; undefined when both signatures agree. Host and x-amz-date
+ * must be among the signed headers, as AWS requires.
+ */
+async function checkSignature(request: FakeExchange<BedrockFault>['request'], keys: Record<string, string>, region: string): Promise<{ name: string; message: string } | undefined> {
   const authorization = String(request.headers.authorization ?? '');
   const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
   if (!match) return { name: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' };
-  const [, keyId, , keyRegion, service, signedHeaders, signature] = match;
+  const [, keyId, , keyRegion, service, signedHeaders] = match;
   const secret = keys[keyId!];
   if (!secret) return { name: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
   if (keyRegion !== region || service !== 'bedrock') return { name: 'InvalidSignatureException', message: `Credential should be scoped to a valid region and service: ${region}/bedrock.` };
+  const names = signedHeaders!.split(';');
+  const signingDate = fromAmzDate(String(request.headers['x-amz-date'] ?? ''));
+  if (!names.includes('host') || !names.includes('x-amz-date') || !signingDate) return { name: 'IncompleteSignatureException', message: 'The request signature must include the host and x-amz-date headers.' };
   const headers: Record<string, string> = {};
-  for (const name of signedHeaders!.split(';')) headers[name] = String(request.headers[name] ?? '');
-  const expected = signRequest(
-    { method: request.method, path: request.path, headers, payloadHash: sha256Hex(request.raw), region, service: 'bedrock', amzDate: headers['x-amz-date'] ?? '' },
-    { accessKeyId: keyId!, secretAccessKey: secret },
-  );
-  if (expected.signature !== signature) return { name: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.' };
+  for (const name of names) headers[name] = String(request.headers[name] ?? '');
+  const sessionToken = request.headers['x-amz-security-token'] === undefined ? undefined : String(request.headers['x-amz-security-token']);
+  const signer = new SignatureV4({ service: 'bedrock', region, credentials: { accessKeyId: keyId!, secretAccessKey: secret, sessionToken }, sha256: Hash.bind(null, 'sha256'), applyChecksum: false });
+  const host = headers.host!;
+  const signed = await signer.sign({ method: request.method, protocol: 'http:', hostname: host.split(':')[0]!, path: request.path, query: {}, headers, body: request.raw }, { signingDate });
+  const expected = String(signed.headers.authorization);
+  if (expected !== authorization) return { name: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.' };
   return undefined;
 }
 
@@ -89,7 +104,7 @@ export async function startBedrockFake(options: { region: string; keys: Record<s
   async function handle({ request, response, fault, reply }: FakeExchange<BedrockFault>): Promise<void> {
     const route = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(request.path);
     if (request.method !== 'POST' || !route) return sendError(response, 404, 'UnknownOperationException', 'Unknown operation');
-    const denied = checkSignature(request, options.keys, options.region);
+    const denied = await checkSignature(request, options.keys, options.region);
     if (denied) return sendError(response, 403, denied.name, denied.message);
     const modelId = decodeURIComponent(route[1]!);
     fake.models.push(modelId);

@@ -8,3 +8,16 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** `promise`, or a failure naming `what` when it has not settled within `timeoutMs`: a wait that cannot hang a test. */
+export async function within<T>(what: string, promise: Promise<T>, timeoutMs = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new assert.AssertionError({ message: `not within ${timeoutMs} ms: ${what}` })), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

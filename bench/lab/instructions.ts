@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { summariseCallgrind } from './callgrind-summary.ts';
-import { fetchLocal, freePort, killAll, startProcess, stopProcess, waitUntil } from './services.ts';
-import { baseHeaders, buildGateway, requestBody, requestPath, startNodeArgs, startUpstream, switchyardConfig } from './targets.ts';
+import { fetchLocal, freePort, killAll, startProcess, stopProcess, waitUntil } from '../services.ts';
+import { baseHeaders, buildGateway, requestBody, requestPath, startNodeArgs, startUpstream, switchyardConfig } from '../targets.ts';
 
 // Instructions per request, counted by valgrind's callgrind: the same figure
 // for the same code whatever else the machine is doing, where CPU time on
@@ -18,7 +18,7 @@ import { baseHeaders, buildGateway, requestBody, requestPath, startNodeArgs, sta
 //   npm run bench:instructions -- [--baseline-dir DIR] [--bare] [--requests 2000] [--warmup 20000] [--stream] [--by-function]
 //
 // --by-function also prints the working tree's top functions by instructions
-// per request (bench/callgrind-summary.ts), JIT code named from V8's perf map.
+// per request (bench/lab/callgrind-summary.ts), JIT code named from V8's perf map.
 //
 // Each gateway runs the built dist/ under callgrind with counting off; the
 // warm-up requests let V8 compile the hot path; then counting is switched on
@@ -35,7 +35,7 @@ const { values: flags } = parseArgs({
   },
 });
 if (!spawnSync('valgrind', ['--version']).stdout) throw new Error('valgrind is not installed (apt-get install -y valgrind)');
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const workDir = mkdtempSync(join(tmpdir(), 'switchyard-instructions-'));
 process.on('exit', () => {
   killAll();

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { runLoad, wrkVersion } from './load.ts';
-import { cell, spread } from './report.ts';
-import { killAll, scheduling } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream, targetLabels, type RunningTarget, type TargetName } from './targets.ts';
+import { runLoad, wrkVersion } from '../load.ts';
+import { cell, spread } from '../report.ts';
+import { killAll, scheduling } from '../services.ts';
+import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream, targetLabels, type RunningTarget, type TargetName } from '../targets.ts';
 
 // Where a proxy's time goes at one connection, split at its system calls:
 // the request leg (from reading the client's request to writing it upstream)
@@ -46,7 +46,7 @@ for (const name of names) if (!['switchyard', 'baseline', 'bare', 'nginx'].inclu
 const rounds = Number(flags.rounds);
 const traceSeconds = Number(flags.seconds);
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const workDir = mkdtempSync(join(tmpdir(), 'switchyard-legs-'));
 process.on('exit', () => {
   killAll();
