@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../resilience/clock.ts';
+import type { RedisConnection } from '../config/redis-schema.ts';
 import { RedisLink } from '../state/redis-link.ts';
 
 // Answers kept for routes with `cache: { ttl }`, in two tiers: this
@@ -32,7 +33,7 @@ export interface ResponseCacheOptions {
   /** Freshness is wall time (epochMs): replicas share answers through Redis. */
   clock?: Clock;
   maxEntries: number;
-  redis?: { url: string; prefix: string };
+  redis?: RedisConnection & { prefix: string };
   /** How long a Redis read may take before it counts as a miss. */
   redisTimeoutMs?: number;
   onLookup?(tier: CacheTier, result: CacheResult): void;
@@ -90,7 +91,7 @@ export class ResponseCache {
     this.prefix = `${options.redis?.prefix ?? ''}cache:`;
     this.redisTimeoutMs = options.redisTimeoutMs ?? 50;
     // Until it is connected, lookups count Redis as away.
-    this.redis = options.redis ? new RedisLink({ url: options.redis.url, onError: options.onRedisError }) : undefined;
+    this.redis = options.redis ? new RedisLink({ connection: options.redis, onError: options.onRedisError }) : undefined;
   }
 
   /**

@@ -1,10 +1,11 @@
 import { lookup } from 'node:dns/promises';
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
-import { Redis } from 'ioredis';
 import { Agent, fetch, type Dispatcher } from 'undici';
+import type { RedisConnection } from '../config/redis-schema.ts';
 import type { Config, ProviderConfig } from '../config/schema.ts';
 import { systemClock } from '../resilience/clock.ts';
+import { createRedisClient } from '../state/redis-client.ts';
 import { ProviderClient } from '../upstream/provider-client.ts';
 import { checkGatewayCertificate } from './doctor-certificate.ts';
 import { checkModelList, versionHint, type TargetModel } from './model-list-check.ts';
@@ -168,13 +169,22 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
   return report;
 }
 
-/** One Redis (response cache or shared state): connect, authenticate, PING. */
-export async function checkRedis(name: string, url: string, timeoutMs: number): Promise<SubjectReport> {
-  const report: SubjectReport = { kind: 'redis', name, target: redactUrl(url), results: [] };
+/** Where a configured Redis is, as it may be printed (no password). */
+export function describeRedis(connection: RedisConnection): string {
+  const nodes = (list: { host: string; port: number }[]) => list.map((node) => `${node.host}:${node.port}`).join(', ');
+  if (connection.sentinel) return `master "${connection.sentinel.master}" through Sentinel ${nodes(connection.sentinel.nodes)}`;
+  if (connection.cluster) return `Redis Cluster ${nodes(connection.cluster.nodes)}`;
+  return redactUrl(connection.url!);
+}
+
+/** One Redis (response cache or shared state): connect (through Sentinel, or to a Cluster), authenticate, PING. */
+export async function checkRedis(name: string, connection: RedisConnection, timeoutMs: number): Promise<SubjectReport> {
+  const report: SubjectReport = { kind: 'redis', name, target: describeRedis(connection), results: [] };
   // No reconnect loop and no offline queue: one honest attempt, like the other checks.
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const redis = await createRedisClient(connection, { lazyConnect: true, reconnect: false, connectTimeoutMs: timeoutMs });
   let socketError: Error | undefined;
   redis.on('error', (error: Error) => (socketError ??= error)); // reported below, with its cause; ioredis would otherwise print it
+  redis.on('node error', (error: Error) => (socketError ??= error)); // a Cluster's node says why, before the cluster's "all nodes failed"
   const start = performance.now();
   try {
     await withTimeout(redis.connect(), timeoutMs, 'connecting');
@@ -189,7 +199,9 @@ export async function checkRedis(name: string, url: string, timeoutMs: number): 
       code === 'ECONNREFUSED'
         ? 'nothing listens there (connection refused): is Redis running, is the port right?'
         : /NOAUTH|WRONGPASS|invalid password/i.test(message)
-          ? 'Redis refused the credentials in the URL'
+          ? /sentinel/i.test(message)
+            ? 'the Sentinels refused their credentials (sentinel: { username, password })'
+            : `Redis refused the credentials ${connection.url ? 'in the URL' : '(username, password)'}`
           : code === 'DOCTOR_TIMEOUT' || /ETIMEDOUT/.test(message)
             ? `no answer within ${timeoutMs} ms: a firewall, or the wrong host`
             : `failed: ${message}`;

@@ -51,8 +51,8 @@ export async function doctorCommand(options: DoctorOptions): Promise<number> {
   const targets = (provider: string) =>
     Object.entries(config.routes).flatMap(([route, { targets: list }]) => list.flatMap((target, index) => (target.provider === provider ? [{ model: target.model, path: `routes.${route}.targets[${index}].model` }] : [])));
   const checks: Promise<SubjectReport>[] = Object.entries(config.providers).map(([name, provider]) => checkProvider(name, provider, options.timeoutMs, targets(name)));
-  if (config.cache.redis) checks.push(checkRedis('cache', config.cache.redis.url, options.timeoutMs));
-  if (config.state.redis) checks.push(checkRedis('state', config.state.redis.url, options.timeoutMs));
+  if (config.cache.redis) checks.push(checkRedis('cache', config.cache.redis, options.timeoutMs));
+  if (config.state.redis) checks.push(checkRedis('state', config.state.redis, options.timeoutMs));
   checks.push(checkGateway(config, options.timeoutMs, source.kind === 'file' ? await plainAdminKey(source.file) : undefined));
   const reports = await Promise.all(checks);
   const failed = reports.some((report) => report.results.some((result) => result.verdict === 'fail'));

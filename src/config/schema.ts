@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { keyDigest, sha256HexPattern } from './key-digest.ts';
+import { cacheRedisSchema, stateRedisSchema } from './redis-schema.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 // The config file's shape. Every type of the gateway's config comes from here
@@ -173,6 +174,15 @@ const targetSchema = z.strictObject({
   context_window: z.number().int().positive().optional(),
   /** How this target continues a cut stream from an assistant prefix, for routes with stream_resume. */
   resume: z.enum(['prefix', 'continue_final_message']).optional(),
+  /** A canary: takes `share` of the route's traffic and is rolled back when it does worse than the rest (see routing/canaries.ts). */
+  canary: z
+    .strictObject({
+      share: z.number().gt(0).max(1),
+      min_requests: z.number().int().positive().default(50),
+      max_error_rate: z.number().min(0).max(1).default(0.05),
+      max_ttft_ratio: z.number().gt(0).default(2),
+    })
+    .optional(),
 });
 
 const retryOn = z.union([z.number().int().min(400).max(599), z.enum(['timeout', 'network'])]);
@@ -219,8 +229,6 @@ function distinctKeys(entries: readonly { key_sha256: string }[], context: z.Ref
   });
 }
 
-const redisSchema = z.strictObject({ url: z.string(), prefix: z.string().default('switchyard:') });
-
 export const configSchema = z.strictObject({
     server: z
       .strictObject({
@@ -241,9 +249,9 @@ export const configSchema = z.strictObject({
     providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
     routes: z.record(z.string().min(1), routeSchema).refine((routes) => Object.keys(routes).length > 0, 'no routes: add one (its name is what clients send as `model`), e.g. chat: { targets: [{ provider: NAME, model: MODEL }] }'),
     cache: z
-      .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: redisSchema.optional() })
+      .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: cacheRedisSchema.optional() })
       .prefault({}),
-    state: z.strictObject({ redis: redisSchema.partial({ prefix: true }).optional() }).prefault({}),
+    state: z.strictObject({ redis: stateRedisSchema.optional() }).prefault({}),
     // The Files and Batches APIs; off unless a store is named (a node:sqlite file, ':memory:', or a postgres:// URL shared by replicas).
     batches: z
       .strictObject({

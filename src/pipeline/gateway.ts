@@ -197,13 +197,13 @@ export class Gateway {
   private syncShared(config: Config): void {
     const redis = config.state.redis;
     const prefix = redis?.prefix ?? 'switchyard:';
-    if (this.shared && (!redis || redis.url !== this.shared.url || prefix !== this.shared.prefix)) {
+    if (this.shared && (!redis || SharedState.settingsOf(redis, prefix) !== this.shared.settings)) {
       void this.shared.close();
       this.shared = undefined;
     }
     if (!redis || this.shared) return;
     this.shared = new SharedState({
-      url: redis.url,
+      connection: redis,
       prefix,
       onRemoteOpen: (provider, remainingMs) => this.targetStatus.knownProvider(provider)?.breaker.openFor(remainingMs),
       onReplicaCount: (replicas) => {

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../config/redis-schema.ts';
+import { createRedisClient, type RedisClient } from './redis-client.ts';
 
 // One connection to Redis as the request path needs it: the response cache
 // has one, and the shared state (key and provider limits, breakers, budgets)
@@ -8,7 +10,11 @@ import type { Redis } from 'ioredis';
 // commands fail at once instead of piling up), and `within` gives a command
 // a time budget after which the caller goes on without it. Errors are
 // reported once per distinct message: a Redis that is down is one fact, not
-// one per reconnect attempt.
+// one per reconnect attempt. All of this holds for the three ways Redis
+// runs (redis-client.ts): for a Cluster, the link is the cluster client, its
+// commands counted whichever node they went to, and a stall drops and remakes
+// every node's connection; through Sentinel, a new connection asks the
+// Sentinels which server is master now.
 //
 // A Redis that keeps its socket open but stops answering is the worse case:
 // callers stop waiting after their budget, but every command sent stays in
@@ -17,47 +23,63 @@ import type { Redis } from 'ioredis';
 // counted while they wait: past `maxPending` the link reads as not ready
 // (callers use their local state), and when nothing has answered for
 // `stallMs` while commands wait, the connection is dropped and made again,
-// which fails and frees everything queued on it.
+// which fails and frees everything queued on it. A new connection that the
+// server takes but never answers (its ready check hangs: the server is still
+// hung, or a Sentinel still names a hung master) is dropped after `stallMs`
+// too, so the link keeps trying until a server answers.
 
 const defaultMaxPending = 1000;
 const defaultStallMs = 2000;
 
 export class RedisLink {
-  private client: Redis | undefined;
+  private client: RedisClient | undefined;
   private readonly maxPending: number;
   private readonly stallMs: number;
   /** Commands sent and not yet answered, on the current connection. */
   private pending = 0;
   /** When a reply last came, or the first command of a quiet spell went out. */
   private progressAt = 0;
+  /** When the current connection was made ('connect': the server took it, its ready check is under way). */
+  private connectedAt = 0;
   /** Bumped when a stalled connection is dropped: replies to its commands no longer count. */
   private connection = 0;
   private closed = false;
   private lastError = '';
   private readonly onError: (error: Error) => void;
-  private readonly preparers: ((client: Redis) => void)[] = [];
+  private readonly preparers: ((client: RedisClient) => void)[] = [];
 
-  constructor(options: { url: string; onError?: (error: Error) => void; prepare?: (client: Redis) => void; maxPending?: number; stallMs?: number }) {
+  constructor(options: { connection: RedisConnection; onError?: (error: Error) => void; prepare?: (client: RedisClient) => void; maxPending?: number; stallMs?: number }) {
     this.onError = options.onError ?? (() => {});
     this.maxPending = options.maxPending ?? defaultMaxPending;
     this.stallMs = options.stallMs ?? defaultStallMs;
     if (options.prepare) this.preparers.push(options.prepare);
-    void this.connect(options.url);
+    void this.connect(options.connection);
   }
 
   /** Sets up the client (commands, 'ready' handlers) for one user of a shared link: now if it is loaded, else when it is. */
-  use(prepare: (client: Redis) => void): void {
+  use(prepare: (client: RedisClient) => void): void {
     this.preparers.push(prepare);
     if (this.client) prepare(this.client);
   }
 
-  private async connect(url: string): Promise<void> {
-    const { Redis } = await import('ioredis');
+  private async connect(connection: RedisConnection): Promise<void> {
     if (this.closed) return;
-    const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    // Connected only once every listener is on: a Cluster names its nodes ('+node') as it starts.
+    const client = await createRedisClient(connection, { lazyConnect: true });
+    if (this.closed) return;
     for (const prepare of this.preparers) prepare(client);
     client.on('error', (error: Error) => this.report(error));
+    client.on('connect', () => (this.connectedAt = performance.now()));
+    // A Cluster says which node failed on an event of its own; its 'error' is only "all nodes failed".
+    client.on('node error', (error: Error) => this.report(error));
+    // A Cluster connects to a node on the node's first command and, without an offline queue, refuses the
+    // commands that come while it connects: connect each master as soon as the cluster names it.
+    client.on('+node', (node: Redis) => {
+      if (node.status === 'wait' && !node.options.readOnly) node.connect().catch(() => {});
+    });
     this.client = client;
+    // A failed first attempt is reported through 'error' and tried again by ioredis.
+    client.connect().catch(() => {});
   }
 
   /** 'loading' until the client is loaded, then ioredis's own: 'connecting', 'ready', 'reconnecting', 'end', ... */
@@ -66,11 +88,14 @@ export class RedisLink {
   }
 
   /** The client when it is ready for commands; undefined while Redis is away, stalled or behind on replies. */
-  get ready(): Redis | undefined {
+  get ready(): RedisClient | undefined {
     const client = this.client;
-    if (client?.status !== 'ready') return undefined;
+    if (client?.status !== 'ready') {
+      if (client?.status === 'connect' && performance.now() - this.connectedAt > this.stallMs) this.restart(client, `Redis took the connection but did not answer for ${this.stallMs}ms: reconnecting`);
+      return undefined;
+    }
     if (this.pending > 0 && performance.now() - this.progressAt > this.stallMs) {
-      this.restart(client);
+      this.restart(client, `Redis stopped answering (${this.pending} commands waited over ${this.stallMs}ms): reconnecting`);
       return undefined;
     }
     return this.pending >= this.maxPending ? undefined : client;
@@ -95,8 +120,9 @@ export class RedisLink {
     return command;
   }
 
-  private restart(client: Redis): void {
-    this.report(new Error(`Redis stopped answering (${this.pending} commands waited over ${this.stallMs}ms): reconnecting`));
+  private restart(client: RedisClient, why: string): void {
+    this.report(new Error(why));
+    this.connectedAt = performance.now();
     this.connection += 1;
     this.pending = 0;
     // Fails every queued command (freeing them) and connects again.

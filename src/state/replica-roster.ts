@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 import type { RedisLink } from './redis-link.ts';
 
 const beatScript = `
@@ -12,7 +12,7 @@ redis.call('PEXPIRE', KEYS[1], lifetime)
 return redis.call('ZCARD', KEYS[1])
 `;
 
-type BeatingRedis = Redis & { beat(key: string, member: string, lifetimeMs: string): Promise<number> };
+type BeatingRedis = RedisClient & { beat(key: string, member: string, lifetimeMs: string): Promise<number> };
 
 // How many replicas share `state.redis` right now. Each one stamps itself in
 // one sorted set every `beatMs` (scored by Redis's clock), drops the members
@@ -65,7 +65,7 @@ export class ReplicaRoster {
     this.publish(counted ?? 1);
   }
 
-  private async refreshAndCount(redis: Redis): Promise<number> {
+  private async refreshAndCount(redis: RedisClient): Promise<number> {
     return Math.max(1, await (redis as BeatingRedis).beat(this.key, this.replica, String(this.beatMs * 3)));
   }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 import type { RedisLink } from './redis-link.ts';
 
 // Circuit breakers that trip together across replicas (`state.redis`). When
@@ -22,6 +22,8 @@ export interface SharedBreakersOptions {
   prefix: string;
   /** Another replica opened `provider`'s breaker; it reopens for probes in `remainingMs`. */
   onRemoteOpen(provider: string, remainingMs: number): void;
+  /** How often the subscription is checked with a PING (default 2 s). */
+  heartbeatMs?: number;
 }
 
 interface Notice {
@@ -40,6 +42,7 @@ export class SharedBreakers {
   private readonly onRemoteOpen: SharedBreakersOptions['onRemoteOpen'];
   /** Openings made while Redis was not connected, by provider: until when (epoch ms). Told on connecting. */
   private readonly untold = new Map<string, number>();
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(options: SharedBreakersOptions) {
     this.channel = `${options.prefix}breakers`;
@@ -67,6 +70,19 @@ export class SharedBreakers {
         );
         client.on('message', (_channel: string, text: string) => this.receive(text));
     });
+    // A subscription hears nothing while no breaker opens, so a server that hangs, or a network path that
+    // drops without a word, would go unnoticed (and with Sentinel, a failover away from a hung master too):
+    // a PING now and then gives the link a reply to wait for, and a stall to notice.
+    const heartbeatMs = options.heartbeatMs ?? 2000;
+    this.heartbeat = setInterval(() => {
+      const client = this.subscriber.ready;
+      if (client) void this.subscriber.within(client.ping(), heartbeatMs);
+    }, heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
   }
 
   /** This replica's breaker for `provider` opened for `ms`: tell the others. */
@@ -92,7 +108,7 @@ export class SharedBreakers {
   }
 
   /** On (re)connecting: breakers other replicas opened while this one was not listening. */
-  private async catchUp(client: Redis): Promise<void> {
+  private async catchUp(client: RedisClient): Promise<void> {
     try {
       const openings = await client.hgetall(this.hashKey);
       const now = Date.now();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 import type { RedisLink } from './redis-link.ts';
 
 // Rate limits shared by every replica through Redis (`state.redis`): one token
@@ -36,7 +36,7 @@ export interface SharedVerdict {
   waitMs: number;
 }
 
-type ScriptedRedis = Redis & { takeToken(key: string, ratePerMs: string, burst: string): Promise<[number, number]> };
+type ScriptedRedis = RedisClient & { takeToken(key: string, ratePerMs: string, burst: string): Promise<[number, number]> };
 
 export class SharedRateLimits {
   private readonly link: RedisLink;

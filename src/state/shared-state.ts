@@ -1,3 +1,4 @@
+import type { RedisConnection } from '../config/redis-schema.ts';
 import { RedisLink } from './redis-link.ts';
 import { ReplicaRoster } from './replica-roster.ts';
 import { SharedBreakers } from './shared-breakers.ts';
@@ -9,9 +10,14 @@ import { SharedRateLimits } from './shared-rate-limits.ts';
 // rate limits, and (through `link`) route budgets' spending. Kept across
 // config reloads, so a reload neither reconnects nor changes this replica's
 // identity; replaced only when `state.redis` itself changes.
+//
+// In a Redis Cluster every script and MULTI here touches one key (a bucket, the
+// roster, the openings hash, a spend counter), so each runs on the node that
+// holds its key and the keys spread over the cluster's masters; no hash tag
+// pins them to one slot. A script that needs two keys must tag both.
 
 export interface SharedStateOptions {
-  url: string;
+  connection: RedisConnection;
   prefix: string;
   onRemoteOpen(provider: string, remainingMs: number): void;
   onReplicaCount(replicas: number): void;
@@ -19,7 +25,8 @@ export interface SharedStateOptions {
 }
 
 export class SharedState {
-  readonly url: string;
+  /** What the state was made from: a reload with other settings replaces it. */
+  readonly settings: string;
   readonly prefix: string;
   /** The command connection, for spending counters. */
   readonly link: RedisLink;
@@ -29,13 +36,17 @@ export class SharedState {
   readonly roster: ReplicaRoster;
 
   constructor(options: SharedStateOptions) {
-    this.url = options.url;
+    this.settings = SharedState.settingsOf(options.connection, options.prefix);
     this.prefix = options.prefix;
-    this.link = new RedisLink({ url: options.url, onError: options.onError });
-    this.subscriber = new RedisLink({ url: options.url, onError: options.onError });
+    this.link = new RedisLink({ connection: options.connection, onError: options.onError });
+    this.subscriber = new RedisLink({ connection: options.connection, onError: options.onError });
     this.limits = new SharedRateLimits({ link: this.link, prefix: options.prefix });
     this.breakers = new SharedBreakers({ commands: this.link, subscriber: this.subscriber, prefix: options.prefix, onRemoteOpen: options.onRemoteOpen });
     this.roster = new ReplicaRoster({ link: this.link, prefix: options.prefix, onCount: options.onReplicaCount });
+  }
+
+  static settingsOf(connection: RedisConnection, prefix: string): string {
+    return JSON.stringify([connection, prefix]);
   }
 
   /** For /admin/status: the command connection, the notice subscription, the replicas counted. */
@@ -45,6 +56,7 @@ export class SharedState {
 
   async close(): Promise<void> {
     await this.roster.close();
+    this.breakers.close();
     await Promise.all([this.link.close(), this.subscriber.close()]);
   }
 }
