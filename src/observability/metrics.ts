@@ -73,6 +73,8 @@ export class GatewayMetrics {
   readonly anomaly: Gauge;
   private routeSource: () => Iterable<[string, number]> = () => [];
   readonly routeAvailable: Gauge;
+  private canarySource: () => Iterable<[string, string, number]> = () => [];
+  readonly canaryState: Gauge;
 
   readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
   readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
@@ -100,6 +102,7 @@ export class GatewayMetrics {
     this.budgetLimit = this.scrapedGauge('switchyard_budget_usd', "Each route's configured budget in USD per window (routes.NAME.budget.usd).", ['route'], () => [...this.budgetSource()].map(([route, , limit]) => [[route], limit]));
     this.queueDepth = this.scrapedGauge('switchyard_queue_depth', 'Requests waiting for a free place to a provider, by priority and provider.', ['priority', 'provider'], () => [...this.queueSource()].map(([provider, priority, depth]) => [[priority, provider], depth]));
     this.anomaly = this.scrapedGauge('switchyard_anomaly', "1 while a provider's time to first token (signal ttft) or failed-attempt share (signal errors) is anomalous against its own learnt normal.", ['provider', 'signal'], () => [...this.anomalySource()].map(([provider, signal, on]) => [[provider, signal], on ? 1 : 0]));
+    this.canaryState = this.scrapedGauge('switchyard_canary_state', 'Canary targets: 0 rolled back, 1 running, 2 promoted.', ['route', 'target'], () => [...this.canarySource()].map(([route, target, state]) => [[route, target], state]));
     this.routeAvailable = this.scrapedGauge('switchyard_route_available_targets', 'Targets of each route that can take a request now: healthy, breaker closed, not ejected or cooling down (0: the route has none).', ['route'], () => [...this.routeSource()].map(([route, count]) => [[route], count]));
     // Unprefixed, as prom-client names them (process_cpu_seconds_total, nodejs_heap_size_used_bytes...): what Node.js dashboards query.
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -227,6 +230,11 @@ export class GatewayMetrics {
   /** Where the in-flight gauge reads its values from. */
   readInFlightFrom(source: () => Iterable<[string, number]>): void {
     this.inFlightSource = source;
+  }
+
+  /** Where the canary gauge reads its values from: route, target, state (0 rolled back, 1 running, 2 promoted). */
+  readCanariesFrom(source: () => Iterable<[string, string, number]>): void {
+    this.canarySource = source;
   }
 
   /** Where the route availability gauge reads its values from: route, available targets. */

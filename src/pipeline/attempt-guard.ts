@@ -1,8 +1,10 @@
 import type { GatewayError } from '../errors/gateway-error.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Clock, RandomSource } from '../resilience/clock.ts';
+import type { Canaries } from '../routing/canaries.ts';
 import type { Target } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
+import type { Engine } from './engine.ts';
 import type { RequestRecord } from './gateway-request.ts';
 
 // One guard per upstream attempt, whatever kind it is (a first try, a retry,
@@ -26,6 +28,13 @@ export interface GuardContext {
   clock: Clock;
   /** The throttle's draw in panic routing. */
   random: RandomSource;
+  /** Canaries judge their targets by every attempt on their route. */
+  canaries: Canaries;
+}
+
+/** The guards' context for one request. */
+export function guardContext(engine: Engine, record: RequestRecord): GuardContext {
+  return { status: engine.status, metrics: engine.metrics, record, clock: engine.clock, random: engine.random, canaries: engine.canaries };
 }
 
 export class AttemptGuard {
@@ -80,6 +89,7 @@ export class AttemptGuard {
     this.context.metrics.countAttempt(this.target.provider.name, 'ok');
     this.context.metrics.observeAttempt(this.target.provider.name, 'ok', ms / 1000);
     this.context.status.recordSuccess(this.target, ms);
+    this.context.canaries.record(this.context.record.route, this.target, true, ms);
   }
 
   /** The attempt failed before its first token. */
@@ -109,6 +119,8 @@ export class AttemptGuard {
     this.context.record.failedAttempts.push({ provider: this.target.provider.name, code: error.code });
     this.context.metrics.countAttempt(this.target.provider.name, error.code);
     this.context.status.recordFailure(this.target, error);
+    // A refusal of the request itself (a 400) says nothing about the target.
+    if (error.targetFault || error.cooldown) this.context.canaries.record(this.context.record.route, this.target, false);
   }
 
   /** True when the guard was already settled (a second outcome is ignored). */

@@ -1,7 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Route, Target } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
-import { AttemptGuard, isRefusal, type AttemptKind, type GuardContext } from './attempt-guard.ts';
+import { AttemptGuard, guardContext, isRefusal, type AttemptKind, type GuardContext } from './attempt-guard.ts';
 import { AttemptPlan } from './attempt-plan.ts';
 import type { Engine } from './engine.ts';
 import { hedgeAfter, hedgedAttempt, type HedgeTrigger } from './hedged-attempt.ts';
@@ -41,7 +41,7 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   c.channel.gone.onAbort(clientGone);
   const deadlineTimer = engine.clock.setTimer(leftMs, () => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)));
   const plan = new AttemptPlan(usable, route.config.retry, c.deadline, engine.random);
-  const guards: GuardContext = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock, random: engine.random };
+  const guards: GuardContext = guardContext(engine, record);
   let lastError: GatewayError | undefined;
   /** Every failure's code, to tell "all rate-limited" and "all overloaded" from a mix. */
   const failures = new Set<string>();
@@ -148,7 +148,7 @@ function candidatesFor(engine: Engine, route: Route, c: RequestContext): Target[
   if (usable.length === 0 && ordered.length > 0) {
     throw new GatewayError('unsupported_operation', `No target of route "${route.name}" supports ${request.client.operation}.`, { param: 'model' });
   }
-  return usable;
+  return engine.canaries.arrange(route, usable, engine.random);
 }
 
 /** True when the route has spent its budget and should take its cheapest targets first; throws when it refuses instead. */

@@ -4,6 +4,7 @@ import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Clock, RandomSource } from '../resilience/clock.ts';
+import type { Canaries } from '../routing/canaries.ts';
 import type { CandidateOrder } from '../routing/candidate-order.ts';
 import type { RouteTable } from '../routing/route-table.ts';
 import type { TargetStatus } from '../routing/target-status.ts';
@@ -24,6 +25,8 @@ export interface Engine {
   readonly providers: ReadonlyMap<string, ProviderClient>;
   readonly routes: RouteTable;
   readonly candidates: CandidateOrder;
+  /** Canary targets' share, judgement and state (kept across reloads). */
+  readonly canaries: Canaries;
   readonly cache: ResponseCache;
   readonly status: TargetStatus;
   readonly metrics: GatewayMetrics;

@@ -12,6 +12,7 @@ export interface StatusSources {
 
 export function gatewayStatus({ engine, inFlight, configHash, shared }: StatusSources): Record<string, unknown> {
   const { config, providers, routes, status, spend, redactor } = engine;
+  const canaries = new Map(engine.canaries.snapshot().map((canary) => [`${canary.route}\u0000${canary.target}`, canary]));
   return {
     requests_in_flight: inFlight,
     config_hash: configHash,
@@ -53,6 +54,7 @@ export function gatewayStatus({ engine, inFlight, configHash, shared }: StatusSo
             weight: target.weight,
             classes: [...target.classes],
             ...status.snapshot(target),
+            ...canaryOf(canaries, route.name, target.key),
           })),
         },
       ]),
@@ -61,4 +63,10 @@ export function gatewayStatus({ engine, inFlight, configHash, shared }: StatusSo
     state: shared ?? { redis: 'off', breakers: 'off', replicas: null },
     server: { host: config.server.host, port: config.server.port },
   };
+}
+
+/** A canary target's state, share and current window, for its entry on the route. */
+function canaryOf(canaries: Map<string, ReturnType<Engine['canaries']['snapshot']>[number]>, route: string, target: string): { canary?: unknown } {
+  const canary = canaries.get(`${route}\u0000${target}`);
+  return canary ? { canary: { state: canary.state, share: canary.share, window: canary.window } } : {};
 }

@@ -13,6 +13,7 @@ import { GatewayMetrics } from '../observability/metrics.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import { Cancellation } from '../resilience/cancellation.ts';
 import { createSystemClock, type Clock, type RandomSource } from '../resilience/clock.ts';
+import { Canaries, type CanaryAction, type CanaryState } from '../routing/canaries.ts';
 import { CandidateOrder } from '../routing/candidate-order.ts';
 import { RouteTable } from '../routing/route-table.ts';
 import { TargetStatus } from '../routing/target-status.ts';
@@ -64,6 +65,7 @@ export class Gateway {
   /** Routes' spending against their budgets: kept across reloads, so a reload does not renew a budget. */
   private readonly spend: SpendLedger;
   private readonly keyLimits: KeyLimits;
+  private readonly canaries: Canaries;
   private readonly health: HealthMonitor;
   /** Breaker, health and anomaly changes per provider over the last hour, for incident summaries. */
   private readonly timeline: EventTimeline;
@@ -101,13 +103,28 @@ export class Gateway {
           this.logger.warn({ provider, circuit: state.kind, ...(shared ? { shared: true } : {}) }, `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`);
           if (state.kind === 'open' && !shared) this.shared?.breakers.announceOpen(provider, state.reopenAt - state.openedAt);
         },
-        ejected: (target) => this.logger.warn({ target }, `${target} ejected after consecutive failures`),
+        ejected: (target) => {
+          this.logger.warn({ target }, `${target} ejected after consecutive failures`);
+          this.canaries.targetEjected(target);
+        },
         unejected: (target, checks) => this.logger.info({ target, checks }, `${target} returned: its provider passed ${checks} health checks in a row since the ejection`),
         // Loud: a refused key, balance or model will not heal by itself.
         cooled: (target, reason, ms) => this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
         anomalyChanged: (provider, change) => logAnomaly(this.logger, this.timeline, provider, change),
       },
     });
+    this.canaries = new Canaries({
+      clock: this.clock,
+      events: {
+        changed: ({ route, target, state, why, figures, origin, settings }) => {
+          // Loud: a canary pulled back is a release decision someone must see.
+          const log = state === 'rolled_back' ? this.logger.error.bind(this.logger) : this.logger.warn.bind(this.logger);
+          log({ route, target, canary: state, origin, ...figures }, `canary ${target} on route ${route}: ${state.replace('_', ' ')} (${why})`);
+          if (origin !== 'replica') this.shared?.canaries.announce({ route, target, state, why, settings });
+        },
+      },
+    });
+    this.metrics.readCanariesFrom(() => this.canaries.snapshot().map((canary) => [canary.route, canary.target, canaryStateValue[canary.state]]));
     this.health = new HealthMonitor({ status: this.targetStatus, metrics: this.metrics, logger: this.logger, clock: this.clock, timeline: this.timeline });
     this.load.start();
     this.hash = configHash(config);
@@ -173,12 +190,14 @@ export class Gateway {
     for (const name of previous?.providers.keys() ?? []) if (!(name in config.providers)) this.metrics.forgetProvider(name);
     this.targetStatus.sync(config.providers);
     const routes = new RouteTable(config, providers);
+    this.canaries.sync(routes);
     startSeries(this.metrics, this.targetStatus, config, routes);
     return {
       config,
       providers,
       routes,
       candidates: previous?.candidates ?? new CandidateOrder({ availability: this.targetStatus, random: this.random }),
+      canaries: this.canaries,
       cache: this.cacheFor(config, previous),
       status: this.targetStatus,
       metrics: this.metrics,
@@ -206,6 +225,7 @@ export class Gateway {
       connection: redis,
       prefix,
       onRemoteOpen: (provider, remainingMs) => this.targetStatus.knownProvider(provider)?.breaker.openFor(remainingMs),
+      onRemoteCanary: (decision) => this.canaries.changedElsewhere(decision),
       onReplicaCount: (replicas) => {
         for (const provider of this.engine.providers.values()) provider.rateLimit?.share(1 / replicas);
         this.logger.info({ replicas }, `${replicas} replica(s) on state.redis: provider rate limits split ${replicas} way(s)`);
@@ -241,6 +261,14 @@ export class Gateway {
     this.hash = configHash(config);
     this.health.start(this.engine.providers.values());
     for (const provider of previous.providers.values()) if (this.engine.providers.get(provider.name) !== provider) void provider.close();
+  }
+
+  /** An operator's word on a canary (POST /admin/canaries/ROUTE/TARGET); false when the route has no such canary. */
+  actOnCanary(route: string, target: string, action: CanaryAction): boolean {
+    if (!this.canaries.act(route, target, action)) return false;
+    // The operator's word outranks an ejection the canary's failures earned: it gets traffic again at once.
+    if (action !== 'rollback') this.targetStatus.reinstate(target);
+    return true;
   }
 
   /**
@@ -291,6 +319,9 @@ export class Gateway {
     this.spend.close();
   }
 }
+
+/** switchyard_canary_state's values. */
+const canaryStateValue: Record<CanaryState, number> = { rolled_back: 0, running: 1, promoted: 2 };
 
 const requestIdPattern = /^[\w.:@/+=-]{1,128}$/;
 

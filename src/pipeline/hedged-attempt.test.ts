@@ -6,6 +6,7 @@ import { Cancellation } from '../resilience/cancellation.ts';
 import { ManualClock } from '../resilience/clock.ts';
 import { LatencyTracker } from '../resilience/latency-tracker.ts';
 import type { Target } from '../routing/route-table.ts';
+import { Canaries } from '../routing/canaries.ts';
 import { TargetStatus } from '../routing/target-status.ts';
 import { routeFixture } from '../../test/support/route-fixture.ts';
 import { seededRandom } from '../../test/support/seeded-random.ts';
@@ -40,7 +41,7 @@ function race(options: { hedgeAfterMs: number | undefined; hedges?: Target[] }) 
   const clock = new ManualClock();
   const status = new TargetStatus({ clock });
   status.sync(fixture.config.providers);
-  const context = { status, metrics: new GatewayMetrics({ defaultMetrics: false }), record: newRecord(), clock, random: seededRandom(1) };
+  const context = { status, metrics: new GatewayMetrics({ defaultMetrics: false }), record: newRecord(), clock, random: seededRandom(1), canaries: new Canaries({ clock }) };
   const open = (target: Target, kind: 'first' | 'hedge') => {
     const guard = AttemptGuard.open(context, target, kind);
     assert.ok(!isRefusal(guard));

@@ -2,7 +2,7 @@ import type { TargetConfig } from '../config/schema.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import type { Target } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
-import { AttemptGuard, isRefusal } from './attempt-guard.ts';
+import { AttemptGuard, guardContext, isRefusal } from './attempt-guard.ts';
 import type { GatewayRequest } from './gateway-request.ts';
 import type { RequestContext } from './request-context.ts';
 import type { ResumeStream } from './stream-relay.ts';
@@ -30,7 +30,7 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
   const route = c.route!;
   if (!route.config.stream_resume) return undefined;
   const { engine, record } = c;
-  const guards = { status: engine.status, metrics: engine.metrics, record, clock: engine.clock, random: engine.random };
+  const guards = guardContext(engine, record);
   const tried = new Set<Target>([options.failed.target]);
   let current = options.failed;
   return async (failure: GatewayError, transcript: Transcript): Promise<OpenStream | undefined> => {

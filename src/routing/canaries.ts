@@ -20,7 +20,7 @@ export type CanaryOrigin = 'judged' | 'operator' | 'replica';
 
 export interface CanaryEvents {
   /** The state changed: `why` says what decided it, in words and figures. */
-  changed?(change: { route: string; target: string; state: CanaryState; why: string; figures: Record<string, number | null>; origin: CanaryOrigin }): void;
+  changed?(change: { route: string; target: string; state: CanaryState; why: string; figures: Record<string, number | null>; origin: CanaryOrigin; settings: string }): void;
 }
 
 interface Tally {
@@ -109,8 +109,10 @@ export class Canaries {
       const at = arranged.findIndex((target) => target.key === canary.target);
       if (at === -1) continue;
       const target = arranged[at]!;
-      arranged = arranged.filter((_, index) => index !== at);
-      if (canary.state === 'running' && draw() < canary.share) arranged.unshift(target);
+      const others = arranged.filter((_, index) => index !== at);
+      // A running canary that is all the route has left serves rather than leave nothing.
+      if (canary.state === 'running' && (others.length === 0 || draw() < canary.share)) arranged = [target, ...others];
+      else arranged = others;
     }
     return arranged;
   }
@@ -130,6 +132,17 @@ export class Canaries {
     }
   }
 
+  /**
+   * The target was ejected by outlier detection (failures in a row): a running
+   * canary on it is rolled back at once, on every route; it would otherwise
+   * sit out its ejections and reach `min_requests` only minutes later.
+   */
+  targetEjected(target: string): void {
+    for (const canary of this.canaries.values()) {
+      if (canary.target === target && canary.state === 'running') this.set(canary, 'rolled_back', 'its target was ejected after failures in a row (outlier detection)', {}, 'judged');
+    }
+  }
+
   /** An operator's decision (the admin API). False when the route has no such canary. */
   act(route: string, target: string, action: CanaryAction): boolean {
     const canary = this.canaries.get(idOf(route, target));
@@ -138,10 +151,10 @@ export class Canaries {
     return true;
   }
 
-  /** A change another replica made (through state.redis): the same here. */
-  changedElsewhere(route: string, target: string, state: CanaryState, why: string): void {
-    const canary = this.canaries.get(idOf(route, target));
-    if (canary && canary.state !== state) this.set(canary, state, why, {}, 'replica');
+  /** A change another replica made (through state.redis): the same here, when the canary has the settings it was made for. */
+  changedElsewhere(decision: { route: string; target: string; state: CanaryState; why: string; settings: string }): void {
+    const canary = this.canaries.get(idOf(decision.route, decision.target));
+    if (canary && canary.settings === decision.settings && canary.state !== decision.state) this.set(canary, decision.state, `another replica: ${decision.why}`, {}, 'replica');
   }
 
   state(route: string, target: string): CanaryState | undefined {
@@ -185,7 +198,7 @@ export class Canaries {
     canary.canary = emptyTally();
     canary.others = emptyTally();
     canary.windowStartedAt = this.clock.now();
-    if (changed) this.events.changed?.({ route: canary.route, target: canary.target, state, why, figures: numbers, origin });
+    if (changed) this.events.changed?.({ route: canary.route, target: canary.target, state, why, figures: numbers, origin, settings: canary.settings });
   }
 }
 

@@ -189,6 +189,14 @@ export class TargetStatus implements TargetAvailability {
     }
   }
 
+  /** An operator put the target back (a canary resumed or promoted): its ejection and cooldown end now. */
+  reinstate(targetKey: string): void {
+    const state = this.targets.get(targetKey);
+    if (!state) return;
+    state.outliers.uneject();
+    state.coolingUntil = 0;
+  }
+
   latencyOf(target: Target): number | undefined {
     return this.targets.get(target.key)?.latency.ewma;
   }

@@ -58,6 +58,15 @@ function addAdminRoutes(app: FastifyInstance, gateway: Gateway, batches: BatchSt
 
   app.get('/metrics', { onRequest }, async (_request, reply) => reply.type(gateway.metrics.contentType).send(await gateway.metrics.render()));
   app.get('/admin/status', { onRequest }, async () => ({ ...gateway.status(), batches: batches() }));
+  // An operator's word on a canary: {"action": "resume" | "rollback" | "promote"}; TARGET is `provider/model` (or the provider alone when it is unambiguous).
+  app.post('/admin/canaries/:route/*', { onRequest }, async (request) => {
+    const { route, '*': target } = request.params as { route: string; '*': string };
+    const action = (parseJsonBody(request.body) as { action?: unknown } | undefined)?.action;
+    if (action !== 'resume' && action !== 'rollback' && action !== 'promote') throw new GatewayError('invalid_request', '`action` must be "resume", "rollback" or "promote".', { param: 'action' });
+    const key = resolveTarget(gateway, route, decodeURIComponent(target));
+    if (!key || !gateway.actOnCanary(route, key, action)) throw new GatewayError('not_found', `Route "${route}" has no canary target "${target}".`);
+    return { route, target: key, action, state: action === 'resume' ? 'running' : action === 'rollback' ? 'rolled_back' : 'promoted' };
+  });
   app.get('/admin/incidents', { onRequest }, async () => ({ generated_at: new Date(gateway.clock.epochMs()).toISOString(), incidents: gateway.incidents() }));
   app.get('/admin/console', { onRequest }, async (request, reply) => {
     const since = Number((request.query as { since?: string }).since ?? 0);
@@ -87,4 +96,22 @@ function sendAsset(request: FastifyRequest, reply: FastifyReply, name: string): 
   if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
   if (/\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) return reply.header('content-encoding', 'gzip').send(asset.gzipped);
   return reply.send(asset.body);
+}
+
+function parseJsonBody(body: unknown): unknown {
+  if (!Buffer.isBuffer(body) || body.length === 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new GatewayError('invalid_json', 'The request body is not valid JSON.');
+  }
+}
+
+/** `provider/model` as given, or the one target of the route on that provider. */
+function resolveTarget(gateway: Gateway, route: string, given: string): string | undefined {
+  const targets = Object.hasOwn(gateway.config.routes, route) ? gateway.config.routes[route]!.targets : [];
+  const keys = targets.map((target) => `${target.provider}/${target.model}`);
+  if (keys.includes(given)) return given;
+  const onProvider = keys.filter((key) => key.startsWith(`${given}/`));
+  return onProvider.length === 1 ? onProvider[0] : undefined;
 }

@@ -68,7 +68,9 @@ export class SharedBreakers {
             (error: Error) => this.subscriber.report(error),
           ),
         );
-        client.on('message', (_channel: string, text: string) => this.receive(text));
+        client.on('message', (channel: string, text: string) => {
+          if (channel === this.channel) this.receive(text);
+        });
     });
     // A subscription hears nothing while no breaker opens, so a server that hangs, or a network path that
     // drops without a word, would go unnoticed (and with Sentinel, a failover away from a hung master too):

@@ -2,12 +2,13 @@ import type { RedisConnection } from '../config/redis-schema.ts';
 import { RedisLink } from './redis-link.ts';
 import { ReplicaRoster } from './replica-roster.ts';
 import { SharedBreakers } from './shared-breakers.ts';
+import { SharedCanaries, type CanaryDecision } from './shared-canaries.ts';
 import { SharedRateLimits } from './shared-rate-limits.ts';
 
 // Everything `state.redis` shares between replicas, over two connections
-// (one for commands, one listening for breaker notices) whatever is used:
-// key rate limits, breaker openings, the replica count that splits provider
-// rate limits, and (through `link`) route budgets' spending. Kept across
+// (one for commands, one listening for breaker and canary notices) whatever
+// is used: key rate limits, breaker openings, canary decisions, the replica
+// count that splits provider rate limits, and (through `link`) route budgets' spending. Kept across
 // config reloads, so a reload neither reconnects nor changes this replica's
 // identity; replaced only when `state.redis` itself changes.
 //
@@ -20,6 +21,8 @@ export interface SharedStateOptions {
   connection: RedisConnection;
   prefix: string;
   onRemoteOpen(provider: string, remainingMs: number): void;
+  /** Another replica decided about a canary. */
+  onRemoteCanary(decision: CanaryDecision): void;
   onReplicaCount(replicas: number): void;
   onError(error: Error): void;
 }
@@ -33,6 +36,7 @@ export class SharedState {
   private readonly subscriber: RedisLink;
   readonly limits: SharedRateLimits;
   readonly breakers: SharedBreakers;
+  readonly canaries: SharedCanaries;
   readonly roster: ReplicaRoster;
 
   constructor(options: SharedStateOptions) {
@@ -42,6 +46,7 @@ export class SharedState {
     this.subscriber = new RedisLink({ connection: options.connection, onError: options.onError });
     this.limits = new SharedRateLimits({ link: this.link, prefix: options.prefix });
     this.breakers = new SharedBreakers({ commands: this.link, subscriber: this.subscriber, prefix: options.prefix, onRemoteOpen: options.onRemoteOpen });
+    this.canaries = new SharedCanaries({ commands: this.link, subscriber: this.subscriber, prefix: options.prefix, replica: this.breakers.replica, onRemoteDecision: options.onRemoteCanary });
     this.roster = new ReplicaRoster({ link: this.link, prefix: options.prefix, onCount: options.onReplicaCount });
   }
 
