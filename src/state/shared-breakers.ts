@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './redis-client.ts';
+import { listenOnChannel } from './channel-listener.ts';
 import type { RedisLink } from './redis-link.ts';
 
 // Circuit breakers that trip together across replicas (`state.redis`). When
@@ -57,21 +58,8 @@ export class SharedBreakers {
       }),
     );
     this.subscriber = options.subscriber;
-    this.subscriber.use((client) => {
-        // Catch up once listening, so no opening falls between reading the hash and subscribing.
-        client.on('ready', () =>
-          client.subscribe(this.channel).then(
-            () => {
-              const commands = this.commands.ready;
-              if (commands) void this.catchUp(commands);
-            },
-            (error: Error) => this.subscriber.report(error),
-          ),
-        );
-        client.on('message', (channel: string, text: string) => {
-          if (channel === this.channel) this.receive(text);
-        });
-    });
+    // Catch up once listening, so no opening falls between reading the hash and subscribing.
+    listenOnChannel({ subscriber: this.subscriber, commands: this.commands, channel: this.channel, onMessage: (text) => this.receive(text), catchUp: (client) => this.catchUp(client) });
     // A subscription hears nothing while no breaker opens, so a server that hangs, or a network path that
     // drops without a word, would go unnoticed (and with Sentinel, a failover away from a hung master too):
     // a PING now and then gives the link a reply to wait for, and a stall to notice.

@@ -1,4 +1,5 @@
 import type { RedisClient } from './redis-client.ts';
+import { listenOnChannel } from './channel-listener.ts';
 import type { RedisLink } from './redis-link.ts';
 
 // Canary decisions shared by every replica (`state.redis`): a rollback (or an
@@ -44,20 +45,7 @@ export class SharedCanaries {
     this.hashKey = `${options.prefix}canaries:decided`;
     this.replica = options.replica;
     this.onRemoteDecision = options.onRemoteDecision;
-    options.subscriber.use((client) => {
-      client.on('ready', () =>
-        client.subscribe(this.channel).then(
-          () => {
-            const commands = this.commands.ready;
-            if (commands) void this.catchUp(commands);
-          },
-          (error: Error) => options.subscriber.report(error),
-        ),
-      );
-      client.on('message', (channel: string, text: string) => {
-        if (channel === this.channel) this.receive(text);
-      });
-    });
+    listenOnChannel({ subscriber: options.subscriber, commands: this.commands, channel: this.channel, onMessage: (text) => this.receive(text), catchUp: (client) => this.catchUp(client) });
   }
 
   /** This replica decided: tell the others, and keep it for those that come later. */
