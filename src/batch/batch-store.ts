@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ResponseTable } from './database-response-store.ts';
 
 // What the Files and Batches APIs keep, behind one interface with two
 // implementations: a node:sqlite file owned by one process
@@ -201,6 +202,9 @@ export interface BatchStore {
    * and drops its lines. False when another gateway took the finalization over.
    */
   completeBatch(batch: BatchRecord, files: readonly { id: string; bytes: number; expiresAt: number }[]): Promise<boolean>;
+
+  /** The Responses API's kept answers, in this store's database (see database-response-store.ts); closed with it. */
+  responseTable(): ResponseTable;
 
   close(): Promise<void>;
 }

@@ -1,9 +1,11 @@
 import type { Logger } from '../observability/logger.ts';
 import { unixSeconds, type BatchStore } from './batch-store.ts';
+import { SweepLoop } from './sweep-loop.ts';
 
 // Removes expired files from the store, content and all: at start, then every
-// minute. Reads already hide a file from the second it expires; the sweep is
-// what gives its space back, so a long-running gateway's store stops growing.
+// minute (see SweepLoop). Reads already hide a file from the second it
+// expires; the sweep is what gives its space back, so a long-running
+// gateway's store stops growing.
 
 export interface FileSweeperOptions {
   store: BatchStore;
@@ -22,23 +24,27 @@ const filesPerSweep = 100;
 export class FileSweeper {
   private readonly store: BatchStore;
   private readonly logger: Logger;
-  private readonly fileExpirySeconds: number;
-  private readonly intervalMs: number;
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly loop: SweepLoop;
 
   constructor(options: FileSweeperOptions) {
     this.store = options.store;
     this.logger = options.logger;
-    this.fileExpirySeconds = options.fileExpirySeconds;
-    this.intervalMs = options.intervalMs ?? 60_000;
     this.now = options.now ?? Date.now;
+    this.loop = new SweepLoop({
+      sweep: () => this.sweep(),
+      limit: filesPerSweep,
+      intervalMs: options.intervalMs ?? 60_000,
+      // Files kept from before files expired get their expiry at the first sweep that reaches the store.
+      prepare: async () => void (await this.store.dateUndatedFiles(options.fileExpirySeconds)),
+      // Expired files stay hidden meanwhile.
+      failed: (error) => this.logger.error({ err: { message: error.message } }, 'batches: removing expired files failed; tried again later'),
+    });
   }
 
   /** Dates old files and sweeps; resolves after that first sweep (later ones follow on a timer). */
   start(): Promise<void> {
-    return this.run(true);
+    return this.loop.start();
   }
 
   /** Removes up to `filesPerSweep` expired files and logs how many; the count removed. */
@@ -49,24 +55,6 @@ export class FileSweeper {
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-  }
-
-  private async run(first = false): Promise<void> {
-    let wait = this.intervalMs;
-    try {
-      // Files kept from before files expired get their expiry at the first sweep that reaches the store.
-      if (first) await this.store.dateUndatedFiles(this.fileExpirySeconds);
-      first = false;
-      // A full sweep may have left more behind: the next one comes as soon as other work has had its turn.
-      if ((await this.sweep()) === filesPerSweep) wait = 0;
-    } catch (error) {
-      // Expired files stay hidden meanwhile; the next sweep tries again.
-      this.logger.error({ err: { message: (error as Error).message } }, 'batches: removing expired files failed; tried again later');
-    }
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.run(first), wait);
-    this.timer.unref();
+    this.loop.stop();
   }
 }

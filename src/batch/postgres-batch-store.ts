@@ -1,5 +1,6 @@
 import { countsOf, newId, StoreError, type ActiveBatch, type BatchChange, type BatchRecord, type BatchStore, type LineAnswer, type LineCounts, type LineResult, type LineToRun, type NewFile, type StoredFile } from './batch-store.ts';
 import { PostgresConnection, type PostgresSettings, type Query } from './postgres-connection.ts';
+import { PostgresResponseTable } from './postgres-response-table.ts';
 import { migratePostgres } from './postgres-schema.ts';
 
 // The store in a PostgreSQL database shared by every replica (see
@@ -282,6 +283,10 @@ export class PostgresBatchStore implements BatchStore {
       await query('DELETE FROM batch_lines WHERE batch_id = $1', [batch.id]);
       return true;
     });
+  }
+
+  responseTable(): PostgresResponseTable {
+    return new PostgresResponseTable({ query: this.query, transaction: (work) => this.transaction(work) });
   }
 
   close(): Promise<void> {

@@ -30,6 +30,16 @@ const migrations: readonly string[] = [
   CREATE INDEX batch_lines_waiting ON batch_lines (not_before) WHERE state = 'pending';
   CREATE INDEX batch_lines_of_batch ON batch_lines (batch_id, state, line);
   `,
+  // 2: kept Responses API answers (database-response-store.ts), each under its tenant, gone at expires_ms
+  // (ms since the epoch); their output items by id, for item_reference inputs, going with their answer.
+  `
+  CREATE TABLE responses (tenant text NOT NULL, id text NOT NULL, response text NOT NULL, input text NOT NULL, expires_ms bigint NOT NULL, PRIMARY KEY (tenant, id));
+  CREATE INDEX responses_by_expiry ON responses (expires_ms);
+  CREATE TABLE response_items (
+    tenant text NOT NULL, item_id text NOT NULL, response_id text NOT NULL, PRIMARY KEY (tenant, item_id),
+    FOREIGN KEY (tenant, response_id) REFERENCES responses (tenant, id) ON DELETE CASCADE);
+  CREATE INDEX response_items_of_response ON response_items (tenant, response_id);
+  `,
 ];
 
 /** Creates the schema if it is missing and takes its tables to the latest version. */

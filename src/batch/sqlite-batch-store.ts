@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { countsOf, newId, StoreError, type ActiveBatch, type BatchChange, type BatchRecord, type BatchStore, type LineAnswer, type LineCounts, type LineResult, type LineToRun, type NewFile, type StoredFile } from './batch-store.ts';
+import { SqliteResponseTable } from './sqlite-response-table.ts';
 import { migrateSqlite } from './sqlite-schema.ts';
 
 // The store in one node:sqlite file, owned by one gateway process (see
@@ -328,6 +329,10 @@ export class SqliteBatchStore implements BatchStore {
         return true;
       }),
     );
+  }
+
+  responseTable(): SqliteResponseTable {
+    return new SqliteResponseTable({ sql: (text) => this.sql(text), transaction: (work) => this.transaction(work) });
   }
 
   async close(): Promise<void> {

@@ -44,6 +44,15 @@ const migrations: readonly ((db: DatabaseSync) => void)[] = [
       DROP INDEX IF EXISTS batch_lines_of_batch;
       CREATE INDEX batch_lines_of_batch ON batch_lines (batch_id, state, line);
     `),
+  // 3: kept Responses API answers (database-response-store.ts), each under its tenant, gone at expires_ms
+  // (ms since the epoch); their output items by id, for item_reference inputs.
+  (db) =>
+    db.exec(`
+      CREATE TABLE responses (tenant TEXT NOT NULL, id TEXT NOT NULL, response TEXT NOT NULL, input TEXT NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (tenant, id));
+      CREATE INDEX responses_by_expiry ON responses (expires_ms);
+      CREATE TABLE response_items (tenant TEXT NOT NULL, item_id TEXT NOT NULL, response_id TEXT NOT NULL, PRIMARY KEY (tenant, item_id)) WITHOUT ROWID;
+      CREATE INDEX response_items_of_response ON response_items (tenant, response_id);
+    `),
 ];
 
 /** Takes the store's schema to the latest version. */

@@ -266,7 +266,8 @@ export const configSchema = z.strictObject({
         lease: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30_000),
       })
       .optional(),
-    // The Responses API's kept answers (previous_response_id, GET /v1/responses/{id}), in this process.
+    // The Responses API's kept answers (previous_response_id, GET /v1/responses/{id}): in this process,
+    // or in batches.store's database when that is a file or a PostgreSQL URL (max_size then bounds each answer).
     responses: z.strictObject({ max_size: size.default(64 * 1024 * 1024), ttl: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(3_600_000) }).prefault({}),
     auth: z
       .strictObject({

@@ -77,7 +77,7 @@ const rows = {
   deadline_exceeded: { status: 504, type: 'api_error', action: 'return', servesStale: true, description: 'The request deadline passed before a target answered.' },
   no_target_available: { status: 503, type: 'api_error', action: 'return', servesStale: true, description: 'No target of the route could serve the request.' },
   no_private_target: { status: 503, type: 'api_error', action: 'return', description: 'A sensitive request found no private provider to serve it.' },
-  store_unavailable: { status: 503, type: 'api_error', action: 'return', description: 'The Files and Batches store (batches.store) cannot be read or written just now.' },
+  store_unavailable: { status: 503, type: 'api_error', action: 'return', description: 'The store named by batches.store (files, batches and, with it, kept Responses API answers) cannot be read or written just now.' },
   shutting_down: { status: 503, type: 'api_error', action: 'return', description: 'The gateway is draining for shutdown.' },
   internal_error: { status: 500, type: 'api_error', action: 'return', servesStale: true, description: 'A bug in the gateway: logged with its stack, never counted against a provider.' },
 } as const satisfies Record<string, Row>;

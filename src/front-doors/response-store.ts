@@ -4,8 +4,9 @@ import type { ResponseItem } from './responses-request.ts';
 // Where Responses API answers are kept for `previous_response_id`,
 // `item_reference` inputs and GET/DELETE /v1/responses/{id}, each under its
 // tenant (the gateway key's name), so one tenant never reads another's.
-// The interface is promise-shaped so a database can stand behind it; the
-// one here keeps answers in this process, bounded in bytes and in time.
+// The interface is promise-shaped so a database can stand behind it (the
+// batch store's: src/batch/database-response-store.ts); the one here keeps
+// answers in this process, bounded in bytes and in time.
 
 export interface StoredResponse {
   /** The Response object as the client received it. */
@@ -16,6 +17,7 @@ export interface StoredResponse {
 
 export interface ResponseStore {
   get(tenant: string, id: string): Promise<StoredResponse | undefined>;
+  /** Resolves once the answer is kept, or given up on (never rejects): the client sees the answer end only then. */
   put(tenant: string, stored: StoredResponse): Promise<void>;
   /** True when there was one to delete. */
   delete(tenant: string, id: string): Promise<boolean>;

@@ -2,6 +2,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import type { ClientChannel } from '../pipeline/client-channel.ts';
 import { parseJson, type ChatCompletion } from './chat-wire.ts';
 import { FrontDoorChannel, type FrontDoorCodec } from './front-door-channel.ts';
+import { HeldChannel } from './held-channel.ts';
 import type { ResponseStore, StoredResponse } from './response-store.ts';
 import { newItemId, nowSeconds, responseFromCompletion, type ResponseDraft } from './responses-output.ts';
 import { translateResponsesRequest, type ResponseItem } from './responses-request.ts';
@@ -38,8 +39,10 @@ export class ResponsesFrontDoor {
     const references = await this.references(tenant, body.input);
     const request = translateResponsesRequest(body, { history, resolveItem: (id) => references.get(id) });
     const draft: ResponseDraft = { id: newItemId('resp'), createdAt: nowSeconds(), echo: request.echo };
+    // The answer is kept before the client sees its end, so its next turn finds it on any replica.
+    const held = new HeldChannel(client);
     const keep = (response: Loose) => {
-      if (request.store) void this.store.put(tenant, { response: response as StoredResponse['response'], input: request.input });
+      if (request.store) held.holdUntil(this.store.put(tenant, { response: response as StoredResponse['response'], input: request.input }));
     };
     const model = body.model as string;
     const codec: FrontDoorCodec = {
@@ -51,7 +54,7 @@ export class ResponsesFrontDoor {
       },
       stream: () => createResponsesStream({ draft, model, onComplete: keep }),
     };
-    return { body: Buffer.from(JSON.stringify(request.chat)), channel: new FrontDoorChannel(client, codec) };
+    return { body: Buffer.from(JSON.stringify(request.chat)), channel: new FrontDoorChannel(held, codec) };
   }
 
   async retrieve(tenant: string, id: string): Promise<Loose> {

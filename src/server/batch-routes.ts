@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BatchApi } from '../batch/batch-api.ts';
 import { BatchRunner, type LineDispatch } from '../batch/batch-runner.ts';
-import { StoreError } from '../batch/batch-store.ts';
+import { StoreError, type BatchStore } from '../batch/batch-store.ts';
 import { FileSweeper } from '../batch/file-sweeper.ts';
 import { openBatchStore } from '../batch/open-batch-store.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
@@ -28,17 +28,22 @@ const storeRetryAfterMs = 2000;
 const storeDeadlineMs = 10_000;
 const storeConnections = 10;
 
-/** Registers the endpoints; returns what /admin/status shows of batches. */
-export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway): () => Record<string, unknown> | string {
+/** The store batches.store names, opened (the Responses API keeps its answers there too); undefined when batches are off. */
+export function openConfiguredBatchStore(gateway: Gateway): BatchStore | undefined {
   const settings = gateway.config.batches;
-  if (!settings) {
+  return settings ? openBatchStore({ store: settings.store, deadlineMs: storeDeadlineMs, connections: storeConnections }, gateway.logger) : undefined;
+}
+
+/** Registers the endpoints over `store` (from openConfiguredBatchStore), closed with the server; returns what /admin/status shows of batches. */
+export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway, store: BatchStore | undefined): () => Record<string, unknown> | string {
+  const settings = gateway.config.batches;
+  if (!settings || !store) {
     const off = async () => {
       throw new GatewayError('not_found', 'The Files and Batches APIs are off: set batches.store in the config to turn them on.');
     };
     for (const path of ['/v1/files', '/v1/files/*', '/v1/batches', '/v1/batches/*']) app.all(path, off);
     return () => 'off';
   }
-  const store = openBatchStore({ store: settings.store, deadlineMs: storeDeadlineMs, connections: storeConnections }, gateway.logger);
   const fileExpirySeconds = Math.ceil(settings.file_expiry / 1000);
   // The one place a batch line enters the gateway's request path.
   const runLine: LineDispatch = (operation, body, headers, channel, caller) => gateway.serve({ operation, headers, body, channel, caller });

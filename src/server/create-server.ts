@@ -8,8 +8,9 @@ import { errorBody, errorHeaders } from '../pipeline/error-answer.ts';
 import { requestIdFrom, type Gateway } from '../pipeline/gateway.ts';
 import { createApiIngress, type ApiIngress } from './api-ingress.ts';
 import { registerAdminPlane } from './admin-plane.ts';
-import { registerBatchRoutes } from './batch-routes.ts';
+import { openConfiguredBatchStore, registerBatchRoutes } from './batch-routes.ts';
 import { registerFrontDoorRoutes } from './front-door-routes.ts';
+import { openResponseStore } from './response-store-choice.ts';
 import { toGatewayError } from './render-error.ts';
 import { bareHeaders } from './send-error.ts';
 import { readTlsIdentity } from './tls-identity.ts';
@@ -90,8 +91,9 @@ export function createServer(gateway: Gateway): FastifyInstance {
   // Ready is about this process (listening, config loaded, not draining), never about providers: an
   // outage of one must not take every replica out of its Service. Route availability is information here.
   app.get('/readyz', async (_request, reply) => reply.code(draining ? 503 : 200).send({ ready: !draining, routes: gateway.routeAvailability() }));
-  const frontDoors = registerFrontDoorRoutes(app, gateway);
-  registerAdminPlane(app, gateway, registerBatchRoutes(app, gateway));
+  const batchStore = openConfiguredBatchStore(gateway);
+  const frontDoors = registerFrontDoorRoutes(app, gateway, openResponseStore(app, gateway, batchStore));
+  registerAdminPlane(app, gateway, registerBatchRoutes(app, gateway, batchStore));
   ingress = createApiIngress(gateway, frontDoors, () => draining);
   return app;
 }

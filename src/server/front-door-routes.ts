@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { messagesChannel, messagesHeaders, openMessages } from '../front-doors/messages-front-door.ts';
-import { MemoryResponseStore } from '../front-doors/response-store.ts';
+import type { ResponseStore } from '../front-doors/response-store.ts';
 import { ResponsesFrontDoor } from '../front-doors/responses-front-door.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
@@ -20,9 +20,9 @@ export interface FrontDoors {
   messages: FrontDoor;
 }
 
-export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway): FrontDoors {
-  const settings = gateway.config.responses;
-  const responses = new ResponsesFrontDoor(new MemoryResponseStore({ maxBytes: settings.max_size, ttlMs: settings.ttl }));
+/** Registers the routes; the Responses API keeps its answers in `store` (see response-store-choice.ts). */
+export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway, store: ResponseStore): FrontDoors {
+  const responses = new ResponsesFrontDoor(store);
   const tenant = (headers: IncomingHttpHeaders) => authenticate(gateway.config, headers.authorization)?.name ?? '';
 
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;

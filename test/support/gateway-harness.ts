@@ -5,6 +5,7 @@ import { buildConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { GatewayMetrics } from '../../src/observability/metrics.ts';
 import { Gateway } from '../../src/pipeline/gateway.ts';
+import type { Clock } from '../../src/resilience/clock.ts';
 import type { AddressInfo } from 'node:net';
 import { adminListener } from '../../src/server/admin-plane.ts';
 import { createServer } from '../../src/server/create-server.ts';
@@ -29,12 +30,13 @@ export interface RunningGateway {
 /** The key every test client sends; the gateway must never forward it upstream. */
 export const clientKey = 'sk-client-key-that-must-stay-here-000000';
 
-export async function startGateway(document: Record<string, unknown>): Promise<RunningGateway> {
+/** `clock`: the gateway's time (a test moves epochMs to make kept things expire). */
+export async function startGateway(document: Record<string, unknown>, options: { clock?: Clock } = {}): Promise<RunningGateway> {
   const directory = tempDir('switchyard-test-');
   const logFile = join(directory, 'gateway.log');
   const config = buildConfig({ server: { port: 0, ...(document.server as object) }, ...document }, 'test');
   const logger = createLogger({ level: 'info', destination: logFile, sync: true });
-  const gateway = new Gateway(config, { logger, metrics: new GatewayMetrics({ defaultMetrics: false }) });
+  const gateway = new Gateway(config, { logger, metrics: new GatewayMetrics({ defaultMetrics: false }), clock: options.clock });
   const app = createServer(gateway);
   const origin = await app.listen({ host: '127.0.0.1', port: 0 });
   const baseURL = `${origin}/v1`;
