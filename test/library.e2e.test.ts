@@ -67,3 +67,20 @@ function runTypeScript(source: string): Promise<{ code: number | null; stdout: s
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+test('an application with the Batch API on exits as soon as it has closed the server, not drain_timeout later', async () => {
+  // drain_timeout is left at its 30 s default: a timer of the batch runner left behind would hold the process that long.
+  const source = `import { buildConfig, createLogger, createServer, Gateway } from 'switchyard';
+const config = buildConfig({ providers: { local: { type: 'openai', base_url: 'http://127.0.0.1:9/v1', health_check: { enabled: false } } }, routes: { chat: { targets: [{ provider: 'local', model: 'm' }] } }, batches: { store: ':memory:' } }, 'app');
+const gateway = new Gateway(config, { logger: createLogger({ level: 'silent' }) });
+const server = createServer(gateway);
+await server.listen({ host: '127.0.0.1', port: 0 });
+await server.close();
+await gateway.close();
+console.log('closed', Date.now());`;
+  const { code, stdout, stderr } = await runTypeScript(source);
+  const exitedAt = Date.now();
+  assert.equal(code, 0, stderr);
+  const closedAt = Number(/^closed (\d+)/.exec(stdout)?.[1]);
+  assert.ok(exitedAt - closedAt < 5000, `the process lived ${exitedAt - closedAt} ms after closing`);
+});

@@ -303,7 +303,10 @@ export class BatchRunner {
     await Promise.all(this.running);
     clearTimeout(cut);
     await this.writer.stop();
-    await Promise.race([this.finisher.idle(), new Promise((resolve) => setTimeout(resolve, graceMs))]);
+    // The grace timer is cleared once the finisher is idle: left running it would keep the process alive for graceMs.
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([this.finisher.idle(), new Promise((resolve) => (grace = setTimeout(resolve, graceMs)))]);
+    clearTimeout(grace);
     clearInterval(this.leaseTimer);
   }
 }
