@@ -12,6 +12,8 @@ export interface StoredResponse {
   response: Record<string, unknown> & { id: string; output: ResponseItem[]; previous_response_id: unknown };
   /** The request's own input items (item references resolved): with `output`, the turn a later request continues. */
   input: ResponseItem[];
+  /** The provider that answered natively (the Responses API passed through), which keeps the turn's items too. */
+  heldBy?: string;
 }
 
 export interface ResponseStore {

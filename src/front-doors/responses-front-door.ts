@@ -1,25 +1,23 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { ClientChannel } from '../pipeline/client-channel.ts';
+import type { OpenedFrontDoor } from '../pipeline/request-context.ts';
+import type { ClientRequest } from '../providers/provider-spec.ts';
 import { parseJson, type ChatCompletion } from './chat-wire.ts';
 import { FrontDoorChannel, type FrontDoorCodec } from './front-door-channel.ts';
 import type { ResponseStore, StoredResponse } from './response-store.ts';
+import { nativeResponsesCodec, spelledOutFor, type KeptItem } from './responses-native.ts';
 import { newItemId, nowSeconds, responseFromCompletion, type ResponseDraft } from './responses-output.ts';
-import { translateResponsesRequest, type ResponseItem } from './responses-request.ts';
+import { checkResponsesRequest, ownInputItems, translateResponsesRequest, type ResponseItem } from './responses-request.ts';
 import { createResponsesStream } from './responses-stream.ts';
 
-// The Responses API over the Chat Completions pipeline: `open` turns a
-// request into a chat body and a channel that answers in the Responses
-// API's shapes and keeps the answer (store: true, OpenAI's default) for the
-// conversation's next turn, which may then go to any target. Errors are
-// OpenAI's own shape already and pass through as they are.
+// The Responses API on the one pipeline: `open` gives the request as it came
+// (for targets that speak the API, see responses-native.ts), its Chat
+// Completions translation (for the others), and a channel that answers in
+// the Responses API's shapes and keeps the answer (store: true, OpenAI's
+// default) for the conversation's next turn, which may then go to any
+// target. Errors are OpenAI's own shape already and pass through as they are.
 
 type Loose = Record<string, unknown>;
-
-/** What the server sends through the pipeline, and where the answer goes. */
-export interface OpenedRequest {
-  body: Buffer;
-  channel: ClientChannel;
-}
 
 /** Conversations longer than this many turns are refused rather than walked. */
 const maxChainLength = 1000;
@@ -31,27 +29,46 @@ export class ResponsesFrontDoor {
     this.store = store;
   }
 
-  async open(body: Loose, tenant: string, client: ClientChannel): Promise<OpenedRequest> {
-    const previousId = body.previous_response_id;
-    if (previousId !== undefined && previousId !== null && typeof previousId !== 'string') throw new GatewayError('invalid_request', '`previous_response_id` must be a string.', { param: 'previous_response_id' });
-    const history = typeof previousId === 'string' ? await this.conversation(tenant, previousId) : [];
+  async open(native: ClientRequest, tenant: string, client: ClientChannel): Promise<OpenedFrontDoor> {
+    const body = native.body as Loose;
+    checkResponsesRequest(body);
+    const previousId = typeof body.previous_response_id === 'string' ? body.previous_response_id : undefined;
+    const history = previousId !== undefined ? await this.conversation(tenant, previousId) : [];
     const references = await this.references(tenant, body.input);
-    const request = translateResponsesRequest(body, { history, resolveItem: (id) => references.get(id) });
-    const draft: ResponseDraft = { id: newItemId('resp'), createdAt: nowSeconds(), echo: request.echo };
-    const keep = (response: Loose) => {
-      if (request.store) void this.store.put(tenant, { response: response as StoredResponse['response'], input: request.input });
+    const own = ownInputItems(body, (id) => references.get(id));
+    const store = body.store !== false;
+    const keep = (response: Loose, input: ResponseItem[], heldBy?: string) => {
+      if (store) void this.store.put(tenant, { response: response as StoredResponse['response'], input, ...(heldBy !== undefined ? { heldBy } : {}) });
     };
-    const model = body.model as string;
-    const codec: FrontDoorCodec = {
-      answer(status, answer) {
-        if (status < 200 || status >= 300) return answer.toString();
-        const response = responseFromCompletion(draft, parseJson(answer) as ChatCompletion, model);
-        keep(response);
-        return JSON.stringify(response);
-      },
-      stream: () => createResponsesStream({ draft, model, onComplete: keep }),
-    };
-    return { body: Buffer.from(JSON.stringify(request.chat)), channel: new FrontDoorChannel(client, codec) };
+
+    let chat: Buffer | GatewayError;
+    let codec: FrontDoorCodec;
+    const nativeCodec = nativeResponsesCodec({ previousId, store, keep: (response, provider) => keep(response, own, provider) });
+    try {
+      const request = translateResponsesRequest(body, { history: history.map(({ item }) => item), resolveItem: (id) => references.get(id) });
+      chat = Buffer.from(JSON.stringify(request.chat));
+      const draft: ResponseDraft = { id: newItemId('resp'), createdAt: nowSeconds(), echo: request.echo };
+      const model = native.body.model as string;
+      codec = {
+        answer(status, answer) {
+          if (status < 200 || status >= 300) return answer.toString();
+          const response = responseFromCompletion(draft, parseJson(answer) as ChatCompletion, model);
+          keep(response, request.input);
+          return JSON.stringify(response);
+        },
+        stream: () => createResponsesStream({ draft, model, onComplete: (response) => keep(response, request.input) }),
+        native: nativeCodec,
+      };
+    } catch (error) {
+      // Not expressible as Chat Completions: only a target that speaks the Responses API can take it.
+      if (!(error instanceof GatewayError)) throw error;
+      chat = error;
+      codec = { answer: (_status, answer) => answer.toString(), stream: () => untranslated, native: nativeCodec };
+    }
+    const continued = history.length > 0 || references.size > 0;
+    // The client's own items go to every target as they came; those an item_reference named go plainly.
+    const ownItems: KeptItem[] = own.map((item, index) => ({ item, heldBy: undefined, own: !isReference(body.input, index) }));
+    return { native, nativeFor: continued ? spelledOutFor(native, [...history, ...ownItems]) : undefined, chat, channel: new FrontDoorChannel(client, codec) };
   }
 
   async retrieve(tenant: string, id: string): Promise<Loose> {
@@ -71,8 +88,8 @@ export class ResponsesFrontDoor {
     throw new GatewayError('invalid_request', `Cannot cancel response '${id}': only responses created with background=true can be cancelled, and this one has already finished.`);
   }
 
-  /** The items of every turn up to and including `id`, oldest first. */
-  private async conversation(tenant: string, id: string): Promise<ResponseItem[]> {
+  /** The items of every turn up to and including `id`, oldest first, each with the provider that answered its turn natively. */
+  private async conversation(tenant: string, id: string): Promise<KeptItem[]> {
     const turns: StoredResponse[] = [];
     let next: unknown = id;
     while (typeof next === 'string') {
@@ -82,7 +99,7 @@ export class ResponsesFrontDoor {
       if (turns.length > maxChainLength) throw new GatewayError('invalid_request', `The conversation before '${id}' is longer than ${maxChainLength} responses.`, { param: 'previous_response_id' });
       next = stored.response.previous_response_id;
     }
-    return turns.reverse().flatMap((turn) => [...turn.input, ...turn.response.output]);
+    return turns.reverse().flatMap((turn) => [...turn.input, ...turn.response.output].map((item) => ({ item, heldBy: turn.heldBy })));
   }
 
   /** The kept items that `item_reference` inputs name, looked up before the (synchronous) translation. */
@@ -96,6 +113,17 @@ export class ResponsesFrontDoor {
     }
     return found;
   }
+}
+
+/** A request that could not be translated was answered natively or not at all: a chat stream never comes for it. */
+const untranslated = {
+  chunk: () => '',
+  finish: () => '',
+  fail: () => '',
+};
+
+function isReference(input: unknown, index: number): boolean {
+  return Array.isArray(input) && (input[index] as Loose | undefined)?.type === 'item_reference';
 }
 
 function notFound(id: string): GatewayError {
