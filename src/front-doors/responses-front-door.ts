@@ -4,7 +4,7 @@ import type { OpenedFrontDoor } from '../pipeline/request-context.ts';
 import type { ClientRequest } from '../providers/provider-spec.ts';
 import { parseJson, type ChatCompletion } from './chat-wire.ts';
 import { FrontDoorChannel, type FrontDoorCodec } from './front-door-channel.ts';
-import type { ResponseStore, StoredResponse } from './response-store.ts';
+import type { ResponseStore, StoredItem, StoredResponse } from './response-store.ts';
 import { nativeResponsesCodec, spelledOutFor, type KeptItem } from './responses-native.ts';
 import { newItemId, nowSeconds, responseFromCompletion, type ResponseDraft } from './responses-output.ts';
 import { checkResponsesRequest, ownInputItems, translateResponsesRequest, type ResponseItem } from './responses-request.ts';
@@ -35,7 +35,7 @@ export class ResponsesFrontDoor {
     const previousId = typeof body.previous_response_id === 'string' ? body.previous_response_id : undefined;
     const history = previousId !== undefined ? await this.conversation(tenant, previousId) : [];
     const references = await this.references(tenant, body.input);
-    const own = ownInputItems(body, (id) => references.get(id));
+    const own = ownInputItems(body, (id) => references.get(id)?.item);
     const store = body.store !== false;
     const keep = (response: Loose, input: ResponseItem[], heldBy?: string) => {
       if (store) void this.store.put(tenant, { response: response as StoredResponse['response'], input, ...(heldBy !== undefined ? { heldBy } : {}) });
@@ -45,7 +45,7 @@ export class ResponsesFrontDoor {
     let codec: FrontDoorCodec;
     const nativeCodec = nativeResponsesCodec({ previousId, store, keep: (response, provider) => keep(response, own, provider) });
     try {
-      const request = translateResponsesRequest(body, { history: history.map(({ item }) => item), resolveItem: (id) => references.get(id) });
+      const request = translateResponsesRequest(body, { history: history.map(({ item }) => item), resolveItem: (id) => references.get(id)?.item });
       chat = Buffer.from(JSON.stringify(request.chat));
       const draft: ResponseDraft = { id: newItemId('resp'), createdAt: nowSeconds(), echo: request.echo };
       const model = native.body.model as string;
@@ -66,8 +66,11 @@ export class ResponsesFrontDoor {
       codec = { answer: (_status, answer) => answer.toString(), stream: () => untranslated, native: nativeCodec };
     }
     const continued = history.length > 0 || references.size > 0;
-    // The client's own items go to every target as they came; those an item_reference named go plainly.
-    const ownItems: KeptItem[] = own.map((item, index) => ({ item, heldBy: undefined, own: !isReference(body.input, index) }));
+    // The client's own items go to every target as they came; those an item_reference named, as their turn's were kept.
+    const ownItems: KeptItem[] = own.map((item, index) => {
+      const reference = referenceAt(body.input, index);
+      return reference === undefined ? { item, heldBy: undefined, own: true } : { item, heldBy: references.get(reference)?.heldBy };
+    });
     return { native, nativeFor: continued ? spelledOutFor(native, [...history, ...ownItems]) : undefined, chat, channel: new FrontDoorChannel(client, codec) };
   }
 
@@ -103,8 +106,8 @@ export class ResponsesFrontDoor {
   }
 
   /** The kept items that `item_reference` inputs name, looked up before the (synchronous) translation. */
-  private async references(tenant: string, input: unknown): Promise<Map<string, ResponseItem>> {
-    const found = new Map<string, ResponseItem>();
+  private async references(tenant: string, input: unknown): Promise<Map<string, StoredItem>> {
+    const found = new Map<string, StoredItem>();
     if (!Array.isArray(input)) return found;
     for (const item of input as Loose[]) {
       if (item?.type !== 'item_reference' || typeof item.id !== 'string' || found.has(item.id)) continue;
@@ -122,8 +125,10 @@ const untranslated = {
   fail: () => '',
 };
 
-function isReference(input: unknown, index: number): boolean {
-  return Array.isArray(input) && (input[index] as Loose | undefined)?.type === 'item_reference';
+/** The id an item_reference at `index` of the input names, if the item there is one. */
+function referenceAt(input: unknown, index: number): string | undefined {
+  const item = Array.isArray(input) ? (input[index] as Loose | undefined) : undefined;
+  return item?.type === 'item_reference' && typeof item.id === 'string' ? item.id : undefined;
 }
 
 function notFound(id: string): GatewayError {

@@ -136,7 +136,7 @@ export async function startResponsesFake(options: { apiKey: string }): Promise<R
 function streamResponse(response: ServerResponse, planned: ResponsesFault | undefined, snapshot: (status: string, items: unknown[], withUsage: boolean) => Record<string, unknown>, output: Item[]): void {
   response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   let sequence = 0;
-  const send = (type: string, fields: Record<string, unknown>) => response.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`);
+  const send = (type: string, fields: Record<string, unknown>, then?: () => void) => response.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`, then);
   send('response.created', { response: snapshot('in_progress', [], false) });
   send('response.in_progress', { response: snapshot('in_progress', [], false) });
   if (planned === 'stream_failed') {
@@ -162,14 +162,16 @@ function streamResponse(response: ServerResponse, planned: ResponsesFault | unde
       const text = textOf(item.content);
       send('response.output_item.added', { output_index: index, item: { ...item, content: [], status: 'in_progress' } });
       send('response.content_part.added', { ...at, content_index: 0, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } });
-      for (const delta of pieces(text)) send('response.output_text.delta', { ...at, content_index: 0, delta, logprobs: [] });
-      if (planned === 'stream_cut') return void response.destroy();
+      // A cut connection: the socket goes once the deltas have left, before the stream's last events.
+      const cut = planned === 'stream_cut' ? () => response.socket?.destroy() : undefined;
+      for (const delta of pieces(text)) send('response.output_text.delta', { ...at, content_index: 0, delta, logprobs: [] }, cut);
+      if (cut) return;
       send('response.output_text.done', { ...at, content_index: 0, text, logprobs: [] });
       send('response.content_part.done', { ...at, content_index: 0, part: (item.content as unknown[])[0] });
       send('response.output_item.done', { output_index: index, item });
     }
   });
-  if (response.destroyed) return;
+  if (planned === 'stream_cut') return;
   send('response.completed', { response: snapshot('completed', output, true) });
   response.end();
 }
