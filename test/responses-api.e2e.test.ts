@@ -208,6 +208,15 @@ test('native: the request passes through as it came (built-in tools too) and the
   assert.equal(kept.output_text, data.output_text, 'kept in the gateway store as well');
 });
 
+test('native: on a route with both kinds of target, a request Chat Completions cannot express goes only to the one that speaks the Responses API', async () => {
+  const chatCalls = sim.requests.length;
+  const { data, response } = await client.responses.create({ model: 'chat-first', input: 'Search this', tools: [{ type: 'web_search' }] }).withResponse();
+  assert.equal(response.headers.get('x-switchyard-provider'), 'openai');
+  assert.equal(response.headers.get('x-switchyard-attempts'), '1');
+  assert.equal(data.output_text, 'Responses here, answering: Search this');
+  assert.equal(sim.requests.length, chatCalls, 'the Chat Completions target was not asked');
+});
+
 test('native: a stream arrives as the typed events the target sent, numbered as it numbered them', async () => {
   const stream = client.responses.stream({ model: 'gpt', input: 'Stream please' });
   const events: { type: string; sequence_number: number }[] = [];

@@ -80,7 +80,7 @@ export class FrontDoorChannel implements ClientChannel {
     let translated: Buffer | string;
     try {
       if (native === undefined || status < 200 || status >= 300) translated = this.codec.answer(status, body);
-      else translated = this.codec.native ? this.codec.native.answer(Buffer.from(body), native) : body;
+      else translated = this.codec.native ? this.codec.native.answer(typeof body === 'string' ? Buffer.from(body) : body, native) : body;
     } catch {
       status = 502;
       translated = this.codec.answer(502, JSON.stringify({ error: { message: 'The upstream answer could not be translated.', type: 'api_error', code: 'upstream_malformed', param: null } }));

@@ -51,14 +51,15 @@ const passedHeaders = ['anthropic-version', 'anthropic-beta'];
 export function openMessages(native: ClientRequest, headers: IncomingHttpHeaders, client: ClientChannel): OpenedFrontDoor {
   const body = native.body;
   checkMessagesRequest(body);
-  let chat: Buffer | GatewayError;
-  try {
-    chat = Buffer.from(JSON.stringify(translateMessagesRequest(body).chat));
-  } catch (error) {
-    // Not expressible as Chat Completions: only a target that speaks the Messages API can take it.
-    if (!(error instanceof GatewayError)) throw error;
-    chat = error;
-  }
+  const chat = (): Buffer | GatewayError => {
+    try {
+      return Buffer.from(JSON.stringify(translateMessagesRequest(body).chat));
+    } catch (error) {
+      // Not expressible as Chat Completions: only a target that speaks the Messages API can take it.
+      if (error instanceof GatewayError) return error;
+      throw error;
+    }
+  };
   const kept: Record<string, string> = {};
   for (const name of passedHeaders) {
     const value = headers[name];

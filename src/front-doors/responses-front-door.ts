@@ -7,7 +7,7 @@ import { FrontDoorChannel, type FrontDoorCodec } from './front-door-channel.ts';
 import type { ResponseStore, StoredItem, StoredResponse } from './response-store.ts';
 import { nativeResponsesCodec, spelledOutFor, type KeptItem } from './responses-native.ts';
 import { newItemId, nowSeconds, responseFromCompletion, type ResponseDraft } from './responses-output.ts';
-import { checkResponsesRequest, ownInputItems, translateResponsesRequest, type ResponseItem } from './responses-request.ts';
+import { checkResponsesRequest, ownInputItems, translateResponsesRequest, type ResponsesRequest } from './responses-request.ts';
 import { createResponsesStream } from './responses-stream.ts';
 
 // The Responses API on the one pipeline: `open` gives the request as it came
@@ -37,34 +37,44 @@ export class ResponsesFrontDoor {
     const references = await this.references(tenant, body.input);
     const own = ownInputItems(body, (id) => references.get(id)?.item);
     const store = body.store !== false;
-    const keep = (response: Loose, input: ResponseItem[], heldBy?: string) => {
-      if (store) void this.store.put(tenant, { response: response as StoredResponse['response'], input, ...(heldBy !== undefined ? { heldBy } : {}) });
+    /** Keeps a finished Response with this turn's own input; `heldBy` when the provider answered natively. */
+    const keep = (response: Loose, heldBy?: string) => {
+      if (store) void this.store.put(tenant, { response: response as StoredResponse['response'], input: own, ...(heldBy !== undefined ? { heldBy } : {}) });
     };
 
-    let chat: Buffer | GatewayError;
-    let codec: FrontDoorCodec;
-    const nativeCodec = nativeResponsesCodec({ previousId, store, keep: (response, provider) => keep(response, own, provider) });
-    try {
-      const request = translateResponsesRequest(body, { history: history.map(({ item }) => item), resolveItem: (id) => references.get(id)?.item });
-      chat = Buffer.from(JSON.stringify(request.chat));
-      const draft: ResponseDraft = { id: newItemId('resp'), createdAt: nowSeconds(), echo: request.echo };
-      const model = native.body.model as string;
-      codec = {
-        answer(status, answer) {
-          if (status < 200 || status >= 300) return answer.toString();
-          const response = responseFromCompletion(draft, parseJson(answer) as ChatCompletion, model);
-          keep(response, request.input);
-          return JSON.stringify(response);
-        },
-        stream: () => createResponsesStream({ draft, model, onComplete: (response) => keep(response, request.input) }),
-        native: nativeCodec,
-      };
-    } catch (error) {
-      // Not expressible as Chat Completions: only a target that speaks the Responses API can take it.
-      if (!(error instanceof GatewayError)) throw error;
-      chat = error;
-      codec = { answer: (_status, answer) => answer.toString(), stream: () => untranslated, native: nativeCodec };
-    }
+    // The translation is made only when a target that does not speak the Responses API is tried.
+    let translation: ResponsesRequest | GatewayError | undefined;
+    const translate = (): ResponsesRequest | GatewayError => {
+      if (translation !== undefined) return translation;
+      try {
+        translation = translateResponsesRequest(body, { history: history.map(({ item }) => item), resolveItem: (id) => references.get(id)?.item });
+      } catch (error) {
+        // Not expressible as Chat Completions: only a target that speaks the Responses API can take it.
+        if (!(error instanceof GatewayError)) throw error;
+        translation = error;
+      }
+      return translation;
+    };
+    const chat = (): Buffer | GatewayError => {
+      const translated = translate();
+      return translated instanceof GatewayError ? translated : Buffer.from(JSON.stringify(translated.chat));
+    };
+    // Only an answer from a target that got the translation is translated back, so there is one by then.
+    const translated = () => translate() as ResponsesRequest;
+    const createdAt = nowSeconds();
+    let draft: ResponseDraft | undefined;
+    const draftOf = (): ResponseDraft => (draft ??= { id: newItemId('resp'), createdAt, echo: translated().echo });
+    const model = body.model as string;
+    const codec: FrontDoorCodec = {
+      answer(status, answer) {
+        if (status < 200 || status >= 300) return answer.toString();
+        const response = responseFromCompletion(draftOf(), parseJson(answer) as ChatCompletion, model);
+        keep(response);
+        return JSON.stringify(response);
+      },
+      stream: () => createResponsesStream({ draft: draftOf(), model, onComplete: (response) => keep(response) }),
+      native: nativeResponsesCodec({ previousId, store, keep }),
+    };
     const continued = history.length > 0 || references.size > 0;
     // The client's own items go to every target as they came; those an item_reference named, as their turn's were kept.
     const ownItems: KeptItem[] = own.map((item, index) => {
@@ -117,13 +127,6 @@ export class ResponsesFrontDoor {
     return found;
   }
 }
-
-/** A request that could not be translated was answered natively or not at all: a chat stream never comes for it. */
-const untranslated = {
-  chunk: () => '',
-  finish: () => '',
-  fail: () => '',
-};
 
 /** The id an item_reference at `index` of the input names, if the item there is one. */
 function referenceAt(input: unknown, index: number): string | undefined {

@@ -151,7 +151,8 @@ function candidatesFor(engine: Engine, route: Route, c: RequestContext): Target[
   }
   const usable = ordered.filter((target) => serves(request, target.provider));
   if (usable.length === 0 && ordered.length > 0) {
-    if (request.translated instanceof GatewayError) throw request.translated;
+    const translated = request.translate?.();
+    if (translated instanceof GatewayError) throw translated;
     throw new GatewayError('unsupported_operation', `No target of route "${route.name}" supports ${request.client.operation}.`, { param: 'model' });
   }
   return engine.canaries.arrange(route, usable, engine.random);

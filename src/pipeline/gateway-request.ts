@@ -21,10 +21,14 @@ export interface GatewayRequest {
   id: string;
   /** performance.now() when the request arrived. */
   receivedAt: number;
-  /** The request as the client sent it; through the Responses or Messages front door, in that API (see `translated`). */
+  /** The request as the client sent it; through the Responses or Messages front door, in that API (see `translate`). */
   client: ClientRequest;
-  /** A front door's request as Chat Completions, for targets that do not speak its API; or the 400 that says why it cannot be. */
-  translated: ClientRequest | GatewayError | undefined;
+  /**
+   * A front door's request as Chat Completions, for targets that do not speak
+   * its API, or the 400 that says why it cannot be one: made when first asked
+   * for (a route whose targets all speak the API never asks).
+   */
+  translate: (() => ClientRequest | GatewayError) | undefined;
   /** The body a target of `provider` that speaks the front door's API gets, when not `client` itself (a conversation spelled out). */
   nativeFor: ((provider: string) => ClientRequest) | undefined;
   model: string;
@@ -43,8 +47,8 @@ export type CacheMode = 'default' | 'no-cache' | 'no-store';
 
 /** The request in Chat Completions terms (a front door's translation), or undefined when it has none. */
 export function chatRequest(request: GatewayRequest): ClientRequest | undefined {
-  const translated = request.translated;
-  if (translated === undefined) return request.client.operation === 'chat' ? request.client : undefined;
+  if (request.translate === undefined) return request.client.operation === 'chat' ? request.client : undefined;
+  const translated = request.translate();
   return translated instanceof GatewayError ? undefined : translated;
 }
 

@@ -90,7 +90,14 @@ export function parseClientRequest(options: ParseOptions): GatewayRequest {
 /** A front door's request: its own (passed through to targets that speak its API) with its Chat Completions translation. */
 export function parseFrontDoorRequest(opened: OpenedFrontDoor, options: ParseOptions): GatewayRequest {
   const request = requestOf(opened.native, options);
-  request.translated = Buffer.isBuffer(opened.chat) ? parseClient('chat', opened.chat, options.maxJsonDepth) : opened.chat;
+  let translated: ClientRequest | GatewayError | undefined;
+  request.translate = () => {
+    if (translated === undefined) {
+      const chat = opened.chat();
+      translated = Buffer.isBuffer(chat) ? parseClient('chat', chat, options.maxJsonDepth) : chat;
+    }
+    return translated;
+  };
   request.nativeFor = opened.nativeFor;
   return request;
 }
@@ -109,7 +116,7 @@ function requestOf(client: ClientRequest, options: ParseOptions): GatewayRequest
     id: options.id,
     receivedAt: options.receivedAt,
     client,
-    translated: undefined,
+    translate: undefined,
     nativeFor: undefined,
     model: body.model as string,
     priority: oneOf(headers, 'x-switchyard-priority', priorityNames, 'normal') as Priority,

@@ -39,8 +39,8 @@ export interface OpenedFrontDoor {
   native: ClientRequest;
   /** The body a target of `provider` that speaks the API gets, when not `native` itself (a conversation spelled out). */
   nativeFor?: (provider: string) => ClientRequest;
-  /** The Chat Completions body for the other targets, or the 400 that says why the request cannot be one. */
-  chat: Buffer | GatewayError;
+  /** The Chat Completions body for the other targets, or the 400 that says why the request cannot be one; asked for only when needed. */
+  chat: () => Buffer | GatewayError;
   /** The channel that answers the client in the front door's shapes. */
   channel: ClientChannel;
 }

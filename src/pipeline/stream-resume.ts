@@ -73,7 +73,7 @@ function continuation(request: GatewayRequest, text: string, style: NonNullable<
   const messages = [...(body.messages as unknown[]), style === 'prefix' ? { role: 'assistant', content: text, prefix: true } : { role: 'assistant', content: text }];
   const next: Record<string, unknown> = { ...body, messages };
   if (style === 'continue_final_message') Object.assign(next, { continue_final_message: true, add_generation_prompt: false });
-  return { ...request, client: { ...chat, raw: Buffer.from(JSON.stringify(next)), body: next, modelRange: undefined }, translated: undefined, nativeFor: undefined };
+  return { ...request, client: { ...chat, raw: Buffer.from(JSON.stringify(next)), body: next, modelRange: undefined }, translate: undefined, nativeFor: undefined };
 }
 
 /** The opening `{"role":"assistant","content":""}` chunk: the client already had one. */
