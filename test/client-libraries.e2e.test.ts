@@ -4,17 +4,20 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { generateObject, generateText, stepCountIs, streamText, tool } from 'ai';
 import { z } from 'zod';
+import { startResponsesFake, type ResponsesFake } from './fakes/responses-fake.ts';
 import { clientKey, startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { beforeAndAfter } from './support/hooks.ts';
 
 // Client libraries whose defaults send the Responses API, unchanged but for
 // their base URL: the Vercel AI SDK's default OpenAI provider and LangChain
-// with useResponsesApi, against a target that speaks only Chat Completions.
+// with useResponsesApi, against a target that speaks only Chat Completions
+// and against one that speaks the Responses API itself.
 
 // The AI SDK logs a deprecation warning for generateObject, which the issue names; the call itself is what is tested.
 (globalThis as { AI_SDK_LOG_WARNINGS?: boolean }).AI_SDK_LOG_WARNINGS = false;
 
 let sim: Awaited<ReturnType<typeof startSim>>;
+let native: ResponsesFake;
 let gateway: RunningGateway;
 let openai: ReturnType<typeof createOpenAI>;
 
@@ -23,14 +26,19 @@ const upstreamBodies = () => sim.requests.map((request) => request.body as ChatB
 
 beforeAndAfter(async () => {
   sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
+  native = await startResponsesFake({ apiKey: 'sk-openai-upstream-0000000000' });
   gateway = await startGateway({
-    providers: { deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' } },
-    routes: { chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] } },
+    providers: {
+      deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' },
+      openai: { type: 'openai', base_url: `${native.url}/v1`, api_key: 'sk-openai-upstream-0000000000', native: ['responses'] },
+    },
+    routes: { chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] }, gpt: { targets: [{ provider: 'openai', model: 'gpt-4.1' }] } },
   });
   openai = createOpenAI({ baseURL: gateway.baseURL, apiKey: clientKey });
 }, async () => {
   await gateway.close();
   await sim.close();
+  await native.close();
 });
 
 test('AI SDK: generateText with the default provider (the Responses API)', async () => {
@@ -106,4 +114,24 @@ test('LangChain: ChatOpenAI with useResponsesApi invokes and streams', async () 
   let streamed = '';
   for await (const chunk of await model.stream('Stream please')) streamed += chunk.text;
   assert.ok(streamed.startsWith('Switchyard keeps'));
+});
+
+test('AI SDK: a tool loop through a target that speaks the Responses API; the item reference of its second step reaches it resolved, as that target made it', async () => {
+  let calls = 0;
+  const result = await generateText({
+    model: openai('gpt'),
+    prompt: 'Weather in Paris?',
+    tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({ city: z.string() }), execute: async ({ city }) => (calls += 1, { city, temperature: 21 }) }) },
+    stopWhen: stepCountIs(3),
+    maxRetries: 0,
+  });
+  assert.equal(calls, 1);
+  assert.equal(result.steps.length, 2);
+  assert.equal(result.text, 'The tool said: {"city":"Paris","temperature":21}');
+  const [first, second] = native.responsesBodies().slice(-2).map((body) => body.input as { type?: string; id?: string }[]);
+  assert.ok(second!.every((item) => item.type !== 'item_reference'), JSON.stringify(second));
+  // The AI SDK names the first step's reasoning by reference; the target gets that item back with its own id (it refuses strangers).
+  const reasoning = second!.find((item) => item.type === 'reasoning');
+  assert.match(reasoning?.id ?? '', /^rs_/);
+  assert.deepEqual(second!.map((item) => item.type ?? 'message'), [first![0]!.type ?? 'message', 'reasoning', 'function_call', 'function_call_output']);
 });

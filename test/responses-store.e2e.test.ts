@@ -6,6 +6,7 @@ import { closedPort } from './support/closed-port.ts';
 import { eventually } from './support/eventually.ts';
 import { clientKey, startGateway, startSim, type RunningGateway } from './support/gateway-harness.ts';
 import { beforeAndAfter } from './support/hooks.ts';
+import { startResponsesFake, type ResponsesFake } from './fakes/responses-fake.ts';
 import { dropTestSchemas, freshSchemaUrl, needsLocalPostgres, queryTestDatabase } from './support/local-postgres.ts';
 import { tempDir } from './support/temp-dir.ts';
 import { join } from 'node:path';
@@ -21,13 +22,16 @@ const otherKey = 'sk-another-tenant-0000000000';
 const upstreamKey = 'sk-upstream-000000000000';
 
 let sim: Awaited<ReturnType<typeof startSim>>;
+let native: ResponsesFake;
 const gateways: RunningGateway[] = [];
 
 beforeAndAfter(async () => {
   sim = await startSim({ name: 'chat-only', models: ['small'], apiKey: upstreamKey });
+  native = await startResponsesFake({ apiKey: upstreamKey });
 }, async () => {
   for (const gateway of gateways) await gateway.close();
   await sim.close();
+  await native.close();
   await dropTestSchemas();
 });
 
@@ -43,8 +47,8 @@ async function gatewayOn(store: string, clock?: Clock): Promise<RunningGateway> 
     {
       // The batch runner waits up to drain_timeout for its finisher when it stops.
       server: { drain_timeout: 200 },
-      providers: { up: { type: 'openai', base_url: sim.url, api_key: upstreamKey } },
-      routes: { chat: { targets: [{ provider: 'up', model: 'small' }] } },
+      providers: { up: { type: 'openai', base_url: sim.url, api_key: upstreamKey }, openai: { type: 'openai', base_url: `${native.url}/v1`, api_key: upstreamKey, native: ['responses'] } },
+      routes: { chat: { targets: [{ provider: 'up', model: 'small' }] }, gpt: { targets: [{ provider: 'openai', model: 'gpt-4.1' }] } },
       auth: { keys: [{ name: 'app', key: clientKey }, { name: 'other', key: otherKey }] },
       batches: { store },
       responses: { ttl: '10m' },
@@ -166,4 +170,22 @@ test('a PostgreSQL store that cannot be reached: a new conversation is still ans
   });
   await assert.rejects(gateway.client.responses.retrieve(made.id), (error: unknown) => error instanceof OpenAI.APIError && error.status === 503);
   assert.match(gateway.logs(), /ECONNREFUSED.*"msg":"responses: the store failed/);
+});
+
+test('two replicas on one PostgreSQL store: a native tool round trip started on one continues on the other, its reasoning sent back to the provider that made it', async (context) => {
+  if (!(await needsLocalPostgres(context))) return;
+  const store = freshSchemaUrl();
+  const a = await gatewayOn(store);
+  const b = await gatewayOn(store);
+  const weather = [{ type: 'function' as const, name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
+
+  const first = await a.client.responses.create({ model: 'gpt', input: 'Weather in Paris?', tools: weather });
+  const reasoning = first.output.find((item) => item.type === 'reasoning');
+  const call = first.output.find((item) => item.type === 'function_call');
+  assert.ok(reasoning && call?.type === 'function_call');
+  const output = { type: 'function_call_output' as const, call_id: call.call_id, output: '{"temperature": 21}' };
+  const second = await b.client.responses.create({ model: 'gpt', previous_response_id: first.id, tools: weather, input: [output] });
+  assert.equal(second.output_text, 'The tool said: {"temperature": 21}');
+  // Replica B read from the database that the provider answered natively, so its reasoning item and ids go back as kept.
+  assert.deepEqual(native.responsesBodies().at(-1)!.input, [{ type: 'message', role: 'user', content: 'Weather in Paris?' }, reasoning, call, output]);
 });

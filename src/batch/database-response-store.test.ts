@@ -73,11 +73,14 @@ for (const kind of kinds) {
     const { batchStore, store } = setUp(location);
     try {
       await store.put('a', stored('resp_1'));
-      await store.put('a', stored('resp_2'));
+      await store.put('a', { ...stored('resp_2'), heldBy: 'openai' });
       assert.deepEqual(await store.get('a', 'resp_1'), stored('resp_1'));
+      assert.deepEqual(await store.get('a', 'resp_2'), { ...stored('resp_2'), heldBy: 'openai' });
       assert.equal(await store.get('b', 'resp_1'), undefined);
-      assert.equal((await store.item('a', 'fc_resp_1'))?.type, 'function_call');
-      assert.equal((await store.item('a', 'msg_resp_2'))?.type, 'message');
+      // An item names the provider that keeps its answer too (a native answer), so it goes back to that one as kept.
+      assert.deepEqual(await store.item('a', 'fc_resp_1'), { item: stored('resp_1').response.output.find((item) => item.id === 'fc_resp_1'), heldBy: undefined });
+      assert.equal((await store.item('a', 'msg_resp_2'))?.item.type, 'message');
+      assert.equal((await store.item('a', 'msg_resp_2'))?.heldBy, 'openai');
       assert.equal(await store.item('b', 'msg_resp_1'), undefined);
       assert.equal(await store.delete('b', 'resp_1'), false);
       assert.equal(await store.delete('a', 'resp_1'), true);

@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
-import type { ResponseStore, StoredResponse } from '../front-doors/response-store.ts';
+import type { ResponseStore, StoredItem, StoredResponse } from '../front-doors/response-store.ts';
 import type { ResponseItem } from '../front-doors/responses-request.ts';
 import type { Logger } from '../observability/logger.ts';
 
@@ -12,10 +12,12 @@ import type { Logger } from '../observability/logger.ts';
 // failing to keep an answer is logged and the answer still goes out (its
 // tokens are spent; a later turn naming it gets previous_response_not_found).
 
-/** One kept answer as rows hold it: the Response and the request's input, as JSON. */
+/** One kept answer as rows hold it: the Response and the request's input, as JSON, and who else keeps it. */
 export interface ResponseRow {
   response: string;
   input: string;
+  /** The provider that answered natively (StoredResponse.heldBy); null when the answer was translated. */
+  heldBy: string | null;
 }
 
 /** The SQL behind a DatabaseResponseStore; `now` is ms since the epoch, and a row whose expires_ms <= now is gone. */
@@ -25,8 +27,8 @@ export interface ResponseTable {
   write(tenant: string, id: string, row: ResponseRow, itemIds: readonly string[], expiresMs: number): Promise<void>;
   /** True when there was a live answer to delete (an expired one is removed too, and reported as none). */
   remove(tenant: string, id: string, now: number): Promise<boolean>;
-  /** The Response JSON of the live answer whose output holds this item. */
-  itemResponse(tenant: string, itemId: string, now: number): Promise<string | undefined>;
+  /** The live answer whose output holds this item. */
+  itemResponse(tenant: string, itemId: string, now: number): Promise<Pick<ResponseRow, 'response' | 'heldBy'> | undefined>;
   /** Removes up to `limit` answers expired by `now`, with their items; the count removed. */
   removeExpired(now: number, limit: number): Promise<number>;
 }
@@ -57,12 +59,14 @@ export class DatabaseResponseStore implements ResponseStore {
 
   async get(tenant: string, id: string): Promise<StoredResponse | undefined> {
     const row = await this.reading(() => this.table.read(tenant, id, this.options.now()));
-    return row ? { response: JSON.parse(row.response) as StoredResponse['response'], input: JSON.parse(row.input) as ResponseItem[] } : undefined;
+    if (!row) return undefined;
+    const stored: StoredResponse = { response: JSON.parse(row.response) as StoredResponse['response'], input: JSON.parse(row.input) as ResponseItem[] };
+    return row.heldBy === null ? stored : { ...stored, heldBy: row.heldBy };
   }
 
   /** Never rejects: the answer is on its way to the client whether or not it could be kept. */
   async put(tenant: string, stored: StoredResponse): Promise<void> {
-    const row = { response: JSON.stringify(stored.response), input: JSON.stringify(stored.input) };
+    const row = { response: JSON.stringify(stored.response), input: JSON.stringify(stored.input), heldBy: stored.heldBy ?? null };
     const bytes = Buffer.byteLength(row.response) + Buffer.byteLength(row.input);
     if (bytes > this.options.maxBytes) {
       this.options.logger.warn({ response_id: stored.response.id, bytes, max_size: this.options.maxBytes }, 'responses: an answer larger than responses.max_size was not kept');
@@ -81,10 +85,10 @@ export class DatabaseResponseStore implements ResponseStore {
     return this.reading(() => this.table.remove(tenant, id, this.options.now()));
   }
 
-  async item(tenant: string, itemId: string): Promise<ResponseItem | undefined> {
-    const response = await this.reading(() => this.table.itemResponse(tenant, itemId, this.options.now()));
-    if (response === undefined) return undefined;
-    return (JSON.parse(response) as StoredResponse['response']).output.find((item) => item.id === itemId);
+  async item(tenant: string, itemId: string): Promise<StoredItem | undefined> {
+    const row = await this.reading(() => this.table.itemResponse(tenant, itemId, this.options.now()));
+    const item = row && (JSON.parse(row.response) as StoredResponse['response']).output.find((candidate) => candidate.id === itemId);
+    return item === undefined ? undefined : { item, heldBy: row!.heldBy ?? undefined };
   }
 
   /** Removes up to `limit` expired answers (for the sweep); the count removed. */

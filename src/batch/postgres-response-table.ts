@@ -20,16 +20,16 @@ export class PostgresResponseTable implements ResponseTable {
   }
 
   async read(tenant: string, id: string, now: number): Promise<ResponseRow | undefined> {
-    const { rows } = await this.db.query<ResponseRow>('SELECT response, input FROM responses WHERE tenant = $1 AND id = $2 AND expires_ms > $3', [tenant, id, now]);
+    const { rows } = await this.db.query<ResponseRow>('SELECT response, input, held_by AS "heldBy" FROM responses WHERE tenant = $1 AND id = $2 AND expires_ms > $3', [tenant, id, now]);
     return rows[0];
   }
 
   write(tenant: string, id: string, row: ResponseRow, itemIds: readonly string[], expiresMs: number): Promise<void> {
     return this.db.transaction(async (query) => {
       await query(
-        `INSERT INTO responses (tenant, id, response, input, expires_ms) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant, id) DO UPDATE SET response = excluded.response, input = excluded.input, expires_ms = excluded.expires_ms`,
-        [tenant, id, row.response, row.input, expiresMs],
+        `INSERT INTO responses (tenant, id, response, input, held_by, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant, id) DO UPDATE SET response = excluded.response, input = excluded.input, held_by = excluded.held_by, expires_ms = excluded.expires_ms`,
+        [tenant, id, row.response, row.input, row.heldBy, expiresMs],
       );
       if (itemIds.length === 0) return;
       // An item id kept before points at its latest answer, as in memory.
@@ -46,12 +46,12 @@ export class PostgresResponseTable implements ResponseTable {
     return rows.length > 0 && Number(rows[0]!.expires_ms) > now;
   }
 
-  async itemResponse(tenant: string, itemId: string, now: number): Promise<string | undefined> {
-    const { rows } = await this.db.query<{ response: string }>(
-      'SELECT r.response FROM response_items i JOIN responses r ON r.tenant = i.tenant AND r.id = i.response_id WHERE i.tenant = $1 AND i.item_id = $2 AND r.expires_ms > $3',
+  async itemResponse(tenant: string, itemId: string, now: number): Promise<Pick<ResponseRow, 'response' | 'heldBy'> | undefined> {
+    const { rows } = await this.db.query<Pick<ResponseRow, 'response' | 'heldBy'>>(
+      'SELECT r.response, r.held_by AS "heldBy" FROM response_items i JOIN responses r ON r.tenant = i.tenant AND r.id = i.response_id WHERE i.tenant = $1 AND i.item_id = $2 AND r.expires_ms > $3',
       [tenant, itemId, now],
     );
-    return rows[0]?.response;
+    return rows[0];
   }
 
   async removeExpired(now: number, limit: number): Promise<number> {

@@ -40,6 +40,8 @@ const migrations: readonly string[] = [
     FOREIGN KEY (tenant, response_id) REFERENCES responses (tenant, id) ON DELETE CASCADE);
   CREATE INDEX response_items_of_response ON response_items (tenant, response_id);
   `,
+  // 3: the provider that answered natively and keeps the answer too (StoredResponse.heldBy); null when translated.
+  'ALTER TABLE responses ADD COLUMN held_by text',
 ];
 
 /** Creates the schema if it is missing and takes its tables to the latest version. */

@@ -53,6 +53,8 @@ const migrations: readonly ((db: DatabaseSync) => void)[] = [
       CREATE TABLE response_items (tenant TEXT NOT NULL, item_id TEXT NOT NULL, response_id TEXT NOT NULL, PRIMARY KEY (tenant, item_id)) WITHOUT ROWID;
       CREATE INDEX response_items_of_response ON response_items (tenant, response_id);
     `),
+  // 4: the provider that answered natively and keeps the answer too (StoredResponse.heldBy); null when translated.
+  (db) => db.exec('ALTER TABLE responses ADD COLUMN held_by TEXT'),
 ];
 
 /** Takes the store's schema to the latest version. */

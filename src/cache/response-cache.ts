@@ -16,6 +16,8 @@ export interface CachedAnswer {
   body: Buffer;
   /** True when `body` is a whole SSE stream, replayed as one. */
   stream?: boolean;
+  /** True when `body` is in a front door's own API (passed through from `provider`), not Chat Completions. */
+  native?: boolean;
   provider: string;
   model: string;
   /** Date.now() when stored: the age a hit reports. */
@@ -55,7 +57,7 @@ export function cacheKey(route: string, operation: string, tenant: string | unde
 
 // Stored in Redis as one value: a JSON line with the metadata, then the body bytes.
 function encode(answer: CachedAnswer): Buffer {
-  const head = Buffer.from(`${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt, freshUntil: answer.freshUntil, ...(answer.stream ? { stream: true } : {}) })}\n`);
+  const head = Buffer.from(`${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt, freshUntil: answer.freshUntil, ...(answer.stream ? { stream: true } : {}), ...(answer.native ? { native: true } : {}) })}\n`);
   return Buffer.concat([head, answer.body]);
 }
 
@@ -63,9 +65,9 @@ function decode(value: Buffer): CachedAnswer | undefined {
   const newline = value.indexOf(10);
   if (newline < 0) return undefined;
   try {
-    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as { provider?: unknown; model?: unknown; storedAt?: unknown; freshUntil?: unknown; stream?: unknown };
+    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as { provider?: unknown; model?: unknown; storedAt?: unknown; freshUntil?: unknown; stream?: unknown; native?: unknown };
     if (typeof head.provider !== 'string' || typeof head.model !== 'string' || typeof head.storedAt !== 'number' || typeof head.freshUntil !== 'number') return undefined;
-    return { provider: head.provider, model: head.model, storedAt: head.storedAt, freshUntil: head.freshUntil, body: value.subarray(newline + 1), ...(head.stream === true ? { stream: true } : {}) };
+    return { provider: head.provider, model: head.model, storedAt: head.storedAt, freshUntil: head.freshUntil, body: value.subarray(newline + 1), ...(head.stream === true ? { stream: true } : {}), ...(head.native === true ? { native: true } : {}) };
   } catch {
     return undefined;
   }

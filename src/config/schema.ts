@@ -89,11 +89,21 @@ const commonKeys = {
   price: z.strictObject({ input_per_1k: z.number().nonnegative(), output_per_1k: z.number().nonnegative() }).optional(),
 };
 
+/**
+ * `native`: the front-door APIs this provider speaks itself, whose requests
+ * are passed through to it rather than translated to Chat Completions.
+ * Left out, the type's default applies (see providers/native-apis.ts).
+ */
+const nativeList = <Api extends string>(api: Api, hint: string) =>
+  z.array(z.enum([api], { error: () => `must list only ${api} (${hint})` })).optional();
+
+const responsesNative = nativeList('responses', 'an OpenAI-compatible API may speak the Responses API; an Anthropic-compatible endpoint is a provider of type anthropic');
+
 /** A type whose API is reached at base_url with an optional key (OpenAI-compatible APIs, TGI, the WebUI). */
 const keyedProvider = <Type extends string>(type: Type) =>
   z.strictObject({ type: z.literal(type), base_url: requiredUrl(type), api_key: z.string().optional(), health_check: healthCheckSchema(true), ...commonKeys });
 
-const openaiProvider = keyedProvider('openai');
+const openaiProvider = keyedProvider('openai').extend({ native: responsesNative });
 const huggingfaceProvider = keyedProvider('huggingface');
 /** `api_key` "user:password" is sent as HTTP basic auth (--api-auth). */
 const sdwebuiProvider = keyedProvider('sdwebui');
@@ -104,6 +114,7 @@ const azureProvider = z
     base_url: requiredUrl('azure'),
     api_version: requiredText('is required for type azure (for example 2024-10-21)'),
     azure_api: z.enum(['deployments', 'model-inference']).default('deployments'),
+    native: responsesNative,
     api_key: z.string().optional(),
     entra_token: z.string().optional(),
     health_check: healthCheckSchema(true),
@@ -122,6 +133,7 @@ const anthropicProvider = z.strictObject({
   api_key: requiredText('is required for type anthropic'),
   anthropic_version: z.string().min(1).default('2023-06-01'),
   max_tokens_default: z.number().int().positive().optional(),
+  native: nativeList('messages', "type anthropic may speak Anthropic's Messages API"),
   health_check: healthCheckSchema(true),
   ...commonKeys,
 });

@@ -7,7 +7,8 @@ import { GatewayError } from '../errors/gateway-error.ts';
 // after the calls they answer, as Chat Completions requires), and tools and
 // tool_choice are renamed. Thinking blocks are left out: Chat Completions
 // has no way to send them back. What has no Chat Completions counterpart
-// (documents, server tools) is refused with a 400 naming the field.
+// (documents, server tools) is refused with a 400 naming the field, unless a
+// target that speaks the Messages API natively can take the request as it is.
 
 type Loose = Record<string, unknown>;
 
@@ -25,7 +26,7 @@ function invalid(message: string, param: string): GatewayError {
 }
 
 function notTranslated(what: string, param: string): GatewayError {
-  return invalid(`${what} is not supported by this gateway's Messages API (it is served over Chat Completions).`, param);
+  return invalid(`${what} is not supported by this gateway's Messages API on a route whose targets speak only Chat Completions (an Anthropic target takes it as it is).`, param);
 }
 
 function blocksOf(content: unknown, param: string): Loose[] {
@@ -131,14 +132,20 @@ function applyToolChoice(choice: unknown, chat: Loose): void {
   if (choice.disable_parallel_tool_use === true && chat.tool_choice !== 'none') chat.parallel_tool_calls = false;
 }
 
-export function translateMessagesRequest(body: Loose): MessagesRequest {
+/** What every Messages request must be, whichever target takes it. */
+export function checkMessagesRequest(body: Loose): void {
   if (typeof body.model !== 'string' || body.model === '') throw invalid('model: Field required', 'model');
   if (typeof body.max_tokens !== 'number') throw invalid('max_tokens: Field required', 'max_tokens');
   if (!Array.isArray(body.messages) || body.messages.length === 0) throw invalid('messages: Field required', 'messages');
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw invalid('stream: Input should be a valid boolean', 'stream');
+}
+
+export function translateMessagesRequest(body: Loose): MessagesRequest {
+  checkMessagesRequest(body);
   const messages: Loose[] = [];
   const system = systemText(body.system);
   if (system !== '') messages.push({ role: 'system', content: system });
-  body.messages.forEach((message: unknown, index) => {
+  (body.messages as unknown[]).forEach((message: unknown, index) => {
     const param = `messages.${index}`;
     if (!isRecord(message)) throw invalid(`${param}: a message must be an object`, param);
     if (message.role === 'user') messages.push(...userMessages(message.content, `${param}.content`));

@@ -14,6 +14,11 @@ type Loose = Record<string, unknown>;
 /** A mid-stream error carries no status: its OpenAI type stands for one. */
 const statusOfType: Record<string, number> = { invalid_request_error: 400, authentication_error: 401, rate_limit_error: 429 };
 
+/** The event that ends a Messages stream with an error the gateway reports, translated or passed through. */
+export function messagesErrorEvent(error: ChatError): string {
+  return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: anthropicErrorType(statusOfType[error.type] ?? 500, error.code), message: error.message } })}\n\n`;
+}
+
 export function createMessagesStream(options: { model: string }): StreamCodec {
   let started = false;
   let model = options.model;
@@ -84,8 +89,6 @@ export function createMessagesStream(options: { model: string }): StreamCodec {
       );
     },
 
-    fail(error: ChatError): string {
-      return event('error', { error: { type: anthropicErrorType(statusOfType[error.type] ?? 500, error.code), message: error.message } });
-    },
+    fail: messagesErrorEvent,
   };
 }

@@ -11,7 +11,7 @@ test('a kept response and its items are found by their tenant only', async () =>
   await store.put('a', stored('resp_1'));
   assert.equal((await store.get('a', 'resp_1'))?.response.id, 'resp_1');
   assert.equal(await store.get('b', 'resp_1'), undefined);
-  assert.equal((await store.item('a', 'msg_resp_1'))?.type, 'message');
+  assert.equal((await store.item('a', 'msg_resp_1'))?.item.type, 'message');
   assert.equal(await store.item('b', 'msg_resp_1'), undefined);
   assert.equal(await store.delete('b', 'resp_1'), false);
   assert.equal(await store.delete('a', 'resp_1'), true);

@@ -13,6 +13,14 @@ export interface StoredResponse {
   response: Record<string, unknown> & { id: string; output: ResponseItem[]; previous_response_id: unknown };
   /** The request's own input items (item references resolved): with `output`, the turn a later request continues. */
   input: ResponseItem[];
+  /** The provider that answered natively (the Responses API passed through), which keeps the turn's items too. */
+  heldBy?: string;
+}
+
+/** An output item of a kept response, with the provider that keeps that response too (StoredResponse.heldBy). */
+export interface StoredItem {
+  item: ResponseItem;
+  heldBy: string | undefined;
 }
 
 export interface ResponseStore {
@@ -22,7 +30,7 @@ export interface ResponseStore {
   /** True when there was one to delete. */
   delete(tenant: string, id: string): Promise<boolean>;
   /** An output item of a kept response, by the item's own id (msg_..., fc_...). */
-  item(tenant: string, itemId: string): Promise<ResponseItem | undefined>;
+  item(tenant: string, itemId: string): Promise<StoredItem | undefined>;
 }
 
 export interface MemoryResponseStoreOptions {
@@ -69,10 +77,11 @@ export class MemoryResponseStore implements ResponseStore {
     return this.responses.delete(keyOf(tenant, id));
   }
 
-  async item(tenant: string, itemId: string): Promise<ResponseItem | undefined> {
+  async item(tenant: string, itemId: string): Promise<StoredItem | undefined> {
     const key = this.items.get(keyOf(tenant, itemId));
     const stored = key === undefined ? undefined : this.responses.get(key);
-    return stored?.response.output.find((item) => item.id === itemId);
+    const item = stored?.response.output.find((candidate) => candidate.id === itemId);
+    return item === undefined ? undefined : { item, heldBy: stored!.heldBy };
   }
 
   get size(): number {

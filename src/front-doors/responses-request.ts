@@ -6,8 +6,9 @@ import { GatewayError } from '../errors/gateway-error.ts';
 // becomes `response_format`, `reasoning.effort` becomes `reasoning_effort`.
 // A conversation continued with `previous_response_id` arrives here as the
 // items of the responses before it (the store resolves them). What Chat
-// Completions cannot express (built-in tools, files by id, background mode)
-// is refused with a 400 naming the field, never silently dropped.
+// Completions cannot express (built-in tools, files by id, stored prompts) is
+// refused with a 400 naming the field, never silently dropped, unless a
+// target that speaks the Responses API natively can take the request as it is.
 
 type Loose = Record<string, unknown>;
 
@@ -43,7 +44,7 @@ function invalid(message: string, param: string): GatewayError {
 }
 
 function notTranslated(what: string, param: string): GatewayError {
-  return invalid(`${what} is not supported by this gateway's Responses API (it is served over Chat Completions).`, param);
+  return invalid(`${what} is not supported by this gateway's Responses API on a route whose targets speak only Chat Completions (a target that speaks the Responses API natively takes it as it is).`, param);
 }
 
 /** `input` as a list of items: a string is one user message. */
@@ -186,23 +187,39 @@ function optionalNumber(body: Loose, key: string): number | undefined {
 }
 
 const refused: Record<string, string> = {
-  background: 'Background mode (`background: true`)',
   conversation: 'The Conversations API (`conversation`)',
   prompt: 'Stored prompts (`prompt`)',
 };
 
-export function translateResponsesRequest(body: Loose, context: ResponsesRequestContext): ResponsesRequest {
+/**
+ * What every Responses request must be, whichever target takes it. Background
+ * mode is refused for all of them: its answer would live with one upstream,
+ * where the gateway's GET and cancel cannot follow it.
+ */
+export function checkResponsesRequest(body: Loose): void {
   if (typeof body.model !== 'string' || body.model === '') throw invalid('You must provide a model parameter.', 'model');
-  for (const [key, what] of Object.entries(refused)) if (body[key] !== undefined && body[key] !== null && body[key] !== false) throw notTranslated(what, key);
+  if (body.background !== undefined && body.background !== null && body.background !== false) throw invalid('Background mode (`background: true`) is not supported by this gateway.', 'background');
   if (body.instructions !== undefined && body.instructions !== null && typeof body.instructions !== 'string') throw invalid('`instructions` must be a string.', 'instructions');
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw invalid('`stream` must be a boolean.', 'stream');
+  const previousId = body.previous_response_id;
+  if (previousId !== undefined && previousId !== null && typeof previousId !== 'string') throw invalid('`previous_response_id` must be a string.', 'previous_response_id');
+}
 
-  const own = inputItems(body.input).map((item, index) => {
+/** The request's own input items, `item_reference`s replaced by the items they name: what the store keeps of this turn. */
+export function ownInputItems(body: Loose, resolveItem: (id: string) => ResponseItem | undefined): ResponseItem[] {
+  return inputItems(body.input).map((item, index) => {
     if (item.type !== 'item_reference') return item;
-    const found = typeof item.id === 'string' ? context.resolveItem(item.id) : undefined;
+    const found = typeof item.id === 'string' ? resolveItem(item.id) : undefined;
     if (!found) throw invalid(`Item with id '${String(item.id)}' not found.`, `input[${index}]`);
     return found;
   });
+}
+
+export function translateResponsesRequest(body: Loose, context: ResponsesRequestContext): ResponsesRequest {
+  checkResponsesRequest(body);
+  for (const [key, what] of Object.entries(refused)) if (body[key] !== undefined && body[key] !== null && body[key] !== false) throw notTranslated(what, key);
+
+  const own = ownInputItems(body, context.resolveItem);
   if (own.length === 0 && context.history.length === 0) throw invalid('`input` is required.', 'input');
   const params = [...context.history.map(() => 'previous_response_id'), ...own.map((_item, index) => `input[${index}]`)];
   const messages = chatMessages([...context.history, ...own], params);

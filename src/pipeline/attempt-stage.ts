@@ -3,6 +3,7 @@ import type { Route, Target } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import { AttemptGuard, guardContext, isRefusal, type AttemptKind, type GuardContext } from './attempt-guard.ts';
 import { AttemptPlan } from './attempt-plan.ts';
+import { serves } from './attempt-request.ts';
 import type { Engine } from './engine.ts';
 import { hedgeAfter, hedgedAttempt, type HedgeTrigger } from './hedged-attempt.ts';
 import type { Next, RequestContext } from './request-context.ts';
@@ -136,7 +137,11 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   throw failure;
 }
 
-/** The targets this request may use, best first; a sensitive request with no private target, or an operation no target has, ends here. */
+/**
+ * The targets this request may use, best first; a sensitive request with no
+ * private target, or an operation no target has, ends here. So does a front
+ * door's request that cannot be translated when no target speaks its API.
+ */
 function candidatesFor(engine: Engine, route: Route, c: RequestContext): Target[] {
   const request = c.request!;
   const cheapestFirst = route.config.budget !== undefined && overBudget(engine, route);
@@ -144,8 +149,10 @@ function candidatesFor(engine: Engine, route: Route, c: RequestContext): Target[
   if (eligible === 0 && request.sensitive) {
     throw new GatewayError('no_private_target', `Route "${route.name}" has no private provider for a sensitive request.`, { retryAfterMs: 1000 });
   }
-  const usable = ordered.filter((target) => target.provider.adapter.operations.has(request.client.operation));
+  const usable = ordered.filter((target) => serves(request, target.provider));
   if (usable.length === 0 && ordered.length > 0) {
+    const translated = request.translate?.();
+    if (translated instanceof GatewayError) throw translated;
     throw new GatewayError('unsupported_operation', `No target of route "${route.name}" supports ${request.client.operation}.`, { param: 'model' });
   }
   return engine.canaries.arrange(route, usable, engine.random);

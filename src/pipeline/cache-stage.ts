@@ -3,7 +3,7 @@ import { headerValue } from '../config/header-value.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Clock } from '../resilience/clock.ts';
-import type { ClientChannel } from './client-channel.ts';
+import type { ClientChannel, NativeAnswer } from './client-channel.ts';
 import type { Next, RequestContext } from './request-context.ts';
 import { responseHeaders } from './response-headers.ts';
 import { sleep } from './sleep.ts';
@@ -44,7 +44,7 @@ export async function cacheStage(c: RequestContext, next: Next): Promise<void> {
     await next();
     const { record } = c;
     if (record.delivered === 'whole' && recording.keeping && record.provider !== undefined && record.model !== undefined) {
-      keep(c.engine.clock, plan, recording.recorded, record.provider, record.model, recording.streamed);
+      keep(c.engine.clock, plan, recording, record.provider, record.model);
     }
   } catch (error) {
     if (!plan.stale || !(error instanceof GatewayError) || !error.servesStale) throw error;
@@ -111,9 +111,9 @@ async function waitFor(pending: Promise<CachedAnswer | undefined>, gone: Cancell
 }
 
 /** Keeps the answer a provider gave, fresh for the route's ttl, and hands it to whoever waits for it. */
-function keep(clock: Clock, plan: CachePlan, body: Buffer, provider: string, model: string, stream: boolean): void {
+function keep(clock: Clock, plan: CachePlan, recording: RecordingChannel, provider: string, model: string): void {
   const now = clock.epochMs();
-  const answer: CachedAnswer = { body, provider, model, storedAt: now, freshUntil: now + plan.ttlMs, ...(stream ? { stream: true } : {}) };
+  const answer: CachedAnswer = { body: recording.recorded, provider, model, storedAt: now, freshUntil: now + plan.ttlMs, ...(recording.streamed ? { stream: true } : {}), ...(recording.native ? { native: true } : {}) };
   plan.cache.store(plan.key, answer, plan.staleMs);
   plan.settle?.(answer);
 }
@@ -127,13 +127,14 @@ function sendKept(c: RequestContext, answer: CachedAnswer, state: 'hit' | 'stale
   record.status = 200;
   record.delivered = 'whole';
   const headers = { ...responseHeaders(c), age: String(Math.max(0, Math.floor((c.engine.clock.epochMs() - answer.storedAt) / 1000))) };
+  const native = answer.native ? { provider: answer.provider } : undefined;
   if (!answer.stream) {
-    c.channel.sendJson(200, headers, answer.body);
+    c.channel.sendJson(200, headers, answer.body, native);
     return;
   }
   // A kept stream goes out whole, in one write: the events are all there already.
   record.firstTokenMs = c.engine.clock.now() - c.receivedAt;
-  c.channel.startStream(headers);
+  c.channel.startStream(headers, native);
   c.channel.write(answer.body);
   c.channel.end();
 }
@@ -150,6 +151,8 @@ class RecordingChannel implements ClientChannel {
   /** False once the answer outgrew what the cache keeps, or was not a 200. */
   keeping = true;
   streamed = false;
+  /** Set when the answer was in a front door's own API, passed through. */
+  native: NativeAnswer | undefined;
 
   constructor(inner: ClientChannel) {
     this.inner = inner;
@@ -163,15 +166,17 @@ class RecordingChannel implements ClientChannel {
     return this.inner.headersSent;
   }
 
-  sendJson(status: number, headers: Record<string, string>, body: Buffer | string): void {
+  sendJson(status: number, headers: Record<string, string>, body: Buffer | string, native?: NativeAnswer): void {
     if (status === 200) this.keepCopy(body);
     else this.keeping = false;
-    this.inner.sendJson(status, headers, body);
+    this.native = native;
+    this.inner.sendJson(status, headers, body, native);
   }
 
-  startStream(headers: Record<string, string>): void {
+  startStream(headers: Record<string, string>, native?: NativeAnswer): void {
     this.streamed = true;
-    this.inner.startStream(headers);
+    this.native = native;
+    this.inner.startStream(headers, native);
   }
 
   write(chunk: Buffer | string): boolean {

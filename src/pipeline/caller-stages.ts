@@ -3,7 +3,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate, checkRouteAllowed } from './authenticate.ts';
 import { priorities, type Priority } from './gateway-request.ts';
 import { KeyLimits } from './key-limits.ts';
-import { parseClientRequest } from './parse-request.ts';
+import { parseClientRequest, parseFrontDoorRequest } from './parse-request.ts';
 import type { BodySource, Next, RequestContext } from './request-context.ts';
 
 // The stages that learn who is asking and what: the caller's key and its rate
@@ -31,8 +31,8 @@ export async function frontDoorStage(c: RequestContext, next: Next): Promise<voi
   const frontDoor = c.input.frontDoor;
   if (frontDoor === undefined) return next();
   if (!c.raw || c.raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
-  const opened = await frontDoor.open(c.raw, { tenant: c.key?.name ?? '', client: c.input.channel, maxJsonDepth: c.engine.config.server.max_json_depth });
-  c.raw = opened.body;
+  const opened = await frontDoor.open(c.raw, { tenant: c.key?.name ?? '', client: c.input.channel, maxJsonDepth: c.engine.config.server.max_json_depth, headers: c.input.headers });
+  c.opened = opened;
   c.channel = opened.channel;
   return next();
 }
@@ -40,7 +40,8 @@ export async function frontDoorStage(c: RequestContext, next: Next): Promise<voi
 export function parseStage(c: RequestContext, next: Next): Promise<void> {
   const raw = c.raw;
   if (!raw || raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
-  const request = parseClientRequest({ operation: c.input.operation, raw, headers: c.input.headers, id: c.id, receivedAt: c.receivedAt, maxJsonDepth: c.engine.config.server.max_json_depth });
+  const options = { operation: c.input.operation, raw, headers: c.input.headers, id: c.id, receivedAt: c.receivedAt, maxJsonDepth: c.engine.config.server.max_json_depth };
+  const request = c.opened ? parseFrontDoorRequest(c.opened, options) : parseClientRequest(options);
   request.tenant = c.key?.name;
   c.request = request;
   return next();

@@ -24,7 +24,7 @@ export async function deliverStage(c: RequestContext): Promise<void> {
     record.usage = result.usage;
     charge(c, target);
     // The answer first, then what the gateway learns from it.
-    c.channel.sendJson(200, responseHeaders(c), result.body);
+    c.channel.sendJson(200, responseHeaders(c), result.body, result.native);
     record.delivered = 'whole';
     guard.succeeded(result.firstTokenAt);
     return;

@@ -1,4 +1,5 @@
 import type { TrafficClass } from '../config/schema.ts';
+import { GatewayError } from '../errors/gateway-error.ts';
 import type { ClientRequest, Usage } from '../providers/provider-spec.ts';
 
 export type Priority = 'critical' | 'high' | 'normal' | 'low';
@@ -20,7 +21,16 @@ export interface GatewayRequest {
   id: string;
   /** performance.now() when the request arrived. */
   receivedAt: number;
+  /** The request as the client sent it; through the Responses or Messages front door, in that API (see `translate`). */
   client: ClientRequest;
+  /**
+   * A front door's request as Chat Completions, for targets that do not speak
+   * its API, or the 400 that says why it cannot be one: made when first asked
+   * for (a route whose targets all speak the API never asks).
+   */
+  translate: (() => ClientRequest | GatewayError) | undefined;
+  /** The body a target of `provider` that speaks the front door's API gets, when not `client` itself (a conversation spelled out). */
+  nativeFor: ((provider: string) => ClientRequest) | undefined;
   model: string;
   priority: Priority;
   trafficClass: TrafficClass;
@@ -34,6 +44,13 @@ export interface GatewayRequest {
 }
 
 export type CacheMode = 'default' | 'no-cache' | 'no-store';
+
+/** The request in Chat Completions terms (a front door's translation), or undefined when it has none. */
+export function chatRequest(request: GatewayRequest): ClientRequest | undefined {
+  if (request.translate === undefined) return request.client.operation === 'chat' ? request.client : undefined;
+  const translated = request.translate();
+  return translated instanceof GatewayError ? undefined : translated;
+}
 
 /** What happened to a request: filled in as it walks the pipeline, read by headers, logs and metrics. */
 export interface RequestRecord {

@@ -156,6 +156,7 @@ export class Gateway {
       interrupt: new Cancellation(),
       key: undefined,
       raw: undefined,
+      opened: undefined,
       request: undefined,
       route: undefined,
       deadline: 0,

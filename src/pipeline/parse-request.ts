@@ -3,8 +3,9 @@ import { trafficClasses, type TrafficClass } from '../config/schema.ts';
 import { parseDuration } from '../config/units.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { priorities, type CacheMode, type GatewayRequest, type Priority } from './gateway-request.ts';
-import type { Operation } from '../providers/provider-spec.ts';
+import type { ClientRequest, Operation } from '../providers/provider-spec.ts';
 import { inspectJson, type JsonShape } from './inspect-json.ts';
+import type { OpenedFrontDoor } from './request-context.ts';
 
 // Raw body + headers → a GatewayRequest, or a 400 naming the `param` at fault.
 // Only the fields the gateway acts on are checked; everything else is the
@@ -47,9 +48,10 @@ function checkFields(operation: Operation, body: Record<string, unknown>): void 
     const input = body.input;
     const ok = typeof input === 'string' || (Array.isArray(input) && input.length > 0);
     if (!ok) throw invalid('`input` is required: a string or a non-empty array.', 'input');
-  } else if (typeof body.prompt !== 'string' || body.prompt === '') {
+  } else if (operation === 'images' && (typeof body.prompt !== 'string' || body.prompt === '')) {
     throw invalid('`prompt` is required and must be a string.', 'prompt');
   }
+  // The Responses and Messages APIs: their front doors check the rest.
 }
 
 export interface ParseOptions {
@@ -74,11 +76,36 @@ export function parseJsonObject(raw: Buffer, maxJsonDepth: number): { body: Reco
   return { body: parsed as Record<string, unknown>, shape };
 }
 
-export function parseClientRequest(options: ParseOptions): GatewayRequest {
-  const { raw, headers } = options;
-  const { body, shape } = parseJsonObject(raw, options.maxJsonDepth);
-  checkFields(options.operation, body);
+/** A body's bytes as the request of `operation`, checked for the fields the gateway acts on. */
+export function parseClient(operation: Operation, raw: Buffer, maxJsonDepth: number): ClientRequest {
+  const { body, shape } = parseJsonObject(raw, maxJsonDepth);
+  checkFields(operation, body);
+  return { operation, raw, body, stream: body.stream === true, modelRange: shape.modelRange };
+}
 
+export function parseClientRequest(options: ParseOptions): GatewayRequest {
+  return requestOf(parseClient(options.operation, options.raw, options.maxJsonDepth), options);
+}
+
+/** A front door's request: its own (passed through to targets that speak its API) with its Chat Completions translation. */
+export function parseFrontDoorRequest(opened: OpenedFrontDoor, options: ParseOptions): GatewayRequest {
+  const request = requestOf(opened.native, options);
+  let translated: ClientRequest | GatewayError | undefined;
+  request.translate = () => {
+    if (translated === undefined) {
+      const chat = opened.chat();
+      translated = Buffer.isBuffer(chat) ? parseClient('chat', chat, options.maxJsonDepth) : chat;
+    }
+    return translated;
+  };
+  request.nativeFor = opened.nativeFor;
+  return request;
+}
+
+/** The request's headers read: priority, class, sensitivity, deadline, cache mode. */
+function requestOf(client: ClientRequest, options: ParseOptions): GatewayRequest {
+  const { headers } = options;
+  const body = client.body;
   const timeoutText = header(headers, 'x-switchyard-timeout');
   let timeoutMs: number | undefined;
   if (timeoutText !== undefined) {
@@ -88,7 +115,9 @@ export function parseClientRequest(options: ParseOptions): GatewayRequest {
   return {
     id: options.id,
     receivedAt: options.receivedAt,
-    client: { operation: options.operation, raw, body, stream: body.stream === true, modelRange: shape.modelRange },
+    client,
+    translate: undefined,
+    nativeFor: undefined,
     model: body.model as string,
     priority: oneOf(headers, 'x-switchyard-priority', priorityNames, 'normal') as Priority,
     trafficClass: oneOf(headers, 'x-switchyard-class', classes, 'realtime') as TrafficClass,

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Operation } from '../providers/provider-spec.ts';
+import type { GatewayError } from '../errors/gateway-error.ts';
+import type { ClientRequest, Operation } from '../providers/provider-spec.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Route } from '../routing/route-table.ts';
 import type { KeyEntry } from './authenticate.ts';
@@ -21,16 +22,27 @@ export interface BodySource {
 /**
  * An API other than Chat Completions (the Responses API, Anthropic's
  * Messages) as a codec at the edge of the one pipeline: once the caller is
- * known and the body read, it turns the body into a Chat Completions body and
- * gives the channel that answers in its own shapes.
+ * known and the body read, it gives the request in its own API (passed
+ * through to targets that speak it), its Chat Completions translation (for
+ * the others), and the channel that answers in its own shapes.
  */
 export interface FrontDoor {
   /** The client's headers as the gateway reads them (Anthropic's SDK sends its key as `x-api-key`). */
   headers?(headers: IncomingHttpHeaders): IncomingHttpHeaders;
   /** A channel that answers errors in the front door's shape, for failures before the request is opened. */
   errors?(client: ClientChannel): ClientChannel;
-  /** The chat body, and the channel that answers the client (`client`) in the front door's shapes. */
-  open(raw: Buffer, context: { tenant: string; client: ClientChannel; maxJsonDepth: number }): Promise<{ body: Buffer; channel: ClientChannel }>;
+  open(raw: Buffer, context: { tenant: string; client: ClientChannel; maxJsonDepth: number; headers: IncomingHttpHeaders }): Promise<OpenedFrontDoor>;
+}
+
+export interface OpenedFrontDoor {
+  /** The request in the front door's own API (operation `responses` or `messages`). */
+  native: ClientRequest;
+  /** The body a target of `provider` that speaks the API gets, when not `native` itself (a conversation spelled out). */
+  nativeFor?: (provider: string) => ClientRequest;
+  /** The Chat Completions body for the other targets, or the 400 that says why the request cannot be one; asked for only when needed. */
+  chat: () => Buffer | GatewayError;
+  /** The channel that answers the client in the front door's shapes. */
+  channel: ClientChannel;
 }
 
 /** What a caller of Gateway.serve gives: the HTTP server, or the batch runner. */
@@ -61,6 +73,8 @@ export interface RequestContext {
   key: KeyEntry | undefined;
   /** read body: the body's bytes. */
   raw: Buffer | undefined;
+  /** front door: the request in its own API and as Chat Completions. */
+  opened: OpenedFrontDoor | undefined;
   /** parse: the request as the gateway acts on it. */
   request: GatewayRequest | undefined;
   /** route: the route the model names. */

@@ -17,7 +17,7 @@ export type RelayOutcome = { kind: 'complete'; resumed: number } | { kind: 'clie
 export type ResumeStream = (failure: GatewayError, transcript: Transcript) => Promise<OpenStream | undefined>;
 
 export async function relayStream(stream: OpenStream, channel: ClientChannel, headers: Record<string, string>, redactor: SecretRedactor, resume?: ResumeStream): Promise<RelayOutcome> {
-  channel.startStream(headers);
+  channel.startStream(headers, stream.native);
   let current = stream;
   let resumed = 0;
   try {

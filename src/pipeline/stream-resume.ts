@@ -3,7 +3,7 @@ import type { GatewayError } from '../errors/gateway-error.ts';
 import type { Target } from '../routing/route-table.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import { AttemptGuard, guardContext, isRefusal } from './attempt-guard.ts';
-import type { GatewayRequest } from './gateway-request.ts';
+import { chatRequest, type GatewayRequest } from './gateway-request.ts';
 import type { RequestContext } from './request-context.ts';
 import type { ResumeStream } from './stream-relay.ts';
 import type { Transcript } from './transcript.ts';
@@ -66,12 +66,14 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
   };
 }
 
+/** The request with the text so far as its last assistant message: Chat Completions, also for a front door's (only translated streams keep a transcript). */
 function continuation(request: GatewayRequest, text: string, style: NonNullable<TargetConfig['resume']>): GatewayRequest {
-  const body = request.client.body;
+  const chat = chatRequest(request)!;
+  const body = chat.body;
   const messages = [...(body.messages as unknown[]), style === 'prefix' ? { role: 'assistant', content: text, prefix: true } : { role: 'assistant', content: text }];
   const next: Record<string, unknown> = { ...body, messages };
   if (style === 'continue_final_message') Object.assign(next, { continue_final_message: true, add_generation_prompt: false });
-  return { ...request, client: { ...request.client, raw: Buffer.from(JSON.stringify(next)), body: next, modelRange: undefined } };
+  return { ...request, client: { ...chat, raw: Buffer.from(JSON.stringify(next)), body: next, modelRange: undefined }, translate: undefined, nativeFor: undefined };
 }
 
 /** The opening `{"role":"assistant","content":""}` chunk: the client already had one. */

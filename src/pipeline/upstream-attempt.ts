@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { SecretRedactor } from '../errors/redact-secrets.ts';
-import type { AdapterContext, Usage } from '../providers/provider-spec.ts';
+import { nativeWire } from '../providers/native-apis.ts';
+import { isNativeApi, type AdapterContext, type Usage } from '../providers/provider-spec.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Clock } from '../resilience/clock.ts';
 import { Shed } from '../resilience/priority-gate.ts';
@@ -8,6 +9,8 @@ import { SilenceWatch } from '../resilience/silence-watch.ts';
 import type { Target } from '../routing/route-table.ts';
 import { transportError } from '../upstream/transport-errors.ts';
 import { BodyTooLarge, type UpstreamResponse } from '../upstream/upstream-exchange.ts';
+import { requestFor } from './attempt-request.ts';
+import type { NativeAnswer } from './client-channel.ts';
 import { waitingLevel, type GatewayRequest } from './gateway-request.ts';
 import { safeParse } from './stream-chunks.ts';
 import { isBlank, openStream, type OpenStream } from './upstream-stream.ts';
@@ -46,13 +49,15 @@ export interface AttemptOptions {
 }
 
 export type AttemptResult =
-  | { kind: 'json'; body: Buffer; usage: Usage | undefined; firstTokenAt: number }
+  /** `native`: the body is in the front door's own API, passed through from that provider. */
+  | { kind: 'json'; body: Buffer; usage: Usage | undefined; firstTokenAt: number; native?: NativeAnswer }
   | { kind: 'stream'; stream: OpenStream; firstTokenAt: number };
 
 export async function runAttempt(options: AttemptOptions): Promise<AttemptResult> {
   const { target, request } = options;
   const provider = target.provider;
-  const context: AdapterContext = { providerName: provider.name, provider: provider.config, model: target.model, request: request.client };
+  const client = requestFor(request, provider);
+  const context: AdapterContext = { providerName: provider.name, provider: provider.config, model: target.model, request: client };
   const cancel = options.cancel;
   let timedOut = false;
   const clock = options.clock;
@@ -98,7 +103,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       const text = (await response.body.readAll(maxErrorBody, { truncate: true })).toString('utf8');
       throw provider.adapter.mapFailure({ status: response.statusCode, headers: response.headers, body: text }, context);
     }
-    if (!request.client.stream) {
+    if (!client.stream) {
       const result = await readJsonBody(response, context);
       release();
       return result;
@@ -165,8 +170,16 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     }
     const error = errorInside(body);
     if (error !== undefined) throw new GatewayError('upstream_server_error', `${provider.name} answered 200 with an error: ${error}`, { provider: provider.name });
+    const operation = adapterContext.request.operation;
+    if (isNativeApi(operation)) {
+      // Passed through as it came; a Response that reports its own failure fails over like an error status.
+      const wire = nativeWire(operation);
+      const failure = wire.failure?.(body);
+      if (failure) throw provider.adapter.mapFailure(failure, adapterContext);
+      return { kind: 'json', body, usage: wire.readUsage(body), firstTokenAt, native: { provider: provider.name } };
+    }
     const mapped = provider.adapter.mapResponse(body, adapterContext) ?? body;
-    return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt };
+    return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt, native: undefined };
   }
 }
 

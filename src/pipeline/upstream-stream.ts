@@ -1,6 +1,7 @@
 import { GatewayError } from '../errors/gateway-error.ts';
 import type { SecretRedactor } from '../errors/redact-secrets.ts';
-import type { AdapterContext, ProviderAdapter, StreamEvent, Usage } from '../providers/provider-spec.ts';
+import { nativeWire } from '../providers/native-apis.ts';
+import { isNativeApi, type AdapterContext, type ProviderAdapter, type StreamEvent, type Usage } from '../providers/provider-spec.ts';
 import { clientWantsUsage, StreamUsageMeter } from '../providers/stream-usage.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Clock } from '../resilience/clock.ts';
@@ -8,6 +9,7 @@ import { SilenceWatch } from '../resilience/silence-watch.ts';
 import { createFrameDecoder } from '../upstream/frame-decoder.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import type { UpstreamResponse } from '../upstream/upstream-exchange.ts';
+import type { NativeAnswer } from './client-channel.ts';
 import { checkChunk, isProviderOnly } from './stream-chunks.ts';
 import { Transcript } from './transcript.ts';
 
@@ -16,12 +18,18 @@ import { Transcript } from './transcript.ts';
 // (told to `onHold` once, never forwarded); after it, they keep the client's
 // connection warm but do not count as content, so a stream that only sends
 // them for `idleTimeoutMs` has stalled: its upstream request is aborted and
-// the next read fails with `upstream_stalled`.
+// the next read fails with `upstream_stalled`. A stream in a front door's
+// own API (native) is forwarded as the bytes that came too, its events read
+// only for their meaning: those before the answer proper are held until it
+// starts, an error event before then fails the attempt, and the stream ends
+// at its own last event.
 
 /** A stream whose first content has arrived; the rest is pulled batch by batch. */
 export interface OpenStream {
-  /** Whole OpenAI SSE events ready for the client, first content included. */
+  /** Whole SSE events ready for the client, first content included: OpenAI's, or the native API's. */
   head: Buffer[];
+  /** Set when the events are in a front door's own API, passed through. */
+  native?: NativeAnswer;
   /** The next events, or null once the upstream finished with [DONE]. Throws a GatewayError on failure. */
   next(): Promise<Buffer[] | null>;
   usage(): Usage | undefined;
@@ -52,14 +60,14 @@ export interface StreamOpening {
 export async function openStream(options: StreamOpening): Promise<OpenStream> {
   const { response, adapter, attempt, redactor } = options;
   const providerName = options.context.providerName;
-  const transcript = options.keepTranscript ? new Transcript() : undefined;
+  const transcript = options.keepTranscript && !isNativeApi(options.context.request.operation) ? new Transcript() : undefined;
   const splitter = new SseSplitter();
   const mapper = adapter.createStreamMapper(options.context);
   let finished = false;
   let committed = false;
   let usage: Usage | undefined;
   let onHold = options.onHold;
-  let watch: SilenceWatch | undefined;
+  let silence: SilenceWatch | undefined;
   /** Set by translate/forward when a batch carried content, for the silence watch. */
   let content = false;
 
@@ -71,7 +79,12 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
   // Translating adapters get decoded events; OpenAI-compatible streams are forwarded as the bytes that came.
   const decoder = mapper ? createFrameDecoder(adapter.streamFraming) : undefined;
   const request = options.context.request;
-  const meter = mapper ? undefined : new StreamUsageMeter(clientWantsUsage(request.body));
+  const nativeWatch = isNativeApi(request.operation) ? nativeWire(request.operation).createWatch() : undefined;
+  const meter = mapper || nativeWatch ? undefined : new StreamUsageMeter(clientWantsUsage(request.body));
+  /** Native events before the answer proper, held until it starts: a failure reported right after them still fails over. */
+  let preamble: Buffer[] = [];
+  /** A failure a native error event reported once content had gone out: the event is forwarded, then the stream fails. */
+  let failedAfterContent: unknown;
 
   const translate = (events: StreamEvent[], out: Buffer[]): void => {
     for (const event of events) {
@@ -90,15 +103,18 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
     }
   };
 
+  /** True when the event is a keep-alive (no data): before content a hold, kept here; after, it keeps the client's connection warm. */
+  const keepAlive = (event: Buffer, out: Buffer[]): boolean => {
+    if (hasData(event)) return false;
+    if (committed) out.push(event);
+    else hold();
+    return true;
+  };
+
   const forward = (events: Buffer[], out: Buffer[]): void => {
     for (const event of events) {
       if (finished) break;
-      if (!hasData(event)) {
-        // Before content, keep-alives are a hold and stay here; after, they keep the client's connection warm.
-        if (committed) out.push(event);
-        else hold();
-        continue;
-      }
+      if (keepAlive(event, out)) continue;
       if (isDone(event)) {
         finished = true;
         out.push(event);
@@ -120,11 +136,41 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
     }
   };
 
+  const forwardNative = (events: Buffer[], out: Buffer[]): void => {
+    for (const event of events) {
+      if (finished) break;
+      if (keepAlive(event, out)) continue;
+      // The native APIs end with their own last event, which stops the reading: a [DONE] before it is a stream cut short.
+      if (isDone(event)) throw new GatewayError('upstream_malformed', `${providerName} ended the stream before its last event`, { provider: providerName });
+      const kind = nativeWatch!.observe(parseEvent(event));
+      if (typeof kind === 'object') {
+        const failure = adapter.mapFailure(kind, options.context);
+        if (!committed) throw failure;
+        out.push(redactor.redactBytes(event));
+        failedAfterContent = failure;
+        finished = true;
+        continue;
+      }
+      if (kind === 'preamble' && !committed) {
+        preamble.push(event);
+        continue;
+      }
+      if (preamble.length > 0) {
+        out.push(...preamble);
+        preamble = [];
+      }
+      out.push(event);
+      // A ping once the answer runs keeps the connection warm, like a comment, and is not content.
+      if (kind !== 'preamble') content = true;
+      if (kind === 'end') finished = true;
+    }
+  };
+
   const pull = async (): Promise<Buffer[] | null> => {
     while (!finished) {
-      watch?.wait(true);
+      silence?.wait(true);
       const chunks = await response.body.read();
-      watch?.wait(false);
+      silence?.wait(false);
       if (chunks === null) throw new GatewayError('upstream_reset', `${providerName} ended the stream without finishing it`, { provider: providerName });
       const out: Buffer[] = [];
       content = false;
@@ -132,44 +178,51 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
         if (decoder) translate(decoder.push(chunk), out);
         else {
           if (!committed && isBlank(chunk)) hold();
-          forward(splitter.push(chunk), out);
+          (nativeWatch ? forwardNative : forward)(splitter.push(chunk), out);
         }
       }
-      if (content) watch?.heard();
+      if (content) silence?.heard();
       if (out.length > 0) return out;
     }
     return null;
   };
 
+  const meterUsage = () => {
+    if (mapper) usage = mapper.usage();
+    else if (nativeWatch) usage = nativeWatch.usage();
+  };
+
   const head = await pull();
   if (head === null) throw new GatewayError('upstream_malformed', `${providerName} finished the stream before any content`, { provider: providerName });
   committed = true;
-  if (mapper) usage = mapper.usage();
+  meterUsage();
   if (!finished) {
     const idleMs = options.idleTimeoutMs;
-    watch = new SilenceWatch(options.clock, idleMs, () => attempt.abort(new GatewayError('upstream_stalled', `${providerName} sent no content for ${idleMs}ms mid-answer (timeouts.idle)`, { provider: providerName })));
+    silence = new SilenceWatch(options.clock, idleMs, () => attempt.abort(new GatewayError('upstream_stalled', `${providerName} sent no content for ${idleMs}ms mid-answer (timeouts.idle)`, { provider: providerName })));
   }
   return {
     head,
+    native: nativeWatch ? { provider: providerName } : undefined,
     async next() {
       if (finished) {
-        watch?.stop();
+        silence?.stop();
+        if (failedAfterContent !== undefined) throw failedAfterContent;
         return null;
       }
       try {
         const events = await pull();
-        if (mapper) usage = mapper.usage();
-        if (finished) watch?.stop();
+        meterUsage();
+        if (finished) silence?.stop();
         return events;
       } catch (error) {
-        watch?.stop();
+        silence?.stop();
         throw options.explain(error);
       }
     },
     usage: () => usage ?? (finished ? meter?.estimate(request) : undefined),
     transcript,
     close() {
-      watch?.stop();
+      silence?.stop();
       if (!finished && !attempt.aborted) attempt.abort();
       options.onClose();
     },

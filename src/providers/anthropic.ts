@@ -2,7 +2,9 @@ import type { ProviderConfigOf } from '../config/schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { anthropicRequestBody, readAnthropicMessage } from './anthropic-messages.ts';
 import { createAnthropicStreamMapper } from './anthropic-stream.ts';
+import { bodyWithModel } from './body-with-model.ts';
 import { mapHttpFailure, type FailureDetail } from './map-http-failure.ts';
+import { anthropicErrorStatuses } from './messages-native.ts';
 import { readChatPrompt } from './openai-chat-input.ts';
 import { completionBody } from './openai-chat-output.ts';
 import type { AdapterContext, ProviderAdapter, UpstreamFailure } from './provider-spec.ts';
@@ -11,34 +13,25 @@ import { readOpenAIUsage } from './read-openai-usage.ts';
 
 // Anthropic's Messages API (`POST /v1/messages` under base_url) behind the
 // OpenAI chat endpoint. `overloaded_error` (HTTP 529, or an `error` event in
-// a stream) is Anthropic's "server busy" and fails over like a 503.
+// a stream) is Anthropic's "server busy" and fails over like a 503. A request
+// to the gateway's own Messages front door is passed through as it came (its
+// model swapped, its `anthropic-version` and `anthropic-beta` kept), and its
+// answer comes back untranslated.
 
 const defaultMaxTokens = 4096;
 
-/** The HTTP status each Anthropic error type stands for, for errors that arrive inside a stream. */
-const errorStatuses: Record<string, number> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  billing_error: 402,
-  permission_error: 403,
-  not_found_error: 404,
-  request_too_large: 413,
-  rate_limit_error: 429,
-  api_error: 500,
-  timeout_error: 504,
-  overloaded_error: 529,
-};
-
 type AnthropicConfig = ProviderConfigOf<'anthropic'>;
 
-function headers(provider: AnthropicConfig, stream: boolean): Record<string, string> {
+function headers(provider: AnthropicConfig, stream: boolean, client?: Readonly<Record<string, string>>): Record<string, string> {
+  const beta = client?.['anthropic-beta'];
   return {
     'content-type': 'application/json',
     accept: stream ? 'text/event-stream' : 'application/json',
     'accept-encoding': 'identity',
     ...provider.headers,
     'x-api-key': provider.api_key,
-    'anthropic-version': provider.anthropic_version,
+    'anthropic-version': client?.['anthropic-version'] ?? provider.anthropic_version,
+    ...(beta !== undefined ? { 'anthropic-beta': beta } : {}),
   };
 }
 
@@ -70,20 +63,23 @@ export const anthropicAdapter: ProviderAdapter<AnthropicConfig> = {
   streamFraming: 'sse',
   buildRequest(context) {
     const { provider, request } = context;
+    if (request.operation === 'messages') return { method: 'POST', path: '/v1/messages', headers: headers(provider, request.stream, request.headers), body: bodyWithModel(context) };
     const prompt = readChatPrompt(request.body);
     const body = anthropicRequestBody(prompt, { model: context.model, maxTokens: provider.max_tokens_default ?? defaultMaxTokens, stream: request.stream });
     return { method: 'POST', path: '/v1/messages', headers: headers(provider, request.stream), body: JSON.stringify(body) };
   },
   mapResponse(body, context) {
+    if (context.request.operation === 'messages') return undefined;
     return completionBody(readAnthropicMessage(parseBody(body, context.providerName), context.model));
   },
   createStreamMapper(context) {
+    if (context.request.operation === 'messages') return undefined;
     const prompt = context.request.body.stream_options as { include_usage?: unknown } | undefined;
     return createAnthropicStreamMapper({
       model: context.model,
       includeUsage: prompt?.include_usage === true,
       failure: (error, raw) => {
-        const status = errorStatuses[typeof error.type === 'string' ? error.type : ''] ?? 500;
+        const status = anthropicErrorStatuses[typeof error.type === 'string' ? error.type : ''] ?? 500;
         return mapHttpFailure({ status, headers: {}, body: raw }, detailOf(error), context);
       },
     });

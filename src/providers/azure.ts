@@ -5,7 +5,9 @@ import type { Operation } from './provider-spec.ts';
 
 // Azure OpenAI speaks OpenAI's wire format at other paths: the deployment
 // (a target's `model`) is part of the URL and `api-version` a required query
-// parameter. The Azure AI model-inference endpoint (`azure_api:
+// parameter. The Responses API is served on Azure's v1 surface instead
+// (`/openai/v1/responses`, the deployment as the body's model, no
+// api-version), as Microsoft documents it. The Azure AI model-inference endpoint (`azure_api:
 // model-inference`) keeps the model in the body. Keys go in `api-key`; a
 // Microsoft Entra token goes in `Authorization: Bearer`. `retry-after-ms` on
 // a 429 is read by the shared failure mapping.
@@ -13,6 +15,7 @@ import type { Operation } from './provider-spec.ts';
 type AzureConfig = ProviderConfigOf<'azure'>;
 
 function path(operation: Operation, provider: AzureConfig, model: string): string {
+  if (operation === 'responses' && provider.azure_api === 'deployments') return '/openai/v1/responses';
   const version = `?api-version=${encodeURIComponent(provider.api_version)}`;
   if (provider.azure_api === 'model-inference') return operationPaths[operation] + version;
   return `/openai/deployments/${encodeURIComponent(model)}${operationPaths[operation]}${version}`;

@@ -1,4 +1,5 @@
 import type { ProviderConfig } from '../config/schema.ts';
+import { bodyWithModel } from './body-with-model.ts';
 import { mapHttpFailure, readOpenAIErrorBody } from './map-http-failure.ts';
 import type { GatewayError } from '../errors/gateway-error.ts';
 import type { AdapterContext, Operation, ProviderAdapter, UpstreamFailure, UpstreamRequest } from './provider-spec.ts';
@@ -9,6 +10,7 @@ import { askForStreamUsage } from './stream-usage.ts';
 // /v1, TGI's /v1, Groq, Together, SiliconFlow...) is this adapter with a few
 // options. The request body is forwarded as the client sent it, with only the
 // model name swapped in place; responses and streams pass through untouched.
+// So is a Responses API request to a provider that speaks it (`native`).
 
 export interface OpenAICompatibleOptions<Provider extends ProviderConfig> {
   type: Provider['type'];
@@ -31,34 +33,10 @@ export const operationPaths: Record<Operation, string> = {
   chat: '/chat/completions',
   embeddings: '/embeddings',
   images: '/images/generations',
+  responses: '/responses',
+  // Never sent: the config gives OpenAI-compatible providers no native Messages API (that is type anthropic).
+  messages: '/messages',
 };
-
-/** Target model names as JSON bytes: they come from the config, so there are few of them. */
-const modelBytes = new Map<string, Buffer>();
-
-function modelAsJson(model: string): Buffer {
-  let bytes = modelBytes.get(model);
-  if (bytes === undefined) {
-    if (modelBytes.size > 10_000) modelBytes.clear();
-    bytes = Buffer.from(JSON.stringify(model));
-    modelBytes.set(model, bytes);
-  }
-  return bytes;
-}
-
-/** The client's bytes with only the model value replaced: no re-serialisation of the rest. */
-export function bodyWithModel(context: AdapterContext): Buffer {
-  const { raw, modelRange, body } = context.request;
-  if (body.model === context.model) return raw;
-  if (!modelRange) return Buffer.from(JSON.stringify({ ...body, model: context.model }));
-  const model = modelAsJson(context.model);
-  const start = modelRange[0];
-  const out = Buffer.allocUnsafe(raw.length - (modelRange[1] - start) + model.length);
-  raw.copy(out, 0, 0, start);
-  model.copy(out, start);
-  raw.copy(out, start + model.length, modelRange[1]);
-  return out;
-}
 
 export function createOpenAICompatibleAdapter<Provider extends ProviderConfig>(options: OpenAICompatibleOptions<Provider>): ProviderAdapter<Provider> {
   const operations = new Set<Operation>(options.operations ?? ['chat', 'embeddings', 'images']);

@@ -7,7 +7,8 @@ import type { Usage } from './provider-spec.ts';
 const promptKey = Buffer.from('"prompt_tokens":');
 const completionKey = Buffer.from('"completion_tokens":');
 
-function numberAfter(body: Buffer, key: Buffer): number | undefined {
+/** The whole number after the last `key` (a JSON key with its colon) in `body`, if one follows it. */
+export function numberAfter(body: Buffer, key: Buffer): number | undefined {
   const at = body.lastIndexOf(key);
   if (at < 0) return undefined;
   let index = at + key.length;

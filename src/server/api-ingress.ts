@@ -27,8 +27,8 @@ export function createApiIngress(gateway: Gateway, frontDoors: FrontDoors, drain
     ['/v1/chat/completions', { operation: 'chat' }],
     ['/v1/embeddings', { operation: 'embeddings' }],
     ['/v1/images/generations', { operation: 'images' }],
-    ['/v1/responses', { operation: 'chat', frontDoor: frontDoors.responses }],
-    ['/v1/messages', { operation: 'chat', frontDoor: frontDoors.messages }],
+    ['/v1/responses', { operation: 'responses', frontDoor: frontDoors.responses }],
+    ['/v1/messages', { operation: 'messages', frontDoor: frontDoors.messages }],
   ]);
   /** Serves the request and returns true when it is an API call; false leaves it to Fastify. */
   return (request, response) => {

@@ -9,11 +9,18 @@ import type { Gateway } from '../pipeline/gateway.ts';
 import { requestIdFrom } from '../pipeline/gateway.ts';
 import { parseJsonObject } from '../pipeline/parse-request.ts';
 import type { FrontDoor } from '../pipeline/request-context.ts';
+import type { ClientRequest, NativeApi } from '../providers/provider-spec.ts';
 
 // The front doors other than Chat Completions: the Responses API and
 // Anthropic's Messages API. Their POSTs are served by the API ingress as
 // codecs on the one pipeline (src/front-doors/); here they are made, and the
 // Responses API's other endpoints (retrieve, delete, cancel) are registered.
+
+/** A front door's body as its own API's request (its model and stream flag are checked by the front door). */
+function nativeRequest(operation: NativeApi, raw: Buffer, maxJsonDepth: number): ClientRequest {
+  const { body, shape } = parseJsonObject(raw, maxJsonDepth);
+  return { operation, raw, body, stream: body.stream === true, modelRange: shape.modelRange };
+}
 
 export interface FrontDoors {
   responses: FrontDoor;
@@ -48,12 +55,12 @@ export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway, 
   });
 
   return {
-    responses: { open: async (raw, context) => responses.open(parseJsonObject(raw, context.maxJsonDepth).body, context.tenant, context.client) },
+    responses: { open: async (raw, context) => responses.open(nativeRequest('responses', raw, context.maxJsonDepth), context.tenant, context.client) },
     messages: {
       headers: messagesHeaders,
       // Anthropic's SDK reads errors in Anthropic's shape, also those raised before the request is opened.
       errors: (client) => messagesChannel(client),
-      open: async (raw, context) => openMessages(parseJsonObject(raw, context.maxJsonDepth).body, context.client),
+      open: async (raw, context) => openMessages(nativeRequest('messages', raw, context.maxJsonDepth), context.headers, context.client),
     },
   };
 }

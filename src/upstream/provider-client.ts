@@ -1,7 +1,8 @@
 import { Pool } from 'undici';
 import type { ProviderConfig } from '../config/schema.ts';
 import { adapterFor } from '../providers/adapter-registry.ts';
-import type { HealthProbe, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
+import { nativeApis } from '../providers/native-apis.ts';
+import type { HealthProbe, NativeApi, ProviderAdapter, UpstreamRequest } from '../providers/provider-spec.ts';
 import { Cancellation } from '../resilience/cancellation.ts';
 import type { Clock } from '../resilience/clock.ts';
 import { PriorityGate } from '../resilience/priority-gate.ts';
@@ -24,6 +25,8 @@ export class ProviderClient {
   readonly name: string;
   readonly config: ProviderConfig;
   readonly adapter: ProviderAdapter;
+  /** The front-door APIs passed through to it rather than translated (`native`, or its type's default). */
+  readonly native: ReadonlySet<NativeApi>;
   /** The base URL's path ("/v1"), prefixed to every adapter path. */
   readonly basePath: string;
   readonly origin: string;
@@ -38,6 +41,7 @@ export class ProviderClient {
     this.name = name;
     this.config = config;
     this.adapter = adapterFor(config.type);
+    this.native = nativeApis(config);
     const url = new URL(config.base_url);
     this.origin = url.origin;
     this.basePath = url.pathname.replace(/\/+$/, '');

@@ -9,7 +9,7 @@ import { isRawFault, pieces, sendJson, sendRaw, startFake, tokens, type FakeExch
 // message_delta, message_stop. A tool-using answer starts with a short text
 // block, as Claude's do, so the tool call is content block 1.
 
-export type AnthropicFault = 'bad_request' | 'unauthorized' | 'rate_limited' | 'server_error' | 'overloaded' | 'stream_overloaded';
+export type AnthropicFault = 'bad_request' | 'unauthorized' | 'rate_limited' | 'server_error' | 'overloaded' | 'stream_overloaded' | 'stream_cut';
 
 export interface AnthropicFake extends FakeUpstream<AnthropicFault> {
   /** The last tool_result block received: the tool_use id it answers and its content. */
@@ -23,7 +23,7 @@ function error(type: string, message: string): unknown {
   return { type: 'error', error: { type, message } };
 }
 
-const faults: Record<Exclude<AnthropicFault, 'stream_overloaded'>, { status: number; type: string; message: string; headers?: Record<string, string> }> = {
+const faults: Record<Exclude<AnthropicFault, 'stream_overloaded' | 'stream_cut'>, { status: number; type: string; message: string; headers?: Record<string, string> }> = {
   bad_request: { status: 400, type: 'invalid_request_error', message: 'max_tokens: 100000 > 8192, which is the maximum allowed number of output tokens for this model' },
   unauthorized: { status: 401, type: 'authentication_error', message: 'invalid x-api-key' },
   rate_limited: { status: 429, type: 'rate_limit_error', message: 'This request would exceed the rate limit for your organization of 50 requests per minute.', headers: { 'retry-after': '1' } },
@@ -31,8 +31,8 @@ const faults: Record<Exclude<AnthropicFault, 'stream_overloaded'>, { status: num
   overloaded: { status: 529, type: 'overloaded_error', message: 'Overloaded' },
 };
 
-function sse(response: ServerResponse, type: string, data: Record<string, unknown>): void {
-  response.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+function sse(response: ServerResponse, type: string, data: Record<string, unknown>, then?: () => void): void {
+  response.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`, then);
 }
 
 function blocks(content: string | Block[]): Block[] {
@@ -74,7 +74,7 @@ export async function startAnthropicFake(options: { apiKey: string }): Promise<A
     if (problem) return sendJson(response, 400, error('invalid_request_error', problem));
     const planned = fault();
     if (isRawFault(planned)) return sendRaw(response, planned);
-    if (planned && planned !== 'stream_overloaded') {
+    if (planned && planned !== 'stream_overloaded' && planned !== 'stream_cut') {
       const { status, type, message, headers } = faults[planned];
       return sendJson(response, status, error(type, message), { 'request-id': `req_${++sequence}`, ...headers });
     }
@@ -106,6 +106,10 @@ export async function startAnthropicFake(options: { apiKey: string }): Promise<A
     }
     sse(response, 'content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
     sse(response, 'ping', {});
+    if (planned === 'stream_cut') {
+      // The connection goes once some text has left, before the message ends.
+      return sse(response, 'content_block_delta', { index: 0, delta: { type: 'text_delta', text: pieces(text)[0] } }, () => response.socket?.destroy());
+    }
     for (const piece of pieces(text)) sse(response, 'content_block_delta', { index: 0, delta: { type: 'text_delta', text: piece } });
     sse(response, 'content_block_stop', { index: 0 });
     if (toolUse) {
