@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
-import { parseEvent } from '../upstream/sse-splitter.ts';
+import { bytesAt, parseEvent } from '../upstream/sse-splitter.ts';
 
 // Checks on one upstream OpenAI SSE data event, by bytes where the common
 // case allows (a content chunk is forwarded as the bytes that came) and by
@@ -14,7 +14,7 @@ export function checkChunk(event: Buffer, committed: boolean): boolean {
   let end = event.length - 1;
   while (end > 0 && (event[end] === 0x0a || event[end] === 0x0d || event[end] === 0x20)) end -= 1;
   if (start === -1 || event[end] !== 0x7d) throw new GatewayError('upstream_malformed', 'the upstream sent a stream chunk that is not JSON');
-  if (event.indexOf(errorKey) !== start) return false;
+  if (!bytesAt(event, start, errorKey)) return false;
   if (committed) return true;
   const parsed = safeParse(parseEvent(event).data) as { error?: { message?: string } } | undefined;
   throw new GatewayError('upstream_server_error', `the upstream sent an error event: ${parsed?.error?.message ?? 'unknown'}`);

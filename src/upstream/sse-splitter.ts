@@ -72,7 +72,8 @@ export class SseSplitter {
         this.sawCR = false;
         start = index;
       }
-      if (nextLF !== -1 && nextLF < index) nextLF = chunk.indexOf(LF, index);
+      // The line end of an event's last line is most often followed by the blank line's own: no search for it.
+      if (nextLF !== -1 && nextLF < index) nextLF = chunk[index] === LF ? index : chunk.indexOf(LF, index);
       if (nextCR !== -1 && nextCR < index) nextCR = chunk.indexOf(CR, index);
       const end = nextLF === -1 ? nextCR : nextCR === -1 ? nextLF : Math.min(nextLF, nextCR);
       if (end === -1) {
@@ -121,11 +122,19 @@ function withLineFeeds(event: Buffer): Buffer {
   return Buffer.from(event.toString('latin1').replace(/\r\n?/g, '\n'), 'latin1');
 }
 
-const dataPrefix = Buffer.from('data:');
+const dataField = Buffer.from('data:');
+const dataLine = Buffer.from('\ndata:');
 
 /** True when the event carries data (content, usage, an error); false for comments such as `: keep-alive`. */
 export function hasData(event: Buffer): boolean {
-  return event.subarray(0, 5).equals(dataPrefix) || event.indexOf('\ndata:') !== -1;
+  return bytesAt(event, 0, dataField) || event.indexOf(dataLine) !== -1;
+}
+
+/** True when `bytes` holds `expected` at `at`: compared byte by byte, since a subarray to compare is an allocation, and this runs for every event. */
+export function bytesAt(bytes: Buffer, at: number, expected: Buffer): boolean {
+  if (bytes.length - at < expected.length) return false;
+  for (let index = 0; index < expected.length; index += 1) if (bytes[at + index] !== expected[index]) return false;
+  return true;
 }
 
 /** True for the end-of-stream event, whose data is exactly `[DONE]` (never a chunk that merely mentions it). */
