@@ -10,7 +10,8 @@ import type { Cluster, Replica, Timeline } from './cluster.ts';
 // pace, and what a PodDisruptionBudget of one allows); Redis may be out at
 // the same time as a replica.
 
-export type ActionKind = 'sigkill replica' | 'sigterm replica' | 'kill redis' | 'pause redis';
+export const actionKinds = ['sigkill replica', 'sigterm replica', 'kill redis', 'pause redis'] as const;
+export type ActionKind = (typeof actionKinds)[number];
 
 export interface ActionRecord {
   /** ms since the drill started. */
@@ -30,6 +31,8 @@ export interface ChaosSettings {
   gapMs: [number, number];
   /** How long a stopped piece stays down before it is started again, ms. */
   downMs: [number, number];
+  /** The kinds of action drawn from. */
+  kinds: readonly ActionKind[];
 }
 
 export function chaosLoop(options: { cluster: Cluster; settings: ChaosSettings; timeline: Timeline; prng: Prng; endsAt: number }): Promise<ActionRecord[]> {
@@ -63,7 +66,7 @@ export function chaosLoop(options: { cluster: Cluster; settings: ChaosSettings; 
       await sleep(between(settings.gapMs));
       if (timeline.now() >= options.endsAt) break;
       const replicaOut = cluster.replicas.some((replica) => under.has(replica.name));
-      const possible: ActionKind[] = [...(replicaOut ? [] : (['sigkill replica', 'sigterm replica'] as const)), ...(under.has('redis') ? [] : (['kill redis', 'pause redis'] as const))];
+      const possible = settings.kinds.filter((kind) => (kind.endsWith('replica') ? !replicaOut : !under.has('redis')));
       if (possible.length === 0) continue;
       const kind = possible[Math.floor(prng.next() * possible.length)]!;
       const piece = kind === 'kill redis' || kind === 'pause redis' ? cluster.redis : cluster.replicas[Math.floor(prng.next() * cluster.replicas.length)]!;

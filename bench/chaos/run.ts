@@ -8,7 +8,7 @@ import { createPrng } from '../../src/sim/prng.ts';
 import { createSimulatedProvider } from '../../src/sim/simulated-provider.ts';
 import { killAll } from '../services.ts';
 import { buildGateway } from '../targets.ts';
-import { chaosLoop, type ChaosSettings } from './chaos-loop.ts';
+import { actionKinds, chaosLoop, type ChaosSettings } from './chaos-loop.ts';
 import { startCluster, Timeline } from './cluster.ts';
 import { countNginxErrors, renderFailures, renderSummary, summarise } from './report.ts';
 import { simOptions } from './scenario.ts';
@@ -21,7 +21,8 @@ import { startTraffic } from './traffic.ts';
 // Not part of CI. See bench/README.md, "Chaos drill".
 
 const usage = `usage: npm run bench:chaos -- [--duration 180] [--smoke] [--concurrency 24] [--replicas 3]
-       [--gap 6-14] [--down 1-4] [--seed 1] [--out FILE.json] [--keep]`;
+       [--gap 6-14] [--down 1-4] [--actions sigkill-replica,sigterm-replica,kill-redis,pause-redis]
+       [--seed 1] [--out FILE.json] [--keep]`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -31,6 +32,7 @@ const { values: flags } = parseArgs({
     replicas: { type: 'string', default: '3' },
     gap: { type: 'string' },
     down: { type: 'string', default: '1-4' },
+    actions: { type: 'string', default: actionKinds.map((kind) => kind.replace(' ', '-')).join(',') },
     seed: { type: 'string', default: '1' },
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -64,7 +66,12 @@ function wholeNumber(name: string, text: string, min: number): number {
 
 // The smoke run: 30 s, an action every 2–5 s, so every kind of action happens at least once or twice.
 const durationMs = seconds('duration', flags.duration ?? (flags.smoke ? '30' : '180')) * 1000;
-const settings: ChaosSettings = { gapMs: secondsRange('gap', flags.gap ?? (flags.smoke ? '2-5' : '6-14')), downMs: secondsRange('down', flags.down) };
+const kinds = flags.actions.split(',').map((name) => {
+  const kind = actionKinds.find((candidate) => candidate.replace(' ', '-') === name.trim());
+  if (!kind) throw new Error(`--actions: unknown action "${name}"\n${usage}`);
+  return kind;
+});
+const settings: ChaosSettings = { gapMs: secondsRange('gap', flags.gap ?? (flags.smoke ? '2-5' : '6-14')), downMs: secondsRange('down', flags.down), kinds };
 const concurrency = wholeNumber('concurrency', flags.concurrency, 1);
 const replicaCount = wholeNumber('replicas', flags.replicas, 2);
 const seed = wholeNumber('seed', flags.seed, 0);
@@ -79,7 +86,7 @@ process.on('SIGINT', () => process.exit(130));
 
 if (!existsSync('/usr/bin/redis-server')) throw new Error('the drill needs /usr/bin/redis-server (apt-get install -y redis-server)');
 log(`# chaos drill — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0]!.toFixed(2)} at start`);
-log(`  ${replicaCount} replicas behind nginx, one Redis; ${concurrency} SDK callers for ${durationMs / 1000} s; an action every ${settings.gapMs.map((ms) => ms / 1000).join('–')} s, pieces down ${settings.downMs.map((ms) => ms / 1000).join('–')} s; seed ${seed}; work folder ${workDir}`);
+log(`  ${replicaCount} replicas behind nginx, one Redis; ${concurrency} SDK callers for ${durationMs / 1000} s; actions: ${kinds.join(', ')}, one every ${settings.gapMs.map((ms) => ms / 1000).join('–')} s, pieces down ${settings.downMs.map((ms) => ms / 1000).join('–')} s; seed ${seed}; work folder ${workDir}`);
 
 buildGateway(repoRoot, repoRoot);
 const options = simOptions(seed);
@@ -132,7 +139,7 @@ if (summary.failureDetails.length > 0) {
 const resultsDir = join(repoRoot, 'bench/results');
 mkdirSync(resultsDir, { recursive: true });
 const out = flags.out ?? join(resultsDir, 'chaos-latest.json');
-const settingsOut = { durationMs, concurrency, replicas: replicaCount, seed, gapMs: settings.gapMs, downMs: settings.downMs };
+const settingsOut = { durationMs, concurrency, replicas: replicaCount, seed, gapMs: settings.gapMs, downMs: settings.downMs, actions: kinds };
 writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), settings: settingsOut, summary, actions, events: timeline.events }, null, 2)}\n`);
 log();
 log(`wrote ${out}`);
