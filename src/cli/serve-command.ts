@@ -75,14 +75,12 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     forced.unref();
     // The listener closes; every answer from now on is its connection's last, so
     // connections close as their answers end, idle ones included when they bring
-    // a request (src/server/connection-drain.ts). Once nothing is in flight, the
-    // idle ones left are closed, and a request that came on one just before is
-    // awaited. A connection still open after that carries nothing (a client that
-    // connected and never sent a request): give writes a moment, then cut it.
+    // a request (src/server/connection-drain.ts). Once nothing is in flight and
+    // no request has come for half a second, the idle ones left are closed. A
+    // connection still open after that carries nothing (a client that connected
+    // and never sent a request): give writes a moment, then cut it.
     const closed = app.close();
-    await gateway.idle();
-    finishDrain(app);
-    await gateway.idle();
+    await finishDrain(app, { idle: () => gateway.idle(), quietMs: 500 });
     const cut = setTimeout(() => app.server.closeAllConnections(), 1000);
     await closed;
     clearTimeout(cut);

@@ -13,13 +13,16 @@ import { Server as NetServer, type Socket } from 'node:net';
 //   not reuse its connection, which closes once the answer is sent;
 // - a request that comes on an open connection is served, its answer also
 //   with `Connection: close` (refusing it would send the client a 503);
-// - an answer already started as keep-alive (a stream) closes its connection
-//   right after its last byte (as Node closes a `Connection: close` one), so
-//   the balancer sees the close as it finishes reading, before it can reuse it;
-// - with `keepIdle` (serve's SIGTERM), connections idle at the start stay
-//   open, each closed by the answer to the next request it brings, until
-//   nothing is in flight: then `finish()` closes what is left, with the event
-//   loop idle. Node's own close() would drop them at once.
+// - with `keepIdle` (serve's SIGTERM), connections idle at the start, and
+//   those whose answer had already gone out as keep-alive (a stream under
+//   way), stay open, each closed by the answer to the next request it
+//   brings, until nothing is in flight and no request has come for a moment:
+//   then `finish()` closes what is left, with the event loop idle. Closing
+//   them as they go idle instead races the balancer, which reuses a
+//   connection within microseconds of reading its last byte; Node's own
+//   close() drops the idle ones at once.
+// - without it (app.close() from a library user), such a connection closes
+//   right after its last byte, as Node closes a `Connection: close` one.
 // New connections are refused by the closed listener: the balancer tries
 // another replica with nothing sent yet, and leaves this one out.
 
@@ -28,6 +31,8 @@ export class ConnectionDrain {
   private readonly answers = new Map<Socket, ServerResponse>();
   private started = false;
   private keepIdle = false;
+  /** When the drain started or, after that, the last request came. */
+  private lastRequestAt = 0;
   private server: Server | undefined;
 
   get draining(): boolean {
@@ -50,6 +55,7 @@ export class ConnectionDrain {
   admit(request: IncomingMessage, response: ServerResponse): void {
     if (this.started) {
       response.shouldKeepAlive = false;
+      this.lastRequestAt = performance.now();
       return;
     }
     const socket = request.socket;
@@ -62,17 +68,28 @@ export class ConnectionDrain {
     this.keepIdle ||= options.keepIdle === true;
     if (this.started) return;
     this.started = true;
+    this.lastRequestAt = performance.now();
     for (const [socket, response] of this.answers) {
       if (response.writableFinished) continue; // idle
       if (!response.headersSent) response.shouldKeepAlive = false;
-      else response.once('finish', () => socket.destroySoon());
+      else if (!this.keepIdle) response.once('finish', () => socket.destroySoon());
     }
     this.answers.clear();
   }
 
-  /** Nothing is in flight: closes the connections still idle, as Node's close() does. */
-  finish(): void {
+  /**
+   * Once nothing is in flight (`idle`) and no request has come for `quietMs`
+   * (the balancer has stopped sending here), closes the connections still
+   * idle, as Node's close() does.
+   */
+  async finish(options: { idle: () => Promise<void>; quietMs: number }): Promise<void> {
     if (!this.keepIdle || !this.server) return;
+    for (;;) {
+      await options.idle();
+      const wait = this.lastRequestAt + options.quietMs - performance.now();
+      if (wait <= 0) break;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
     this.keepIdle = false;
     this.server.close();
   }

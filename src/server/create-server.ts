@@ -32,9 +32,9 @@ export function startDrain(app: FastifyInstance): void {
   drains.get(app)?.start({ keepIdle: true });
 }
 
-/** Nothing is in flight any more: closes the connections still idle. */
-export function finishDrain(app: FastifyInstance): void {
-  drains.get(app)?.finish();
+/** Resolves once nothing is in flight and no request has come for `quietMs`, having closed the connections still idle. */
+export async function finishDrain(app: FastifyInstance, options: { idle: () => Promise<void>; quietMs: number }): Promise<void> {
+  await drains.get(app)?.finish(options);
 }
 
 export function createServer(gateway: Gateway): FastifyInstance {
