@@ -40,7 +40,15 @@ export interface DrillSummary {
   rescuedDetails: FailureDetail[];
   /** Requests the SDK's retries rescued, by what their first failed exchange was. */
   rescued: Record<string, number>;
-  calls: { sdkExchangesPerRequest: number; nginxTriesPerExchange: number; gatewayAttemptsPerRequest: number; upstreamCallsPerRequest: number; upstreamCalls: Record<string, number> };
+  calls: {
+    sdkExchangesPerRequest: number;
+    nginxTriesPerExchange: number;
+    gatewayAttemptsPerRequest: number;
+    upstreamCallsPerRequest: number;
+    /** The same, over requests not answered from the cache. */
+    upstreamCallsPerUncachedRequest: number;
+    upstreamCalls: Record<string, number>;
+  };
   cacheHits: number;
   latencyMs: { p50: number; p99: number; max: number };
   /** Requests in flight at some moment while a piece was out (from its signal until it was ready again), and those that never were. */
@@ -108,6 +116,7 @@ export function summarise(input: DrillInput): DrillSummary {
     row.outMs.push(action.outMs);
   }
   const total = records.length;
+  const cacheHits = records.filter((record) => record.cache === 'hit').length;
   return {
     byCondition: byCondition(records, input.actions),
     requests: {
@@ -128,9 +137,10 @@ export function summarise(input: DrillInput): DrillSummary {
       nginxTriesPerExchange: exchanges.reduce((sum, exchange) => sum + Math.max(1, replicasOf(exchange.upstream, input.replicaByPort).length), 0) / Math.max(1, exchanges.length),
       gatewayAttemptsPerRequest: withAttempts.reduce((sum, record) => sum + record.gatewayAttempts!, 0) / Math.max(1, withAttempts.length),
       upstreamCallsPerRequest: upstreamTotal / Math.max(1, total),
+      upstreamCallsPerUncachedRequest: upstreamTotal / Math.max(1, total - cacheHits),
       upstreamCalls: input.upstreamCalls,
     },
-    cacheHits: records.filter((record) => record.cache === 'hit').length,
+    cacheHits,
     latencyMs: { p50: quantile(durations, 0.5), p99: quantile(durations, 0.99), max: durations.at(-1) ?? 0 },
     actions,
     nginxErrors: input.nginxErrors,
@@ -191,7 +201,7 @@ export function renderSummary(summary: DrillSummary): string {
     '|---|---:|',
     ...(Object.keys(summary.rescued).length === 0 ? ['| none | 0 |'] : Object.entries(summary.rescued).sort((a, b) => b[1] - a[1]).map(([cause, n]) => `| ${cause} | ${n} |`)),
     '',
-    `calls per request: SDK exchanges ${calls.sdkExchangesPerRequest.toFixed(3)}, nginx tries per exchange ${calls.nginxTriesPerExchange.toFixed(3)}, gateway upstream attempts ${calls.gatewayAttemptsPerRequest.toFixed(3)} (x-switchyard-attempts), upstream calls ${calls.upstreamCallsPerRequest.toFixed(3)} (${Object.entries(calls.upstreamCalls).map(([name, n]) => `${name} ${n}`).join(', ')}); cache hits ${summary.cacheHits}`,
+    `calls per request: SDK exchanges ${calls.sdkExchangesPerRequest.toFixed(3)}, nginx tries per exchange ${calls.nginxTriesPerExchange.toFixed(3)}, gateway upstream attempts ${calls.gatewayAttemptsPerRequest.toFixed(3)} (x-switchyard-attempts), upstream calls ${calls.upstreamCallsPerRequest.toFixed(3)} (${calls.upstreamCallsPerUncachedRequest.toFixed(3)} per request not answered from the cache; ${Object.entries(calls.upstreamCalls).map(([name, n]) => `${name} ${n}`).join(', ')}); cache hits ${summary.cacheHits}`,
     `latency of answered requests: p50 ${summary.latencyMs.p50} ms, p99 ${summary.latencyMs.p99} ms, max ${summary.latencyMs.max} ms`,
     `nginx error log: ${Object.keys(summary.nginxErrors).length === 0 ? 'nothing' : Object.entries(summary.nginxErrors).map(([what, n]) => `${what} × ${n}`).join('; ')}`,
   ];
