@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { createPrng } from '../../src/sim/prng.ts';
 import { createSimulatedProvider } from '../../src/sim/simulated-provider.ts';
 import { killAll } from '../services.ts';
-import { buildGateway } from '../targets.ts';
+import { buildGateway, nginxVersion } from '../targets.ts';
 import { actionKinds, chaosLoop, type ChaosSettings } from './chaos-loop.ts';
 import { startCluster, Timeline } from './cluster.ts';
 import { countNginxErrors, renderFailures, renderSummary, summarise } from './report.ts';
@@ -86,7 +86,8 @@ process.on('exit', killAll);
 process.on('SIGINT', () => process.exit(130));
 
 if (!existsSync('/usr/bin/redis-server')) throw new Error('the drill needs /usr/bin/redis-server (apt-get install -y redis-server)');
-log(`# chaos drill — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}, load average ${loadavg()[0]!.toFixed(2)} at start`);
+if (nginxVersion() === undefined) throw new Error('the drill needs nginx (apt-get install -y nginx)');
+log(`# chaos drill — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}, nginx ${nginxVersion()}, load average ${loadavg()[0]!.toFixed(2)} at start`);
 log(`  ${replicaCount} replicas behind nginx, one Redis; ${concurrency} SDK callers for ${durationMs / 1000} s; actions: ${kinds.join(', ')}, one every ${settings.gapMs.map((ms) => ms / 1000).join('–')} s, pieces down ${settings.downMs.map((ms) => ms / 1000).join('–')} s; seed ${seed}; work folder ${workDir}`);
 
 buildGateway(repoRoot, repoRoot);
