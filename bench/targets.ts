@@ -218,8 +218,8 @@ export async function startTarget(name: TargetName, environment: TargetEnvironme
   }
 }
 
-/** A plain reverse proxy: one worker, keep-alive both sides, no buffering, a buffered access log like our request log. */
-function nginxConfig(prefix: string, port: number, upstreamPort: number): string {
+/** The start of an nginx.conf run as a child from `prefix`: one worker, every file it writes under the prefix, a buffered access log. Ends inside `http {`. */
+export function nginxPrelude(prefix: string): string {
   return `worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
@@ -231,7 +231,12 @@ http {
   fastcgi_temp_path ${prefix}/fastcgi;
   uwsgi_temp_path ${prefix}/uwsgi;
   scgi_temp_path ${prefix}/scgi;
-  keepalive_timeout 300s;
+`;
+}
+
+/** A plain reverse proxy: one worker, keep-alive both sides, no buffering, a buffered access log like our request log. */
+function nginxConfig(prefix: string, port: number, upstreamPort: number): string {
+  return `${nginxPrelude(prefix)}  keepalive_timeout 300s;
   keepalive_requests 10000000;
   upstream bench_upstream {
     server 127.0.0.1:${upstreamPort};

@@ -9,7 +9,7 @@ import { createLogger, flushLoggerSync, type Logger } from '../observability/log
 import { Gateway } from '../pipeline/gateway.ts';
 import type { AddressInfo } from 'node:net';
 import { adminListener } from '../server/admin-plane.ts';
-import { createServer } from '../server/create-server.ts';
+import { createServer, finishDrain, startDrain } from '../server/create-server.ts';
 import { CertificateReloader } from './certificate-reloader.ts';
 import { watchConfigFile } from './config-watcher.ts';
 import { resolveConfigSource } from './config-source.ts';
@@ -64,6 +64,7 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     if (stopping) return;
     stopping = true;
     const drainMs = gateway.config.server.drain_timeout;
+    startDrain(app);
     logger.info({ signal, in_flight: gateway.requestsInFlight, drain_timeout_ms: drainMs }, 'draining');
     const forced = setTimeout(() => {
       logger.warn({ in_flight: gateway.requestsInFlight }, 'drain timeout: ending the requests still in flight');
@@ -72,17 +73,17 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
       setTimeout(() => app.server.closeAllConnections(), 500).unref();
     }, drainMs);
     forced.unref();
-    // Keep-alive connections that finish their last response while draining would
-    // otherwise idle until their timeout: close each one as soon as it is idle.
-    // Once no request is in flight, a connection still open carries nothing (a
-    // client that connected and never sent a request): give writes a moment, then cut it.
-    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    // The listener closes; every answer from now on is its connection's last, so
+    // connections close as their answers end, idle ones included when they bring
+    // a request (src/server/connection-drain.ts). Once nothing is in flight and
+    // no request has come for half a second, the idle ones left are closed. A
+    // connection still open after that carries nothing (a client that connected
+    // and never sent a request): give writes a moment, then cut it.
     const closed = app.close();
-    await gateway.idle();
+    await finishDrain(app, { idle: () => gateway.idle(), quietMs: 500 });
     const cut = setTimeout(() => app.server.closeAllConnections(), 1000);
     await closed;
     clearTimeout(cut);
-    clearInterval(sweep);
     clearTimeout(forced);
     await gateway.close();
     await demo?.close();

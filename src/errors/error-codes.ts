@@ -78,7 +78,7 @@ const rows = {
   no_target_available: { status: 503, type: 'api_error', action: 'return', servesStale: true, description: 'No target of the route could serve the request.' },
   no_private_target: { status: 503, type: 'api_error', action: 'return', description: 'A sensitive request found no private provider to serve it.' },
   store_unavailable: { status: 503, type: 'api_error', action: 'return', description: 'The store named by batches.store (files, batches and, with it, kept Responses API answers) cannot be read or written just now.' },
-  shutting_down: { status: 503, type: 'api_error', action: 'return', description: 'The gateway is draining for shutdown.' },
+  shutting_down: { status: 503, type: 'api_error', action: 'return', description: 'The gateway is shutting down and its drain_timeout ran out before this request finished.' },
   internal_error: { status: 500, type: 'api_error', action: 'return', servesStale: true, description: 'A bug in the gateway: logged with its stack, never counted against a provider.' },
 } as const satisfies Record<string, Row>;
 

@@ -1,12 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError } from '../errors/gateway-error.ts';
 import type { Gateway } from '../pipeline/gateway.ts';
 import type { FrontDoor } from '../pipeline/request-context.ts';
 import type { Operation } from '../providers/provider-spec.ts';
 import type { FrontDoors } from './front-door-routes.ts';
 import { IncomingBody } from './incoming-body.ts';
 import { RawChannel } from './raw-channel.ts';
-import { sendError } from './send-error.ts';
 
 // The API's POST endpoints, taken before Fastify sees them, with or without a
 // query string: each becomes one Gateway.serve call, which reads the body only
@@ -22,7 +20,7 @@ interface Endpoint {
 
 export type ApiIngress = (request: IncomingMessage, response: ServerResponse) => boolean;
 
-export function createApiIngress(gateway: Gateway, frontDoors: FrontDoors, draining: () => boolean): ApiIngress {
+export function createApiIngress(gateway: Gateway, frontDoors: FrontDoors): ApiIngress {
   const endpoints = new Map<string, Endpoint>([
     ['/v1/chat/completions', { operation: 'chat' }],
     ['/v1/embeddings', { operation: 'embeddings' }],
@@ -38,13 +36,7 @@ export function createApiIngress(gateway: Gateway, frontDoors: FrontDoors, drain
     const endpoint = endpoints.get(query === -1 ? url : url.slice(0, query));
     if (endpoint === undefined) return false;
     const channel = new RawChannel(response);
-    if (draining()) {
-      response.shouldKeepAlive = false;
-      const errors = endpoint.frontDoor?.errors ? endpoint.frontDoor.errors(channel) : channel;
-      sendError(errors, request.headers, new GatewayError('shutting_down', 'The gateway is shutting down; retry on another instance.', { retryAfterMs: 1000 }));
-      request.resume();
-      return true;
-    }
+    // While the gateway drains, a request on an open connection is still served (connection-drain.ts).
     gateway.serve({ operation: endpoint.operation, headers: request.headers, body: new IncomingBody(request), channel, frontDoor: endpoint.frontDoor }).catch((error: unknown) => {
       // serve answers every failure itself; reaching here is a bug, and the connection is all that is lost.
       gateway.logger.error({ err: error }, 'request failed outside the pipeline');

@@ -7,6 +7,7 @@ import { authenticate } from '../pipeline/authenticate.ts';
 import { errorBody, errorHeaders } from '../pipeline/error-answer.ts';
 import { requestIdFrom, type Gateway } from '../pipeline/gateway.ts';
 import { createApiIngress, type ApiIngress } from './api-ingress.ts';
+import { ConnectionDrain } from './connection-drain.ts';
 import { registerAdminPlane } from './admin-plane.ts';
 import { openConfiguredBatchStore, registerBatchRoutes } from './batch-routes.ts';
 import { registerFrontDoorRoutes } from './front-door-routes.ts';
@@ -21,9 +22,25 @@ import { readTlsIdentity } from './tls-identity.ts';
 // API's retrieve/delete, files and batches) with its routing and one
 // OpenAI-shaped error renderer.
 
+const drains = new WeakMap<FastifyInstance, ConnectionDrain>();
+
+/**
+ * Starts serve's drain now, before app.close() (which also starts one, a few
+ * ticks later, but closes idle connections at once): every answer from here on
+ * is its connection's last, and idle connections stay open until finishDrain().
+ */
+export function startDrain(app: FastifyInstance): void {
+  drains.get(app)?.start({ keepIdle: true });
+}
+
+/** Resolves once nothing is in flight and no request has come for `quietMs`, having closed the connections still idle. */
+export async function finishDrain(app: FastifyInstance, options: { idle: () => Promise<void>; quietMs: number }): Promise<void> {
+  await drains.get(app)?.finish(options);
+}
+
 export function createServer(gateway: Gateway): FastifyInstance {
   const server = gateway.config.server;
-  let draining = false;
+  const drain = new ConnectionDrain();
   // Set once the routes it needs exist; requests only come after listen().
   let ingress: ApiIngress | undefined = undefined;
   // With server.tls, HTTPS on the same port; its certificate can be swapped later with setSecureContext.
@@ -39,10 +56,13 @@ export function createServer(gateway: Gateway): FastifyInstance {
         connectionsCheckingInterval: Math.min(1000, server.request_timeout),
       };
       const listener = (request: IncomingMessage, response: ServerResponse) => {
+        drain.admit(request, response);
         if (!ingress?.(request, response)) fastifyHandler(request, response);
       };
       // node:https's server is node:http's over TLS: the same requests, responses and connection methods.
-      return tls ? (createHttpsServer({ ...options, ...tls }, listener) as unknown as HttpServer) : createHttpServer(options, listener);
+      const httpServer = tls ? (createHttpsServer({ ...options, ...tls }, listener) as unknown as HttpServer) : createHttpServer(options, listener);
+      drain.watch(httpServer);
+      return httpServer;
     },
     // Only so that listen() reports an https:// address (Fastify's types tie `https` to building the server itself).
     ...(tls ? ({ https: true } as object) : {}),
@@ -51,12 +71,15 @@ export function createServer(gateway: Gateway): FastifyInstance {
     keepAliveTimeout: server.keep_alive_timeout,
     connectionTimeout: 0,
     return503OnClosing: true,
-    forceCloseConnections: 'idle',
+    // The server's own close() closes idle connections, or during serve's drain leaves them to it (connection-drain.ts).
+    forceCloseConnections: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     clientErrorHandler: answerClientError,
   });
+  drains.set(app, drain);
+  // Runs before Fastify closes idle connections and the listener.
   app.addHook('preClose', (done) => {
-    draining = true;
+    drain.start();
     done();
   });
   app.server.headersTimeout = Math.min(server.request_timeout, 30_000);
@@ -90,11 +113,11 @@ export function createServer(gateway: Gateway): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   // Ready is about this process (listening, config loaded, not draining), never about providers: an
   // outage of one must not take every replica out of its Service. Route availability is information here.
-  app.get('/readyz', async (_request, reply) => reply.code(draining ? 503 : 200).send({ ready: !draining, routes: gateway.routeAvailability() }));
+  app.get('/readyz', async (_request, reply) => reply.code(drain.draining ? 503 : 200).send({ ready: !drain.draining, routes: gateway.routeAvailability() }));
   const batchStore = openConfiguredBatchStore(gateway);
   const frontDoors = registerFrontDoorRoutes(app, gateway, openResponseStore(app, gateway, batchStore));
   registerAdminPlane(app, gateway, registerBatchRoutes(app, gateway, batchStore));
-  ingress = createApiIngress(gateway, frontDoors, () => draining);
+  ingress = createApiIngress(gateway, frontDoors);
   return app;
 }
 

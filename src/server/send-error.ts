@@ -4,7 +4,7 @@ import type { ClientChannel } from '../pipeline/client-channel.ts';
 import { errorBody, errorHeaders } from '../pipeline/error-answer.ts';
 import { requestIdFrom } from '../pipeline/gateway.ts';
 
-/** The identity headers of an answer no pipeline produced (a framework error, a 404, a draining refusal). */
+/** The identity headers of an answer no pipeline produced (a framework error, a 404). */
 export function bareHeaders(headers: IncomingHttpHeaders): Record<string, string> {
   return { 'x-request-id': requestIdFrom(headers), 'x-switchyard-provider': 'none', 'x-switchyard-model': 'none', 'x-switchyard-attempts': '0' };
 }
