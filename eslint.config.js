@@ -4,7 +4,21 @@ import tseslint from 'typescript-eslint';
 // The layering rule of DESIGN.md: a folder under src/ imports only from the
 // folders before it in this list. `sim` stands alone so the simulator can be
 // lifted out; `cli` may use everything.
-const layers = ['errors', 'config', 'observability', 'resilience', 'state', 'cache', 'providers', 'upstream', 'routing', 'pipeline', 'front-doors', 'batch', 'server'];
+const layers = [
+  'errors',
+  'config',
+  'observability',
+  'resilience',
+  'state',
+  'cache',
+  'providers',
+  'upstream',
+  'routing',
+  'pipeline',
+  'front-doors',
+  'batch',
+  'server',
+];
 
 const layerRules = layers.map((layer, index) => ({
   files: [`src/${layer}/**/*.ts`],
@@ -28,7 +42,23 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', performance: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', NodeJS: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        performance: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        NodeJS: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -46,6 +76,18 @@ export default tseslint.config(
   },
   {
     files: ['src/providers/provider-spec.ts', 'src/providers/map-http-failure.ts', 'src/providers/retry-after.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['./openai-*', './anthropic*', './bedrock*', './azure*', './sdwebui*', './huggingface*'], message: 'Shared provider code never imports from one provider.' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['./openai-*', './anthropic*', './bedrock*', './azure*', './sdwebui*', './huggingface*'],
+              message: 'Shared provider code never imports from one provider.',
+            },
+          ],
+        },
+      ],
+    },
   },
 );

@@ -10,7 +10,9 @@ import { LatencyShiftDetector } from '../src/resilience/latency-shift-detector.t
 import { createPrng, nextGaussian, type Prng } from '../src/sim/prng.ts';
 import { percentile } from './busy/stats.ts';
 
-const { values } = parseArgs({ options: { seeds: { type: 'string', default: '200' }, steady: { type: 'string', default: '100000' }, warm: { type: 'string', default: '5000' } } });
+const { values } = parseArgs({
+  options: { seeds: { type: 'string', default: '200' }, steady: { type: 'string', default: '100000' }, warm: { type: 'string', default: '5000' } },
+});
 const seeds = Number(values.seeds);
 const steadyLength = Number(values.steady);
 const warmLength = Number(values.warm);
@@ -128,7 +130,9 @@ const lines = [
 ];
 for (const row of rows) {
   const shown = (value: number | undefined) => (value === undefined ? '—' : Number.isFinite(value) ? String(value) : `> ${maxDelay / 1000}k`);
-  lines.push(`| ${row.change} | ${row.target} | ${shown(percentile(row.delays, 50))} | ${shown(percentile(row.delays, 95))} | ${shown(row.delays.at(-1))} | ${row.missed} | ${row.early} |`);
+  lines.push(
+    `| ${row.change} | ${row.target} | ${shown(percentile(row.delays, 50))} | ${shown(percentile(row.delays, 95))} | ${shown(row.delays.at(-1))} | ${row.missed} | ${row.early} |`,
+  );
 }
 
 const steadyRows: string[] = [];
@@ -141,7 +145,9 @@ for (const median of medians) {
     alarms += result.alarms;
     anomalous += result.anomalousRequests;
   }
-  steadyRows.push(`| TTFT, median ${median} ms | ${steadySeeds} × ${steadyLength.toLocaleString('en-US')} | ${alarms} | ${((alarms / (steadySeeds * steadyLength)) * 100_000).toFixed(2)} | ${anomalous} |`);
+  steadyRows.push(
+    `| TTFT, median ${median} ms | ${steadySeeds} × ${steadyLength.toLocaleString('en-US')} | ${alarms} | ${((alarms / (steadySeeds * steadyLength)) * 100_000).toFixed(2)} | ${anomalous} |`,
+  );
 }
 for (const share of [0, 0.01, 0.03]) {
   let alarms = 0;
@@ -151,9 +157,18 @@ for (const share of [0, 0.01, 0.03]) {
     alarms += result.alarms;
     anomalous += result.anomalousRequests;
   }
-  steadyRows.push(`| errors, ${share * 100}% + bursts | ${steadySeeds} × ${steadyLength.toLocaleString('en-US')} | ${alarms} | ${((alarms / (steadySeeds * steadyLength)) * 100_000).toFixed(2)} | ${anomalous} |`);
+  steadyRows.push(
+    `| errors, ${share * 100}% + bursts | ${steadySeeds} × ${steadyLength.toLocaleString('en-US')} | ${alarms} | ${((alarms / (steadySeeds * steadyLength)) * 100_000).toFixed(2)} | ${anomalous} |`,
+  );
 }
-lines.push('', 'False alarms on steady providers (after the same warm-up):', '', '| steady provider | requests | false alarms | per 100k | requests flagged |', '| --- | ---: | ---: | ---: | ---: |', ...steadyRows);
+lines.push(
+  '',
+  'False alarms on steady providers (after the same warm-up):',
+  '',
+  '| steady provider | requests | false alarms | per 100k | requests flagged |',
+  '| --- | ---: | ---: | ---: | ---: |',
+  ...steadyRows,
+);
 
 // What one sample costs, for the request path.
 const detector = new LatencyShiftDetector();

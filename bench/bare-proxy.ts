@@ -25,10 +25,13 @@ function main(): void {
   const agent = new Agent({ keepAlive: true, maxSockets: 1024, maxFreeSockets: 1024, keepAliveMsecs: 30_000 });
 
   const server = createServer((request, response) => {
-    const upstream = httpRequest({ host: '127.0.0.1', port: upstreamPort, method: request.method, path: request.url, headers: endToEnd(request.headers), agent }, (upstreamResponse) => {
-      response.writeHead(upstreamResponse.statusCode ?? 502, endToEnd(upstreamResponse.headers));
-      upstreamResponse.pipe(response);
-    });
+    const upstream = httpRequest(
+      { host: '127.0.0.1', port: upstreamPort, method: request.method, path: request.url, headers: endToEnd(request.headers), agent },
+      (upstreamResponse) => {
+        response.writeHead(upstreamResponse.statusCode ?? 502, endToEnd(upstreamResponse.headers));
+        upstreamResponse.pipe(response);
+      },
+    );
     upstream.on('error', () => {
       if (!response.headersSent) response.writeHead(502, { 'content-type': 'application/json' });
       response.end();

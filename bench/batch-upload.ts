@@ -22,7 +22,12 @@ export interface StepFigures {
 
 /** One JSONL line of about `bytes` bytes: a chat request padded with filler text. */
 function line(index: number, bytes: number): string {
-  const shell = JSON.stringify({ custom_id: `r${index}`, method: 'POST', url: requestPath, body: { model: 'chat', max_tokens: 16, messages: [{ role: 'user', content: '' }] } });
+  const shell = JSON.stringify({
+    custom_id: `r${index}`,
+    method: 'POST',
+    url: requestPath,
+    body: { model: 'chat', max_tokens: 16, messages: [{ role: 'user', content: '' }] },
+  });
   return shell.replace('"content":""', `"content":"${'lorem ipsum '.repeat(Math.max(0, Math.floor((bytes - shell.length) / 12)))}"`);
 }
 
@@ -65,11 +70,22 @@ export async function measureStep(port: number, pid: number, step: () => Promise
     probe.postMessage('stop');
   });
   await probe.terminate();
-  return { ms, startRssMb, peakRssMb: Math.round(peakRss(pid) / 1024 / 1024), longestProbeMs: Math.round(Math.max(...waits)), slowProbes: waits.filter((wait) => wait > 100).length };
+  return {
+    ms,
+    startRssMb,
+    peakRssMb: Math.round(peakRss(pid) / 1024 / 1024),
+    longestProbeMs: Math.round(Math.max(...waits)),
+    slowProbes: waits.filter((wait) => wait > 100).length,
+  };
 }
 
 /** POSTs `body` (a form's file part is streamed from its Blob) and reads the JSON answer. */
-export async function post(port: number, path: string, headers: Record<string, string>, body: FormData | string): Promise<{ status: number; json: Record<string, unknown> }> {
+export async function post(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  body: FormData | string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const answer = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers, body });
   const text = await answer.text();
   return { status: answer.status, json: JSON.parse(text) as Record<string, unknown> };

@@ -96,7 +96,6 @@ for (let index = 0; index < replicas; index += 1) {
 const base = `http://127.0.0.1:${gateways[0]!.port}`;
 const pids = gateways.map((gateway) => gateway.pids()[0]!);
 
-
 async function online(): Promise<number> {
   const begin = performance.now();
   let next = 0;
@@ -119,12 +118,21 @@ async function batch(): Promise<number> {
   form.set('purpose', 'batch');
   form.set('file', new Blob([lines]), 'bench.jsonl');
   const begin = performance.now();
-  const file = (await (await fetch(`${base}/v1/files`, { method: 'POST', headers: { authorization: baseHeaders.authorization }, body: form })).json()) as { id: string };
+  const file = (await (await fetch(`${base}/v1/files`, { method: 'POST', headers: { authorization: baseHeaders.authorization }, body: form })).json()) as {
+    id: string;
+  };
   const created = (await (
-    await fetch(`${base}/v1/batches`, { method: 'POST', headers: baseHeaders, body: JSON.stringify({ input_file_id: file.id, endpoint: requestPath, completion_window: '24h' }) })
+    await fetch(`${base}/v1/batches`, {
+      method: 'POST',
+      headers: baseHeaders,
+      body: JSON.stringify({ input_file_id: file.id, endpoint: requestPath, completion_window: '24h' }),
+    })
   ).json()) as { id: string };
   for (;;) {
-    const state = (await (await fetch(`${base}/v1/batches/${created.id}`, { headers: baseHeaders })).json()) as { status: string; request_counts: { completed: number; failed: number } };
+    const state = (await (await fetch(`${base}/v1/batches/${created.id}`, { headers: baseHeaders })).json()) as {
+      status: string;
+      request_counts: { completed: number; failed: number };
+    };
     if (state.status === 'completed') {
       if (state.request_counts.completed !== requests) throw new Error(`batch completed ${state.request_counts.completed} of ${requests}`);
       break;
@@ -158,7 +166,8 @@ async function uploadFigures(): Promise<void> {
   const path = join(workDir, 'big.jsonl');
   const bytes = writeUploadFile(path, Number(flags['upload-mb']), 50_000);
   const { upload, create, status } = await uploadAndCreate(gateways[0]!.port, pids[0]!, await openAsBlob(path));
-  const show = (figures: StepFigures) => `${Math.round(figures.ms)} ms, RSS ${figures.startRssMb} → peak ${figures.peakRssMb} MB, longest /healthz wait ${figures.longestProbeMs} ms (${figures.slowProbes} over 100 ms)`;
+  const show = (figures: StepFigures) =>
+    `${Math.round(figures.ms)} ms, RSS ${figures.startRssMb} → peak ${figures.peakRssMb} MB, longest /healthz wait ${figures.longestProbeMs} ms (${figures.slowProbes} over 100 ms)`;
   console.log(`${flags.store} store: upload of ${(bytes / 1024 / 1024).toFixed(0)} MB (50,000 lines): ${show(upload)}`);
   console.log(`${flags.store} store: creating the batch (${status}): ${show(create)}`);
 }
@@ -180,7 +189,9 @@ async function roundFigures(): Promise<void> {
     const batched = await measured(batch);
     const after = await linesByGateway();
     const split = after.map((count, index) => count - before[index]!).join(' / ');
-    console.log(`round ${round} (${label}): batch ${Math.round((requests / batched.ms) * 1000)} lines/s (upload to completed) at ${Math.round(batched.cpuUs)} µs gateway CPU per line; lines by gateway ${split}`);
+    console.log(
+      `round ${round} (${label}): batch ${Math.round((requests / batched.ms) * 1000)} lines/s (upload to completed) at ${Math.round(batched.cpuUs)} µs gateway CPU per line; lines by gateway ${split}`,
+    );
   }
 }
 

@@ -74,7 +74,10 @@ export function groupOf(frame: CallFrame, ownRoot: string): string {
 
 function where(frame: CallFrame, ownRoot: string): string {
   if (frame.url === '') return '';
-  const path = frame.url.replace(/^file:\/\//, '').replace(ownRoot, '').replace(/^.*node_modules\//, '');
+  const path = frame.url
+    .replace(/^file:\/\//, '')
+    .replace(ownRoot, '')
+    .replace(/^.*node_modules\//, '');
   return `${path}:${frame.lineNumber + 1}`;
 }
 
@@ -93,7 +96,10 @@ export function summariseProfile(profile: CpuProfile, options: { ownRoot: string
   let kept = 0;
   let time = profile.startTime;
   const inWindow = (at: number) => (options.fromUs === undefined || at >= options.fromUs) && (options.toUs === undefined || at <= options.toUs);
-  const anyInWindow = profile.timeDeltas.reduce<[boolean, number]>(([found, at], delta) => [found || inWindow(at + delta), at + delta], [false, profile.startTime])[0];
+  const anyInWindow = profile.timeDeltas.reduce<[boolean, number]>(
+    ([found, at], delta) => [found || inWindow(at + delta), at + delta],
+    [false, profile.startTime],
+  )[0];
 
   for (let index = 0; index < profile.samples.length; index += 1) {
     time += profile.timeDeltas[index] ?? 0;
@@ -110,7 +116,11 @@ export function summariseProfile(profile: CpuProfile, options: { ownRoot: string
     const group = groupOf(node.callFrame, options.ownRoot);
     groups.set(group, (groups.get(group) ?? 0) + weight);
     let caller = group;
-    for (let cursor = parent.get(node.id); isRuntime(caller) && caller !== '(idle)' && caller !== '(garbage collector)' && cursor !== undefined; cursor = parent.get(cursor)) {
+    for (
+      let cursor = parent.get(node.id);
+      isRuntime(caller) && caller !== '(idle)' && caller !== '(garbage collector)' && cursor !== undefined;
+      cursor = parent.get(cursor)
+    ) {
       const frame = byId.get(cursor)!.callFrame;
       if (frame.functionName === '(root)') break;
       caller = groupOf(frame, options.ownRoot);
@@ -138,7 +148,10 @@ export function summariseProfile(profile: CpuProfile, options: { ownRoot: string
     share: totalUs > 0 ? us / totalUs : 0,
   });
   const sorted = (rows: Iterable<{ frame: CallFrame; us: number }>) => [...rows].sort((a, b) => b.us - a.us).map(toRow);
-  const table = (entries: Map<string, number>) => [...entries.entries()].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, where: '', group: name, ms: us / 1000, share: totalUs > 0 ? us / totalUs : 0 }));
+  const table = (entries: Map<string, number>) =>
+    [...entries.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => ({ name, where: '', group: name, ms: us / 1000, share: totalUs > 0 ? us / totalUs : 0 }));
   return {
     sampledMs: totalUs / 1000,
     samples: kept,
@@ -152,9 +165,24 @@ export function summariseProfile(profile: CpuProfile, options: { ownRoot: string
 const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 
 export function renderSummary(summary: ProfileSummary): string {
-  const lines = [`${summary.samples} samples, ${(summary.sampledMs / 1000).toFixed(2)} s sampled`, '', '### Time by package or runtime part', '', '| part | ms | share |', '|---|---|---|'];
+  const lines = [
+    `${summary.samples} samples, ${(summary.sampledMs / 1000).toFixed(2)} s sampled`,
+    '',
+    '### Time by package or runtime part',
+    '',
+    '| part | ms | share |',
+    '|---|---|---|',
+  ];
   for (const row of summary.groups.slice(0, 20)) lines.push(`| ${row.name} | ${row.ms.toFixed(0)} | ${percent(row.share)} |`);
-  lines.push('', '### Time by who caused it', '', 'Runtime and native time (syscalls, streams, timers) charged to the innermost package or Switchyard module that called it; "node:*" left over is work no package is on the stack for (socket reads, parsing of incoming HTTP).', '', '| caller | ms | share |', '|---|---|---|');
+  lines.push(
+    '',
+    '### Time by who caused it',
+    '',
+    'Runtime and native time (syscalls, streams, timers) charged to the innermost package or Switchyard module that called it; "node:*" left over is work no package is on the stack for (socket reads, parsing of incoming HTTP).',
+    '',
+    '| caller | ms | share |',
+    '|---|---|---|',
+  );
   for (const row of summary.callers.slice(0, 20)) lines.push(`| ${row.name} | ${row.ms.toFixed(0)} | ${percent(row.share)} |`);
   lines.push('', '### Top self time', '', '| function | where | part | ms | share |', '|---|---|---|---|---|');
   for (const row of summary.selfTop) lines.push(`| ${row.name} | ${row.where} | ${row.group} | ${row.ms.toFixed(0)} | ${percent(row.share)} |`);
@@ -164,7 +192,10 @@ export function renderSummary(summary: ProfileSummary): string {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, 'from-us': { type: 'string' }, 'to-us': { type: 'string' }, root: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { top: { type: 'string', default: '25' }, 'from-us': { type: 'string' }, 'to-us': { type: 'string' }, root: { type: 'string' } },
+  });
   const file = positionals[0];
   if (!file) {
     process.stderr.write('usage: node bench/cpu-profile-summary.ts FILE.cpuprofile [--top N] [--from-us T] [--to-us T]\n');

@@ -51,12 +51,17 @@ function run(command: string, args: string[]): Promise<string> {
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 && out.includes('{') ? resolve(out) : reject(new Error(`${command} exited ${code}: ${(err + out).trim().slice(0, 500)}`))));
+    child.on('close', (code) =>
+      code === 0 && out.includes('{') ? resolve(out) : reject(new Error(`${command} exited ${code}: ${(err + out).trim().slice(0, 500)}`)),
+    );
   });
 }
 
 function lastJsonLine<T>(text: string): T {
-  const line = text.trim().split('\n').findLast((candidate) => candidate.startsWith('{'));
+  const line = text
+    .trim()
+    .split('\n')
+    .findLast((candidate) => candidate.startsWith('{'));
   if (!line) throw new Error(`no result in output: ${text.slice(0, 300)}`);
   return JSON.parse(line) as T;
 }
@@ -103,9 +108,28 @@ export interface LoadOptions {
 
 export async function runLoad(request: Request, options: LoadOptions): Promise<LoadResult> {
   if (options.generator === 'autocannon') {
-    const output = await runProbe({ mode: 'autocannon', targets: [{ name: 'target', port: request.port, headers: request.headers }], path: request.path, body: request.body, connections: options.connections, durationMs: options.seconds * 1000 }, options.cpus);
+    const output = await runProbe(
+      {
+        mode: 'autocannon',
+        targets: [{ name: 'target', port: request.port, headers: request.headers }],
+        path: request.path,
+        body: request.body,
+        connections: options.connections,
+        durationMs: options.seconds * 1000,
+      },
+      options.cpus,
+    );
     const result = output.results.target!;
-    return { rps: result.rps ?? 0, p50: result.p50, p99: result.p99, mean: result.mean, requests: result.requests, non2xx: result.non2xx, errors: result.errors, seconds: result.durationSeconds ?? options.seconds };
+    return {
+      rps: result.rps ?? 0,
+      p50: result.p50,
+      p99: result.p99,
+      mean: result.mean,
+      requests: result.requests,
+      non2xx: result.non2xx,
+      errors: result.errors,
+      seconds: result.durationSeconds ?? options.seconds,
+    };
   }
   const script = join(options.workDir, `wrk-${request.port}-${request.body.includes('"stream":true') ? 'stream' : 'json'}.lua`);
   writeFileSync(script, wrkScript(request));

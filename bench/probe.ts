@@ -82,7 +82,12 @@ function exchange(target: ProbeTarget, path: string, agent: Agent, body: Buffer,
       });
       response.on('end', () => {
         const totalMs = performance.now() - started;
-        resolve({ status: response.statusCode ?? 0, firstDataMs: firstDataMs < 0 ? totalMs : firstDataMs, totalMs, complete: !stream || tail.includes(doneMarker) });
+        resolve({
+          status: response.statusCode ?? 0,
+          firstDataMs: firstDataMs < 0 ? totalMs : firstDataMs,
+          totalMs,
+          complete: !stream || tail.includes(doneMarker),
+        });
       });
       response.on('error', reject);
     });
@@ -116,7 +121,12 @@ interface Tally {
 async function sequential(job: ProbeJob): Promise<ProbeOutput> {
   const stream = job.mode === 'ttfc';
   const body = Buffer.from(job.body);
-  const tallies = new Map<ProbeTarget, Tally>(job.targets.map((target) => [target, { agent: new Agent({ keepAlive: true, maxSockets: 1 }), firsts: [], totals: [], non2xx: 0, errors: 0, incomplete: 0, cpuNs: 0 }]));
+  const tallies = new Map<ProbeTarget, Tally>(
+    job.targets.map((target) => [
+      target,
+      { agent: new Agent({ keepAlive: true, maxSockets: 1 }), firsts: [], totals: [], non2xx: 0, errors: 0, incomplete: 0, cpuNs: 0 },
+    ]),
+  );
   for (const [target, tally] of tallies) {
     const warmupEnds = performance.now() + (job.warmupMs ?? 0);
     while (performance.now() < warmupEnds) await exchange(target, job.path, tally.agent, body, stream).catch(() => undefined);

@@ -82,7 +82,7 @@ if (!file) throw new Error(`no profile was written to ${profileDir}`);
 const profile = JSON.parse(readFileSync(join(profileDir, file), 'utf8')) as CpuProfile;
 const summary = summariseProfile(profile, { ownRoot: repoRoot, top: Number(flags.top), fromUs, toUs });
 const report = [
-  `## ${targetLabels[targetName]} CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections${delayMs > 0 ? `, upstream waiting ${delayMs} ms` : ''}${flags['shared-cpu'] ? ', proxy on the load\'s CPU' : ''}, ${new Date().toISOString()}`,
+  `## ${targetLabels[targetName]} CPU profile — ${stream ? 'stream' : 'non-stream'}, ${flags.connections} connections${delayMs > 0 ? `, upstream waiting ${delayMs} ms` : ''}${flags['shared-cpu'] ? ", proxy on the load's CPU" : ''}, ${new Date().toISOString()}`,
   '',
   `Load: ${Math.round(result.rps).toLocaleString('en-US')} req/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ${result.non2xx} non-2xx, ${result.errors} errors (profiling slows the process). Profile: bench/results/profiles/${file}.`,
   '',

@@ -27,7 +27,9 @@ const upstream = createServer((request, response) => {
   request.on('end', () => {
     if (request.method === 'GET') return void response.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[]}');
     calls += 1;
-    response.writeHead(failure.status, { 'content-type': 'application/json', ...failure.headers }).end(JSON.stringify({ error: { message: 'busy', type: 'server_error', code: null } }));
+    response
+      .writeHead(failure.status, { 'content-type': 'application/json', ...failure.headers })
+      .end(JSON.stringify({ error: { message: 'busy', type: 'server_error', code: null } }));
   });
 });
 await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -35,7 +37,14 @@ const config = buildConfig(
   {
     server: { port: 0, log_level: 'silent' },
     // The sole provider's breaker never opens here, so every row counts the retries alone.
-    providers: { only: { type: 'openai', base_url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`, health_check: { enabled: false }, circuit_breaker: { min_requests: 1000 } } },
+    providers: {
+      only: {
+        type: 'openai',
+        base_url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`,
+        health_check: { enabled: false },
+        circuit_breaker: { min_requests: 1000 },
+      },
+    },
     routes: { chat: { targets: [{ provider: 'only', model: 'm' }] } },
   },
   'bench',
@@ -45,7 +54,8 @@ const app = createGatewayServer(gateway);
 const baseURL = `${await app.listen({ host: '127.0.0.1', port: 0 })}/v1`;
 
 const clients: Record<string, () => Promise<unknown>> = {
-  'openai SDK (defaults)': () => new OpenAI({ baseURL, apiKey: 'unused' }).chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+  'openai SDK (defaults)': () =>
+    new OpenAI({ baseURL, apiKey: 'unused' }).chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
   'LangChain ChatOpenAI (defaults)': () => new ChatOpenAI({ model: 'chat', apiKey: 'unused', configuration: { baseURL } }).invoke('hi'),
 };
 

@@ -8,7 +8,18 @@ import { runLoad, runProbe, wrkVersion, type LoadGenerator, type Request } from 
 import { availableCores, CpuWindow, peakRss } from './proc-stats.ts';
 import { renderReport, scenarioNames, spread, type Measurement, type RunInfo, type Scenario } from './report.ts';
 import { killAll, scheduling } from './services.ts';
-import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream, targetNames, type RunningTarget, type TargetName, type Upstream } from './targets.ts';
+import {
+  baseHeaders,
+  requestBody,
+  requestPath,
+  startNodeArgs,
+  startTarget,
+  startUpstream,
+  targetNames,
+  type RunningTarget,
+  type TargetName,
+  type Upstream,
+} from './targets.ts';
 
 // `npm run bench`: the same load against every target in one run, targets
 // taking turns (within a round, in one-second slices), medians across rounds
@@ -64,7 +75,10 @@ const switchyardNodeArgs = flags['switchyard-node-args'].split(' ').filter(Boole
 // The baseline runs with the same flags unless told otherwise: `--baseline-dir . --baseline-node-args=...` A/Bs a V8 flag.
 const baselineNodeArgs = (flags['baseline-node-args'] ?? flags['switchyard-node-args']).split(' ').filter(Boolean);
 const defaultTargets = targetNames.filter((name) => name !== 'baseline' || flags['baseline-dir'] !== undefined);
-const requested = (flags.targets ?? defaultTargets.join(',')).split(',').map((name) => name.trim()).filter(Boolean);
+const requested = (flags.targets ?? defaultTargets.join(','))
+  .split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
 for (const name of requested) if (!targetNames.includes(name as TargetName)) throw new Error(`unknown target "${name}"\n${usage}`);
 const targets = targetNames.filter((name) => name === 'direct' || requested.includes(name));
 const wrk = wrkVersion();
@@ -109,10 +123,19 @@ process.on('exit', killAll);
 async function startAll(upstream: Upstream): Promise<RunningTarget[]> {
   const running: RunningTarget[] = [];
   for (const name of targets) {
-    const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: proxyCpus, repoRoot, nodeArgs: { switchyard: switchyardNodeArgs, baseline: baselineNodeArgs }, baselineDir: flags['baseline-dir'] });
+    const outcome = await startTarget(name, {
+      upstreamPort: upstream.port,
+      upstreamPid: upstream.pid,
+      workDir,
+      cpus: proxyCpus,
+      repoRoot,
+      nodeArgs: { switchyard: switchyardNodeArgs, baseline: baselineNodeArgs },
+      baselineDir: flags['baseline-dir'],
+    });
     if (outcome.ok) {
       running.push(outcome.target);
-      versions[name] = name === 'switchyard' && switchyardNodeArgs.length > 0 ? `${outcome.target.version}, node ${switchyardNodeArgs.join(' ')}` : outcome.target.version;
+      versions[name] =
+        name === 'switchyard' && switchyardNodeArgs.length > 0 ? `${outcome.target.version}, node ${switchyardNodeArgs.join(' ')}` : outcome.target.version;
     } else {
       const line = `${name}: ${outcome.reason}`;
       if (!skipped.includes(line)) skipped.push(line);
@@ -122,7 +145,12 @@ async function startAll(upstream: Upstream): Promise<RunningTarget[]> {
   return running;
 }
 
-const request = (target: RunningTarget, stream: boolean): Request => ({ port: target.port, path: requestPath, headers: { ...baseHeaders, ...target.headers }, body: requestBody(stream) });
+const request = (target: RunningTarget, stream: boolean): Request => ({
+  port: target.port,
+  path: requestPath,
+  headers: { ...baseHeaders, ...target.headers },
+  body: requestBody(stream),
+});
 const median = (values: readonly number[]) => spread(values)?.median ?? Number.NaN;
 
 function record(entry: Measurement): void {
@@ -131,7 +159,9 @@ function record(entry: Measurement): void {
   const cores = entry.coreShare === undefined ? '' : ` (${entry.coreShare.toFixed(2)} cores)`;
   const cpu = entry.cpuPerRequestUs === undefined ? '' : ` cpu ${Math.round(entry.cpuPerRequestUs)} µs/req${cores}`;
   const bad = entry.non2xx + entry.errors + (entry.incomplete ?? 0);
-  log(`  ${entry.scenario.padEnd(8)} ${entry.target.padEnd(10)} ${rate}p50 ${entry.p50.toFixed(3)} ms p99 ${entry.p99.toFixed(3)} ms${cpu} others ${(entry.othersShare * 100).toFixed(0)}%${bad > 0 ? ` FAILED ${bad}` : ''}`);
+  log(
+    `  ${entry.scenario.padEnd(8)} ${entry.target.padEnd(10)} ${rate}p50 ${entry.p50.toFixed(3)} ms p99 ${entry.p99.toFixed(3)} ms${cpu} others ${(entry.othersShare * 100).toFixed(0)}%${bad > 0 ? ` FAILED ${bad}` : ''}`,
+  );
 }
 
 interface LoadTally {
@@ -157,7 +187,9 @@ async function loadScenario(scenario: 'json50' | 'stream50' | 'delay50', running
   const slow = scenario === 'delay50';
   const sliceSeconds = slow ? Math.min(durationSeconds, 4) : 1;
   const slices = slow ? 1 : Math.max(1, Math.round(durationSeconds));
-  const tallies = new Map<RunningTarget, LoadTally>(running.map((target) => [target, { requests: 0, seconds: 0, cpuSeconds: 0, latencySum: 0, p50s: [], p99s: [], others: [], non2xx: 0, errors: 0 }]));
+  const tallies = new Map<RunningTarget, LoadTally>(
+    running.map((target) => [target, { requests: 0, seconds: 0, cpuSeconds: 0, latencySum: 0, p50s: [], p99s: [], others: [], non2xx: 0, errors: 0 }]),
+  );
   for (let slice = 0; slice < slices; slice += 1) {
     for (const target of rotate(running, round + slice)) {
       const tally = tallies.get(target)!;
@@ -237,7 +269,19 @@ async function probeScenario(scenario: 'json1' | 'json1own' | 'ttfc', running: r
   for (const target of order) {
     const result = output.results[target.name];
     if (!result) continue;
-    record({ scenario, target: target.name, round, requests: result.requests, non2xx: result.non2xx, errors: result.errors, p50: result.p50, p99: result.p99, othersShare, incomplete: result.incomplete, cpuPerRequestUs: result.cpuPerRequestUs });
+    record({
+      scenario,
+      target: target.name,
+      round,
+      requests: result.requests,
+      non2xx: result.non2xx,
+      errors: result.errors,
+      p50: result.p50,
+      p99: result.p99,
+      othersShare,
+      incomplete: result.incomplete,
+      cpuPerRequestUs: result.cpuPerRequestUs,
+    });
   }
 }
 
@@ -285,7 +329,9 @@ async function warmUp(running: readonly RunningTarget[], streams: boolean[]): Pr
   log(`warming up ${running.map((target) => target.name).join(', ')}`);
   for (const target of running) {
     for (const stream of streams) {
-      await runLoad(request(target, stream), { generator, connections, seconds: stream ? 1 : warmupSeconds, cpus: loadCpus, workDir }).catch((error: unknown) => log(`  warm-up of ${target.name} failed: ${(error as Error).message}`));
+      await runLoad(request(target, stream), { generator, connections, seconds: stream ? 1 : warmupSeconds, cpus: loadCpus, workDir }).catch((error: unknown) =>
+        log(`  warm-up of ${target.name} failed: ${(error as Error).message}`),
+      );
     }
   }
 }
@@ -330,7 +376,11 @@ const info: RunInfo = {
   totalSeconds: (performance.now() - startedAt) / 1000,
   quietWaitSeconds: quiet.waitedMs / 1000,
 };
-const report = renderReport(measurements, info, targets.filter((name) => measurements.some((m) => m.target === name)));
+const report = renderReport(
+  measurements,
+  info,
+  targets.filter((name) => measurements.some((m) => m.target === name)),
+);
 process.stdout.write(`\n${report}\n`);
 const resultsDir = join(repoRoot, 'bench/results');
 mkdirSync(resultsDir, { recursive: true });

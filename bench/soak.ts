@@ -66,7 +66,9 @@ function openFds(pid: number): number {
 function alternatingScript(headers: Record<string, string>): string {
   // wrk.format sends only the headers it is given: Host included (HTTP/1.1 requires it).
   const lua = (text: string) => `[==[${text}]==]`;
-  const headerTable = `{ ${Object.entries(headers).map(([name, value]) => `[ ${lua(name)} ] = ${lua(value)}`).join(', ')} }`;
+  const headerTable = `{ ${Object.entries(headers)
+    .map(([name, value]) => `[ ${lua(name)} ] = ${lua(value)}`)
+    .join(', ')} }`;
   return `local plain = wrk.format("POST", ${lua(requestPath)}, ${headerTable}, ${lua(requestBody(false))})
 local streamed = wrk.format("POST", ${lua(requestPath)}, ${headerTable}, ${lua(requestBody(true))})
 local count = 0
@@ -113,16 +115,30 @@ function slope(points: readonly [number, number][]): number {
 }
 
 const upstream = await startUpstream({ repoRoot, workDir, cpus: loadCpus });
-const outcome = await startTarget('switchyard', { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: proxyCpus, repoRoot, nodeArgs: { switchyard: nodeArgs } });
+const outcome = await startTarget('switchyard', {
+  upstreamPort: upstream.port,
+  upstreamPid: upstream.pid,
+  workDir,
+  cpus: proxyCpus,
+  repoRoot,
+  nodeArgs: { switchyard: nodeArgs },
+});
 if (!outcome.ok) throw new Error(`Switchyard did not start: ${outcome.reason}`);
 const target = outcome.target;
 const pid = target.pids()[0]!;
 const samples: Sample[] = [];
 const startedAt = performance.now();
 const sample = async () => {
-  const entry: Sample = { seconds: Math.round((performance.now() - startedAt) / 1000), rssMb: currentRss(pid) / 1048576, heapUsedMb: await heapUsedMb(target.port), openFds: openFds(pid) };
+  const entry: Sample = {
+    seconds: Math.round((performance.now() - startedAt) / 1000),
+    rssMb: currentRss(pid) / 1048576,
+    heapUsedMb: await heapUsedMb(target.port),
+    openFds: openFds(pid),
+  };
   samples.push(entry);
-  process.stderr.write(`  ${String(entry.seconds).padStart(5)} s  RSS ${entry.rssMb.toFixed(1)} MB  heap ${entry.heapUsedMb?.toFixed(1) ?? '?'} MB  fds ${entry.openFds}\n`);
+  process.stderr.write(
+    `  ${String(entry.seconds).padStart(5)} s  RSS ${entry.rssMb.toFixed(1)} MB  heap ${entry.heapUsedMb?.toFixed(1) ?? '?'} MB  fds ${entry.openFds}\n`,
+  );
 };
 
 process.stderr.write(`soak: ${minutes} min of ${connections}-connection load on Switchyard (pid ${pid}), sampling every ${intervalMs / 1000} s\n`);
@@ -131,7 +147,10 @@ const timer = setInterval(() => void sample(), intervalMs);
 const seconds = Math.max(1, Math.round(minutes * 60));
 const load = wrkVersion()
   ? await runWrk(target.port, seconds)
-  : await runLoad({ port: target.port, path: requestPath, headers: baseHeaders, body: requestBody(false) }, { generator: 'autocannon', connections, seconds, cpus: loadCpus, workDir }).then((result) => ({ requests: result.requests, status: result.non2xx, errors: result.errors }));
+  : await runLoad(
+      { port: target.port, path: requestPath, headers: baseHeaders, body: requestBody(false) },
+      { generator: 'autocannon', connections, seconds, cpus: loadCpus, workDir },
+    ).then((result) => ({ requests: result.requests, status: result.non2xx, errors: result.errors }));
 clearInterval(timer);
 await sample();
 const peakMb = peakRss(pid) / 1048576;

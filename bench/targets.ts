@@ -73,7 +73,11 @@ export interface Upstream {
 
 /** bench/upstream.ts in its own process, pinned with the clients. */
 export async function startUpstream(options: { repoRoot: string; workDir: string; cpus: string | undefined }): Promise<Upstream> {
-  const child = startProcess(process.execPath, [join(options.repoRoot, 'bench/upstream.ts')], { cpus: options.cpus, stdout: 'pipe', stderr: join(options.workDir, 'upstream.err') });
+  const child = startProcess(process.execPath, [join(options.repoRoot, 'bench/upstream.ts')], {
+    cpus: options.cpus,
+    stdout: 'pipe',
+    stderr: join(options.workDir, 'upstream.err'),
+  });
   const { port } = await firstJsonLine<{ port: number }>(child);
   return {
     port,
@@ -112,7 +116,8 @@ async function smokeTest(port: number, headers: Record<string, string>): Promise
   const plain = await fetchLocal(port, requestPath, { method: 'POST', headers: all, body: requestBody(false) });
   if (plain.status !== 200 || !plain.body.includes('"chat.completion"')) return `plain request answered ${plain.status}: ${plain.body.slice(0, 200)}`;
   const stream = await fetchLocal(port, requestPath, { method: 'POST', headers: all, body: requestBody(true) });
-  if (stream.status !== 200 || !stream.body.trimEnd().endsWith('data: [DONE]')) return `streamed request answered ${stream.status}: ${stream.body.slice(0, 200)}`;
+  if (stream.status !== 200 || !stream.body.trimEnd().endsWith('data: [DONE]'))
+    return `streamed request answered ${stream.status}: ${stream.body.slice(0, 200)}`;
   return undefined;
 }
 
@@ -148,7 +153,11 @@ async function startRaw(name: TargetName, environment: TargetEnvironment): Promi
       return { name, port: upstreamPort, headers: {}, version: `node ${process.version}`, pids: () => [environment.upstreamPid], stop: async () => {} };
 
     case 'bare': {
-      const child = startProcess(node, [...(environment.nodeArgs?.[name] ?? []), join(repoRoot, 'bench/bare-proxy.ts'), '--upstream-port', String(upstreamPort)], { cpus, stdout: 'pipe', stderr: join(workDir, 'bare.err') });
+      const child = startProcess(
+        node,
+        [...(environment.nodeArgs?.[name] ?? []), join(repoRoot, 'bench/bare-proxy.ts'), '--upstream-port', String(upstreamPort)],
+        { cpus, stdout: 'pipe', stderr: join(workDir, 'bare.err') },
+      );
       const { port } = await firstJsonLine<{ port: number }>(child);
       return { name, port, headers: {}, version: `node ${process.version}`, pids: () => [child.pid!], stop: () => stopProcess(child) };
     }
@@ -164,14 +173,26 @@ async function startRaw(name: TargetName, environment: TargetEnvironment): Promi
       // The built gateway, as `npm start` runs it: no type stripping (its wasm costs memory and start-up).
       buildGateway(repoRoot, checkout);
       const flags = (name === 'baseline' ? environment.nodeArgs?.baseline : undefined) ?? environment.nodeArgs?.switchyard ?? [];
-      const child = startProcess(node, [...flags, 'dist/cli.js', 'serve', '--config', config], { cwd: checkout, cpus, stdout: join(workDir, `${name}-${upstreamPort}.log`), stderr: join(workDir, `${name}.err`) });
+      const child = startProcess(node, [...flags, 'dist/cli.js', 'serve', '--config', config], {
+        cwd: checkout,
+        cpus,
+        stdout: join(workDir, `${name}-${upstreamPort}.log`),
+        stderr: join(workDir, `${name}.err`),
+      });
       await waitUntil(targetLabels[name], async () => {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, `${name}.err`)}`);
         return (await fetchLocal(port, '/readyz')).status === 200;
       });
       const version = (JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { version: string }).version;
       const revision = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: checkout, encoding: 'utf8' }).stdout.trim();
-      return { name, port, headers: {}, version: `${version} (${name === 'baseline' ? `${revision} at ${checkout}` : 'working tree'})`, pids: () => [child.pid!], stop: () => stopProcess(child) };
+      return {
+        name,
+        port,
+        headers: {},
+        version: `${version} (${name === 'baseline' ? `${revision} at ${checkout}` : 'working tree'})`,
+        pids: () => [child.pid!],
+        stop: () => stopProcess(child),
+      };
     }
 
     case 'nginx': {
@@ -182,17 +203,32 @@ async function startRaw(name: TargetName, environment: TargetEnvironment): Promi
       chmodSync(prefix, 0o755);
       const config = join(prefix, 'nginx.conf');
       writeFileSync(config, nginxConfig(prefix, port, upstreamPort));
-      const child = startProcess('nginx', ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log'), '-g', 'daemon off;'], { cpus, stderr: join(prefix, 'stderr.log') });
+      const child = startProcess('nginx', ['-p', prefix, '-c', config, '-e', join(prefix, 'error.log'), '-g', 'daemon off;'], {
+        cpus,
+        stderr: join(prefix, 'stderr.log'),
+      });
       await waitUntil('nginx', async () => {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${prefix}/error.log`);
         return (await fetchLocal(port, '/nginx-ready')).status === 204;
       });
-      return { name, port, headers: {}, version: nginxVersion() ?? 'unknown', pids: () => [child.pid!, ...childPids(child.pid!)], stop: () => stopProcess(child) };
+      return {
+        name,
+        port,
+        headers: {},
+        version: nginxVersion() ?? 'unknown',
+        pids: () => [child.pid!, ...childPids(child.pid!)],
+        stop: () => stopProcess(child),
+      };
     }
 
     case 'portkey': {
       const port = await freePort();
-      const child = startProcess(node, [...(environment.nodeArgs?.[name] ?? []), portkeyScript(repoRoot), '--headless', `--port=${port}`], { cwd: join(repoRoot, 'bench/peers'), cpus, stdout: 'ignore', stderr: join(workDir, 'portkey.err') });
+      const child = startProcess(node, [...(environment.nodeArgs?.[name] ?? []), portkeyScript(repoRoot), '--headless', `--port=${port}`], {
+        cwd: join(repoRoot, 'bench/peers'),
+        cpus,
+        stdout: 'ignore',
+        stderr: join(workDir, 'portkey.err'),
+      });
       const headers = { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1` };
       await waitUntil('Portkey', async () => {
         if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, 'portkey.err')}`);

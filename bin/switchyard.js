@@ -13,6 +13,8 @@ const modern = Number(process.versions.node.split('.')[0]) >= 24;
 if (modern && existsSync(source) && !realpathSync(source).includes(`${sep}node_modules${sep}`)) await import(pathToFileURL(source).href);
 else if (existsSync(compiled)) await import(compiled.href);
 else {
-  process.stderr.write(`switchyard needs Node.js 24 or later; this is Node.js ${process.versions.node}. In a checkout, \`npm ci\` installs it: run \`npx switchyard <command>\`.\n`);
+  process.stderr.write(
+    `switchyard needs Node.js 24 or later; this is Node.js ${process.versions.node}. In a checkout, \`npm ci\` installs it: run \`npx switchyard <command>\`.\n`,
+  );
   process.exit(1);
 }

@@ -17,7 +17,8 @@
   function element(tag, attributes, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes ?? {})) if (value !== undefined && value !== null) node.setAttribute(name, value);
-    for (const child of children.flat()) if (child !== undefined && child !== null && child !== false) node.append(child instanceof Node ? child : String(child));
+    for (const child of children.flat())
+      if (child !== undefined && child !== null && child !== false) node.append(child instanceof Node ? child : String(child));
     return node;
   }
 
@@ -45,7 +46,10 @@
     const minuteRequests = sum(lastOf(history.requests, 60));
     const minuteErrors = sum(Object.values(history.errors).map((counts) => sum(lastOf(counts, 60))));
     byId('errors').textContent = minuteRequests === 0 ? '–' : percent(minuteErrors / minuteRequests);
-    const latest = (values) => lastOf(values, 10).filter((value) => value !== null).pop();
+    const latest = (values) =>
+      lastOf(values, 10)
+        .filter((value) => value !== null)
+        .pop();
     const p50 = latest(history.ttftP50);
     const p95 = latest(history.ttftP95);
     byId('ttft').textContent = p50 === undefined ? '–' : `${p50} / ${p95} ms`;
@@ -63,7 +67,12 @@
           { class: `provider ${main.severity}`, 'data-provider': provider.name, 'data-state': main.state },
           element('div', { class: 'name' }, provider.name, element('span', { class: `badge ${main.severity}` }, main.state)),
           element('p', { class: 'reason' }, main.reason),
-          others.length > 0 && element('ul', { class: 'more' }, others.map((condition) => element('li', null, `${condition.state}: ${condition.reason}`))),
+          others.length > 0 &&
+            element(
+              'ul',
+              { class: 'more' },
+              others.map((condition) => element('li', null, `${condition.state}: ${condition.reason}`)),
+            ),
           element('p', { class: 'figures' }, `${provider.type} · in flight ${provider.in_flight} / ${provider.max_concurrency} · waiting ${provider.waiting}`),
         );
       }),
@@ -81,29 +90,59 @@
             { 'data-provider': target.provider },
             element('td', null, element('span', { class: `dot ${level}` }), target.provider, ' · ', target.model),
             element('td', null, `tier ${target.tier}`),
-            element('td', { class: 'share' }, element('span', { class: 'bar', 'data-share': target.share }), `${percent(target.share)} (${target.served_last_minute})`),
+            element(
+              'td',
+              { class: 'share' },
+              element('span', { class: 'bar', 'data-share': target.share }),
+              `${percent(target.share)} (${target.served_last_minute})`,
+            ),
           );
         });
         if (route.cached_last_minute > 0) {
           const share = route.cached_last_minute / route.requests_last_minute;
-          rows.push(element('tr', null, element('td', null, element('span', { class: 'dot ok' }), 'response cache'), element('td'), element('td', { class: 'share' }, element('span', { class: 'bar', 'data-share': share }), `${percent(share)} (${route.cached_last_minute})`)));
+          rows.push(
+            element(
+              'tr',
+              null,
+              element('td', null, element('span', { class: 'dot ok' }), 'response cache'),
+              element('td'),
+              element('td', { class: 'share' }, element('span', { class: 'bar', 'data-share': share }), `${percent(share)} (${route.cached_last_minute})`),
+            ),
+          );
         }
-        const table = element('table', null, element('tr', null, element('th', null, 'target'), element('th', null, 'tier'), element('th', null, 'share, last minute')), rows);
+        const table = element(
+          'table',
+          null,
+          element('tr', null, element('th', null, 'target'), element('th', null, 'tier'), element('th', null, 'share, last minute')),
+          rows,
+        );
         // Widths set through the CSSOM: the page's Content-Security-Policy allows no inline style attributes.
         for (const bar of table.querySelectorAll('.bar')) bar.style.width = `${Math.round(Number(bar.dataset.share) * 200)}px`;
-        return element('div', { class: 'route', 'data-route': route.name }, element('h3', null, route.name, element('small', null, ` · ${route.balance} · ${route.requests_last_minute} answers in the last minute`)), table);
+        return element(
+          'div',
+          { class: 'route', 'data-route': route.name },
+          element('h3', null, route.name, element('small', null, ` · ${route.balance} · ${route.requests_last_minute} answers in the last minute`)),
+          table,
+        );
       }),
     );
   }
 
   function renderFailovers(failovers) {
     const list = byId('failovers');
-    if (failovers.length === 0) return list.replaceChildren(element('li', { class: 'empty' }, 'none yet: every request was answered by the first target it tried'));
+    if (failovers.length === 0)
+      return list.replaceChildren(element('li', { class: 'empty' }, 'none yet: every request was answered by the first target it tried'));
     list.replaceChildren(
       ...failovers.map((failover) => {
         const from = failover.from.map((attempt) => `${attempt.provider} (${attempt.reason})`).join(', then ');
         const to = failover.to === null ? `no target could answer: ${failover.status}` : `answered by ${failover.to}`;
-        return element('li', { class: failover.to === null ? 'failed' : 'moved' }, element('time', null, clock(failover.at)), element('code', null, failover.id), `${failover.route}: ${from} → ${to}`);
+        return element(
+          'li',
+          { class: failover.to === null ? 'failed' : 'moved' },
+          element('time', null, clock(failover.at)),
+          element('code', null, failover.id),
+          `${failover.route}: ${from} → ${to}`,
+        );
       }),
     );
   }
@@ -112,7 +151,13 @@
     const budgets = routes.filter((route) => route.budget);
     if (budgets.length === 0) return byId('budgets').replaceChildren(element('p', { class: 'empty' }, 'no route has a budget'));
     byId('budgets').replaceChildren(
-      ...budgets.map(({ name, budget }) => element('p', null, `${name}: $${budget.spent_usd.toFixed(4)} of $${budget.usd} spent (${percent(budget.spent_usd / budget.usd)}); renews in ${Math.ceil(budget.renews_in_ms / 60_000)} min; when spent: ${budget.over}`)),
+      ...budgets.map(({ name, budget }) =>
+        element(
+          'p',
+          null,
+          `${name}: $${budget.spent_usd.toFixed(4)} of $${budget.usd} spent (${percent(budget.spent_usd / budget.usd)}); renews in ${Math.ceil(budget.renews_in_ms / 60_000)} min; when spent: ${budget.over}`,
+        ),
+      ),
     );
   }
 
@@ -125,7 +170,14 @@
       return;
     }
     charts[id]?.plot.destroy();
-    const options = { width, height: 180, scales: { x: { time: true } }, series: [{}, ...series.map((line) => ({ width: 1.5, ...line }))], axes: [{ space: 70, values: (_plot, ticks) => ticks.map((tick) => clock(tick * 1000)) }, { size: 50 }], legend: { show: true } };
+    const options = {
+      width,
+      height: 180,
+      scales: { x: { time: true } },
+      series: [{}, ...series.map((line) => ({ width: 1.5, ...line }))],
+      axes: [{ space: 70, values: (_plot, ticks) => ticks.map((tick) => clock(tick * 1000)) }, { size: 50 }],
+      legend: { show: true },
+    };
     charts[id] = { labels, plot: new uPlot(options, data, target) };
   }
 
@@ -133,9 +185,29 @@
     const t = history.t;
     chart('chart-requests', [{ label: 'requests', stroke: '#0969da' }], [t, history.requests]);
     const statuses = Object.keys(history.errors).sort();
-    chart('chart-errors', statuses.length ? statuses.map((status, index) => ({ label: status, stroke: palette[index % palette.length] })) : [{ label: 'errors', stroke: palette[0] }], [t, ...(statuses.length ? statuses.map((status) => history.errors[status]) : [t.map(() => 0)])]);
-    chart('chart-ttft', [{ label: 'p50', stroke: '#0969da', spanGaps: true }, { label: 'p95', stroke: '#8250df', spanGaps: true }], [t, history.ttftP50, history.ttftP95]);
-    chart('chart-load', [{ label: 'in flight', stroke: '#1a7f37' }, { label: 'waiting', stroke: '#b35900' }], [t, history.inFlight, history.queued]);
+    chart(
+      'chart-errors',
+      statuses.length
+        ? statuses.map((status, index) => ({ label: status, stroke: palette[index % palette.length] }))
+        : [{ label: 'errors', stroke: palette[0] }],
+      [t, ...(statuses.length ? statuses.map((status) => history.errors[status]) : [t.map(() => 0)])],
+    );
+    chart(
+      'chart-ttft',
+      [
+        { label: 'p50', stroke: '#0969da', spanGaps: true },
+        { label: 'p95', stroke: '#8250df', spanGaps: true },
+      ],
+      [t, history.ttftP50, history.ttftP95],
+    );
+    chart(
+      'chart-load',
+      [
+        { label: 'in flight', stroke: '#1a7f37' },
+        { label: 'waiting', stroke: '#b35900' },
+      ],
+      [t, history.inFlight, history.queued],
+    );
   }
 
   function showConnection(text, lost) {
@@ -148,7 +220,12 @@
     try {
       const response = await fetch(`/admin/console?since=${since}`, { headers: { accept: 'application/json' }, cache: 'no-store' });
       if (!response.ok) {
-        showConnection(response.status === 401 || response.status === 403 ? `the gateway refused this key (${response.status}): the console needs an admin key` : `the gateway answered ${response.status}`, true);
+        showConnection(
+          response.status === 401 || response.status === 403
+            ? `the gateway refused this key (${response.status}): the console needs an admin key`
+            : `the gateway answered ${response.status}`,
+          true,
+        );
         return;
       }
       const data = await response.json();

@@ -16,19 +16,27 @@ let upstream: Awaited<ReturnType<typeof startSim>>;
 let keyed: RunningGateway;
 let separate: RunningGateway;
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'] });
-  const common = {
-    providers: { up: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
-    auth: { keys: [{ name: 'app', key: userKey }, { name: 'ops', key: adminKey, admin: true }] },
-  };
-  keyed = await startGateway(common);
-  separate = await startGateway({ ...common, server: { admin: { host: '127.0.0.1', port: 0 } } });
-}, async () => {
-  await Promise.all([keyed.close(), separate.close()]);
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'] });
+    const common = {
+      providers: { up: { type: 'openai', base_url: upstream.url } },
+      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
+      auth: {
+        keys: [
+          { name: 'app', key: userKey },
+          { name: 'ops', key: adminKey, admin: true },
+        ],
+      },
+    };
+    keyed = await startGateway(common);
+    separate = await startGateway({ ...common, server: { admin: { host: '127.0.0.1', port: 0 } } });
+  },
+  async () => {
+    await Promise.all([keyed.close(), separate.close()]);
+    await upstream.close();
+  },
+);
 
 const get = (origin: string, path: string, authorization?: string) => fetch(`${origin}${path}`, { headers: authorization ? { authorization } : {} });
 const basic = (password: string) => `Basic ${Buffer.from(`anyone:${password}`).toString('base64')}`;
@@ -58,7 +66,11 @@ test('an admin key opens every admin path, as a bearer token (Prometheus) or a b
   assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
   assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
   // The admin key is a gateway key too.
-  const answer = await fetch(`${keyed.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}` }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+  const answer = await fetch(`${keyed.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}` },
+    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+  });
   assert.equal(answer.status, 200);
 });
 

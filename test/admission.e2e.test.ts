@@ -17,34 +17,42 @@ let gateway: RunningGateway;
 const appKey = 'app-key-without-limit';
 const tightKey = 'tight-key-with-limit';
 
-beforeAndAfter(async () => {
-  slow = await startSim({ name: 'slow', latencyMs: 200 });
-  metered = await startSim({ name: 'metered' });
-  spare = await startSim({ name: 'spare' });
-  gateway = await startGateway({
-    providers: {
-      slow: { type: 'openai', base_url: slow.url, max_concurrency: 1, max_queue: 2 },
-      metered: { type: 'openai', base_url: metered.url, rate_limit: { requests_per_second: 0.05, burst: 1 } },
-      spare: { type: 'openai', base_url: spare.url },
-    },
-    routes: {
-      chat: { targets: [{ provider: 'slow', model: 'sim-small' }], timeouts: { first_token: '10s' } },
-      metered_first: { targets: [{ provider: 'metered', model: 'sim-small' }, { provider: 'spare', model: 'sim-small', tier: 2 }] },
-      metered_only: { targets: [{ provider: 'metered', model: 'sim-small' }] },
-      quick: { targets: [{ provider: 'spare', model: 'sim-small' }] },
-    },
-    auth: {
-      keys: [
-        // An admin key too: the test reads /admin/status and /metrics with it.
-        { name: 'app', key: appKey, admin: true },
-        { name: 'tight', key: tightKey, rate_limit: { requests_per_second: 0.1, burst: 2 } },
-      ],
-    },
-  });
-}, async () => {
-  await gateway.close();
-  await Promise.all([slow.close(), metered.close(), spare.close()]);
-});
+beforeAndAfter(
+  async () => {
+    slow = await startSim({ name: 'slow', latencyMs: 200 });
+    metered = await startSim({ name: 'metered' });
+    spare = await startSim({ name: 'spare' });
+    gateway = await startGateway({
+      providers: {
+        slow: { type: 'openai', base_url: slow.url, max_concurrency: 1, max_queue: 2 },
+        metered: { type: 'openai', base_url: metered.url, rate_limit: { requests_per_second: 0.05, burst: 1 } },
+        spare: { type: 'openai', base_url: spare.url },
+      },
+      routes: {
+        chat: { targets: [{ provider: 'slow', model: 'sim-small' }], timeouts: { first_token: '10s' } },
+        metered_first: {
+          targets: [
+            { provider: 'metered', model: 'sim-small' },
+            { provider: 'spare', model: 'sim-small', tier: 2 },
+          ],
+        },
+        metered_only: { targets: [{ provider: 'metered', model: 'sim-small' }] },
+        quick: { targets: [{ provider: 'spare', model: 'sim-small' }] },
+      },
+      auth: {
+        keys: [
+          // An admin key too: the test reads /admin/status and /metrics with it.
+          { name: 'app', key: appKey, admin: true },
+          { name: 'tight', key: tightKey, rate_limit: { requests_per_second: 0.1, burst: 2 } },
+        ],
+      },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await Promise.all([slow.close(), metered.close(), spare.close()]);
+  },
+);
 
 function ask(model: string, content: string, headers: Record<string, string> = {}, key = appKey) {
   return fetch(`${gateway.baseURL}/chat/completions`, {
@@ -64,7 +72,10 @@ function untilWaiting(count: number): Promise<void> {
   return eventually(`${count} waiting`, async () => (await status()).providers.slow!.waiting === count, 5000);
 }
 
-const contentsSeenBy = (sim: typeof slow) => sim.requests.filter((request) => request.path.endsWith('/chat/completions')).map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content);
+const contentsSeenBy = (sim: typeof slow) =>
+  sim.requests
+    .filter((request) => request.path.endsWith('/chat/completions'))
+    .map((request) => (request.body as { messages: { content: string }[] }).messages[0]!.content);
 
 test('a saturated provider serves critical requests first and sheds the least urgent with a 429', async () => {
   const first = ask('chat', 'first');
@@ -130,7 +141,12 @@ test('a key over its rate limit gets 429 before any provider hears of it; other 
   assert.match(metrics, /switchyard_requests_total\{route="none",provider="none",status="429",key="tight"\} 1/);
   // The refusal's log line names its code and is a warning: no provider was tried.
   await eventually('the refusal is logged', () => gateway.logs().includes('"error":"rate_limited"'));
-  const line = JSON.parse(gateway.logs().split('\n').find((text) => text.includes('"error":"rate_limited"'))!) as { level: number; attempts: number };
+  const line = JSON.parse(
+    gateway
+      .logs()
+      .split('\n')
+      .find((text) => text.includes('"error":"rate_limited"'))!,
+  ) as { level: number; attempts: number };
   assert.equal(line.level, 40);
   assert.equal(line.attempts, 0);
 });

@@ -32,9 +32,11 @@ test('a tenfold time to first token (within 100 requests, the target) and a jump
       failing: { targets: [{ provider: 'failing', model: 'sim-small' }], retry: { attempts: 1 } },
     },
   });
-  const ask = (model: string) => fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model, ...hello }) }).then((response) => response.arrayBuffer());
+  const ask = (model: string) =>
+    fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model, ...hello }) }).then((response) => response.arrayBuffer());
   /** Five requests to each of these routes at once: one round. */
-  const round = (models = ['steady', 'shifting', 'failing']) => Promise.all(models.flatMap((model) => [ask(model), ask(model), ask(model), ask(model), ask(model)]));
+  const round = (models = ['steady', 'shifting', 'failing']) =>
+    Promise.all(models.flatMap((model) => [ask(model), ask(model), ask(model), ask(model), ask(model)]));
   try {
     // Every provider learns its normal first (120 requests each).
     for (let index = 0; index < 24; index += 1) await round();
@@ -56,16 +58,24 @@ test('a tenfold time to first token (within 100 requests, the target) and a jump
     const text = await metrics(gateway.origin);
     for (const signal of ['ttft', 'errors']) assert.match(text, new RegExp(`switchyard_anomaly\\{provider="steady",signal="${signal}"\\} 0`));
 
-    const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { providers: Record<string, { anomalies: { ttft: { anomalous: boolean; since: string | null; baseline: number } } }> };
+    const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as {
+      providers: Record<string, { anomalies: { ttft: { anomalous: boolean; since: string | null; baseline: number } } }>;
+    };
     assert.equal(status.providers.shifting!.anomalies.ttft.anomalous, true);
     assert.ok(status.providers.shifting!.anomalies.ttft.since);
-    assert.ok(status.providers.shifting!.anomalies.ttft.baseline < 250, `the learnt normal (${status.providers.shifting!.anomalies.ttft.baseline} ms) is the fast one, not the shifted 300 ms`);
+    assert.ok(
+      status.providers.shifting!.anomalies.ttft.baseline < 250,
+      `the learnt normal (${status.providers.shifting!.anomalies.ttft.baseline} ms) is the fast one, not the shifted 300 ms`,
+    );
     assert.equal(status.providers.steady!.anomalies.ttft.anomalous, false);
     await eventually('the start is logged', () => gateway.logs().includes('anomaly: shifting time to first token is well above its normal'));
 
     const incidents = (await (await fetch(`${gateway.origin}/admin/incidents`)).json()) as { incidents: { name: string; cause: string }[] };
     assert.equal(incidents.incidents.find((incident) => incident.name === 'shifting')?.cause, 'slow');
-    assert.equal(incidents.incidents.find((incident) => incident.name === 'steady'), undefined);
+    assert.equal(
+      incidents.incidents.find((incident) => incident.name === 'steady'),
+      undefined,
+    );
 
     // Back to normal: the flag comes down and the end is logged.
     shifting.setFaults({ latencyMs: 30, latencyP99Ms: 60 });

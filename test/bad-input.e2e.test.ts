@@ -13,22 +13,29 @@ import { beforeAndAfter } from './support/hooks.ts';
 let upstream: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'] });
-  gateway = await startGateway({
-    server: { body_limit: '64kb', max_json_depth: 16 },
-    providers: { only: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] }, other: { targets: [{ provider: 'only', model: 'm1' }] } },
-  });
-}, async () => {
-  await gateway.close();
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'] });
+    gateway = await startGateway({
+      server: { body_limit: '64kb', max_json_depth: 16 },
+      providers: { only: { type: 'openai', base_url: upstream.url } },
+      routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] }, other: { targets: [{ provider: 'only', model: 'm1' }] } },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await upstream.close();
+  },
+);
 
 async function post(body: string | Buffer, headers: Record<string, string> = {}, path = '/v1/chat/completions') {
   const response = await fetch(gateway.origin + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: JSON.parse(text) as { error: { message: string; type: string; code: string; param: string | null } } };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: JSON.parse(text) as { error: { message: string; type: string; code: string; param: string | null } },
+  };
 }
 
 const chat = (extra: Record<string, unknown> = {}) => JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], ...extra });
@@ -86,7 +93,11 @@ test('compressed bodies are refused with 415', async () => {
 });
 
 test('a body without a JSON content type is still read as JSON (curl -d)', async () => {
-  const response = await fetch(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: chat() });
+  const response = await fetch(`${gateway.origin}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: chat(),
+  });
   assert.equal(response.status, 200);
 });
 
@@ -103,13 +114,20 @@ test('unknown endpoints and an empty body get OpenAI-shaped errors', async () =>
 
 /** The request log's line for a request id, once it is written. */
 async function logged(id: string): Promise<{ status: number }> {
-  const find = () => gateway.logs().split('\n').find((line) => line.includes(`"id":${JSON.stringify(id)}`) && line.includes('"msg":"request"'));
+  const find = () =>
+    gateway
+      .logs()
+      .split('\n')
+      .find((line) => line.includes(`"id":${JSON.stringify(id)}`) && line.includes('"msg":"request"'));
   await eventually(`a log line for ${id}`, () => find() !== undefined);
   return JSON.parse(find()!) as { status: number };
 }
 
 test('a client that drops mid-upload does not hurt the gateway: logged as gone, the next request served', async () => {
-  const half = request(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '5000', 'x-request-id': 'dropped-mid-upload' } });
+  const half = request(`${gateway.origin}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': '5000', 'x-request-id': 'dropped-mid-upload' },
+  });
   half.on('error', () => undefined); // our own destroy
   half.write('{"model":"chat","messages":[');
   await eventually('the gateway is reading the upload', () => gateway.gateway.requestsInFlight === 1);
@@ -126,12 +144,16 @@ test('a client that drops mid-answer has its upstream stream aborted, is logged 
     const firstEvent = await within(
       'the first event of the answer',
       new Promise<string>((resolve, reject) => {
-        const call = request(`${gateway.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'dropped-mid-answer' } }, (response) => {
-          response.once('data', (chunk: Buffer) => {
-            call.destroy();
-            resolve(chunk.toString());
-          });
-        });
+        const call = request(
+          `${gateway.origin}/v1/chat/completions`,
+          { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'dropped-mid-answer' } },
+          (response) => {
+            response.once('data', (chunk: Buffer) => {
+              call.destroy();
+              resolve(chunk.toString());
+            });
+          },
+        );
         call.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? undefined : reject(error)));
         call.end(chat({ stream: true }));
       }),

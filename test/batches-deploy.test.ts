@@ -14,13 +14,17 @@ const manifest = new URL('../deploy/kubernetes/switchyard.yaml', import.meta.url
 type Manifest = any;
 
 test('the Kubernetes Deployment gives every replica the Batch API on a PostgreSQL store whose URL comes from a Secret', () => {
-  const objects = new Map(parseAllDocuments(readFileSync(manifest, 'utf8')).map((document) => {
-    const object = document.toJS() as { kind: string };
-    return [object.kind, object as Manifest];
-  }));
+  const objects = new Map(
+    parseAllDocuments(readFileSync(manifest, 'utf8')).map((document) => {
+      const object = document.toJS() as { kind: string };
+      return [object.kind, object as Manifest];
+    }),
+  );
   const configText = objects.get('ConfigMap').data['switchyard.yaml'] as string;
   const url = 'postgres://switchyard:secret@postgres:5432/switchyard?schema=switchyard';
-  const variables = Object.fromEntries([...configText.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((match) => [match[1]!, match[1] === 'SWITCHYARD_BATCH_STORE_URL' ? url : 'test-value']));
+  const variables = Object.fromEntries(
+    [...configText.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((match) => [match[1]!, match[1] === 'SWITCHYARD_BATCH_STORE_URL' ? url : 'test-value']),
+  );
   const config = parseConfigText(configText, 'ConfigMap', variables);
   assert.ok(config.batches && isPostgresUrl(config.batches.store), 'batches.store is the PostgreSQL URL');
   assert.equal(config.batches.store, url);

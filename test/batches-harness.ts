@@ -112,13 +112,16 @@ export const postgresKind: StoreKind = {
 export function batchHarness() {
   let provider: Provider | undefined;
   const gateways: RunningGateway[] = [];
-  beforeAndAfter(async () => {
-    provider = await startProvider();
-  }, async () => {
-    for (const gateway of gateways) await gateway.close();
-    await provider?.close();
-    await dropTestSchemas();
-  });
+  beforeAndAfter(
+    async () => {
+      provider = await startProvider();
+    },
+    async () => {
+      for (const gateway of gateways) await gateway.close();
+      await provider?.close();
+      await dropTestSchemas();
+    },
+  );
   return {
     provider: () => provider!,
     /** For stores a test opens by hand. */
@@ -145,7 +148,15 @@ export function batchHarness() {
   };
 }
 
-export function jsonl(prompts: string[], shape: (prompt: string, index: number) => unknown = (prompt, index) => ({ custom_id: `req-${index + 1}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: prompt }] } })): string {
+export function jsonl(
+  prompts: string[],
+  shape: (prompt: string, index: number) => unknown = (prompt, index) => ({
+    custom_id: `req-${index + 1}`,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'chat', messages: [{ role: 'user', content: prompt }] },
+  }),
+): string {
   return prompts.map((prompt, index) => JSON.stringify(shape(prompt, index))).join('\n') + '\n';
 }
 
@@ -163,7 +174,12 @@ export async function submit(client: OpenAI, content: string, window = '24h'): P
 const ended = (batch: OpenAI.Batches.Batch) => ['completed', 'failed', 'expired', 'cancelled'].includes(batch.status);
 
 /** Polls as an application would, until the batch ends or `until` holds; fails after `limitMs`. */
-export async function waitFor(client: OpenAI, id: string, until: (batch: OpenAI.Batches.Batch) => boolean = ended, limitMs = 20_000): Promise<OpenAI.Batches.Batch> {
+export async function waitFor(
+  client: OpenAI,
+  id: string,
+  until: (batch: OpenAI.Batches.Batch) => boolean = ended,
+  limitMs = 20_000,
+): Promise<OpenAI.Batches.Batch> {
   const started = Date.now();
   for (;;) {
     const batch = await client.batches.retrieve(id);

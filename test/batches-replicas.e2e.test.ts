@@ -150,7 +150,13 @@ test('PostgreSQL away mid-batch: batch requests answer 503 with Retry-After, rea
     gateway = running;
     const prompts = ['hold away one', 'hold away two', 'after away three'];
     const created = await submit(running.client, jsonl(prompts));
-    await eventually('two lines at the provider', () => provider().prompts().filter((prompt) => prompt.startsWith('hold away')).length === 2);
+    await eventually(
+      'two lines at the provider',
+      () =>
+        provider()
+          .prompts()
+          .filter((prompt) => prompt.startsWith('hold away')).length === 2,
+    );
 
     relay.cut();
     provider().release('hold away one');
@@ -173,7 +179,14 @@ test('PostgreSQL away mid-batch: batch requests answer 503 with Retry-After, rea
       (await lines(running.client, done.output_file_id)).map((line) => line.custom_id),
       ['req-1', 'req-2', 'req-3'],
     );
-    for (const prompt of prompts) assert.equal(provider().prompts().filter((sent) => sent === prompt).length, 1, `${prompt} sent once: its answer was kept, not lost`);
+    for (const prompt of prompts)
+      assert.equal(
+        provider()
+          .prompts()
+          .filter((sent) => sent === prompt).length,
+        1,
+        `${prompt} sent once: its answer was kept, not lost`,
+      );
   } finally {
     if (gateway) await harness.close(gateway);
     await relay.close();
@@ -188,10 +201,21 @@ test('every connection to the store terminated mid-batch (a database restart): t
   const created = await submit(gateway.client, jsonl(prompts));
   await eventually('a line at the provider', () => provider().prompts().includes('hold restart one'));
   const application = new URL(store).searchParams.get('application_name');
-  const terminated = await queryTestDatabase<{ ended: boolean }>(store, 'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [application]);
+  const terminated = await queryTestDatabase<{ ended: boolean }>(
+    store,
+    'SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()',
+    [application],
+  );
   assert.ok(terminated.length > 0, 'the gateway had connections to cut');
   provider().release('hold restart one');
   const done = await waitFor(gateway.client, created.id, undefined, 20_000);
   assert.deepEqual(done.request_counts, { total: 4, completed: 4, failed: 0 });
-  for (const prompt of prompts) assert.equal(provider().prompts().filter((sent) => sent === prompt).length, 1, `${prompt} sent once`);
+  for (const prompt of prompts)
+    assert.equal(
+      provider()
+        .prompts()
+        .filter((sent) => sent === prompt).length,
+      1,
+      `${prompt} sent once`,
+    );
 });

@@ -31,10 +31,19 @@ test('[sqlite] a store already open in another process is refused at start, with
 });
 
 test('[sqlite] without batches.store the Files and Batches APIs answer 404 and say how to turn them on', async () => {
-  const gateway = await startGateway({ providers: { up: { type: 'openai', base_url: `${harness.provider().url}/v1` } }, routes: { chat: { targets: [{ provider: 'up', model: 'small' }] } } });
+  const gateway = await startGateway({
+    providers: { up: { type: 'openai', base_url: `${harness.provider().url}/v1` } },
+    routes: { chat: { targets: [{ provider: 'up', model: 'small' }] } },
+  });
   harness.keep(gateway);
-  await assert.rejects(gateway.client.batches.list(), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404 && /batches\.store/.test(error.message));
-  await assert.rejects(gateway.client.files.create({ file: await toFile(Buffer.from('{}'), 'x.jsonl'), purpose: 'batch' }), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
+  await assert.rejects(
+    gateway.client.batches.list(),
+    (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404 && /batches\.store/.test(error.message),
+  );
+  await assert.rejects(
+    gateway.client.files.create({ file: await toFile(Buffer.from('{}'), 'x.jsonl'), purpose: 'batch' }),
+    (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404,
+  );
 });
 
 test('[sqlite] a store made by the previous version is migrated at start: its batch in progress completes and its files are read back', async () => {
@@ -52,12 +61,33 @@ test('[sqlite] a store made by the previous version is migrated at start: its ba
   `);
   const content = jsonl(['old one', 'old two']);
   const now = Math.floor(Date.now() / 1000);
-  old.prepare("INSERT INTO files VALUES ('file-old', '', 'batch', 'old.jsonl', ?, ?, ?, ?)").run(Buffer.byteLength(content), now, Buffer.from(content), now + 3600);
-  const doc = { id: 'batch_old', owner: '', endpoint: '/v1/chat/completions', input_file_id: 'file-old', completion_window: '24h', status: 'in_progress', created_at: now, expires_at: now + 86_400, in_progress_at: now };
+  old
+    .prepare("INSERT INTO files VALUES ('file-old', '', 'batch', 'old.jsonl', ?, ?, ?, ?)")
+    .run(Buffer.byteLength(content), now, Buffer.from(content), now + 3600);
+  const doc = {
+    id: 'batch_old',
+    owner: '',
+    endpoint: '/v1/chat/completions',
+    input_file_id: 'file-old',
+    completion_window: '24h',
+    status: 'in_progress',
+    created_at: now,
+    expires_at: now + 86_400,
+    in_progress_at: now,
+  };
   old.prepare("INSERT INTO batches (id, owner, status, doc) VALUES ('batch_old', '', 'in_progress', ?)").run(JSON.stringify(doc));
-  const answered = JSON.stringify({ id: 'batch_req_1', custom_id: 'req-1', response: { status_code: 200, request_id: 'batch_req_1', body: { usage: { prompt_tokens: 7, completion_tokens: 3 } } }, error: null });
-  old.prepare("INSERT INTO batch_lines (batch_id, line, custom_id, body, state, result, attempts) VALUES ('batch_old', 1, 'req-1', ?, 'done', ?, 1)").run(Buffer.from('{}'), answered);
-  old.prepare("INSERT INTO batch_lines (batch_id, line, custom_id, body, state) VALUES ('batch_old', 2, 'req-2', ?, 'running')").run(Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'old two' }] })));
+  const answered = JSON.stringify({
+    id: 'batch_req_1',
+    custom_id: 'req-1',
+    response: { status_code: 200, request_id: 'batch_req_1', body: { usage: { prompt_tokens: 7, completion_tokens: 3 } } },
+    error: null,
+  });
+  old
+    .prepare("INSERT INTO batch_lines (batch_id, line, custom_id, body, state, result, attempts) VALUES ('batch_old', 1, 'req-1', ?, 'done', ?, 1)")
+    .run(Buffer.from('{}'), answered);
+  old
+    .prepare("INSERT INTO batch_lines (batch_id, line, custom_id, body, state) VALUES ('batch_old', 2, 'req-2', ?, 'running')")
+    .run(Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'old two' }] })));
   old.close();
 
   const { client } = await harness.gatewayWith(store);
@@ -70,7 +100,14 @@ test('[sqlite] a store made by the previous version is migrated at start: its ba
     ['req-1', 'req-2'],
   );
   assert.equal(await (await client.files.content('file-old')).text(), content, 'a file stored whole is read back');
-  assert.equal(harness.provider().prompts().filter((prompt) => prompt === 'old two').length, 1, 'only the unanswered line was sent');
+  assert.equal(
+    harness
+      .provider()
+      .prompts()
+      .filter((prompt) => prompt === 'old two').length,
+    1,
+    'only the unanswered line was sent',
+  );
 });
 
 /** A small tmpfs of our own (mounting needs root); unmounted by the caller. */
@@ -85,7 +122,7 @@ function mountTmpfs(context: TestContext, options: string): { directory: string;
   return { directory, unmount: () => execFileSync('umount', ['-l', directory]) };
 }
 
-test('[sqlite] a full disk: answers wait in memory, the batch carries on when space returns, each line sent once, and the error logged is the disk\'s', async (context) => {
+test("[sqlite] a full disk: answers wait in memory, the batch carries on when space returns, each line sent once, and the error logged is the disk's", async (context) => {
   const mount = mountTmpfs(context, 'size=3m');
   if (!mount) return;
   try {
@@ -93,7 +130,14 @@ test('[sqlite] a full disk: answers wait in memory, the batch carries on when sp
     const gateway = await harness.gatewayWith(store, { batches: { store, concurrency: 2 } });
     const prompts = ['hold full big answer one', 'hold full big answer two', 'full three'];
     const created = await submit(gateway.client, jsonl(prompts));
-    await eventually('two lines at the provider', () => harness.provider().prompts().filter((prompt) => prompt.startsWith('hold full')).length === 2);
+    await eventually(
+      'two lines at the provider',
+      () =>
+        harness
+          .provider()
+          .prompts()
+          .filter((prompt) => prompt.startsWith('hold full')).length === 2,
+    );
     const filler = join(mount.directory, 'filler');
     try {
       for (;;) appendFileSync(filler, Buffer.alloc(64 * 1024));
@@ -107,7 +151,15 @@ test('[sqlite] a full disk: answers wait in memory, the batch carries on when sp
     rmSync(filler);
     const done = await waitFor(gateway.client, created.id);
     assert.deepEqual(done.request_counts, { total: 3, completed: 3, failed: 0 });
-    for (const prompt of prompts) assert.equal(harness.provider().prompts().filter((sent) => sent === prompt).length, 1, `${prompt} sent once: its answer was kept`);
+    for (const prompt of prompts)
+      assert.equal(
+        harness
+          .provider()
+          .prompts()
+          .filter((sent) => sent === prompt).length,
+        1,
+        `${prompt} sent once: its answer was kept`,
+      );
     assert.ok(!gateway.logs().includes('cannot rollback'), 'no second error hides the first');
     await harness.close(gateway);
   } finally {

@@ -51,7 +51,9 @@ export function defineBatchTests(kind: StoreKind): void {
       assert.match(line.response?.body.choices?.[0]?.message.content ?? '', new RegExp(String(prompts[index])));
     }
     // Sent as batch traffic, with the route's model swapped in, like any request.
-    const sent = provider().requests.filter((request) => request.method === 'POST' && prompts.includes((request.body as { messages: { content: string }[] }).messages[0]?.content ?? ''));
+    const sent = provider().requests.filter(
+      (request) => request.method === 'POST' && prompts.includes((request.body as { messages: { content: string }[] }).messages[0]?.content ?? ''),
+    );
     assert.equal(sent.length, 5);
     for (const request of sent) assert.equal((request.body as { model: string }).model, 'small');
     const listed = await client.batches.list();
@@ -74,7 +76,13 @@ export function defineBatchTests(kind: StoreKind): void {
     assert.equal(errors[0]?.custom_id, 'req-2');
     assert.equal(errors[0]?.response?.status_code, 400);
     assert.match(errors[0]?.response?.body.error?.message ?? '', /refused by the provider/);
-    assert.equal(provider().prompts().filter((prompt) => prompt === 'busy now').length, 2, 'the busy line was sent twice');
+    assert.equal(
+      provider()
+        .prompts()
+        .filter((prompt) => prompt === 'busy now').length,
+      2,
+      'the busy line was sent twice',
+    );
     const metrics = await gateway.metrics.render();
     assert.match(metrics, /switchyard_batch_lines_total\{outcome="retried"\} 1/);
     assert.match(metrics, /switchyard_batch_lines_total\{outcome="failed"\} 1/);
@@ -101,7 +109,10 @@ export function defineBatchTests(kind: StoreKind): void {
       ],
     );
     assert.deepEqual((await client.batches.retrieve(batch.id)).request_counts, { total: 0, completed: 0, failed: 0 }, 'nothing of it is kept to send');
-    await assert.rejects(client.batches.create({ input_file_id: 'file-nope', endpoint: '/v1/chat/completions', completion_window: '24h' }), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
+    await assert.rejects(
+      client.batches.create({ input_file_id: 'file-nope', endpoint: '/v1/chat/completions', completion_window: '24h' }),
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404,
+    );
     await assert.rejects(
       client.batches.create({ input_file_id: batch.input_file_id, endpoint: '/v1/moderations', completion_window: '24h' }),
       (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && error.param === 'endpoint',
@@ -132,7 +143,12 @@ export function defineBatchTests(kind: StoreKind): void {
   });
 
   test(`[${kind.name}] each key sees only its own files and batches`, async (context) => {
-    const keys = { keys: [{ name: 'team-a', key: 'sk-team-a-000000000' }, { name: 'team-b', key: 'sk-team-b-000000000' }] };
+    const keys = {
+      keys: [
+        { name: 'team-a', key: 'sk-team-a-000000000' },
+        { name: 'team-b', key: 'sk-team-b-000000000' },
+      ],
+    };
     const started = await fresh(context, {}, { auth: keys });
     if (!started) return;
     const { gateway } = started;
@@ -206,11 +222,18 @@ export function defineBatchTests(kind: StoreKind): void {
     assert.deepEqual(await refused(client.files.create({ file: await toFile(Buffer.from('{}\n'), 'x.jsonl'), purpose: 'fine-tune' })), [400, 'purpose']);
     assert.deepEqual(await refused(client.files.create({ file: await toFile(Buffer.alloc(8192, 'x'), 'big.jsonl'), purpose: 'batch' })), [413, null]);
     assert.deepEqual(await refused(upload(client, jsonl(['one', 'two', 'three', 'four']))), [400, 'file'], 'more lines than batches.max_lines');
-    const notMultipart = await fetch(`${gateway.baseURL}/files`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"purpose":"batch"}' });
+    const notMultipart = await fetch(`${gateway.baseURL}/files`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"purpose":"batch"}',
+    });
     assert.equal(notMultipart.status, 415);
     assert.equal(((await notMultipart.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
     assert.deepEqual((await client.files.list()).data, [], 'nothing refused was kept');
-    assert.deepEqual(await refused(client.batches.create({ input_file_id: 'file-x', endpoint: '/v1/chat/completions', completion_window: '1y' as '24h' })), [400, 'completion_window']);
+    assert.deepEqual(await refused(client.batches.create({ input_file_id: 'file-x', endpoint: '/v1/chat/completions', completion_window: '1y' as '24h' })), [
+      400,
+      'completion_window',
+    ]);
     const repeated = await fetch(`${gateway.baseURL}/batches?after=a&after=b`);
     assert.equal(repeated.status, 400);
     assert.equal(((await repeated.json()) as { error: { param: string } }).error.param, 'after');
@@ -224,7 +247,8 @@ export function defineBatchTests(kind: StoreKind): void {
     if (!started) return;
     const { client, baseURL } = started.gateway;
     const file = await upload(client, jsonl(['metadata one']));
-    const create = (metadata: Record<string, string>) => client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata });
+    const create = (metadata: Record<string, string>) =>
+      client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata });
     const pairs = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`key${index}`, 'value']));
     assert.deepEqual(await refused(create(pairs(17))), [400, 'metadata']);
     assert.deepEqual(await refused(create({ ['k'.repeat(65)]: 'value' })), [400, 'metadata']);
@@ -249,10 +273,16 @@ export function defineBatchTests(kind: StoreKind): void {
     const file = await upload(client, content);
     assert.equal(file.bytes, Buffer.byteLength(content));
     assert.ok(Buffer.from(await (await client.files.content(file.id)).arrayBuffer()).equals(Buffer.from(content)), 'the content read back is the content sent');
-    const done = await waitFor(client, (await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).id);
+    const done = await waitFor(
+      client,
+      (await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).id,
+    );
     assert.deepEqual(done.request_counts, { total: 4, completed: 4, failed: 0 });
     const sent = new Set(provider().prompts());
-    assert.ok(prompts.every((prompt) => sent.has(prompt)), 'every line reached the provider whole');
+    assert.ok(
+      prompts.every((prompt) => sent.has(prompt)),
+      'every line reached the provider whole',
+    );
   });
 
   test(`[${kind.name}] a batch whose acceptance a stop cut short is failed once its gateway's hold runs out, and nothing of it is sent`, async (context) => {
@@ -260,8 +290,22 @@ export function defineBatchTests(kind: StoreKind): void {
     const store = kind.newStore();
     // What a gateway stopped in the middle of writing a batch's lines leaves behind.
     const crashed = openBatchStore({ store, deadlineMs: 5000, connections: 1 }, harness.logger);
-    await crashed.addBatch({ id: 'batch_cut', owner: '', endpoint: '/v1/chat/completions', input_file_id: 'file-x', completion_window: '24h', status: 'validating', created_at: 1, expires_at: 2_000_000_000 }, 0);
-    await crashed.addLines('batch_cut', 1, [{ customId: 'only', body: Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'never sent' }] })) }]);
+    await crashed.addBatch(
+      {
+        id: 'batch_cut',
+        owner: '',
+        endpoint: '/v1/chat/completions',
+        input_file_id: 'file-x',
+        completion_window: '24h',
+        status: 'validating',
+        created_at: 1,
+        expires_at: 2_000_000_000,
+      },
+      0,
+    );
+    await crashed.addLines('batch_cut', 1, [
+      { customId: 'only', body: Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'never sent' }] })) },
+    ]);
     await crashed.close();
     const { client } = await harness.gatewayWith(store, { batches: { store } });
     const batch = await waitFor(client, 'batch_cut', (current) => current.status !== 'validating');
@@ -296,8 +340,13 @@ export function defineBatchTests(kind: StoreKind): void {
     const sim = await startSim({ models: ['embedder'] });
     try {
       const store = kind.newStore();
-      const gateway = await harness.gatewayWith(store, { providers: { sim: { type: 'openai', base_url: sim.url } }, routes: { embed: { targets: [{ provider: 'sim', model: 'embedder' }] } } });
-      const content = ['first text', 'second text'].map((input, index) => JSON.stringify({ custom_id: `e${index}`, method: 'POST', url: '/v1/embeddings', body: { model: 'embed', input } })).join('\n');
+      const gateway = await harness.gatewayWith(store, {
+        providers: { sim: { type: 'openai', base_url: sim.url } },
+        routes: { embed: { targets: [{ provider: 'sim', model: 'embedder' }] } },
+      });
+      const content = ['first text', 'second text']
+        .map((input, index) => JSON.stringify({ custom_id: `e${index}`, method: 'POST', url: '/v1/embeddings', body: { model: 'embed', input } }))
+        .join('\n');
       const file = await upload(gateway.client, content);
       const created = await gateway.client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' });
       const done = await waitFor(gateway.client, created.id);
@@ -323,7 +372,8 @@ export function defineBatchTests(kind: StoreKind): void {
     const started = await fresh(context);
     if (!started) return;
     const { client } = started.gateway;
-    const send = async (expires_after?: OpenAI.FileCreateParams['expires_after']) => client.files.create({ file: await toFile(Buffer.from(jsonl(['expiring'])), 'in.jsonl'), purpose: 'batch', expires_after });
+    const send = async (expires_after?: OpenAI.FileCreateParams['expires_after']) =>
+      client.files.create({ file: await toFile(Buffer.from(jsonl(['expiring'])), 'in.jsonl'), purpose: 'batch', expires_after });
     const hour = await send({ anchor: 'created_at', seconds: 3600 });
     assert.equal(hour.expires_at, hour.created_at + 3600);
     assert.equal((await client.files.retrieve(hour.id)).expires_at, hour.created_at + 3600);
@@ -355,7 +405,8 @@ export function defineBatchTests(kind: StoreKind): void {
     const { client } = started.gateway;
     const file = await client.files.create({ file: await toFile(Buffer.from(jsonl(['fine output', 'refuse output'])), 'in.jsonl'), purpose: 'batch' });
     assert.equal(file.expires_at, file.created_at + 2 * day, 'batches.file_expiry is the default for uploads too');
-    const create = (output_expires_after?: OpenAI.BatchCreateParams['output_expires_after']) => client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', output_expires_after });
+    const create = (output_expires_after?: OpenAI.BatchCreateParams['output_expires_after']) =>
+      client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', output_expires_after });
     const expiresAfter = async (fileId: string | null | undefined) => {
       assert.ok(fileId, 'the batch has this file');
       const result = await client.files.retrieve(fileId);
@@ -382,7 +433,15 @@ export function defineBatchTests(kind: StoreKind): void {
     const now = () => clock;
     const store = openBatchStore({ store: path, deadlineMs: 5000, connections: 4 }, gateway.logger);
     const limits = { maxFileSize: 1024 * 1024, maxLines: 100, fileExpirySeconds: day, leaseMs: 30_000 };
-    const runner = new BatchRunner({ store, gateway, concurrency: 2, fileExpirySeconds: day, leaseMs: 30_000, now, dispatch: (operation, body, headers, channel, caller) => gateway.serve({ operation, headers, body, channel, caller }) });
+    const runner = new BatchRunner({
+      store,
+      gateway,
+      concurrency: 2,
+      fileExpirySeconds: day,
+      leaseMs: 30_000,
+      now,
+      dispatch: (operation, body, headers, channel, caller) => gateway.serve({ operation, headers, body, channel, caller }),
+    });
     const api = new BatchApi(store, runner, limits, now);
     const sweeper = new FileSweeper({ store, logger: gateway.logger, fileExpirySeconds: day, now });
     runner.start();

@@ -13,12 +13,15 @@ import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 
 let sim: Awaited<ReturnType<typeof startSim>>;
 const running: RunningGateway[] = [];
-beforeAndAfter(async () => {
-  sim = await startSim({ models: ['big', 'small'] });
-}, async () => {
-  for (const gateway of running) await gateway.close();
-  await sim.close();
-});
+beforeAndAfter(
+  async () => {
+    sim = await startSim({ models: ['big', 'small'] });
+  },
+  async () => {
+    for (const gateway of running) await gateway.close();
+    await sim.close();
+  },
+);
 
 /** A pricey hosted model first, a free self-hosted one second; one answer from the first spends the budget. */
 function config(over: 'cheapest' | 'refuse', extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -27,7 +30,15 @@ function config(over: 'cheapest' | 'refuse', extra: Record<string, unknown> = {}
       hosted: { type: 'openai', base_url: sim.url, price: { input_per_1k: 100, output_per_1k: 100 } },
       selfhosted: { type: 'openai', base_url: sim.url },
     },
-    routes: { chat: { targets: [{ provider: 'hosted', model: 'big' }, { provider: 'selfhosted', model: 'small', tier: 2 }], budget: { usd: 0.01, per: '1d', over } } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'hosted', model: 'big' },
+          { provider: 'selfhosted', model: 'small', tier: 2 },
+        ],
+        budget: { usd: 0.01, per: '1d', over },
+      },
+    },
     ...extra,
   };
 }
@@ -47,7 +58,9 @@ test('over its budget, a route sends its requests to the cheapest target first',
   const gateway = await start(config('cheapest'));
   assert.equal(await servedBy(gateway), 'hosted', 'within budget: tier 1');
   assert.equal(await servedBy(gateway), 'selfhosted', 'budget spent: the free target first');
-  const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { budget: { usd: number; spent_usd: number; renews_in_ms: number } } } };
+  const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as {
+    routes: { chat: { budget: { usd: number; spent_usd: number; renews_in_ms: number } } };
+  };
   assert.ok(status.routes.chat.budget.spent_usd > 0.01);
   assert.ok(status.routes.chat.budget.renews_in_ms > 0 && status.routes.chat.budget.renews_in_ms <= 86_400_000);
   const metrics = await gateway.gateway.metrics.render();
@@ -58,7 +71,11 @@ test('over its budget, a route sends its requests to the cheapest target first',
 test('with over: refuse, the spent route answers 429 budget_exceeded with the time until it renews', async () => {
   const gateway = await start(config('refuse'));
   assert.equal(await servedBy(gateway), 'hosted');
-  const refused = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'again' }] }) });
+  const refused = await fetch(`${gateway.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'again' }] }),
+  });
   assert.equal(refused.status, 429);
   const retryAfter = Number(refused.headers.get('retry-after'));
   assert.ok(retryAfter >= 1 && retryAfter <= 86_400, `Retry-After ${retryAfter}`);
@@ -77,7 +94,8 @@ test('replicas sharing state.redis steer by what all of them spent', async (cont
     const state = { state: { redis: { url: localRedisUrl, prefix } } };
     const a = await start(config('cheapest', state));
     const b = await start(config('cheapest', state));
-    const spentSeenBy = async (gateway: RunningGateway) => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { budget: { spent_usd: number } } } }).routes.chat.budget.spent_usd;
+    const spentSeenBy = async (gateway: RunningGateway) =>
+      ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { budget: { spent_usd: number } } } }).routes.chat.budget.spent_usd;
     assert.equal(await servedBy(a), 'hosted');
     for (let tries = 0; (await spentSeenBy(b)) < 0.01; tries += 1) {
       assert.ok(tries < 150, 'replica b learnt what a spent (it reads the total every second)');

@@ -18,12 +18,15 @@ import { localRedisUrl, needsLocalRedis } from './support/local-redis.ts';
 let upstream: Awaited<ReturnType<typeof startSim>>;
 const running: RunningGateway[] = [];
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'], chunks: 3 });
-}, async () => {
-  for (const gateway of running) await gateway.close();
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'], chunks: 3 });
+  },
+  async () => {
+    for (const gateway of running) await gateway.close();
+    await upstream.close();
+  },
+);
 
 const chatCalls = () => upstream.requests.filter((request) => request.path.endsWith('/chat/completions')).length;
 
@@ -38,7 +41,11 @@ async function withFaults(faults: { busyRate?: number; latencyMs?: number; dropR
 }
 
 /** A gateway with one route `chat` over the simulator; routeCache null: a route without `cache`; route: more route keys (retry). */
-async function gatewayWith(extra: Record<string, unknown> = {}, routeCache: unknown = { ttl: '1h' }, route: Record<string, unknown> = {}): Promise<RunningGateway> {
+async function gatewayWith(
+  extra: Record<string, unknown> = {},
+  routeCache: unknown = { ttl: '1h' },
+  route: Record<string, unknown> = {},
+): Promise<RunningGateway> {
   const gateway = await startGateway({
     providers: { up: { type: 'openai', base_url: upstream.url } },
     routes: { chat: { targets: [{ provider: 'up', model: 'm1' }], ...route, ...(routeCache === null ? {} : { cache: routeCache }) } },
@@ -93,7 +100,9 @@ test('no-cache asks a provider again and refreshes the entry; no-store leaves th
 
 /** A streamed question read to the end as the SDK reads it: its text, chunk count, id and headers. */
 async function streamed(client: OpenAI, content: string) {
-  const { data: stream, response } = await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content }] }).withResponse();
+  const { data: stream, response } = await client.chat.completions
+    .create({ model: 'chat', stream: true, messages: [{ role: 'user', content }] })
+    .withResponse();
   let text = '';
   let chunks = 0;
   let id = '';
@@ -143,8 +152,15 @@ test('an answer expires after its ttl', async () => {
   assert.equal((await ask(gateway.client, 'short lived')).headers.get('x-switchyard-cache'), 'miss');
 });
 
-test('one tenant never gets another tenant\'s cached answer', async () => {
-  const gateway = await gatewayWith({ auth: { keys: [{ name: 'team-a', key: 'sk-team-a-0000000000' }, { name: 'team-b', key: 'sk-team-b-0000000000' }] } });
+test("one tenant never gets another tenant's cached answer", async () => {
+  const gateway = await gatewayWith({
+    auth: {
+      keys: [
+        { name: 'team-a', key: 'sk-team-a-0000000000' },
+        { name: 'team-b', key: 'sk-team-b-0000000000' },
+      ],
+    },
+  });
   const teamA = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'sk-team-a-0000000000', maxRetries: 0 });
   const teamB = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'sk-team-b-0000000000', maxRetries: 0 });
   await ask(teamA, 'shared question');
@@ -161,7 +177,7 @@ test('a Redis that is away is a miss, never a failed request', async () => {
   assert.ok((await metric(gateway, 'switchyard_cache_requests_total{tier="redis",result="error"}')) >= 1);
 });
 
-test('with Redis, a second replica answers from the first one\'s cached answer', async (context) => {
+test("with Redis, a second replica answers from the first one's cached answer", async (context) => {
   if (!(await needsLocalRedis(context))) return;
   const prefix = `switchyard-test-${process.pid}-${Date.now()}:`;
   const redis = new Redis(localRedisUrl);
@@ -171,7 +187,11 @@ test('with Redis, a second replica answers from the first one\'s cached answer',
     const replicaB = await gatewayWith(shared);
     // Both replicas say their Redis is ready (/admin/status) before the test goes on.
     for (const replica of [replicaA, replicaB]) {
-      for (let tries = 0; ((await (await fetch(`${replica.origin}/admin/status`)).json()) as { cache: { redis: string } }).cache.redis !== 'ready'; tries += 1) {
+      for (
+        let tries = 0;
+        ((await (await fetch(`${replica.origin}/admin/status`)).json()) as { cache: { redis: string } }).cache.redis !== 'ready';
+        tries += 1
+      ) {
         assert.ok(tries < 100, 'the replica connected to Redis');
         await new Promise((resolve) => setTimeout(resolve, 20));
       }

@@ -26,8 +26,19 @@ beforeAndAfter(
 
 function canaryConfig(share: number, extra: Record<string, unknown> = {}) {
   return {
-    providers: { stable: { type: 'openai', base_url: stable.url, health_check: { enabled: false } }, fresh: { type: 'openai', base_url: fresh.url, health_check: { enabled: false }, circuit_breaker: { min_requests: 1000 } } },
-    routes: { chat: { targets: [{ provider: 'stable', model: 'v1' }, { provider: 'fresh', model: 'v2', canary: { share, min_requests: 20, max_error_rate: 0.05 } }], retry: { attempts: 1 } } },
+    providers: {
+      stable: { type: 'openai', base_url: stable.url, health_check: { enabled: false } },
+      fresh: { type: 'openai', base_url: fresh.url, health_check: { enabled: false }, circuit_breaker: { min_requests: 1000 } },
+    },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'stable', model: 'v1' },
+          { provider: 'fresh', model: 'v2', canary: { share, min_requests: 20, max_error_rate: 0.05 } },
+        ],
+        retry: { attempts: 1 },
+      },
+    },
     ...extra,
   };
 }
@@ -43,10 +54,15 @@ async function served(gateway: RunningGateway, count: number): Promise<Record<st
 }
 
 const canaryState = async (gateway: RunningGateway) =>
-  ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { targets: { canary?: { state: string } }[] } } }).routes.chat.targets[1]!.canary?.state;
+  ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { targets: { canary?: { state: string } }[] } } }).routes.chat
+    .targets[1]!.canary?.state;
 
 const act = (gateway: RunningGateway, action: string) =>
-  fetch(`${gateway.origin}/admin/canaries/chat/fresh/v2`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action }) });
+  fetch(`${gateway.origin}/admin/canaries/chat/fresh/v2`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ action }),
+  });
 
 test('a healthy canary takes its share of traffic and keeps it', async () => {
   const gateway = await startGateway(canaryConfig(0.3));
@@ -69,7 +85,10 @@ test('a failing canary is rolled back by itself, clients never see its failures,
     await served(gateway, 60);
     assert.equal(await canaryState(gateway), 'rolled_back');
     assert.ok(fresh.stats.total - before <= 20 + 5, `the canary was rolled back after ${fresh.stats.total - before} requests`);
-    assert.match(gateway.logs(), /canary fresh\/v2 on route chat: rolled back \((error rate 100\.0% over \d+ requests|its target was ejected after failures in a row)/);
+    assert.match(
+      gateway.logs(),
+      /canary fresh\/v2 on route chat: rolled back \((error rate 100\.0% over \d+ requests|its target was ejected after failures in a row)/,
+    );
     const after = fresh.stats.total;
     assert.deepEqual(await served(gateway, 30), { stable: 30 }, 'no traffic to a rolled-back canary');
     assert.equal(fresh.stats.total, after);
@@ -95,7 +114,10 @@ test('with state.redis, a rollback on one replica rolls the canary back on the o
   const shared = { state: { redis: { url: localRedisUrl, prefix } } };
   const [a, b] = [await startGateway(canaryConfig(0.5, shared)), await startGateway(canaryConfig(0.5, shared))];
   try {
-    await eventually('both replicas are on Redis', async () => ((await (await fetch(`${b.origin}/admin/status`)).json()) as { state: { breakers: string } }).state.breakers === 'ready');
+    await eventually(
+      'both replicas are on Redis',
+      async () => ((await (await fetch(`${b.origin}/admin/status`)).json()) as { state: { breakers: string } }).state.breakers === 'ready',
+    );
     assert.equal((await act(a, 'rollback')).status, 200);
     await eventually('the other replica follows', async () => (await canaryState(b)) === 'rolled_back');
     assert.deepEqual(await served(b, 20), { stable: 20 });

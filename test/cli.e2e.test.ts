@@ -16,16 +16,21 @@ import { tempDir } from './support/temp-dir.ts';
 const directory = tempDir('switchyard-cli-');
 let upstream: Awaited<ReturnType<typeof startSim>>;
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1', 'm2'], chunks: 10 });
-}, async () => {
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1', 'm2'], chunks: 10 });
+  },
+  async () => {
+    await upstream.close();
+  },
+);
 
 /** A Node.js older than 24 on this machine (the system one is often 20), found as `which -a node` would. */
 function olderNode(): string | undefined {
   const found = spawnSync('which', ['-a', 'node'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
-  return [...found, '/usr/bin/node'].find((candidate) => Number(spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.split('.')[0]) < 24);
+  return [...found, '/usr/bin/node'].find(
+    (candidate) => Number(spawnSync(candidate, ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.split('.')[0]) < 24,
+  );
 }
 const older = olderNode();
 
@@ -51,7 +56,10 @@ routes:
 
 /** Starts a stream, sends SIGTERM once its first bytes came, and reads the rest: what the client saw, and the exit code. */
 async function streamThroughSigterm(origin: string, child: ChildProcess): Promise<{ text: string; exited: Promise<number | null> }> {
-  const response = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+  const response = await fetch(`${origin}/v1/chat/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'x' }] }),
+  });
   const reader = response.body!.getReader();
   await reader.read();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -63,7 +71,9 @@ async function streamThroughSigterm(origin: string, child: ChildProcess): Promis
 
 test('check lists every config error with its path and exits 1', async () => {
   const file = join(directory, 'bad.yaml');
-  writeFileSync(file, `providers:
+  writeFileSync(
+    file,
+    `providers:
   a: { type: openai, base_url: "not a url", api_key: "\${SWITCHYARD_TEST_UNSET_VAR}" }
 routes:
   chat:
@@ -73,7 +83,8 @@ auth:
   keys:
     - { name: team, key: sk-team-one-000 }
     - { name: team, key: sk-team-two-000 }
-`);
+`,
+  );
   const result = await run(['check', '--config', file]);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /routes\.chat\.targets\[1\]\.provider: unknown provider "x"/);
@@ -96,7 +107,8 @@ test('serve reloads a changed config, refuses an invalid one and keeps serving',
   writeFileSync(file, configText('first'));
   const { child, origin, next } = await serve(file);
   try {
-    const ask = (model: string) => fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) });
+    const ask = (model: string) =>
+      fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) });
     assert.equal((await ask('first')).status, 200);
 
     const refused = next('config reload refused; the previous config keeps serving');
@@ -144,8 +156,15 @@ test('with no config and no keys, serve runs the demo: every call answers despit
       assert.match(data.choices[0]?.message.content ?? '', /^Switchyard .*\.$/, 'a whole reply, ending in a full stop');
       served.push(response.headers.get('x-switchyard-provider') ?? '');
     }
-    assert.ok(served.every((provider) => ['deepseek-sim', 'backup-a', 'backup-b'].includes(provider)), served.join(', '));
-    const lines = ['one', 'two'].map((word) => JSON.stringify({ custom_id: word, method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: word }] } })).join('\n');
+    assert.ok(
+      served.every((provider) => ['deepseek-sim', 'backup-a', 'backup-b'].includes(provider)),
+      served.join(', '),
+    );
+    const lines = ['one', 'two']
+      .map((word) =>
+        JSON.stringify({ custom_id: word, method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: word }] } }),
+      )
+      .join('\n');
     const file = await client.files.create({ file: await toFile(Buffer.from(lines), 'demo.jsonl'), purpose: 'batch' });
     let batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     for (let tries = 0; batch.status !== 'completed'; tries += 1) {
@@ -161,7 +180,6 @@ test('with no config and no keys, serve runs the demo: every call answers despit
     child.kill('SIGKILL');
   }
 });
-
 
 test('the tour: the banner points to the console and says what a held call looks like; its SDK program, as the README shows it, runs from an empty folder and prints both answers', async () => {
   const { child, origin, stderr } = await serve({ args: ['--port', '0'], cwd: tempDir('switchyard-demo-') });
@@ -188,18 +206,22 @@ test('the tour: the banner points to the console and says what a held call looks
   }
 });
 
-test('on an older Node.js the CLI says which one it needs and how to run the pinned one, instead of failing on an import', { skip: older ? false : 'no Node.js older than 24 on this machine' }, () => {
-  // src/cli.ts is plain JavaScript up to the version check: what `node dist/cli.js` runs, minus the build.
-  const entry = join(directory, 'cli-entry.mjs');
-  copyFileSync(cli, entry);
-  for (const script of [entry, join(import.meta.dirname, '..', 'bin', 'switchyard.js')]) {
-    const result = spawnSync(older!, [script, 'check', '--config', 'switchyard.yaml'], { encoding: 'utf8' });
-    assert.equal(result.status, 1, script);
-    assert.match(result.stderr, /switchyard needs Node\.js 24 or later[;(] ?(this is Node\.js )?\d+\./, script);
-    assert.match(result.stderr, /npx switchyard/, script);
-    assert.doesNotMatch(result.stderr, /ERR_|node:sqlite|SyntaxError/, script);
-  }
-});
+test(
+  'on an older Node.js the CLI says which one it needs and how to run the pinned one, instead of failing on an import',
+  { skip: older ? false : 'no Node.js older than 24 on this machine' },
+  () => {
+    // src/cli.ts is plain JavaScript up to the version check: what `node dist/cli.js` runs, minus the build.
+    const entry = join(directory, 'cli-entry.mjs');
+    copyFileSync(cli, entry);
+    for (const script of [entry, join(import.meta.dirname, '..', 'bin', 'switchyard.js')]) {
+      const result = spawnSync(older!, [script, 'check', '--config', 'switchyard.yaml'], { encoding: 'utf8' });
+      assert.equal(result.status, 1, script);
+      assert.match(result.stderr, /switchyard needs Node\.js 24 or later[;(] ?(this is Node\.js )?\d+\./, script);
+      assert.match(result.stderr, /npx switchyard/, script);
+      assert.doesNotMatch(result.stderr, /ERR_|node:sqlite|SyntaxError/, script);
+    }
+  },
+);
 
 test('serve follows every change of its config file: written in place, replaced by rename, swapped through a symlink as the kubelet does', async () => {
   // A ConfigMap mount: config.yaml -> ..data/config.yaml, ..data -> a dated folder, swapped atomically on update.
@@ -215,7 +237,8 @@ test('serve follows every change of its config file: written in place, replaced 
   symlinkSync('..data/config.yaml', join(mount, 'config.yaml'));
   const { child, origin } = await serve(join(mount, 'config.yaml'));
   const routeAnswers = async (model: string) =>
-    (await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) })).status === 200;
+    (await fetch(`${origin}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model, messages: [{ role: 'user', content: 'x' }] }) })).status ===
+    200;
   const reloads = async () => Number(/switchyard_config_reloads_total\{result="success"\} (\d+)/.exec(await (await fetch(`${origin}/metrics`)).text())?.[1]);
   try {
     assert.equal(await reloads(), 0);

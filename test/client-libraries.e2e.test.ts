@@ -24,22 +24,25 @@ let openai: ReturnType<typeof createOpenAI>;
 type ChatBody = { messages: { role: string; tool_calls?: { id: string }[]; tool_call_id?: string }[]; response_format?: { type: string } };
 const upstreamBodies = () => sim.requests.map((request) => request.body as ChatBody);
 
-beforeAndAfter(async () => {
-  sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
-  native = await startResponsesFake({ apiKey: 'sk-openai-upstream-0000000000' });
-  gateway = await startGateway({
-    providers: {
-      deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' },
-      openai: { type: 'openai', base_url: `${native.url}/v1`, api_key: 'sk-openai-upstream-0000000000', native: ['responses'] },
-    },
-    routes: { chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] }, gpt: { targets: [{ provider: 'openai', model: 'gpt-4.1' }] } },
-  });
-  openai = createOpenAI({ baseURL: gateway.baseURL, apiKey: clientKey });
-}, async () => {
-  await gateway.close();
-  await sim.close();
-  await native.close();
-});
+beforeAndAfter(
+  async () => {
+    sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
+    native = await startResponsesFake({ apiKey: 'sk-openai-upstream-0000000000' });
+    gateway = await startGateway({
+      providers: {
+        deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' },
+        openai: { type: 'openai', base_url: `${native.url}/v1`, api_key: 'sk-openai-upstream-0000000000', native: ['responses'] },
+      },
+      routes: { chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] }, gpt: { targets: [{ provider: 'openai', model: 'gpt-4.1' }] } },
+    });
+    openai = createOpenAI({ baseURL: gateway.baseURL, apiKey: clientKey });
+  },
+  async () => {
+    await gateway.close();
+    await sim.close();
+    await native.close();
+  },
+);
 
 test('AI SDK: generateText with the default provider (the Responses API)', async () => {
   const chatCalls = () => sim.requests.filter((request) => request.path === '/v1/chat/completions').length;
@@ -77,7 +80,7 @@ test('AI SDK: a tool loop runs the tool and sends its result back on the next st
   const result = await generateText({
     model: openai('chat'),
     prompt: 'Weather in Paris?',
-    tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({}), execute: async () => (calls += 1, { temperature: 21 }) }) },
+    tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({}), execute: async () => ((calls += 1), { temperature: 21 }) }) },
     stopWhen: stepCountIs(3),
     maxRetries: 0,
   });
@@ -95,7 +98,7 @@ test('AI SDK: streamText with a tool streams the call, runs it and streams the a
   const result = streamText({
     model: openai('chat'),
     prompt: 'Weather in Paris?',
-    tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({}), execute: async () => (calls += 1, { temperature: 21 }) }) },
+    tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({}), execute: async () => ((calls += 1), { temperature: 21 }) }) },
     stopWhen: stepCountIs(3),
     maxRetries: 0,
   });
@@ -121,17 +124,32 @@ test('AI SDK: a tool loop through a target that speaks the Responses API; the it
   const result = await generateText({
     model: openai('gpt'),
     prompt: 'Weather in Paris?',
-    tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({ city: z.string() }), execute: async ({ city }) => (calls += 1, { city, temperature: 21 }) }) },
+    tools: {
+      get_weather: tool({
+        description: 'Weather in a city',
+        inputSchema: z.object({ city: z.string() }),
+        execute: async ({ city }) => ((calls += 1), { city, temperature: 21 }),
+      }),
+    },
     stopWhen: stepCountIs(3),
     maxRetries: 0,
   });
   assert.equal(calls, 1);
   assert.equal(result.steps.length, 2);
   assert.equal(result.text, 'The tool said: {"city":"Paris","temperature":21}');
-  const [first, second] = native.responsesBodies().slice(-2).map((body) => body.input as { type?: string; id?: string }[]);
-  assert.ok(second!.every((item) => item.type !== 'item_reference'), JSON.stringify(second));
+  const [first, second] = native
+    .responsesBodies()
+    .slice(-2)
+    .map((body) => body.input as { type?: string; id?: string }[]);
+  assert.ok(
+    second!.every((item) => item.type !== 'item_reference'),
+    JSON.stringify(second),
+  );
   // The AI SDK names the first step's reasoning by reference; the target gets that item back with its own id (it refuses strangers).
   const reasoning = second!.find((item) => item.type === 'reasoning');
   assert.match(reasoning?.id ?? '', /^rs_/);
-  assert.deepEqual(second!.map((item) => item.type ?? 'message'), [first![0]!.type ?? 'message', 'reasoning', 'function_call', 'function_call_output']);
+  assert.deepEqual(
+    second!.map((item) => item.type ?? 'message'),
+    [first![0]!.type ?? 'message', 'reasoning', 'function_call', 'function_call_output'],
+  );
 });

@@ -26,29 +26,59 @@ let backup: Awaited<ReturnType<typeof startSim>>;
 let running: RunningGateway;
 let browser: Browser;
 
-beforeAndAfter(async () => {
-  if (skip) return;
-  [primary, backup] = await Promise.all([startSim({ models: ['m1'], seed: 3 }), startSim({ models: ['m2'], seed: 4 })]);
-  running = await startGateway({
-    providers: {
-      primary: { type: 'openai', base_url: primary.url, health_check: { enabled: false }, circuit_breaker: { min_requests: 3, error_rate: 0.5, cooldown: '60s' } },
-      backup: { type: 'openai', base_url: backup.url, health_check: { enabled: false } },
-    },
-    routes: { chat: { targets: [{ provider: 'primary', model: 'm1' }, { provider: 'backup', model: 'm2', tier: 2 }], retry: { attempts: 1 } } },
-    auth: { keys: [{ name: 'ops', key: adminKey, admin: true }, { name: 'app', key: userKey }] },
-  });
-  // Playwright gives each launch a fresh profile (--user-data-dir) of its own; it refuses one among the args.
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}, async () => {
-  if (skip) return;
-  await browser?.close();
-  await running?.close();
-  await Promise.all([primary?.close(), backup?.close()]);
-});
+beforeAndAfter(
+  async () => {
+    if (skip) return;
+    [primary, backup] = await Promise.all([startSim({ models: ['m1'], seed: 3 }), startSim({ models: ['m2'], seed: 4 })]);
+    running = await startGateway({
+      providers: {
+        primary: {
+          type: 'openai',
+          base_url: primary.url,
+          health_check: { enabled: false },
+          circuit_breaker: { min_requests: 3, error_rate: 0.5, cooldown: '60s' },
+        },
+        backup: { type: 'openai', base_url: backup.url, health_check: { enabled: false } },
+      },
+      routes: {
+        chat: {
+          targets: [
+            { provider: 'primary', model: 'm1' },
+            { provider: 'backup', model: 'm2', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
+      },
+      auth: {
+        keys: [
+          { name: 'ops', key: adminKey, admin: true },
+          { name: 'app', key: userKey },
+        ],
+      },
+    });
+    // Playwright gives each launch a fresh profile (--user-data-dir) of its own; it refuses one among the args.
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  },
+  async () => {
+    if (skip) return;
+    await browser?.close();
+    await running?.close();
+    await Promise.all([primary?.close(), backup?.close()]);
+  },
+);
 
 /** A page logged in as `key` (the browser's Basic login), recording console errors and every URL it requested. */
 async function openConsole(key: string | undefined): Promise<{ context: BrowserContext; page: Page; errors: string[]; requested: string[] }> {
@@ -64,7 +94,8 @@ async function openConsole(key: string | undefined): Promise<{ context: BrowserC
   return { context, page, errors, requested };
 }
 
-const ask = () => running.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { headers: { authorization: `Bearer ${userKey}` } });
+const ask = () =>
+  running.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }, { headers: { authorization: `Bearer ${userKey}` } });
 
 test('the console loads clean from the bare address, and shows the routes and providers', { skip }, async () => {
   await ask();
@@ -80,7 +111,10 @@ test('the console loads clean from the bare address, and shows the routes and pr
     assert.deepEqual(errors, []);
     const outside = requested.filter((url) => !url.startsWith(`${running.origin}/`) && !url.startsWith('data:'));
     assert.deepEqual(outside, [], 'every request went to the gateway itself');
-    assert.ok(requested.some((url) => url.includes('/admin/console')), 'the page polls its data');
+    assert.ok(
+      requested.some((url) => url.includes('/admin/console')),
+      'the page polls its data',
+    );
   } finally {
     await context.close();
   }
@@ -97,7 +131,7 @@ test('a provider taken down shows as open within 5 s without a reload, and its f
     const card = page.locator('.provider[data-provider="primary"][data-state="open"]');
     await card.waitFor({ timeout: 5000 });
     assert.ok(performance.now() - downAt < 5000);
-    assert.match(await card.getAttribute('class') ?? '', /\bdown\b/);
+    assert.match((await card.getAttribute('class')) ?? '', /\bdown\b/);
     assert.match((await card.locator('.reason').textContent()) ?? '', /circuit breaker open \(\d+ of \d+ recent requests failed\): no requests sent/);
     // The reason is the error table's description of upstream_overloaded, however it is worded after "busy (503/529)".
     const failover = page.locator('#failovers li.moved', { hasText: /primary \(The provider is busy \(503\/529\).*\) → answered by backup/ });

@@ -17,8 +17,17 @@ import { GatewayMetrics } from '../src/observability/metrics.ts';
 const alertsPath = new URL('../deploy/prometheus/switchyard-alerts.yml', import.meta.url);
 const dashboardPath = new URL('../deploy/grafana/switchyard-dashboard.json', import.meta.url);
 
-interface Rule { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-interface RuleFile { groups: { name: string; rules: Rule[] }[] }
+interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface RuleFile {
+  groups: { name: string; rules: Rule[] }[];
+}
 
 function loadRules(): Rule[] {
   const file = parse(readFileSync(alertsPath, 'utf8')) as RuleFile;
@@ -87,7 +96,17 @@ function metricNamesIn(expressions: string[]): Set<string> {
 test('the alert rules include the error-rate and latency alerts with their thresholds', () => {
   const rules = loadRules();
   const byName = new Map(rules.filter((rule) => rule.alert !== undefined).map((rule) => [rule.alert, rule]));
-  for (const name of ['SwitchyardHighErrorRate', 'SwitchyardHighLatency', 'SwitchyardCircuitOpen', 'SwitchyardProviderUnhealthy', 'SwitchyardShedding', 'SwitchyardDown', 'SwitchyardRouteNoTarget', 'SwitchyardHighCpu', 'SwitchyardProviderAnomaly']) {
+  for (const name of [
+    'SwitchyardHighErrorRate',
+    'SwitchyardHighLatency',
+    'SwitchyardCircuitOpen',
+    'SwitchyardProviderUnhealthy',
+    'SwitchyardShedding',
+    'SwitchyardDown',
+    'SwitchyardRouteNoTarget',
+    'SwitchyardHighCpu',
+    'SwitchyardProviderAnomaly',
+  ]) {
     const rule = byName.get(name);
     assert.ok(rule, `alert ${name} exists`);
     assert.ok(rule.for, `alert ${name} has a for duration`);
@@ -125,7 +144,8 @@ test('the dashboard is valid JSON with unique panel ids, a datasource variable a
 test('every metric the rules and the dashboard query is one the gateway exports', async () => {
   const families = await exportedFamilies();
   // prom-client's standard names, unprefixed, as Node.js dashboards expect them (DESIGN.md contract).
-  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) assert.ok(families.has(name), `${name} is served`);
+  for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds'])
+    assert.ok(families.has(name), `${name} is served`);
   const expressions = [...loadRules().map((rule) => rule.expr), ...dashboardQueries(JSON.parse(readFileSync(dashboardPath, 'utf8')))];
   const used = metricNamesIn(expressions);
   // Guard against a vacuous pass: the files must actually query the gateway.
@@ -201,7 +221,10 @@ test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, la
   assert.equal(preStop[0], 'sleep');
   const preStopSeconds = Number(preStop[1]);
   assert.ok(preStopSeconds >= 5);
-  assert.ok(pod.terminationGracePeriodSeconds > drainSeconds + preStopSeconds, `grace ${pod.terminationGracePeriodSeconds}s > drain ${drainSeconds}s + preStop ${preStopSeconds}s`);
+  assert.ok(
+    pod.terminationGracePeriodSeconds > drainSeconds + preStopSeconds,
+    `grace ${pod.terminationGracePeriodSeconds}s > drain ${drainSeconds}s + preStop ${preStopSeconds}s`,
+  );
 
   // Memory: the request covers the benchmark's peak RSS (150 MB goal), the limit leaves room above it.
   const mebibytes = (text: string) => Number(/^(\d+)Mi$/.exec(text)?.[1]);
@@ -214,7 +237,11 @@ test('the Kubernetes manifests: a config Switchyard loads, and ports, probes, la
   const service = objects.get('Service');
   assert.deepEqual(service.spec.selector, labels);
   assert.equal(service.spec.ports[0].targetPort, 'http');
-  assert.deepEqual(service.spec.ports.map((entry: any) => entry.targetPort), ['http'], 'the admin port stays out of the Service');
+  assert.deepEqual(
+    service.spec.ports.map((entry: any) => entry.targetPort),
+    ['http'],
+    'the admin port stays out of the Service',
+  );
   const autoscaler = objects.get('HorizontalPodAutoscaler');
   assert.deepEqual(autoscaler.spec.scaleTargetRef, { apiVersion: deployment.apiVersion, kind: 'Deployment', name: deployment.metadata.name });
   // The guide's figures: 3 to 10 replicas at 70% CPU, and the autoscaler alone owns the count.
@@ -243,7 +270,10 @@ test('Prometheus finds the pods on their admin port: the scrape config and the P
   const podMonitor = parse(readFileSync(new URL('../deploy/prometheus/switchyard-podmonitor.yaml', import.meta.url), 'utf8'));
   assert.equal(podMonitor.kind, 'PodMonitor');
   assert.deepEqual(podMonitor.spec.selector.matchLabels, deployment.spec.template.metadata.labels);
-  assert.deepEqual(podMonitor.spec.podMetricsEndpoints.map((endpoint: any) => [endpoint.port, endpoint.path]), [[adminPort.name, '/metrics']]);
+  assert.deepEqual(
+    podMonitor.spec.podMetricsEndpoints.map((endpoint: any) => [endpoint.port, endpoint.path]),
+    [[adminPort.name, '/metrics']],
+  );
   const scrape = parse(readFileSync(new URL('../deploy/prometheus/switchyard-scrape.yml', import.meta.url), 'utf8')).scrape_configs[0];
   const address = scrape.relabel_configs.find((rule: any) => rule.target_label === '__address__');
   assert.deepEqual(address.source_labels, ['__address__', '__meta_kubernetes_pod_annotation_prometheus_io_port']);
@@ -264,7 +294,10 @@ test('the image runs the built gateway with the V8 flags of npm start, as the us
   assert.equal(Number(user[1]), pod.securityContext.runAsUser);
   assert.equal(Number(user[2]), pod.securityContext.runAsGroup);
   const exposed = [...dockerfile.matchAll(/^EXPOSE (\d+)$/gm)].map((match) => Number(match[1]));
-  assert.deepEqual(exposed, pod.containers[0].ports.map((port: { containerPort: number }) => port.containerPort));
+  assert.deepEqual(
+    exposed,
+    pod.containers[0].ports.map((port: { containerPort: number }) => port.containerPort),
+  );
   // The console's files sit beside dist/ (src/server/console-assets.ts reads ../../console from dist/server).
   assert.match(dockerfile, /^COPY console \.\/console$/m);
 });
@@ -291,7 +324,7 @@ test('kubectl apply -k works: each kustomization lists its manifests, and kubect
   }
 });
 
-test('the ServiceMonitor reaches the pods\' admin port through its headless Service, and the PrometheusRule is the rules file, regenerated', () => {
+test("the ServiceMonitor reaches the pods' admin port through its headless Service, and the PrometheusRule is the rules file, regenerated", () => {
   const monitor = parse(readFileSync(new URL('monitoring/service-monitor.yaml', kubernetesDirectory), 'utf8'));
   const adminService = parse(readFileSync(new URL('monitoring/admin-service.yaml', kubernetesDirectory), 'utf8'));
   const pod = kubernetesObjects().get('Deployment').spec.template;
@@ -300,16 +333,21 @@ test('the ServiceMonitor reaches the pods\' admin port through its headless Serv
   const container = pod.spec.containers[0] as { ports: { name: string; containerPort: number }[] };
   const adminPort = adminService.spec.ports[0] as { name: string; port: number; targetPort: string };
   assert.equal(container.ports.find((port) => port.name === adminPort.targetPort)?.containerPort, adminPort.port);
-  for (const [label, value] of Object.entries(monitor.spec.selector.matchLabels)) assert.equal(adminService.metadata.labels[label], value, `the ServiceMonitor selects the admin Service (${label})`);
+  for (const [label, value] of Object.entries(monitor.spec.selector.matchLabels))
+    assert.equal(adminService.metadata.labels[label], value, `the ServiceMonitor selects the admin Service (${label})`);
   assert.equal(kubernetesObjects().get('Service').metadata.labels['app.kubernetes.io/component'], undefined, 'and not the API Service');
   assert.equal(monitor.spec.endpoints[0].port, adminPort.name);
   assert.equal(monitor.spec.endpoints[0].path, '/metrics');
   const generated = readFileSync(prometheusRulePath, 'utf8');
-  assert.equal(generated, prometheusRule(readFileSync(rulesPath, 'utf8')), 'deploy/kubernetes/monitoring/prometheus-rule.yaml is out of date: run node deploy/generate-prometheus-rule.ts');
+  assert.equal(
+    generated,
+    prometheusRule(readFileSync(rulesPath, 'utf8')),
+    'deploy/kubernetes/monitoring/prometheus-rule.yaml is out of date: run node deploy/generate-prometheus-rule.ts',
+  );
   assert.deepEqual(parse(generated).spec.groups, parse(readFileSync(alertsPath, 'utf8')).groups);
 });
 
-test('the example Redis answers where the config\'s commented state.redis points', () => {
+test("the example Redis answers where the config's commented state.redis points", () => {
   const documents = parseAllDocuments(readFileSync(new URL('redis/redis.yaml', kubernetesDirectory), 'utf8')).map((document) => document.toJS());
   const service = documents.find((object) => object.kind === 'Service');
   const deployment = documents.find((object) => object.kind === 'Deployment');

@@ -53,10 +53,21 @@ function doctorText(port: number, identity: IssuedCertificate): Promise<{ code: 
 
 test('doctor judges the gateway certificate: fine, near its end, expired, not yet loaded, and from the file when none runs', async (context) => {
   if (!needsOpenssl(context)) return;
-  const [fine, ending, expired, idle] = [testbed.authority.issue('fine', 60), testbed.authority.issue('ending', 5), testbed.authority.issue('expired', -1), testbed.authority.issue('idle', 30)];
+  const [fine, ending, expired, idle] = [
+    testbed.authority.issue('fine', 60),
+    testbed.authority.issue('ending', 5),
+    testbed.authority.issue('expired', -1),
+    testbed.authority.issue('idle', 30),
+  ];
   const renewed = testbed.authority.issue('renewed', 90);
   const stale = testbed.authority.issue('stale', 60);
-  const [finePort, endingPort, expiredPort, stalePort, idlePort] = [await gatewayWith(fine), await gatewayWith(ending), await gatewayWith(expired), await gatewayWith(stale), await closedPort()];
+  const [finePort, endingPort, expiredPort, stalePort, idlePort] = [
+    await gatewayWith(fine),
+    await gatewayWith(ending),
+    await gatewayWith(expired),
+    await gatewayWith(stale),
+    await closedPort(),
+  ];
   // The stale gateway's file is renewed on disk but never reloaded.
   copyFileSync(renewed.cert, stale.cert);
   copyFileSync(renewed.key, stale.key);

@@ -23,14 +23,17 @@ let refusingPort: number;
 let idleGatewayPort: number;
 const gateways: RunningGateway[] = [];
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'], apiKey: 'right-key-123' });
-  refusingPort = await closedPort();
-  idleGatewayPort = await closedPort();
-}, async () => {
-  for (const gateway of gateways) await gateway.close();
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'], apiKey: 'right-key-123' });
+    refusingPort = await closedPort();
+    idleGatewayPort = await closedPort();
+  },
+  async () => {
+    for (const gateway of gateways) await gateway.close();
+    await upstream.close();
+  },
+);
 
 interface Report {
   ok: boolean;
@@ -59,8 +62,10 @@ routes:
   chat: { targets: [{ provider: good, model: m1 }] }
 ${extra}`;
 
-const verdicts = (report: Report, name: string) => Object.fromEntries(report.checks.find((subject) => subject.name === name)!.results.map((result) => [result.check, result.verdict]));
-const detail = (report: Report, name: string, check: string) => report.checks.find((subject) => subject.name === name)!.results.find((result) => result.check === check)!.detail;
+const verdicts = (report: Report, name: string) =>
+  Object.fromEntries(report.checks.find((subject) => subject.name === name)!.results.map((result) => [result.check, result.verdict]));
+const detail = (report: Report, name: string, check: string) =>
+  report.checks.find((subject) => subject.name === name)!.results.find((result) => result.check === check)!.detail;
 
 test('each provider gets a verdict per check, the exit code says something failed, and no key is printed', async () => {
   const origin = new URL(upstream.url).origin;
@@ -131,9 +136,15 @@ routes:
   assert.equal(code, 1);
   const report = JSON.parse(stdout) as Report;
   assert.equal(verdicts(report, 'good').models, 'fail');
-  assert.equal(detail(report, 'good', 'models'), '"gpt-4o" (routes.chat.targets[1].model) not in its model list (m1): requests for it will fail with 404; check the model\'s name');
+  assert.equal(
+    detail(report, 'good', 'models'),
+    '"gpt-4o" (routes.chat.targets[1].model) not in its model list (m1): requests for it will fail with 404; check the model\'s name',
+  );
   assert.equal(verdicts(report, 'unversioned').health, 'fail');
-  assert.match(detail(report, 'unversioned', 'health'), new RegExp(`answered 404 in \\d+ ms, expected 200; OpenAI-compatible APIs usually live under /v1: try base_url ${origin}/v1$`));
+  assert.match(
+    detail(report, 'unversioned', 'health'),
+    new RegExp(`answered 404 in \\d+ ms, expected 200; OpenAI-compatible APIs usually live under /v1: try base_url ${origin}/v1$`),
+  );
 });
 
 test('a healthy config exits 0', async () => {
@@ -167,11 +178,17 @@ test('with no config at all it says what it looked for and exits 2', async () =>
 
 test('with the gateway running, doctor checks it is ready and reports its cache hit rate; without it, says how to start it', async () => {
   const cachedRoute = { targets: [{ provider: 'good', model: 'm1' }], cache: { ttl: '1h' } };
-  const gateway = await startGateway({ providers: { good: { type: 'openai', base_url: upstream.url, api_key: 'right-key-123' } }, routes: { chat: cachedRoute } });
+  const gateway = await startGateway({
+    providers: { good: { type: 'openai', base_url: upstream.url, api_key: 'right-key-123' } },
+    routes: { chat: cachedRoute },
+  });
   gateways.push(gateway);
   for (let i = 0; i < 4; i += 1) await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'the same question' }] });
   const port = Number(new URL(gateway.origin).port);
-  const withCache = healthyConfig('', port).replace('chat: { targets: [{ provider: good, model: m1 }] }', 'chat: { targets: [{ provider: good, model: m1 }], cache: { ttl: 1h } }');
+  const withCache = healthyConfig('', port).replace(
+    'chat: { targets: [{ provider: good, model: m1 }] }',
+    'chat: { targets: [{ provider: good, model: m1 }], cache: { ttl: 1h } }',
+  );
   const { code, stdout } = await doctor(withCache, ['--json']);
   assert.equal(code, 0, stdout);
   const report = JSON.parse(stdout) as Report;
@@ -188,10 +205,19 @@ test('doctor reads the cache hit rate from the admin plane: with an admin key, o
   const routes = { chat: { targets: [{ provider: 'good', model: 'm1' }], cache: { ttl: '1h' } } };
   const keys = [{ name: 'ops', key: 'sk-ops-admin-000', admin: true }];
   const keyed = await startGateway({ providers, routes, auth: { keys } });
-  const separate = await startGateway({ providers, routes, server: { admin: { host: '127.0.0.1', port: 0 } }, auth: { keys: [{ name: 'app', key: 'sk-app-user-000' }] } });
+  const separate = await startGateway({
+    providers,
+    routes,
+    server: { admin: { host: '127.0.0.1', port: 0 } },
+    auth: { keys: [{ name: 'app', key: 'sk-app-user-000' }] },
+  });
   gateways.push(keyed, separate);
   const ask = (gateway: RunningGateway, key: string) =>
-    fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'the same question' }] }) });
+    fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}` },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'the same question' }] }),
+    });
   for (let i = 0; i < 2; i += 1) {
     assert.equal((await ask(keyed, 'sk-ops-admin-000')).status, 200);
     assert.equal((await ask(separate, 'sk-app-user-000')).status, 200);
@@ -202,7 +228,9 @@ providers:
 routes:
   chat: { targets: [{ provider: good, model: m1 }], cache: { ttl: 1h } }
 `;
-  const keyedReport = JSON.parse((await doctor(`${configFor(keyed, '')}auth: { keys: [{ name: ops, key: sk-ops-admin-000, admin: true }] }\n`, ['--json'])).stdout) as Report;
+  const keyedReport = JSON.parse(
+    (await doctor(`${configFor(keyed, '')}auth: { keys: [{ name: ops, key: sk-ops-admin-000, admin: true }] }\n`, ['--json'])).stdout,
+  ) as Report;
   assert.equal(detail(keyedReport, 'switchyard', 'cache'), 'hit rate 50% over 2 lookups since the gateway started');
   const separateConfig = `${configFor(separate, `, admin: { port: ${new URL(separate.adminOrigin!).port} }`)}auth: { keys: [{ name: app, key: sk-app-user-000 }] }\n`;
   const separateReport = JSON.parse((await doctor(separateConfig, ['--json'])).stdout) as Report;

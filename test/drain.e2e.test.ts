@@ -33,7 +33,8 @@ async function startHeldUpstream(): Promise<typeof upstream> {
       await gate;
       return sendJson(response, 200, completion(answer));
     }
-    const chunk = (delta: Record<string, unknown>, finish: string | null) => `data: ${JSON.stringify({ id: answer.id, object: 'chat.completion.chunk', created: 0, model: answer.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      `data: ${JSON.stringify({ id: answer.id, object: 'chat.completion.chunk', created: 0, model: answer.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     response.writeHead(200, { 'content-type': 'text/event-stream' });
     response.write(chunk({ role: 'assistant', content: 'first ' }, null));
     await gate;
@@ -48,23 +49,29 @@ async function startHeldUpstream(): Promise<typeof upstream> {
   });
 }
 
-beforeAndAfter(async () => {
-  upstream = await startHeldUpstream();
-}, async () => {
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startHeldUpstream();
+  },
+  async () => {
+    await upstream.close();
+  },
+);
 
 type Gateway = ServeProcess & { exited: Promise<number | null> };
 
 /** A `serve` process for one test: it must drain and exit 0; killed if the test fails first. */
 async function withServe(name: string, run: (gateway: Gateway) => Promise<void>): Promise<void> {
   const file = join(directory, `${name}.yaml`);
-  writeFileSync(file, `server: { port: 0, log_level: info }
+  writeFileSync(
+    file,
+    `server: { port: 0, log_level: info }
 providers:
   up: { type: openai, base_url: "${upstream.url}/v1" }
 routes:
   chat: { targets: [{ provider: up, model: m1 }] }
-`);
+`,
+  );
   const running = await serve(file);
   const exited = new Promise<number | null>((resolve) => running.child.once('exit', (code) => resolve(code)));
   try {

@@ -16,31 +16,34 @@ let primary: Awaited<ReturnType<typeof startSim>>;
 let backup: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-beforeAndAfter(async () => {
-  primary = await startSim({ name: 'primary', models: ['p-model'], holdMs: 1500, keepaliveIntervalMs: 50, apiKey: 'sk-primary-secret-1111111111' });
-  backup = await startSim({ name: 'backup', models: ['b-model'] });
-  gateway = await startGateway({
-    providers: {
-      primary: { type: 'openai', base_url: primary.url, api_key: 'sk-primary-secret-1111111111' },
-      backup: { type: 'openai', base_url: backup.url },
-    },
-    routes: {
-      chat: {
-        targets: [
-          { provider: 'primary', model: 'p-model' },
-          { provider: 'backup', model: 'b-model', tier: 2 },
-        ],
-        timeouts: { first_token: '400ms', total: '10s' },
+beforeAndAfter(
+  async () => {
+    primary = await startSim({ name: 'primary', models: ['p-model'], holdMs: 1500, keepaliveIntervalMs: 50, apiKey: 'sk-primary-secret-1111111111' });
+    backup = await startSim({ name: 'backup', models: ['b-model'] });
+    gateway = await startGateway({
+      providers: {
+        primary: { type: 'openai', base_url: primary.url, api_key: 'sk-primary-secret-1111111111' },
+        backup: { type: 'openai', base_url: backup.url },
       },
-      solo: { targets: [{ provider: 'primary', model: 'p-model' }], timeouts: { first_token: '400ms' } },
-      // Long enough that only the client leaving can end an attempt in the abort tests.
-      patient: { targets: [{ provider: 'primary', model: 'p-model' }], timeouts: { first_token: '10s' } },
-    },
-  });
-}, async () => {
-  await gateway.close();
-  await Promise.all([primary.close(), backup.close()]);
-});
+      routes: {
+        chat: {
+          targets: [
+            { provider: 'primary', model: 'p-model' },
+            { provider: 'backup', model: 'b-model', tier: 2 },
+          ],
+          timeouts: { first_token: '400ms', total: '10s' },
+        },
+        solo: { targets: [{ provider: 'primary', model: 'p-model' }], timeouts: { first_token: '400ms' } },
+        // Long enough that only the client leaving can end an attempt in the abort tests.
+        patient: { targets: [{ provider: 'primary', model: 'p-model' }], timeouts: { first_token: '10s' } },
+      },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await Promise.all([primary.close(), backup.close()]);
+  },
+);
 afterEach(() => {
   primary.setFaults({ holdMs: 1500 });
 });
@@ -110,7 +113,11 @@ test('a primary that cuts the stream after content: the SDK raises instead of ta
 test('a malformed stream chunk after content ends the stream with an error event', async () => {
   primary.script(['malformed']);
   primary.setFaults({ chunkIntervalMs: 30 });
-  const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'solo', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+  const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'solo', stream: true, messages: [{ role: 'user', content: 'x' }] }),
+  });
   const raw = await response.text();
   assert.match(raw, /data: \{"error":\{"message":"[^"]+","type":"api_error","code":"upstream_malformed"/);
   assert.ok(raw.startsWith('data: {"id"'), 'content was relayed before the bad chunk');
@@ -125,7 +132,12 @@ test('when every target fails: one 503 with Retry-After, the last error summaris
     routes: { solo: { targets: [{ provider: 'primary', model: 'p-model' }] } },
   });
   try {
-    primary.script([{ status: 401, body: '{"error":{"message":"Incorrect API key provided: sk-primary-secret-1111111111","type":"invalid_request_error","code":"invalid_api_key"}}' }]);
+    primary.script([
+      {
+        status: 401,
+        body: '{"error":{"message":"Incorrect API key provided: sk-primary-secret-1111111111","type":"invalid_request_error","code":"invalid_api_key"}}',
+      },
+    ]);
     const error = await lonely.client.chat.completions.create({ model: 'solo', messages: [{ role: 'user', content: 'x' }] }).then(
       () => assert.fail('expected an error'),
       (caught: unknown) => caught as InstanceType<typeof APIError>,
@@ -142,8 +154,10 @@ test('when every target fails: one 503 with Retry-After, the last error summaris
   }
 });
 
-test('a 400 from the upstream is the client\'s own mistake: returned as is, not retried', async () => {
-  primary.script([{ status: 400, body: '{"error":{"message":"temperature must be at most 2","type":"invalid_request_error","param":"temperature","code":null}}' }]);
+test("a 400 from the upstream is the client's own mistake: returned as is, not retried", async () => {
+  primary.script([
+    { status: 400, body: '{"error":{"message":"temperature must be at most 2","type":"invalid_request_error","param":"temperature","code":null}}' },
+  ]);
   const before = backup.stats.ok;
   const error = await ask().catch((caught: unknown) => caught as InstanceType<typeof APIError>);
   assert.equal((error as InstanceType<typeof APIError>).status, 400);
@@ -159,7 +173,12 @@ test('a client that goes away mid-stream aborts the upstream request within a se
   primary.setFaults({ chunkIntervalMs: 400 });
   try {
     const controller = new AbortController();
-    const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', signal: controller.signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'patient', stream: true, messages: [{ role: 'user', content: 'x' }] }) });
+    const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'patient', stream: true, messages: [{ role: 'user', content: 'x' }] }),
+    });
     assert.equal(response.status, 200);
     const first = await response.body!.getReader().read();
     assert.match(Buffer.from(first.value!).toString(), /^data: \{"id"/, 'content reached the client first');
@@ -179,7 +198,12 @@ test('a client that goes away during a hold aborts the upstream too, long before
   primary.script(['hold']);
   const controller = new AbortController();
   const held = new Promise<RecordedRequest>((resolve) => primary.events.once('request', resolve));
-  const sent = fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', signal: controller.signal, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'patient', messages: [{ role: 'user', content: 'x' }] }) });
+  const sent = fetch(`${gateway.baseURL}/chat/completions`, {
+    method: 'POST',
+    signal: controller.signal,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'patient', messages: [{ role: 'user', content: 'x' }] }),
+  });
   assert.equal((await within('the request to reach the primary', held)).outcome, 'hold');
   const aborted = nextAbort();
   const at = Date.now();
@@ -199,13 +223,19 @@ test('redirects from an upstream are never followed', async () => {
   const redirector: Server = createServer((_request, response) => {
     response.writeHead(307, { location: `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/v1/chat/completions` }).end();
   });
-  await Promise.all([new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve)), new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve))]);
+  await Promise.all([
+    new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve)),
+    new Promise<void>((resolve) => redirector.listen(0, '127.0.0.1', resolve)),
+  ]);
   const redirecting = await startGateway({
     providers: { tricky: { type: 'openai', base_url: `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/v1` } },
     routes: { chat: { targets: [{ provider: 'tricky', model: 'm' }] } },
   });
   try {
-    const response = await fetch(`${redirecting.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }) });
+    const response = await fetch(`${redirecting.baseURL}/chat/completions`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }),
+    });
     assert.equal(response.status, 503);
     assert.match(await response.text(), /answered 307/);
     assert.equal(elsewhereHits, 0);
@@ -220,7 +250,14 @@ test('a provider that refuses connections is skipped', async () => {
   const port = await closedPort();
   const refusing = await startGateway({
     providers: { gone: { type: 'openai', base_url: `http://127.0.0.1:${port}/v1` }, backup: { type: 'openai', base_url: backup.url } },
-    routes: { chat: { targets: [{ provider: 'gone', model: 'x' }, { provider: 'backup', model: 'b-model', tier: 2 }] } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'gone', model: 'x' },
+          { provider: 'backup', model: 'b-model', tier: 2 },
+        ],
+      },
+    },
   });
   try {
     const { response } = await refusing.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }).withResponse();
@@ -232,7 +269,11 @@ test('a provider that refuses connections is skipped', async () => {
 });
 
 test('a sensitive request never goes to a public provider', async () => {
-  const response = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', headers: { 'x-switchyard-sensitivity': 'high' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }) });
+  const response = await fetch(`${gateway.baseURL}/chat/completions`, {
+    method: 'POST',
+    headers: { 'x-switchyard-sensitivity': 'high' },
+    body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }] }),
+  });
   assert.equal(response.status, 503);
   assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'no_private_target');
 });

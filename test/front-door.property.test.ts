@@ -24,7 +24,12 @@ beforeAndAfter(
       server: { body_limit: '2mb' },
       providers: { up: { type: 'openai', base_url: upstream.url } },
       routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] }, other: { targets: [{ provider: 'up', model: 'm2' }] } },
-      auth: { keys: [{ name: 'full', key: fullKey }, { name: 'limited', key: limitedKey, routes: ['chat'] }] },
+      auth: {
+        keys: [
+          { name: 'full', key: fullKey },
+          { name: 'limited', key: limitedKey, routes: ['chat'] },
+        ],
+      },
     });
   },
   async () => {
@@ -56,11 +61,21 @@ const plausible: Record<string, string[]> = {
 
 function headerArbitrary(name: string) {
   // Mostly the valid key, so that requests get past authentication to `model` and the other headers.
-  if (name === 'authorization') return fc.oneof({ weight: 6, arbitrary: fc.constant(Buffer.from(`Bearer ${fullKey}`)) }, { weight: 2, arbitrary: fc.constantFrom(...plausible.authorization!).map((value) => Buffer.from(value)) }, { weight: 2, arbitrary: anyHeaderValue });
-  return fc.oneof(fc.constantFrom(...plausible[name]!).map((value) => Buffer.from(value)), anyHeaderValue);
+  if (name === 'authorization')
+    return fc.oneof(
+      { weight: 6, arbitrary: fc.constant(Buffer.from(`Bearer ${fullKey}`)) },
+      { weight: 2, arbitrary: fc.constantFrom(...plausible.authorization!).map((value) => Buffer.from(value)) },
+      { weight: 2, arbitrary: anyHeaderValue },
+    );
+  return fc.oneof(
+    fc.constantFrom(...plausible[name]!).map((value) => Buffer.from(value)),
+    anyHeaderValue,
+  );
 }
 
-const headersArbitrary = fc.record(Object.fromEntries(Object.keys(plausible).map((name) => [name, headerArbitrary(name)])), { requiredKeys: ['authorization'] });
+const headersArbitrary = fc.record(Object.fromEntries(Object.keys(plausible).map((name) => [name, headerArbitrary(name)])), {
+  requiredKeys: ['authorization'],
+});
 
 const modelArbitrary = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom('chat', 'other', 'm1', 'm2', '模型', 'gpt\u20114o', 'a\r\nx-injected: yes', 'del\u007f', '__proto__', '') },
@@ -119,13 +134,19 @@ test('any model and any header value get exactly one well-formed answer, and the
       fc.boolean(),
       async (model, headers, path, stream) => {
         const body = Buffer.from(JSON.stringify(endpoints[path]({ model, ...(stream ? { stream } : {}) })));
-        const bytes = await exchange(gateway.origin, rawRequest(path, Object.entries(headers).filter((entry) => entry[1] !== undefined) as [string, Buffer][], body));
+        const bytes = await exchange(
+          gateway.origin,
+          rawRequest(path, Object.entries(headers).filter((entry) => entry[1] !== undefined) as [string, Buffer][], body),
+        );
         assertOneGoodAnswer(bytes, path, stream);
       },
     ),
     // 150 cases keep the suite fast; FRONT_DOOR_RUNS=5000 for a longer hunt, FRONT_DOOR_SEED to replay a failure.
     { numRuns: Number(process.env.FRONT_DOOR_RUNS ?? 150), seed: process.env.FRONT_DOOR_SEED ? Number(process.env.FRONT_DOOR_SEED) : undefined },
   );
-  const healthy = await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'still serving?' }] }, { headers: { authorization: `Bearer ${fullKey}` } });
+  const healthy = await gateway.client.chat.completions.create(
+    { model: 'chat', messages: [{ role: 'user', content: 'still serving?' }] },
+    { headers: { authorization: `Bearer ${fullKey}` } },
+  );
   assert.ok(healthy.choices[0]?.message.content);
 });

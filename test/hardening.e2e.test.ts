@@ -13,16 +13,19 @@ import { beforeAndAfter } from './support/hooks.ts';
 let upstream: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'] });
-  gateway = await startGateway({
-    providers: { only: { type: 'openai', base_url: upstream.url } },
-    routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] } },
-  });
-}, async () => {
-  await gateway.close();
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'] });
+    gateway = await startGateway({
+      providers: { only: { type: 'openai', base_url: upstream.url } },
+      routes: { chat: { targets: [{ provider: 'only', model: 'm1' }] } },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await upstream.close();
+  },
+);
 
 const oddModels = ['模型', 'gpt\u20114o', 'a\r\nx-injected: yes', 'del\u007f', 'tab\tmodel', 'x'.repeat(1024 * 1024)];
 
@@ -112,7 +115,9 @@ function headersOnly(origin: string, headers: Record<string, string>): Promise<n
   const { port } = new URL(origin);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1');
-    const lines = Object.entries({ host: 'x', 'content-type': 'application/json', 'content-length': String(6 * 1024 * 1024), ...headers }).map(([name, value]) => `${name}: ${value}`);
+    const lines = Object.entries({ host: 'x', 'content-type': 'application/json', 'content-length': String(6 * 1024 * 1024), ...headers }).map(
+      ([name, value]) => `${name}: ${value}`,
+    );
     socket.write(`POST /v1/chat/completions HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
     let received = '';
     socket.on('data', (chunk) => {

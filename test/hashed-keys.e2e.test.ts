@@ -41,7 +41,12 @@ beforeAndAfter(
     gateway = await startGateway({
       providers: { up: { type: 'openai', base_url: upstream.url } },
       routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
-      auth: { keys: [{ name: 'hashed', key_sha256: digest.toUpperCase() }, { name: 'plain', key: plainKey }] },
+      auth: {
+        keys: [
+          { name: 'hashed', key_sha256: digest.toUpperCase() },
+          { name: 'plain', key: plainKey },
+        ],
+      },
     });
   },
   async () => {
@@ -100,7 +105,10 @@ test('the loaded config keeps only digests, never a plain key', () => {
 test('each key needs exactly one of key and key_sha256, a well-formed digest, and no key may repeat', () => {
   const problems = (keys: unknown[]) => {
     try {
-      buildConfig({ providers: { up: { type: 'openai', base_url: upstream.url } }, routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } }, auth: { keys } }, 'test');
+      buildConfig(
+        { providers: { up: { type: 'openai', base_url: upstream.url } }, routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } }, auth: { keys } },
+        'test',
+      );
       return [];
     } catch (error) {
       assert.ok(error instanceof ConfigError);
@@ -110,7 +118,10 @@ test('each key needs exactly one of key and key_sha256, a well-formed digest, an
   assert.deepEqual(problems([{ name: 'both', key: plainKey, key_sha256: digest }]), ['auth.keys[0].key_sha256: give exactly one of key and key_sha256']);
   assert.deepEqual(problems([{ name: 'neither' }]), ['auth.keys[0].key: give exactly one of key and key_sha256']);
   assert.match(problems([{ name: 'short', key_sha256: 'abc123' }])[0] ?? '', /auth\.keys\[0\]\.key_sha256: must be 64 hex digits/);
-  const repeated = problems([{ name: 'a', key: hashedKey }, { name: 'b', key_sha256: digest }]);
+  const repeated = problems([
+    { name: 'a', key: hashedKey },
+    { name: 'b', key_sha256: digest },
+  ]);
   assert.deepEqual(repeated, ['auth.keys[1]: the same key as auth.keys[0]; each key must be different']);
   assert.ok(!repeated.join().includes(hashedKey), 'a problem never prints a key');
 });

@@ -18,7 +18,10 @@ beforeAndAfter(
     // Holds of 5 s with a keep-alive every 50 ms; first_token at its default 30 s, no hedge.after.
     primary = await startSim({ name: 'primary', models: ['m'], holdMs: 5000, keepaliveIntervalMs: 50 });
     backup = await startSim({ name: 'backup', models: ['m'] });
-    const targets = [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }];
+    const targets = [
+      { provider: 'primary', model: 'm' },
+      { provider: 'backup', model: 'm', tier: 2 },
+    ];
     gateway = await startGateway({
       providers: { primary: { type: 'openai', base_url: primary.url }, backup: { type: 'openai', base_url: backup.url } },
       routes: { chat: { targets }, patient: { targets, hedge: { on_hold: false }, timeouts: { first_token: '5s' } } },
@@ -33,7 +36,9 @@ beforeAndAfter(
 const ask = { messages: [{ role: 'user' as const, content: 'hello' }] };
 
 async function hedges(trigger: string): Promise<number> {
-  const match = new RegExp(`switchyard_hedges_total\\{provider="backup",trigger="${trigger}"\\} (\\d+)`).exec(await (await fetch(`${gateway.origin}/metrics`)).text());
+  const match = new RegExp(`switchyard_hedges_total\\{provider="backup",trigger="${trigger}"\\} (\\d+)`).exec(
+    await (await fetch(`${gateway.origin}/metrics`)).text(),
+  );
   return match ? Number(match[1]) : 0;
 }
 
@@ -54,9 +59,14 @@ for (const stream of [false, true]) {
     assert.equal(await hedges('after'), 0);
     assert.match(gateway.logs(), new RegExp(`"route":"chat","provider":"backup".*"hedges":\\["hold"\\],"stream":${stream}`));
     // The console lists the move: the held primary, then the backup that answered.
-    const consoleData = (await (await fetch(`${gateway.origin}/admin/console`)).json()) as { failovers: { id: string; from: { provider: string; code: string; reason: string }[]; to: string }[] };
+    const consoleData = (await (await fetch(`${gateway.origin}/admin/console`)).json()) as {
+      failovers: { id: string; from: { provider: string; code: string; reason: string }[]; to: string }[];
+    };
     const moved = consoleData.failovers.find((failover) => failover.id === response.headers.get('x-request-id'));
-    assert.deepEqual(moved?.from.map((attempt) => [attempt.provider, attempt.code]), [['primary', 'held']]);
+    assert.deepEqual(
+      moved?.from.map((attempt) => [attempt.provider, attempt.code]),
+      [['primary', 'held']],
+    );
     assert.equal(moved?.to, 'backup');
   });
 }

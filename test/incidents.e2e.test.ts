@@ -32,32 +32,47 @@ let gateway: RunningGateway;
 const quiet = { health_check: { enabled: false } };
 const hello = { messages: [{ role: 'user' as const, content: 'hello' }] };
 
-beforeAndAfter(async () => {
-  busy = await startSim({ name: 'busy', busyRate: 1 });
-  keyed = await startSim({ name: 'keyed', apiKey: 'sk-the-right-key-1111' });
-  backup = await startSim({ name: 'backup' });
-  const retry = { initial_backoff: '5ms', max_backoff: '10ms' };
-  const route = (provider: string) => ({ targets: [{ provider, model: 'sim-small' }, { provider: 'backup', model: 'sim-small', tier: 2 }], retry });
-  gateway = await startGateway({
-    providers: {
-      busy: { type: 'openai', base_url: busy.url, ...quiet },
-      keyed: { type: 'openai', base_url: keyed.url, api_key: 'sk-a-wrong-key-2222', ...quiet },
-      down: { type: 'openai', base_url: `http://127.0.0.1:${await closedPort()}/v1`, ...quiet },
-      nowhere: { type: 'openai', base_url: 'http://switchyard-incidents.invalid/v1', ...quiet },
-      backup: { type: 'openai', base_url: backup.url, ...quiet },
-    },
-    routes: { busy_route: route('busy'), key_route: route('keyed'), down_route: route('down'), nowhere_route: route('nowhere'), backup_only: { targets: [{ provider: 'backup', model: 'sim-small' }] } },
-  });
-  for (const model of ['busy_route', 'key_route', 'down_route', 'nowhere_route']) {
-    for (let index = 0; index < 4; index += 1) {
-      const { response } = await gateway.client.chat.completions.create({ model, ...hello }).withResponse();
-      assert.equal(response.headers.get('x-switchyard-provider'), 'backup', 'clients are still answered');
+beforeAndAfter(
+  async () => {
+    busy = await startSim({ name: 'busy', busyRate: 1 });
+    keyed = await startSim({ name: 'keyed', apiKey: 'sk-the-right-key-1111' });
+    backup = await startSim({ name: 'backup' });
+    const retry = { initial_backoff: '5ms', max_backoff: '10ms' };
+    const route = (provider: string) => ({
+      targets: [
+        { provider, model: 'sim-small' },
+        { provider: 'backup', model: 'sim-small', tier: 2 },
+      ],
+      retry,
+    });
+    gateway = await startGateway({
+      providers: {
+        busy: { type: 'openai', base_url: busy.url, ...quiet },
+        keyed: { type: 'openai', base_url: keyed.url, api_key: 'sk-a-wrong-key-2222', ...quiet },
+        down: { type: 'openai', base_url: `http://127.0.0.1:${await closedPort()}/v1`, ...quiet },
+        nowhere: { type: 'openai', base_url: 'http://switchyard-incidents.invalid/v1', ...quiet },
+        backup: { type: 'openai', base_url: backup.url, ...quiet },
+      },
+      routes: {
+        busy_route: route('busy'),
+        key_route: route('keyed'),
+        down_route: route('down'),
+        nowhere_route: route('nowhere'),
+        backup_only: { targets: [{ provider: 'backup', model: 'sim-small' }] },
+      },
+    });
+    for (const model of ['busy_route', 'key_route', 'down_route', 'nowhere_route']) {
+      for (let index = 0; index < 4; index += 1) {
+        const { response } = await gateway.client.chat.completions.create({ model, ...hello }).withResponse();
+        assert.equal(response.headers.get('x-switchyard-provider'), 'backup', 'clients are still answered');
+      }
     }
-  }
-}, async () => {
-  await gateway.close();
-  await Promise.all([busy.close(), keyed.close(), backup.close()]);
-});
+  },
+  async () => {
+    await gateway.close();
+    await Promise.all([busy.close(), keyed.close(), backup.close()]);
+  },
+);
 
 async function incidents(): Promise<{ text: string; list: Incident[] }> {
   const response = await fetch(`${gateway.origin}/admin/incidents`);
@@ -78,7 +93,10 @@ test('an overloaded provider (503s) is named as overloaded, with its codes and t
   assert.equal(incident.evidence.codes?.[0]?.code, 'upstream_overloaded');
   assert.ok(incident.evidence.codes[0]!.count >= 4);
   assert.ok(Date.parse(incident.since) <= Date.now());
-  assert.ok(incident.actions.some((action) => /route busy_route: failing over to backup \(tier 2\)/.test(action)), incident.actions.join(' | '));
+  assert.ok(
+    incident.actions.some((action) => /route busy_route: failing over to backup \(tier 2\)/.test(action)),
+    incident.actions.join(' | '),
+  );
   const route = find(list, 'route', 'busy_route');
   assert.ok(route?.actions.some((action) => /traffic goes to backup/.test(action)));
 });
@@ -112,7 +130,10 @@ test('switchyard doctor, with the gateway running, shows the same incidents as f
   const directory = tempDir('switchyard-incidents-');
   const file = join(directory, 'doctor.yaml');
   // Doctor reads where the gateway listens from the config; the providers are checked too (and fail), which is not what this test is about.
-  writeFileSync(file, `server: { port: ${new URL(gateway.origin).port} }\nproviders:\n  backup: { type: openai, base_url: "${backup.url}" }\nroutes:\n  chat: { targets: [{ provider: backup, model: sim-small }] }\n`);
+  writeFileSync(
+    file,
+    `server: { port: ${new URL(gateway.origin).port} }\nproviders:\n  backup: { type: openai, base_url: "${backup.url}" }\nroutes:\n  chat: { targets: [{ provider: backup, model: sim-small }] }\n`,
+  );
   const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
   const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
     const child = spawn(process.execPath, [cli, 'doctor', '--config', file, '--json', '--timeout', '3s'], { env: { ...process.env, SWITCHYARD_CONFIG: '' } });

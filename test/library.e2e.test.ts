@@ -12,12 +12,19 @@ import { startSim } from './support/gateway-harness.ts';
 
 test('an application imports the engine by name, serves a request through it and closes it', async () => {
   const sim = await startSim({ name: 'local', models: ['llama3.2'] });
-  const config: Config = buildConfig({ providers: { local: { type: 'openai', base_url: sim.url } }, routes: { chat: { targets: [{ provider: 'local', model: 'llama3.2' }] } } }, 'app');
+  const config: Config = buildConfig(
+    { providers: { local: { type: 'openai', base_url: sim.url } }, routes: { chat: { targets: [{ provider: 'local', model: 'llama3.2' }] } } },
+    'app',
+  );
   const gateway = new Gateway(config, { logger: createLogger({ level: 'silent' }) });
   const server = createServer(gateway);
   try {
     const origin = await server.listen({ host: '127.0.0.1', port: 0 });
-    const answer = await fetch(`${origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }) });
+    const answer = await fetch(`${origin}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }),
+    });
     assert.equal(answer.status, 200);
     assert.equal(answer.headers.get('x-switchyard-provider'), 'local');
     assert.equal(((await answer.json()) as { object: string }).object, 'chat.completion');
@@ -31,12 +38,19 @@ test('an application imports the engine by name, serves a request through it and
 
 test('a bad config given to the library throws a ConfigError listing each problem with its path', () => {
   assert.throws(
-    () => buildConfig({ providers: { a: { type: 'anthropic', base_url: 'https://api.anthropic.com' } }, routes: { chat: { targets: [{ provider: 'b', model: 'm' }] } } }, 'app'),
-    (error: unknown) => error instanceof ConfigError && error.problems.includes('providers.a.api_key: is required for type anthropic') && error.problems.some((problem) => problem.startsWith('routes.chat.targets[0].provider: unknown provider "b"')),
+    () =>
+      buildConfig(
+        { providers: { a: { type: 'anthropic', base_url: 'https://api.anthropic.com' } }, routes: { chat: { targets: [{ provider: 'b', model: 'm' }] } } },
+        'app',
+      ),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.problems.includes('providers.a.api_key: is required for type anthropic') &&
+      error.problems.some((problem) => problem.startsWith('routes.chat.targets[0].provider: unknown provider "b"')),
   );
 });
 
-test('the README\'s library example runs as printed', async () => {
+test("the README's library example runs as printed", async () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const section = readme.slice(readme.indexOf('## As a library'));
   const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
@@ -49,7 +63,10 @@ test('the README\'s library example runs as printed', async () => {
     const { code, stdout, stderr } = await runTypeScript(local);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^ollama \S/);
-    assert.deepEqual(sim.requests.filter((request) => request.method === 'POST').map((request) => (request.body as { model: string }).model), ['llama3.2']);
+    assert.deepEqual(
+      sim.requests.filter((request) => request.method === 'POST').map((request) => (request.body as { model: string }).model),
+      ['llama3.2'],
+    );
   } finally {
     await sim.close();
   }
@@ -58,7 +75,10 @@ test('the README\'s library example runs as printed', async () => {
 /** Runs TypeScript source in a fresh Node.js from the package's folder, so `switchyard` resolves as it would for an application. */
 function runTypeScript(source: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module-typescript', '--eval', source], { cwd: new URL('..', import.meta.url), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module-typescript', '--eval', source], {
+      cwd: new URL('..', import.meta.url),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

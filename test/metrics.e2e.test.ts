@@ -17,8 +17,18 @@ function value(text: string, series: string): number | undefined {
 test('before any request, the series dashboards and alerts read exist at their starting value', async () => {
   const sim = await startSim({});
   const gateway = await startGateway({
-    providers: { primary: { type: 'openai', base_url: sim.url, health_check: { enabled: false } }, backup: { type: 'openai', base_url: sim.url, health_check: { enabled: false } } },
-    routes: { chat: { targets: [{ provider: 'primary', model: 'sim-small' }, { provider: 'backup', model: 'sim-small', tier: 2 }] } },
+    providers: {
+      primary: { type: 'openai', base_url: sim.url, health_check: { enabled: false } },
+      backup: { type: 'openai', base_url: sim.url, health_check: { enabled: false } },
+    },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'primary', model: 'sim-small' },
+          { provider: 'backup', model: 'sim-small', tier: 2 },
+        ],
+      },
+    },
   });
   try {
     const text = await (await fetch(`${gateway.origin}/metrics`)).text();
@@ -50,7 +60,13 @@ test('an outage: 5xx latency apart from answers, attempts timed by outcome, retr
       backup: { type: 'openai', base_url: backup.url, health_check: { enabled: false } },
     },
     routes: {
-      chat: { targets: [{ provider: 'primary', model: 'sim-small' }, { provider: 'backup', model: 'sim-small', tier: 2 }], retry: { attempts: 2, initial_backoff: '1ms', max_backoff: '2ms' } },
+      chat: {
+        targets: [
+          { provider: 'primary', model: 'sim-small' },
+          { provider: 'backup', model: 'sim-small', tier: 2 },
+        ],
+        retry: { attempts: 2, initial_backoff: '1ms', max_backoff: '2ms' },
+      },
       alone: { targets: [{ provider: 'primary', model: 'sim-small' }], retry: { attempts: 2, initial_backoff: '1ms', max_backoff: '2ms' } },
     },
   });

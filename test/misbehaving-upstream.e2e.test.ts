@@ -20,43 +20,53 @@ let backup: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 let aborted = 0;
 
-const chunk = (content: string) => `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+const chunk = (content: string) =>
+  `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
 
-beforeAndAfter(async () => {
-  upstream = createServer((request, response) => {
-    const parts: Buffer[] = [];
-    request.on('data', (part: Buffer) => parts.push(part));
-    request.on('end', () => {
-      response.on('close', () => {
-        if (!response.writableFinished) aborted += 1;
+beforeAndAfter(
+  async () => {
+    upstream = createServer((request, response) => {
+      const parts: Buffer[] = [];
+      request.on('data', (part: Buffer) => parts.push(part));
+      request.on('end', () => {
+        response.on('close', () => {
+          if (!response.writableFinished) aborted += 1;
+        });
+        if (request.method === 'GET') {
+          response.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[]}');
+          return;
+        }
+        behaviour(request, response, JSON.parse(Buffer.concat(parts).toString('utf8')) as { stream?: boolean });
       });
-      if (request.method === 'GET') {
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[]}');
-        return;
-      }
-      behaviour(request, response, JSON.parse(Buffer.concat(parts).toString('utf8')) as { stream?: boolean });
     });
-  });
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
-  backup = await startSim({ models: ['b1'] });
-  gateway = await startGateway({
-    providers: {
-      odd: { type: 'openai', base_url: upstreamUrl, api_key: providerKey, health_check: { enabled: false } },
-      backup: { type: 'openai', base_url: backup.url, health_check: { enabled: false } },
-    },
-    routes: {
-      solo: { targets: [{ provider: 'odd', model: 'm' }], retry: { attempts: 1 } },
-      cached: { targets: [{ provider: 'odd', model: 'm' }], retry: { attempts: 1 }, cache: { ttl: '1h' } },
-      failover: { targets: [{ provider: 'odd', model: 'm' }, { provider: 'backup', model: 'b1', tier: 2 }], retry: { attempts: 1 } },
-    },
-  });
-}, async () => {
-  await gateway.close();
-  await backup.close();
-  upstream.closeAllConnections();
-  await new Promise<void>((resolve) => upstream.close(() => resolve()));
-});
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
+    backup = await startSim({ models: ['b1'] });
+    gateway = await startGateway({
+      providers: {
+        odd: { type: 'openai', base_url: upstreamUrl, api_key: providerKey, health_check: { enabled: false } },
+        backup: { type: 'openai', base_url: backup.url, health_check: { enabled: false } },
+      },
+      routes: {
+        solo: { targets: [{ provider: 'odd', model: 'm' }], retry: { attempts: 1 } },
+        cached: { targets: [{ provider: 'odd', model: 'm' }], retry: { attempts: 1 }, cache: { ttl: '1h' } },
+        failover: {
+          targets: [
+            { provider: 'odd', model: 'm' },
+            { provider: 'backup', model: 'b1', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
+      },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await backup.close();
+    upstream.closeAllConnections();
+    await new Promise<void>((resolve) => upstream.close(() => resolve()));
+  },
+);
 
 async function streamText(model: string): Promise<{ text: string; events: string[] }> {
   const response = await fetch(`${gateway.baseURL}/chat/completions`, {
@@ -141,7 +151,9 @@ test('an error event after content is forwarded without our key', async () => {
 
 test('a non-stream 4xx whose message echoes our key is returned without it', async () => {
   behaviour = (_request, response) => {
-    response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `bad request with key ${providerKey}`, type: 'invalid_request_error', code: null } }));
+    response
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: { message: `bad request with key ${providerKey}`, type: 'invalid_request_error', code: null } }));
   };
   const response = await fetch(`${gateway.baseURL}/chat/completions`, {
     method: 'POST',
@@ -155,7 +167,9 @@ test('a non-stream 4xx whose message echoes our key is returned without it', asy
 
 test('a 200 whose body is an error fails over and is never cached', async () => {
   behaviour = (_request, response) => {
-    response.writeHead(200, { 'content-type': 'application/json' }).end('{"error":{"message":"Service busy, try later","type":"server_error","code":"overloaded"}}');
+    response
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end('{"error":{"message":"Service busy, try later","type":"server_error","code":"overloaded"}}');
   };
   const served = await gateway.client.chat.completions.create({ model: 'failover', messages: [{ role: 'user', content: 'hi' }] });
   assert.ok(served.choices[0]?.message.content);
@@ -167,7 +181,15 @@ test('a 200 whose body is an error fails over and is never cached', async () => 
   assert.equal(solo.status, 503);
   assert.match(await solo.text(), /Service busy/);
   behaviour = (_request, response) => {
-    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'x', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'fine now' }, finish_reason: 'stop' }] }));
+    response.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        id: 'x',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'fine now' }, finish_reason: 'stop' }],
+      }),
+    );
   };
   const after = await gateway.client.chat.completions.create({ model: 'cached', messages: [{ role: 'user', content: 'an error body' }] });
   assert.equal(after.choices[0]?.message.content, 'fine now');

@@ -24,40 +24,55 @@ let sd: FakeUpstream<SdFault>;
 let images: FakeUpstream<ImagesFault>;
 let gateway: RunningGateway;
 
-beforeAndAfter(async () => {
-  [primary, bedrock, anthropic, sd, images] = await Promise.all([
-    startSim({ name: 'deepseek', models: ['deepseek-chat'] }),
-    startBedrockFake({ region: 'us-east-1', keys: { AKIDEXAMPLE: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' } }),
-    startAnthropicFake({ apiKey: 'sk-ant-mixed-route-000000' }),
-    startSdWebUiFake(),
-    startOpenAIImagesFake(),
-  ]);
-  gateway = await startGateway({
-    providers: {
-      deepseek: { type: 'openai', base_url: primary.url },
-      bedrock: { type: 'bedrock', base_url: bedrock.url, region: 'us-east-1', access_key_id: 'AKIDEXAMPLE', secret_access_key: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
-      anthropic: { type: 'anthropic', base_url: anthropic.url, api_key: 'sk-ant-mixed-route-000000' },
-      sd: { type: 'sdwebui', base_url: sd.url },
-      dalle: { type: 'openai', base_url: `${images.url}/v1` },
-    },
-    routes: {
-      chat: {
-        targets: [
-          { provider: 'deepseek', model: 'deepseek-chat' },
-          { provider: 'bedrock', model: 'us.deepseek.r1-v1:0', tier: 2 },
-          { provider: 'anthropic', model: 'claude-sonnet-4-5', tier: 3 },
-        ],
-        // Each busy target is left for the next at once; none is retried in these stories.
-        retry: { attempts: 1 },
+beforeAndAfter(
+  async () => {
+    [primary, bedrock, anthropic, sd, images] = await Promise.all([
+      startSim({ name: 'deepseek', models: ['deepseek-chat'] }),
+      startBedrockFake({ region: 'us-east-1', keys: { AKIDEXAMPLE: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' } }),
+      startAnthropicFake({ apiKey: 'sk-ant-mixed-route-000000' }),
+      startSdWebUiFake(),
+      startOpenAIImagesFake(),
+    ]);
+    gateway = await startGateway({
+      providers: {
+        deepseek: { type: 'openai', base_url: primary.url },
+        bedrock: {
+          type: 'bedrock',
+          base_url: bedrock.url,
+          region: 'us-east-1',
+          access_key_id: 'AKIDEXAMPLE',
+          secret_access_key: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+        },
+        anthropic: { type: 'anthropic', base_url: anthropic.url, api_key: 'sk-ant-mixed-route-000000' },
+        sd: { type: 'sdwebui', base_url: sd.url },
+        dalle: { type: 'openai', base_url: `${images.url}/v1` },
       },
-      images: { targets: [{ provider: 'sd', model: 'default' }, { provider: 'dalle', model: 'dall-e-3', tier: 2 }], retry: { attempts: 1 } },
-      'sd-only': { targets: [{ provider: 'sd', model: 'sdxl_base_1.0.safetensors' }] },
-    },
-  });
-}, async () => {
-  await gateway.close();
-  await Promise.all([primary.close(), bedrock.close(), anthropic.close(), sd.close(), images.close()]);
-});
+      routes: {
+        chat: {
+          targets: [
+            { provider: 'deepseek', model: 'deepseek-chat' },
+            { provider: 'bedrock', model: 'us.deepseek.r1-v1:0', tier: 2 },
+            { provider: 'anthropic', model: 'claude-sonnet-4-5', tier: 3 },
+          ],
+          // Each busy target is left for the next at once; none is retried in these stories.
+          retry: { attempts: 1 },
+        },
+        images: {
+          targets: [
+            { provider: 'sd', model: 'default' },
+            { provider: 'dalle', model: 'dall-e-3', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
+        'sd-only': { targets: [{ provider: 'sd', model: 'sdxl_base_1.0.safetensors' }] },
+      },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await Promise.all([primary.close(), bedrock.close(), anthropic.close(), sd.close(), images.close()]);
+  },
+);
 
 async function streamed(): Promise<{ provider: string | null; chunks: ChatCompletionChunk[] }> {
   const { data, response } = await gateway.client.chat.completions
@@ -132,7 +147,10 @@ test('images: Stable Diffusion draws, with n and size as batch and dimensions', 
     .withResponse();
   assert.equal(response.headers.get('x-switchyard-provider'), 'sd');
   assert.equal(data.data?.length, 2);
-  assert.ok(data.data!.every((image) => Buffer.from(image.b64_json!, 'base64').subarray(1, 4).toString() === 'PNG'), 'the grid image is left out');
+  assert.ok(
+    data.data!.every((image) => Buffer.from(image.b64_json!, 'base64').subarray(1, 4).toString() === 'PNG'),
+    'the grid image is left out',
+  );
   const sent = sd.requests.at(-1)!.body as Record<string, unknown>;
   assert.deepEqual([sent.prompt, sent.batch_size, sent.width, sent.height, sent.negative_prompt], ['a lighthouse at dusk', 2, 1024, 1024, 'blurry']);
   assert.equal(sent.override_settings, undefined, 'model "default" keeps the loaded checkpoint');

@@ -10,19 +10,24 @@ import { beforeAndAfter } from './support/hooks.ts';
 let primary: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-beforeAndAfter(async () => {
-  primary = await startSim({ name: 'primary', models: ['deepseek-chat', 'embed-small'], apiKey: 'sk-upstream-secret-000000000000' });
-  gateway = await startGateway({
-    providers: { primary: { type: 'openai', base_url: primary.url, api_key: 'sk-upstream-secret-000000000000', price: { input_per_1k: 0.00027, output_per_1k: 0.0011 } } },
-    routes: {
-      chat: { targets: [{ provider: 'primary', model: 'deepseek-chat' }] },
-      embeddings: { targets: [{ provider: 'primary', model: 'embed-small' }] },
-    },
-  });
-}, async () => {
-  await gateway.close();
-  await primary.close();
-});
+beforeAndAfter(
+  async () => {
+    primary = await startSim({ name: 'primary', models: ['deepseek-chat', 'embed-small'], apiKey: 'sk-upstream-secret-000000000000' });
+    gateway = await startGateway({
+      providers: {
+        primary: { type: 'openai', base_url: primary.url, api_key: 'sk-upstream-secret-000000000000', price: { input_per_1k: 0.00027, output_per_1k: 0.0011 } },
+      },
+      routes: {
+        chat: { targets: [{ provider: 'primary', model: 'deepseek-chat' }] },
+        embeddings: { targets: [{ provider: 'primary', model: 'embed-small' }] },
+      },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await primary.close();
+  },
+);
 
 test('a chat completion comes back as the SDK expects, with the gateway headers', async () => {
   const { data, response } = await gateway.client.chat.completions
@@ -63,7 +68,12 @@ test('a request id sent by the client is echoed', async () => {
 });
 
 test('a streamed completion arrives chunk by chunk and ends cleanly', async () => {
-  const stream = await gateway.client.chat.completions.create({ model: 'chat', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'Stream please' }] });
+  const stream = await gateway.client.chat.completions.create({
+    model: 'chat',
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'Stream please' }],
+  });
   let text = '';
   let chunks = 0;
   let usage = 0;
@@ -78,13 +88,22 @@ test('a streamed completion arrives chunk by chunk and ends cleanly', async () =
 });
 
 test('tools and response_format pass through untouched, and a tool call comes back', async () => {
-  const tools = [{ type: 'function' as const, function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const tools = [
+    {
+      type: 'function' as const,
+      function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+    },
+  ];
   const answer = await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Weather in Paris?' }], tools });
   assert.equal(answer.choices[0]?.finish_reason, 'tool_calls');
   assert.equal(answer.choices[0]?.message.tool_calls?.[0]?.type, 'function');
   assert.deepEqual((primary.requests.at(-1)!.body as { tools: unknown }).tools, tools);
 
-  const json = await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'JSON' }], response_format: { type: 'json_object' } });
+  const json = await gateway.client.chat.completions.create({
+    model: 'chat',
+    messages: [{ role: 'user', content: 'JSON' }],
+    response_format: { type: 'json_object' },
+  });
   assert.doesNotThrow(() => JSON.parse(json.choices[0]?.message.content ?? ''));
   assert.deepEqual((primary.requests.at(-1)!.body as { response_format: unknown }).response_format, { type: 'json_object' });
 });
@@ -114,13 +133,21 @@ test('embeddings and the model list work through the SDK', async () => {
 
 /** The request log's line for one request, once it is written (accounting runs as the answer ends). */
 async function logLine(requestId: string): Promise<Record<string, unknown>> {
-  const find = () => gateway.logs().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'request' && line.id === requestId);
+  const find = () =>
+    gateway
+      .logs()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.msg === 'request' && line.id === requestId);
   await eventually(`the log line of ${requestId}`, () => find() !== undefined);
   return find()!;
 }
 
 test('a target model name leads to the one route that has it', async () => {
-  const { data, response } = await gateway.client.chat.completions.create({ model: 'deepseek-chat', messages: [{ role: 'user', content: 'Hi' }] }).withResponse();
+  const { data, response } = await gateway.client.chat.completions
+    .create({ model: 'deepseek-chat', messages: [{ role: 'user', content: 'Hi' }] })
+    .withResponse();
   assert.equal(data.object, 'chat.completion');
   assert.equal(response.headers.get('x-switchyard-model'), 'deepseek-chat');
   assert.equal((await logLine(response.headers.get('x-request-id')!)).route, 'chat');
@@ -129,7 +156,10 @@ test('a target model name leads to the one route that has it', async () => {
 });
 
 test('one log line per request, with route, provider, status, attempts and tokens, and no key', async () => {
-  await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'Log this' }] }, { headers: { 'x-request-id': 'log-line-test-1' } });
+  await gateway.client.chat.completions.create(
+    { model: 'chat', messages: [{ role: 'user', content: 'Log this' }] },
+    { headers: { 'x-request-id': 'log-line-test-1' } },
+  );
   const line = await logLine('log-line-test-1');
   assert.equal(line.route, 'chat');
   assert.equal(line.stream, false);

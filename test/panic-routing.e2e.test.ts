@@ -95,8 +95,19 @@ test('every target of a route behind an open breaker: the least bad is still tri
   const b = await startSim({ name: 'b', models: ['m'], busyRate: 1, retryAfterSeconds: 0.01 });
   const breaker = { min_requests: 3, cooldown: '30s' };
   const gateway = await startGateway({
-    providers: { a: { type: 'openai', base_url: a.url, health_check: { enabled: false }, circuit_breaker: breaker }, b: { type: 'openai', base_url: b.url, health_check: { enabled: false }, circuit_breaker: breaker } },
-    routes: { chat: { targets: [{ provider: 'a', model: 'm' }, { provider: 'b', model: 'm', tier: 2 }], retry: { attempts: 1 } } },
+    providers: {
+      a: { type: 'openai', base_url: a.url, health_check: { enabled: false }, circuit_breaker: breaker },
+      b: { type: 'openai', base_url: b.url, health_check: { enabled: false }, circuit_breaker: breaker },
+    },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'a', model: 'm' },
+          { provider: 'b', model: 'm', tier: 2 },
+        ],
+        retry: { attempts: 1 },
+      },
+    },
   });
   try {
     await drive(6, 1, () => gateway.client.chat.completions.create({ model: 'chat', ...hello }));
@@ -128,7 +139,13 @@ test('recovery: a primary ejected during an outage takes traffic back within hea
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"m","object":"model"}]}');
       return;
     }
-    const body = { id: 'chatcmpl-p', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'primary' }, finish_reason: 'stop' }] };
+    const body = {
+      id: 'chatcmpl-p',
+      object: 'chat.completion',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'primary' }, finish_reason: 'stop' }],
+    };
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
   const backup = await startSim({ models: ['m'] });
@@ -137,13 +154,23 @@ test('recovery: a primary ejected during an outage takes traffic back within hea
       primary: { type: 'openai', base_url: `${primary.url}/v1`, health_check: { interval: '300ms', healthy_threshold: 2 } },
       backup: { type: 'openai', base_url: backup.url },
     },
-    routes: { chat: { targets: [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }] } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'primary', model: 'm' },
+          { provider: 'backup', model: 'm', tier: 2 },
+        ],
+      },
+    },
   });
-  const served = async () => (await gateway.client.chat.completions.create({ model: 'chat', ...hello }).withResponse()).response.headers.get('x-switchyard-provider');
+  const served = async () =>
+    (await gateway.client.chat.completions.create({ model: 'chat', ...hello }).withResponse()).response.headers.get('x-switchyard-provider');
   try {
     // Five failures in a row eject it (outlier_detection's default: 10 s the first time).
     for (let index = 0; index < 5; index += 1) assert.equal(await served(), 'backup');
-    const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { targets: { provider: string; outlier: { ejected: boolean } }[] } } };
+    const status = (await (await fetch(`${gateway.origin}/admin/status`)).json()) as {
+      routes: { chat: { targets: { provider: string; outlier: { ejected: boolean } }[] } };
+    };
     assert.equal(status.routes.chat.targets[0]!.outlier.ejected, true);
     const before = primary.requests.filter((request) => request.method === 'POST').length;
     assert.equal(await served(), 'backup');

@@ -50,7 +50,14 @@ const subjects: Subject[] = [
     model: 'anthropic.claude-3-5-haiku-20241022-v1:0',
     async start() {
       const fake = await startBedrockFake({ region: 'eu-west-1', keys: bedrockKeys });
-      const provider = { type: 'bedrock', base_url: fake.url, region: 'eu-west-1', access_key_id: 'AKIDEXAMPLE', secret_access_key: bedrockKeys.AKIDEXAMPLE, session_token: 'session-token-example' };
+      const provider = {
+        type: 'bedrock',
+        base_url: fake.url,
+        region: 'eu-west-1',
+        access_key_id: 'AKIDEXAMPLE',
+        secret_access_key: bedrockKeys.AKIDEXAMPLE,
+        session_token: 'session-token-example',
+      };
       return { fake, provider };
     },
     faults: { badRequest: 'validation', unauthorized: 'access_denied', rateLimited: 'throttled', serverError: 'internal', overloaded: 'unavailable' },
@@ -101,12 +108,19 @@ const failoverKinds: FaultKind[] = ['unauthorized', 'rateLimited', 'serverError'
 
 const lookup: ChatCompletionTool = {
   type: 'function',
-  function: { name: 'lookup', description: 'Looks a question up', parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } },
+  function: {
+    name: 'lookup',
+    description: 'Looks a question up',
+    parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+  },
 };
 
 /** The log line of one request, by the id the client sent. */
 function logLine(gateway: RunningGateway, id: string): { failures?: string[]; provider?: string } {
-  const line = gateway.logs().split('\n').find((text) => text.includes(`"id":"${id}"`));
+  const line = gateway
+    .logs()
+    .split('\n')
+    .find((text) => text.includes(`"id":"${id}"`));
   assert.ok(line, `a log line for ${id}`);
   return JSON.parse(line) as { failures?: string[]; provider?: string };
 }
@@ -129,7 +143,12 @@ for (const subject of subjects) {
       for (const kind of ['badRequest', ...failoverKinds] as FaultKind[]) {
         providers[kind] = started.provider;
         providers[`${kind}-solo`] = started.provider;
-        routes[kind] = { targets: [{ provider: kind, model: subject.model }, { provider: 'backup', model: 'b-model', tier: 2 }] };
+        routes[kind] = {
+          targets: [
+            { provider: kind, model: subject.model },
+            { provider: 'backup', model: 'b-model', tier: 2 },
+          ],
+        };
         routes[`${kind}-solo`] = { targets: [{ provider: `${kind}-solo`, model: subject.model }], retry: { attempts: 1 } };
       }
       gateway = await startGateway({ providers, routes });
@@ -139,9 +158,15 @@ for (const subject of subjects) {
       await Promise.all([fake.close(), backup.close()]);
     });
 
-    test('text: an OpenAI chat completion carrying the provider\'s answer and token counts', async () => {
+    test("text: an OpenAI chat completion carrying the provider's answer and token counts", async () => {
       const { data, response } = await gateway.client.chat.completions
-        .create({ model: 'chat', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'What is Switchyard?' }] })
+        .create({
+          model: 'chat',
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: 'What is Switchyard?' },
+          ],
+        })
         .withResponse();
       const reply = fake.replies.at(-1)!;
       assert.equal(data.object, 'chat.completion');
@@ -192,7 +217,12 @@ for (const subject of subjects) {
     });
 
     test('tool call streamed: id and name first, then argument fragments that parse whole', async () => {
-      const stream = await gateway.client.chat.completions.create({ model: 'chat', stream: true, tools: [lookup], messages: [{ role: 'user', content: 'Time in Oslo?' }] });
+      const stream = await gateway.client.chat.completions.create({
+        model: 'chat',
+        stream: true,
+        tools: [lookup],
+        messages: [{ role: 'user', content: 'Time in Oslo?' }],
+      });
       const calls = new Map<number, { id?: string; name?: string; arguments: string }>();
       let finish: string | null | undefined;
       for await (const chunk of stream) {
@@ -213,11 +243,13 @@ for (const subject of subjects) {
       assert.deepEqual(JSON.parse(call.arguments), { query: 'Time in Oslo?' });
     });
 
-    test('a bad request is the client\'s own: its status and the provider\'s words, no failover', async () => {
+    test("a bad request is the client's own: its status and the provider's words, no failover", async () => {
       fake.script([subject.faults.badRequest]);
       const before = backup.stats.total;
       const id = nextId();
-      const error = await gateway.client.chat.completions.create({ model: 'badRequest', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': id } }).catch((caught: unknown) => caught);
+      const error = await gateway.client.chat.completions
+        .create({ model: 'badRequest', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': id } })
+        .catch((caught: unknown) => caught);
       assert.ok(error instanceof APIError);
       assert.equal(error.status, subject.badRequestStatus);
       assert.equal((error.error as { type?: string }).type, 'invalid_request_error');
@@ -229,14 +261,19 @@ for (const subject of subjects) {
       test(`${kind}: named ${expectedCodes[kind]}, failed over to the backup; alone, an error that says why`, async () => {
         fake.script([subject.faults[kind]]);
         const id = nextId();
-        const { data, response } = await gateway.client.chat.completions.create({ model: kind, messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': id } }).withResponse();
+        const { data, response } = await gateway.client.chat.completions
+          .create({ model: kind, messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': id } })
+          .withResponse();
         assert.equal(data.object, 'chat.completion');
         assert.equal(response.headers.get('x-switchyard-provider'), 'backup');
         assert.equal(response.headers.get('x-switchyard-attempts'), '2');
         assert.deepEqual(logLine(gateway, id).failures, [expectedCodes[kind]]);
 
         fake.script([subject.faults[kind]]);
-        const alone = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: `${kind}-solo`, messages: [{ role: 'user', content: 'x' }] }) });
+        const alone = await fetch(`${gateway.baseURL}/chat/completions`, {
+          method: 'POST',
+          body: JSON.stringify({ model: `${kind}-solo`, messages: [{ role: 'user', content: 'x' }] }),
+        });
         const body = (await alone.json()) as { error: { code: string; message: string } };
         // A busy or rate-limiting sole target is heard as the provider would have said it; any other failure is a 503 that names it.
         assert.equal(alone.status, kind === 'rateLimited' ? 429 : 503);

@@ -20,15 +20,18 @@ let replicas: Replicas;
 let setup: ClusterSetup | undefined;
 let runs = 0;
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'] });
-  replicas = new Replicas(upstream.url);
-  if (redisToolsPresent) setup = await startCluster(3);
-}, async () => {
-  await replicas?.closeAll();
-  await upstream?.close();
-  await setup?.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'] });
+    replicas = new Replicas(upstream.url);
+    if (redisToolsPresent) setup = await startCluster(3);
+  },
+  async () => {
+    await replicas?.closeAll();
+    await upstream?.close();
+    await setup?.close();
+  },
+);
 
 const prefix = () => `switchyard-test-cluster-${process.pid}-${(runs += 1)}:`;
 const cluster = () => setup!.redis;
@@ -50,7 +53,7 @@ test('a breaker that opens on one replica opens on the others through a Redis Cl
   await expectSharedBreaker(replicas, cluster(), prefix());
 });
 
-test('the response cache\'s second tier on a Redis Cluster: a second replica answers from the first one\'s answer', async (context) => {
+test("the response cache's second tier on a Redis Cluster: a second replica answers from the first one's answer", async (context) => {
   if (!needsRedisServer(context)) return;
   const shared = prefix();
   const start = () =>
@@ -61,7 +64,8 @@ test('the response cache\'s second tier on a Redis Cluster: a second replica ans
     });
   const a = await start();
   const b = await start();
-  const cacheRedis = async (gateway: RunningGateway) => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { cache: { redis: string } }).cache.redis;
+  const cacheRedis = async (gateway: RunningGateway) =>
+    ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { cache: { redis: string } }).cache.redis;
   for (const gateway of [a, b]) await eventually('the replica connected to the cluster', async () => (await cacheRedis(gateway)) === 'ready');
   const ask = async (client: OpenAI, content: string) => {
     const { data, response } = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content }] }).withResponse();
@@ -71,11 +75,20 @@ test('the response cache\'s second tier on a Redis Cluster: a second replica ans
   const before = chatCalls();
   const questions = ['first question', 'second question', 'third question'];
   const first = await Promise.all(questions.map((question) => ask(a.client, question)));
-  assert.deepEqual(first.map((answer) => answer.cache), ['miss', 'miss', 'miss']);
+  assert.deepEqual(
+    first.map((answer) => answer.cache),
+    ['miss', 'miss', 'miss'],
+  );
   await eventually('the answers reached the cluster', async () => (await keysUnder(`${shared}cache:`)).length === questions.length);
   const second = await Promise.all(questions.map((question) => ask(b.client, question)));
-  assert.deepEqual(second.map((answer) => answer.cache), ['hit', 'hit', 'hit']);
-  assert.deepEqual(second.map((answer) => answer.data), first.map((answer) => answer.data));
+  assert.deepEqual(
+    second.map((answer) => answer.cache),
+    ['hit', 'hit', 'hit'],
+  );
+  assert.deepEqual(
+    second.map((answer) => answer.data),
+    first.map((answer) => answer.data),
+  );
   assert.equal(chatCalls() - before, questions.length, 'the provider answered each question once for both replicas');
 });
 
@@ -92,7 +105,7 @@ test('route budgets add up what every replica spent, on a Redis Cluster', async 
     await eventually('both links are ready', () => links.every((link) => link.ready !== undefined));
     ledgers[0]!.add('chat', 1.25);
     ledgers[1]!.add('chat', 2.5);
-    await eventually('each replica sees the other\'s spending', () => ledgers.every((ledger) => ledger.spent('chat') === 3.75));
+    await eventually("each replica sees the other's spending", () => ledgers.every((ledger) => ledger.spent('chat') === 3.75));
   } finally {
     for (const ledger of ledgers) ledger.close();
     await Promise.all(links.map((link) => link.close()));
@@ -127,7 +140,10 @@ test('a cluster node that hangs: commands waiting on it stay bounded, the link r
     assert.equal(link.waiting, 20);
     assert.deepEqual(new Set(await Promise.all(waits)), new Set([undefined]), 'every caller went on without an answer');
     // Nothing has answered for stallMs: the link drops every node's connection, failing what waited.
-    await eventually('the stalled connection is dropped', () => link.ready === undefined && errors.some((message) => message.startsWith('Redis stopped answering')));
+    await eventually(
+      'the stalled connection is dropped',
+      () => link.ready === undefined && errors.some((message) => message.startsWith('Redis stopped answering')),
+    );
     assert.equal(link.waiting, 0);
     hung.resume();
     await eventually('the link is ready again', () => link.ready !== undefined);

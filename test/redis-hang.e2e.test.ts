@@ -29,7 +29,9 @@ test('a Redis that hangs: after the first requests, answers come at their usual 
     // Each question is new: the cache is asked (memory, then Redis) and misses.
     const ask = async () => {
       const started = performance.now();
-      const { response } = await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: `question ${question++}` }] }).withResponse();
+      const { response } = await gateway.client.chat.completions
+        .create({ model: 'chat', messages: [{ role: 'user', content: `question ${question++}` }] })
+        .withResponse();
       assert.equal(response.status, 200);
       return performance.now() - started;
     };

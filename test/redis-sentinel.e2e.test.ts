@@ -22,15 +22,18 @@ let replicas: Replicas;
 let setup: SentinelSetup | undefined;
 let runs = 0;
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'] });
-  replicas = new Replicas(upstream.url);
-  if (redisToolsPresent) setup = await startSentinelSetup(3);
-}, async () => {
-  await replicas?.closeAll();
-  await upstream?.close();
-  await setup?.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'] });
+    replicas = new Replicas(upstream.url);
+    if (redisToolsPresent) setup = await startSentinelSetup(3);
+  },
+  async () => {
+    await replicas?.closeAll();
+    await upstream?.close();
+    await setup?.close();
+  },
+);
 
 const prefix = () => `switchyard-test-sentinel-${process.pid}-${(runs += 1)}:`;
 const sentinel = () => setup!.redis;
@@ -71,12 +74,19 @@ test('the master hangs with its sockets open: the links notice, follow the Senti
     await eventually('the links are ready', () => links.every((each) => each.ready !== undefined));
     master.pause();
     // The replica's traffic goes on meanwhile (a gateway's requests and replica count do this); each command gets its 50 ms.
-    await eventually('the Sentinels promoted the replica and both links reconnected to it', async () => {
-      const commands = listener.commands.ready;
-      if (commands) await listener.commands.within(commands.ping(), 50);
-      return (await setup!.masterPort()) === replica.port && links.every((each) => each.ready !== undefined);
-    }, 15_000);
-    assert.ok(errors.some((message) => message.startsWith('Redis stopped answering')), errors.join('; '));
+    await eventually(
+      'the Sentinels promoted the replica and both links reconnected to it',
+      async () => {
+        const commands = listener.commands.ready;
+        if (commands) await listener.commands.within(commands.ping(), 50);
+        return (await setup!.masterPort()) === replica.port && links.every((each) => each.ready !== undefined);
+      },
+      15_000,
+    );
+    assert.ok(
+      errors.some((message) => message.startsWith('Redis stopped answering')),
+      errors.join('; '),
+    );
     // Another replica opens a breaker: the notice reaches this one's subscription on the new master.
     const announcer = { commands: link(), subscriber: link() };
     const announcing = new SharedBreakers({ ...announcer, prefix: shared, onRemoteOpen: () => {} });
@@ -105,10 +115,24 @@ test('the master dies: no request fails, the Sentinels promote the replica, and 
   const start = () =>
     replicas.start({
       providers: {
-        down: { type: 'openai', base_url: `http://127.0.0.1:${down}/v1`, health_check: { enabled: false }, circuit_breaker: { error_rate: 0.5, min_requests: 2, window: '30s', cooldown: '30s' } },
+        down: {
+          type: 'openai',
+          base_url: `http://127.0.0.1:${down}/v1`,
+          health_check: { enabled: false },
+          circuit_breaker: { error_rate: 0.5, min_requests: 2, window: '30s', cooldown: '30s' },
+        },
         up: { type: 'openai', base_url: upstream.url },
       },
-      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] }, guarded: { targets: [{ provider: 'down', model: 'm1' }, { provider: 'up', model: 'm1', tier: 2 }], retry: { attempts: 1 } } },
+      routes: {
+        chat: { targets: [{ provider: 'up', model: 'm1' }] },
+        guarded: {
+          targets: [
+            { provider: 'down', model: 'm1' },
+            { provider: 'up', model: 'm1', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
+      },
       auth: {
         keys: [
           { name: 'team', key: limitedKey, rate_limit: { requests_per_second: 0.5, burst: 2 }, admin: true },

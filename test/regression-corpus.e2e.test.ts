@@ -26,10 +26,26 @@ beforeAndAfter(
   async () => {
     upstream = await startSim({ models: ['m1', 'm2'], chunks: 2 });
     // Keeps each request's bytes as they came, to see what the gateway forwarded.
-    recorder = await startFake<never>(({ response }) => sendJson(response, 200, { id: 'chatcmpl-rec', object: 'chat.completion', created: 0, model: 'r1', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+    recorder = await startFake<never>(({ response }) =>
+      sendJson(response, 200, {
+        id: 'chatcmpl-rec',
+        object: 'chat.completion',
+        created: 0,
+        model: 'r1',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }),
+    );
     gateway = await startGateway({
-      providers: { up: { type: 'openai', base_url: upstream.url }, recorder: { type: 'openai', base_url: `${recorder.url}/v1`, health_check: { enabled: false } } },
-      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] }, other: { targets: [{ provider: 'up', model: 'm2' }] }, recorded: { targets: [{ provider: 'recorder', model: 'r1' }] } },
+      providers: {
+        up: { type: 'openai', base_url: upstream.url },
+        recorder: { type: 'openai', base_url: `${recorder.url}/v1`, health_check: { enabled: false } },
+      },
+      routes: {
+        chat: { targets: [{ provider: 'up', model: 'm1' }] },
+        other: { targets: [{ provider: 'up', model: 'm2' }] },
+        recorded: { targets: [{ provider: 'recorder', model: 'r1' }] },
+      },
       auth: {
         keys: [
           { name: 'full', key: fullKey },
@@ -40,7 +56,11 @@ beforeAndAfter(
       },
       batches: { store: ':memory:' },
     });
-    slow = await startGateway({ server: { request_timeout: '1s' }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } } });
+    slow = await startGateway({
+      server: { request_timeout: '1s' },
+      providers: { up: { type: 'openai', base_url: upstream.url } },
+      routes: { chat: { targets: [{ provider: 'up', model: 'm1' }] } },
+    });
   },
   async () => {
     await gateway.close();
@@ -50,7 +70,8 @@ beforeAndAfter(
   },
 );
 
-const chatBody = (fields: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], ...fields }));
+const chatBody = (fields: Record<string, unknown> = {}) =>
+  Buffer.from(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], ...fields }));
 const bearer = (key = fullKey): [string, string] => ['authorization', `Bearer ${key}`];
 
 /** The one answer to `request`; fails on none, several, or a malformed one. */
@@ -77,7 +98,14 @@ async function stillServing(): Promise<void> {
 }
 
 // Issue 15, defect 1: a model no header may hold, on both paths, with and without a route-limited key.
-const oddModels: Record<string, string> = { CJK: '模型', 'non-breaking hyphen': 'gpt\u20114o', 'CR/LF': 'a\r\nx-injected: yes', DEL: 'del\u007f', NUL: 'nul\u0000', '1 MB': 'x'.repeat(1024 * 1024) };
+const oddModels: Record<string, string> = {
+  CJK: '模型',
+  'non-breaking hyphen': 'gpt\u20114o',
+  'CR/LF': 'a\r\nx-injected: yes',
+  DEL: 'del\u007f',
+  NUL: 'nul\u0000',
+  '1 MB': 'x'.repeat(1024 * 1024),
+};
 for (const [name, model] of Object.entries(oddModels)) {
   for (const path of ['/v1/chat/completions', '/v1/chat/completions?api-version=1']) {
     test(`defect 1: model ${name} (${path.includes('?') ? 'Fastify path' : 'fast path'}) gets a 404 with a safe, bounded header`, async () => {
@@ -115,7 +143,9 @@ test("defect 9: 'bearer' in lower case is accepted", async () => {
 });
 
 test('defect 8: a 14 MB body is answered', async () => {
-  const response = await answer(rawRequest('/v1/chat/completions', [bearer()], chatBody({ messages: [{ role: 'user', content: 'z'.repeat(14 * 1024 * 1024) }] })));
+  const response = await answer(
+    rawRequest('/v1/chat/completions', [bearer()], chatBody({ messages: [{ role: 'user', content: 'z'.repeat(14 * 1024 * 1024) }] })),
+  );
   assert.equal(response.status, 200);
   await stillServing();
 });
@@ -188,7 +218,10 @@ test('a header with a NUL byte gets a 400 in OpenAI shape', async () => {
 
 test('request smuggling: Content-Length with Transfer-Encoding gets a 400 and the smuggled request is not served', async () => {
   const smuggled = 'GET /admin/status HTTP/1.1\r\nhost: x\r\n\r\n';
-  const request = Buffer.from(`POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${fullKey}\r\ncontent-type: application/json\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`, 'latin1');
+  const request = Buffer.from(
+    `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${fullKey}\r\ncontent-type: application/json\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    'latin1',
+  );
   assertError(await answer(request), 400);
   await stillServing();
 });
@@ -202,7 +235,9 @@ test('defect 9 and slowloris: a body that never arrives gets a 408 soon after se
   const started = performance.now();
   const received = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect(Number(port), '127.0.0.1', () => socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"mo'));
+    const socket = connect(Number(port), '127.0.0.1', () =>
+      socket.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"mo'),
+    );
     socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
@@ -218,16 +253,24 @@ test('defect 9 and slowloris: a body that never arrives gets a 408 soon after se
 // Issue 15, defect 5: the Batches API's own limits on what a client sends.
 
 test('defect 5: a deeply nested /v1/batches body gets a 400 nesting_too_deep', async () => {
-  const nested = Buffer.from(`{"input_file_id":"file-x","endpoint":"/v1/chat/completions","completion_window":"24h","metadata":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+  const nested = Buffer.from(
+    `{"input_file_id":"file-x","endpoint":"/v1/chat/completions","completion_window":"24h","metadata":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
+  );
   assertError(await answer(rawRequest('/v1/batches', [bearer()], nested)), 400, 'nesting_too_deep');
   await stillServing();
 });
 
 test("defect 5: batch metadata past OpenAI's limits (16 pairs, 64-character keys, 512-character values) gets a 400 naming metadata", async () => {
   const client = new OpenAI({ baseURL: gateway.baseURL, apiKey: fullKey, maxRetries: 0 });
-  const line = JSON.stringify({ custom_id: 'one', method: 'POST', url: '/v1/chat/completions', body: { model: 'chat', messages: [{ role: 'user', content: 'x' }] } });
+  const line = JSON.stringify({
+    custom_id: 'one',
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'chat', messages: [{ role: 'user', content: 'x' }] },
+  });
   const file = await client.files.create({ file: await toFile(Buffer.from(line), 'corpus.jsonl'), purpose: 'batch' });
-  const batch = (metadata: Record<string, string>) => Buffer.from(JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata }));
+  const batch = (metadata: Record<string, string>) =>
+    Buffer.from(JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata }));
   const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_unused, index) => [`k${index}`, 'v']));
   for (const metadata of [tooMany, { ['k'.repeat(65)]: 'v' }, { key: 'v'.repeat(513) }]) {
     const error = assertError(await answer(rawRequest('/v1/batches', [bearer()], batch(metadata))), 400);

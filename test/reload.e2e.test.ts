@@ -11,11 +11,14 @@ import { beforeAndAfter } from './support/hooks.ts';
 
 let upstream: Awaited<ReturnType<typeof startSim>>;
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'], latencyMs: 0 });
-}, async () => {
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'], latencyMs: 0 });
+  },
+  async () => {
+    await upstream.close();
+  },
+);
 
 function document(overrides: { provider?: Record<string, unknown>; server?: Record<string, unknown> } = {}) {
   return {
@@ -51,21 +54,32 @@ test('reloading an identical config keeps the rate-limit bucket and the cache', 
 
 test('an edit to health_check alone leaves an open breaker open; a new rate limit applies at once', async () => {
   await withGateway(async (gateway, reload) => {
-    const providerStatus = async () => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { providers: { up: { circuit: { kind: string } } } }).providers.up;
+    const providerStatus = async () =>
+      ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { providers: { up: { circuit: { kind: string } } } }).providers.up;
     reload(document({ provider: { rate_limit: { requests_per_second: 1000 }, circuit_breaker: { min_requests: 2, cooldown: '1h' } } }));
     upstream.setFaults({ busyRate: 1 });
     for (const content of ['x', 'y', 'z']) await ask(gateway, content, { temperature: 0.5 });
     upstream.setFaults({ busyRate: 0 });
     assert.equal((await providerStatus()).circuit.kind, 'open');
-    reload(document({ provider: { rate_limit: { requests_per_second: 1000 }, circuit_breaker: { min_requests: 2, cooldown: '1h' }, health_check: { interval: '1h' } } }));
+    reload(
+      document({
+        provider: { rate_limit: { requests_per_second: 1000 }, circuit_breaker: { min_requests: 2, cooldown: '1h' }, health_check: { interval: '1h' } },
+      }),
+    );
     assert.equal((await providerStatus()).circuit.kind, 'open', 'the breaker outlived an edit to health_check');
   });
 });
 
 test('an outlier_detection change applies to the next failures', async () => {
   await withGateway(async (gateway, reload) => {
-    const outlier = async () => ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { targets: { outlier: { ejected: boolean } | null }[] } } }).routes.chat.targets[0]!.outlier;
-    reload(document({ provider: { rate_limit: { requests_per_second: 1000 }, circuit_breaker: { min_requests: 1000 }, outlier_detection: { consecutive_failures: 2 } } }));
+    const outlier = async () =>
+      ((await (await fetch(`${gateway.origin}/admin/status`)).json()) as { routes: { chat: { targets: { outlier: { ejected: boolean } | null }[] } } }).routes
+        .chat.targets[0]!.outlier;
+    reload(
+      document({
+        provider: { rate_limit: { requests_per_second: 1000 }, circuit_breaker: { min_requests: 1000 }, outlier_detection: { consecutive_failures: 2 } },
+      }),
+    );
     upstream.setFaults({ busyRate: 1 });
     for (const content of ['p', 'q']) await ask(gateway, content, { temperature: 0.1 });
     upstream.setFaults({ busyRate: 0 });
@@ -80,7 +94,10 @@ test('a new body_limit applies at once, with or without a query string', async (
     assert.equal((await ask(gateway, big)).status, 413);
     reload(document({ server: { body_limit: '100kb' }, provider: { rate_limit: { requests_per_second: 1000 } } }));
     for (const path of ['/chat/completions', '/chat/completions?api-version=1']) {
-      const response = await fetch(`${gateway.baseURL}${path}`, { method: 'POST', body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: big }] }) });
+      const response = await fetch(`${gateway.baseURL}${path}`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: big }] }),
+      });
       assert.equal(response.status, 200, path);
     }
   });

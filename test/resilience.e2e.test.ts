@@ -33,18 +33,28 @@ test('Retry-After: 120 past the deadline is not waited: the backup answers at on
   const gateway = await startGateway({
     providers: { primary: { type: 'openai', base_url: primary.url }, backup: { type: 'openai', base_url: backup.url } },
     routes: {
-      chat: { targets: [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }], timeouts: { total: '30s' } },
+      chat: {
+        targets: [
+          { provider: 'primary', model: 'm' },
+          { provider: 'backup', model: 'm', tier: 2 },
+        ],
+        timeouts: { total: '30s' },
+      },
       alone: { targets: [{ provider: 'primary', model: 'm' }], timeouts: { total: '30s' } },
     },
   });
   try {
-    primary.script([{ status: 503, headers: { 'retry-after': '120' }, body: '{"error":{"message":"busy","type":"service_unavailable_error","code":"server_busy"}}' }]);
+    primary.script([
+      { status: 503, headers: { 'retry-after': '120' }, body: '{"error":{"message":"busy","type":"service_unavailable_error","code":"server_busy"}}' },
+    ]);
     const started = performance.now();
     const { response } = await gateway.client.chat.completions.create({ model: 'chat', ...hello }).withResponse();
     assert.equal(response.headers.get('x-switchyard-provider'), 'backup');
     assert.ok(performance.now() - started < 1000);
     // Alone, the same answer is a 503 at once, with the upstream's wait passed on (capped at 60 s).
-    primary.script([{ status: 503, headers: { 'retry-after': '120' }, body: '{"error":{"message":"busy","type":"service_unavailable_error","code":"server_busy"}}' }]);
+    primary.script([
+      { status: 503, headers: { 'retry-after': '120' }, body: '{"error":{"message":"busy","type":"service_unavailable_error","code":"server_busy"}}' },
+    ]);
     const alone = await fetch(`${gateway.baseURL}/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'alone', ...hello }) });
     assert.equal(alone.status, 503);
     assert.equal(alone.headers.get('retry-after'), '60');
@@ -60,10 +70,22 @@ test('a 503 burst: every request answered, attempts bounded, and the breaker ope
   const backup = await startSim({ models: ['m'] });
   const gateway = await startGateway({
     providers: {
-      primary: { type: 'openai', base_url: primary.url, circuit_breaker: { min_requests: 5, error_rate: 0.2, cooldown: '30s' }, health_check: { enabled: false } },
+      primary: {
+        type: 'openai',
+        base_url: primary.url,
+        circuit_breaker: { min_requests: 5, error_rate: 0.2, cooldown: '30s' },
+        health_check: { enabled: false },
+      },
       backup: { type: 'openai', base_url: backup.url, health_check: { enabled: false } },
     },
-    routes: { chat: { targets: [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }] } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'primary', model: 'm' },
+          { provider: 'backup', model: 'm', tier: 2 },
+        ],
+      },
+    },
   });
   try {
     for (let index = 0; index < 20; index += 1) {
@@ -87,10 +109,20 @@ test('all targets down: a 503 with Retry-After after a bounded number of attempt
   const b = await startSim({ models: ['m'], busyRate: 1, retryAfterSeconds: 0 });
   const gateway = await startGateway({
     providers: { a: { type: 'openai', base_url: a.url }, b: { type: 'openai', base_url: b.url } },
-    routes: { chat: { targets: [{ provider: 'a', model: 'm' }, { provider: 'b', model: 'm' }], retry: { attempts: 2, initial_backoff: '5ms', max_backoff: '10ms' } } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'a', model: 'm' },
+          { provider: 'b', model: 'm' },
+        ],
+        retry: { attempts: 2, initial_backoff: '5ms', max_backoff: '10ms' },
+      },
+    },
   });
   try {
-    const error = (await gateway.client.chat.completions.create({ model: 'chat', ...hello }).catch((caught: unknown) => caught)) as InstanceType<typeof APIError>;
+    const error = (await gateway.client.chat.completions.create({ model: 'chat', ...hello }).catch((caught: unknown) => caught)) as InstanceType<
+      typeof APIError
+    >;
     assert.equal(error.status, 503);
     assert.ok(error.headers?.get('retry-after'));
     assert.equal(error.headers?.get('x-switchyard-attempts'), '4', 'two attempts on each of two targets, no more');
@@ -108,7 +140,15 @@ test('health checks: a provider whose health endpoint fails is left out without 
       sick: { type: 'openai', base_url: sick.url, api_key: 'wrong-key-000', health_check: { interval: '40ms', unhealthy_threshold: 2, healthy_threshold: 1 } },
       backup: { type: 'openai', base_url: backup.url },
     },
-    routes: { only_sick: { targets: [{ provider: 'sick', model: 'm' }] }, chat: { targets: [{ provider: 'sick', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }] } },
+    routes: {
+      only_sick: { targets: [{ provider: 'sick', model: 'm' }] },
+      chat: {
+        targets: [
+          { provider: 'sick', model: 'm' },
+          { provider: 'backup', model: 'm', tier: 2 },
+        ],
+      },
+    },
   });
   try {
     const readiness = async () => (await (await fetch(`${gateway.origin}/readyz`)).json()) as { ready: boolean; routes: Record<string, { available: number }> };
@@ -121,7 +161,10 @@ test('health checks: a provider whose health endpoint fails is left out without 
     assert.equal(response.headers.get('x-switchyard-attempts'), '1', 'the unhealthy provider was not even tried');
     assert.equal(response.headers.get('x-switchyard-provider'), 'backup');
     // Health probes go on every 40 ms meanwhile: what must not reach the sick provider is the request itself.
-    assert.ok(!sick.requests.some((request) => request.method === 'POST' && request.path.endsWith('/chat/completions')), 'no completion reached the unhealthy provider');
+    assert.ok(
+      !sick.requests.some((request) => request.method === 'POST' && request.path.endsWith('/chat/completions')),
+      'no completion reached the unhealthy provider',
+    );
     assert.match(await (await fetch(`${gateway.origin}/metrics`)).text(), /switchyard_provider_healthy\{provider="sick"\} 0/);
   } finally {
     await gateway.close();
@@ -137,7 +180,15 @@ test('recovery after an outage: traffic returns to the primary once its breaker 
       primary: { type: 'openai', base_url: primary.url, circuit_breaker: { min_requests: 3, cooldown: '200ms' }, health_check: { enabled: false } },
       backup: { type: 'openai', base_url: backup.url },
     },
-    routes: { chat: { targets: [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }], retry: { attempts: 1 } } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'primary', model: 'm' },
+          { provider: 'backup', model: 'm', tier: 2 },
+        ],
+        retry: { attempts: 1 },
+      },
+    },
   });
   try {
     for (let index = 0; index < 4; index += 1) await gateway.client.chat.completions.create({ model: 'chat', ...hello });
@@ -160,7 +211,17 @@ test('hedging: when the primary is slow to a first token, a second target races 
   const fast = await startSim({ models: ['m'] });
   const gateway = await startGateway({
     providers: { slow: { type: 'openai', base_url: slow.url }, fast: { type: 'openai', base_url: fast.url } },
-    routes: { chat: { targets: [{ provider: 'slow', model: 'm' }, { provider: 'fast', model: 'm' }], balance: 'round-robin', hedge: { after: '100ms' }, timeouts: { first_token: '10s' } } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'slow', model: 'm' },
+          { provider: 'fast', model: 'm' },
+        ],
+        balance: 'round-robin',
+        hedge: { after: '100ms' },
+        timeouts: { first_token: '10s' },
+      },
+    },
   });
   try {
     const aborted = new Promise<void>((resolve) => slow.events.once('abort', () => resolve()));
@@ -198,10 +259,18 @@ test('a context-length refusal fails over only to a target with a larger context
           { provider: 'large', model: 'm', context_window: 131072, tier: 3 },
         ],
       },
-      no_larger: { targets: [{ provider: 'small', model: 'm', context_window: 8192 }, { provider: 'same', model: 'm', tier: 2 }] },
+      no_larger: {
+        targets: [
+          { provider: 'small', model: 'm', context_window: 8192 },
+          { provider: 'same', model: 'm', tier: 2 },
+        ],
+      },
     },
   });
-  const tooLong = { status: 400, body: '{"error":{"message":"This model\'s maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}' };
+  const tooLong = {
+    status: 400,
+    body: '{"error":{"message":"This model\'s maximum context length is 8192 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}',
+  };
   try {
     small.script([tooLong]);
     const { response } = await gateway.client.chat.completions.create({ model: 'chat', ...hello }).withResponse();
@@ -209,7 +278,9 @@ test('a context-length refusal fails over only to a target with a larger context
     assert.equal(same.stats.ok, 0, 'a target with the same window was not tried');
 
     small.script([tooLong]);
-    const error = (await gateway.client.chat.completions.create({ model: 'no_larger', ...hello }).catch((caught: unknown) => caught)) as InstanceType<typeof APIError>;
+    const error = (await gateway.client.chat.completions.create({ model: 'no_larger', ...hello }).catch((caught: unknown) => caught)) as InstanceType<
+      typeof APIError
+    >;
     assert.equal(error.status, 400);
     assert.match(error.message, /maximum context length/);
   } finally {
@@ -223,10 +294,18 @@ test('hedging: a hedge that fails fast while the first attempt holds is replaced
   const busy = await startSim({ models: ['m'] });
   const good = await startSim({ models: ['m'] });
   const gateway = await startGateway({
-    providers: { holding: { type: 'openai', base_url: holding.url }, busy: { type: 'openai', base_url: busy.url }, good: { type: 'openai', base_url: good.url } },
+    providers: {
+      holding: { type: 'openai', base_url: holding.url },
+      busy: { type: 'openai', base_url: busy.url },
+      good: { type: 'openai', base_url: good.url },
+    },
     routes: {
       chat: {
-        targets: [{ provider: 'holding', model: 'm' }, { provider: 'busy', model: 'm', tier: 2 }, { provider: 'good', model: 'm', tier: 3 }],
+        targets: [
+          { provider: 'holding', model: 'm' },
+          { provider: 'busy', model: 'm', tier: 2 },
+          { provider: 'good', model: 'm', tier: 3 },
+        ],
         hedge: { after: '100ms' },
         timeouts: { first_token: '10s' },
       },

@@ -23,39 +23,80 @@ let gateway: RunningGateway;
 let client: OpenAI;
 const adminKey = 'sk-ops-key-for-metrics-000000000';
 
-type ChatBody = { messages: { role: string; content: unknown; tool_calls?: { id: string; function: { name: string } }[]; tool_call_id?: string }[]; response_format?: unknown; tools?: unknown; stream_options?: unknown; max_tokens?: number };
+type ChatBody = {
+  messages: { role: string; content: unknown; tool_calls?: { id: string; function: { name: string } }[]; tool_call_id?: string }[];
+  response_format?: unknown;
+  tools?: unknown;
+  stream_options?: unknown;
+  max_tokens?: number;
+};
 const lastChat = () => sim.requests.at(-1)!.body as ChatBody;
 
-beforeAndAfter(async () => {
-  sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
-  backup = await startSim({ name: 'backup', models: ['qwen'], apiKey: 'sk-upstream-000000000000', seed: 2 });
-  native = await startResponsesFake({ apiKey: 'sk-openai-upstream-0000000000' });
-  gateway = await startGateway({
-    providers: {
-      deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' },
-      backup: { type: 'openai', base_url: backup.url, api_key: 'sk-upstream-000000000000' },
-      openai: { type: 'openai', base_url: `${native.url}/v1`, api_key: 'sk-openai-upstream-0000000000', native: ['responses'], price: { input_per_1k: 0.002, output_per_1k: 0.008 } },
-    },
-    routes: {
-      chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] },
-      failover: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }, { provider: 'backup', model: 'qwen', tier: 2 }], retry: { attempts: 1 } },
-      gpt: { targets: [{ provider: 'openai', model: 'gpt-4.1' }] },
-      'gpt-first': { targets: [{ provider: 'openai', model: 'gpt-4.1' }, { provider: 'deepseek', model: 'deepseek-chat', tier: 2 }], retry: { attempts: 1 } },
-      'chat-first': { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }, { provider: 'openai', model: 'gpt-4.1', tier: 2 }], retry: { attempts: 1 } },
-      'gpt-cached': { targets: [{ provider: 'openai', model: 'gpt-4.1' }], cache: {} },
-    },
-    auth: { keys: [{ name: 'app', key: clientKey }, { name: 'other', key: 'sk-another-tenant-0000000000' }, { name: 'ops', key: adminKey, admin: true }] },
-  });
-  client = gateway.client;
-}, async () => {
-  await gateway.close();
-  await sim.close();
-  await backup.close();
-  await native.close();
-});
+beforeAndAfter(
+  async () => {
+    sim = await startSim({ name: 'chat-only', models: ['deepseek-chat'], apiKey: 'sk-upstream-000000000000' });
+    backup = await startSim({ name: 'backup', models: ['qwen'], apiKey: 'sk-upstream-000000000000', seed: 2 });
+    native = await startResponsesFake({ apiKey: 'sk-openai-upstream-0000000000' });
+    gateway = await startGateway({
+      providers: {
+        deepseek: { type: 'openai', base_url: sim.url, api_key: 'sk-upstream-000000000000' },
+        backup: { type: 'openai', base_url: backup.url, api_key: 'sk-upstream-000000000000' },
+        openai: {
+          type: 'openai',
+          base_url: `${native.url}/v1`,
+          api_key: 'sk-openai-upstream-0000000000',
+          native: ['responses'],
+          price: { input_per_1k: 0.002, output_per_1k: 0.008 },
+        },
+      },
+      routes: {
+        chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] },
+        failover: {
+          targets: [
+            { provider: 'deepseek', model: 'deepseek-chat' },
+            { provider: 'backup', model: 'qwen', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
+        gpt: { targets: [{ provider: 'openai', model: 'gpt-4.1' }] },
+        'gpt-first': {
+          targets: [
+            { provider: 'openai', model: 'gpt-4.1' },
+            { provider: 'deepseek', model: 'deepseek-chat', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
+        'chat-first': {
+          targets: [
+            { provider: 'deepseek', model: 'deepseek-chat' },
+            { provider: 'openai', model: 'gpt-4.1', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
+        'gpt-cached': { targets: [{ provider: 'openai', model: 'gpt-4.1' }], cache: {} },
+      },
+      auth: {
+        keys: [
+          { name: 'app', key: clientKey },
+          { name: 'other', key: 'sk-another-tenant-0000000000' },
+          { name: 'ops', key: adminKey, admin: true },
+        ],
+      },
+    });
+    client = gateway.client;
+  },
+  async () => {
+    await gateway.close();
+    await sim.close();
+    await backup.close();
+    await native.close();
+  },
+);
 
 test('responses.create answers with a Response whose output_text is the upstream answer', async () => {
-  const { data, response } = await client.responses.create({ model: 'chat', instructions: 'Be brief.', input: 'Hello there', max_output_tokens: 50 }).withResponse();
+  const { data, response } = await client.responses
+    .create({ model: 'chat', instructions: 'Be brief.', input: 'Hello there', max_output_tokens: 50 })
+    .withResponse();
   assert.equal(data.object, 'response');
   assert.match(data.id, /^resp_/);
   assert.equal(data.status, 'completed');
@@ -98,13 +139,26 @@ test('a streamed response arrives as typed events in order, and finalResponse() 
 });
 
 test('a tool round trip: a function_call comes back, its output continues the conversation by previous_response_id', async () => {
-  const tools = [{ type: 'function' as const, name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
+  const tools = [
+    {
+      type: 'function' as const,
+      name: 'get_weather',
+      description: 'Weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } } },
+      strict: false,
+    },
+  ];
   const first = await client.responses.create({ model: 'chat', input: 'Weather in Paris?', tools });
   const call = first.output.find((item) => item.type === 'function_call');
   assert.ok(call && call.type === 'function_call');
   assert.equal(call.name, 'get_weather');
   assert.match(call.id ?? '', /^fc_/);
-  const second = await client.responses.create({ model: 'chat', previous_response_id: first.id, tools, input: [{ type: 'function_call_output', call_id: call.call_id, output: '{"temperature": 21}' }] });
+  const second = await client.responses.create({
+    model: 'chat',
+    previous_response_id: first.id,
+    tools,
+    input: [{ type: 'function_call_output', call_id: call.call_id, output: '{"temperature": 21}' }],
+  });
   assert.equal(second.previous_response_id, first.id);
   assert.ok(second.output_text.length > 0);
   const upstream = lastChat();
@@ -118,7 +172,11 @@ test('a tool round trip: a function_call comes back, its output continues the co
 });
 
 test('a streamed tool call arrives as function_call_arguments events', async () => {
-  const stream = client.responses.stream({ model: 'chat', input: 'Weather?', tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: {} }, strict: false }] });
+  const stream = client.responses.stream({
+    model: 'chat',
+    input: 'Weather?',
+    tools: [{ type: 'function', name: 'get_weather', parameters: { type: 'object', properties: {} }, strict: false }],
+  });
   const types = new Set<string>();
   for await (const event of stream) types.add(event.type);
   const final = await stream.finalResponse();
@@ -128,7 +186,11 @@ test('a streamed tool call arrives as function_call_arguments events', async () 
 });
 
 test('structured output: text.format json_schema becomes response_format, and responses.parse reads the answer', async () => {
-  const parsed = await client.responses.parse({ model: 'chat', input: 'Answer in JSON', text: { format: zodTextFormat(z.object({ answer: z.string() }), 'reply') } });
+  const parsed = await client.responses.parse({
+    model: 'chat',
+    input: 'Answer in JSON',
+    text: { format: zodTextFormat(z.object({ answer: z.string() }), 'reply') },
+  });
   assert.equal(typeof parsed.output_parsed?.answer, 'string');
   const format = lastChat().response_format as { type: string; json_schema: { name: string; schema: { properties: object } } };
   assert.equal(format.type, 'json_schema');
@@ -143,7 +205,10 @@ test('a kept response can be retrieved and deleted; it belongs to the key that m
   assert.equal(again.output_text, made.output_text);
   const stranger = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'sk-another-tenant-0000000000', maxRetries: 0 });
   await assert.rejects(stranger.responses.retrieve(made.id), (error: unknown) => error instanceof OpenAI.NotFoundError);
-  await assert.rejects(stranger.responses.create({ model: 'chat', input: 'go on', previous_response_id: made.id }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'previous_response_not_found');
+  await assert.rejects(
+    stranger.responses.create({ model: 'chat', input: 'go on', previous_response_id: made.id }),
+    (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'previous_response_not_found',
+  );
   await assert.rejects(client.responses.cancel(made.id), (error: unknown) => error instanceof OpenAI.BadRequestError);
   await client.responses.delete(made.id);
   await assert.rejects(client.responses.retrieve(made.id), (error: unknown) => error instanceof OpenAI.NotFoundError && /not found/.test(error.message));
@@ -156,9 +221,18 @@ test('store: false keeps nothing', async () => {
 });
 
 test('errors come back as OpenAI errors naming the field', async () => {
-  await assert.rejects(client.responses.create({ model: 'chat', input: 'x', tools: [{ type: 'web_search' }] }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'tools[0].type');
-  await assert.rejects(client.responses.create({ model: 'no-such-route', input: 'x' }), (error: unknown) => error instanceof OpenAI.NotFoundError && error.param === 'model');
-  await assert.rejects(client.responses.create({ model: 'chat', input: 'x', previous_response_id: 'resp_unknown' }), (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'previous_response_not_found' && error.param === 'previous_response_id');
+  await assert.rejects(
+    client.responses.create({ model: 'chat', input: 'x', tools: [{ type: 'web_search' }] }),
+    (error: unknown) => error instanceof OpenAI.BadRequestError && error.param === 'tools[0].type',
+  );
+  await assert.rejects(
+    client.responses.create({ model: 'no-such-route', input: 'x' }),
+    (error: unknown) => error instanceof OpenAI.NotFoundError && error.param === 'model',
+  );
+  await assert.rejects(
+    client.responses.create({ model: 'chat', input: 'x', previous_response_id: 'resp_unknown' }),
+    (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'previous_response_not_found' && error.param === 'previous_response_id',
+  );
   const unauthenticated = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'sk-wrong-key-000000000000', maxRetries: 0 });
   await assert.rejects(unauthenticated.responses.create({ model: 'chat', input: 'x' }), (error: unknown) => error instanceof OpenAI.AuthenticationError);
 });
@@ -174,7 +248,7 @@ test('a stream cut after content ends with an error event, which the SDK raises'
   );
 });
 
-test('models.retrieve names a route, and an unknown one is OpenAI\'s 404', async () => {
+test("models.retrieve names a route, and an unknown one is OpenAI's 404", async () => {
   const model = await client.models.retrieve('chat');
   assert.equal(model.id, 'chat');
   await assert.rejects(client.models.retrieve('gpt-nothing'), (error: unknown) => error instanceof OpenAI.NotFoundError && error.code === 'model_not_found');
@@ -182,12 +256,23 @@ test('models.retrieve names a route, and an unknown one is OpenAI\'s 404', async
 
 test('a base URL without /v1 is told to add it', async () => {
   const bare = new OpenAI({ baseURL: gateway.origin, apiKey: clientKey, maxRetries: 0 });
-  await assert.rejects(bare.responses.create({ model: 'chat', input: 'x' }), (error: unknown) => error instanceof OpenAI.NotFoundError && /\/v1/.test(error.message));
+  await assert.rejects(
+    bare.responses.create({ model: 'chat', input: 'x' }),
+    (error: unknown) => error instanceof OpenAI.NotFoundError && /\/v1/.test(error.message),
+  );
 });
 
 // Through a target that speaks the Responses API natively.
 
-const weather = [{ type: 'function' as const, name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
+const weather = [
+  {
+    type: 'function' as const,
+    name: 'get_weather',
+    description: 'Weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' } } },
+    strict: false,
+  },
+];
 const lastSent = () => native.responsesBodies().at(-1)!;
 
 async function metric(line: string): Promise<number> {
@@ -197,9 +282,17 @@ async function metric(line: string): Promise<number> {
 }
 
 test('native: the request passes through as it came (built-in tools too) and the Response comes back as the target wrote it', async () => {
-  const { data, response } = await client.responses.create({ model: 'gpt', instructions: 'Be brief.', input: 'Hello there', tools: [{ type: 'web_search' }], metadata: { app: 'test' } }).withResponse();
+  const { data, response } = await client.responses
+    .create({ model: 'gpt', instructions: 'Be brief.', input: 'Hello there', tools: [{ type: 'web_search' }], metadata: { app: 'test' } })
+    .withResponse();
   assert.equal(response.headers.get('x-switchyard-provider'), 'openai');
-  assert.deepEqual(lastSent(), { model: 'gpt-4.1', instructions: 'Be brief.', input: 'Hello there', tools: [{ type: 'web_search' }], metadata: { app: 'test' } });
+  assert.deepEqual(lastSent(), {
+    model: 'gpt-4.1',
+    instructions: 'Be brief.',
+    input: 'Hello there',
+    tools: [{ type: 'web_search' }],
+    metadata: { app: 'test' },
+  });
   assert.equal(native.requests.at(-1)!.headers.authorization, 'Bearer sk-openai-upstream-0000000000', 'the upstream got its own key');
   assert.equal(data.model, 'gpt-4.1-2025-04-14', "the target's own Response, not a translation");
   assert.equal(data.output_text, 'Responses here, answering: Hello there');
@@ -222,8 +315,14 @@ test('native: a stream arrives as the typed events the target sent, numbered as 
   const events: { type: string; sequence_number: number }[] = [];
   for await (const event of stream) events.push(event);
   const final = await stream.finalResponse();
-  assert.deepEqual(events.map((event) => event.sequence_number), events.map((_event, index) => index));
-  assert.deepEqual(events.slice(0, 4).map((event) => event.type), ['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+  assert.deepEqual(
+    events.map((event) => event.sequence_number),
+    events.map((_event, index) => index),
+  );
+  assert.deepEqual(
+    events.slice(0, 4).map((event) => event.type),
+    ['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added'],
+  );
   assert.equal(events.at(-1)!.type, 'response.completed');
   assert.equal(final.output_text, 'Responses here, answering: Stream please');
   assert.equal(final.usage?.output_tokens, native.replies.at(-1)!.outputTokens);
@@ -283,12 +382,18 @@ test('native: a Chat Completions target busy, the native one answers; the conver
   assert.ok(call && call.type === 'function_call');
   sim.script(['busy']);
   const output = { type: 'function_call_output' as const, call_id: call.call_id, output: 'sunny' };
-  const { data: second, response } = await client.responses.create({ model: 'chat-first', previous_response_id: first.id, tools: weather, input: [output] }).withResponse();
+  const { data: second, response } = await client.responses
+    .create({ model: 'chat-first', previous_response_id: first.id, tools: weather, input: [output] })
+    .withResponse();
   assert.equal(response.headers.get('x-switchyard-provider'), 'openai');
   assert.equal(second.previous_response_id, first.id);
   assert.equal(second.output_text, 'The tool said: sunny');
   // Items another target made go plainly: no ids, no status.
-  assert.deepEqual(lastSent().input, [{ type: 'message', role: 'user', content: 'Weather in Paris?' }, { type: 'function_call', call_id: call.call_id, name: 'get_weather', arguments: call.arguments }, output]);
+  assert.deepEqual(lastSent().input, [
+    { type: 'message', role: 'user', content: 'Weather in Paris?' },
+    { type: 'function_call', call_id: call.call_id, name: 'get_weather', arguments: call.arguments },
+    output,
+  ]);
 
   const third = await client.responses.create({ model: 'chat-first', previous_response_id: second.id, input: 'Thanks!' });
   assert.ok(third.output_text.length > 0);
@@ -313,10 +418,20 @@ test('native: an upstream 400 about the request reaches the client with its type
 
 test('native: a stream cut after content ends in an error event that continues its numbering, which the SDK raises', async () => {
   native.script(['stream_cut']);
-  const response = await fetch(`${gateway.baseURL}/responses`, { method: 'POST', headers: { authorization: `Bearer ${clientKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt', input: 'This will be cut', stream: true }) });
-  const events = (await response.text()).split('\n\n').filter((event) => event.includes('data: ')).map((event) => JSON.parse(event.slice(event.indexOf('data: ') + 6)) as { type: string; sequence_number: number; code?: string });
+  const response = await fetch(`${gateway.baseURL}/responses`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${clientKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt', input: 'This will be cut', stream: true }),
+  });
+  const events = (await response.text())
+    .split('\n\n')
+    .filter((event) => event.includes('data: '))
+    .map((event) => JSON.parse(event.slice(event.indexOf('data: ') + 6)) as { type: string; sequence_number: number; code?: string });
   assert.equal(events.at(-1)!.type, 'error');
-  assert.deepEqual(events.map((event) => event.sequence_number), events.map((_event, index) => index));
+  assert.deepEqual(
+    events.map((event) => event.sequence_number),
+    events.map((_event, index) => index),
+  );
   assert.ok(events.filter((event) => event.type === 'response.output_text.delta').length > 0);
 
   native.script(['stream_cut']);

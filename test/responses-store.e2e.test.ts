@@ -25,20 +25,28 @@ let sim: Awaited<ReturnType<typeof startSim>>;
 let native: ResponsesFake;
 const gateways: RunningGateway[] = [];
 
-beforeAndAfter(async () => {
-  sim = await startSim({ name: 'chat-only', models: ['small'], apiKey: upstreamKey });
-  native = await startResponsesFake({ apiKey: upstreamKey });
-}, async () => {
-  for (const gateway of gateways) await gateway.close();
-  await sim.close();
-  await native.close();
-  await dropTestSchemas();
-});
+beforeAndAfter(
+  async () => {
+    sim = await startSim({ name: 'chat-only', models: ['small'], apiKey: upstreamKey });
+    native = await startResponsesFake({ apiKey: upstreamKey });
+  },
+  async () => {
+    for (const gateway of gateways) await gateway.close();
+    await sim.close();
+    await native.close();
+    await dropTestSchemas();
+  },
+);
 
 /** The real clock, but for what it tells of the date: a test moves `skew` to let kept answers expire. */
 function skewableClock(): Clock & { skew: number } {
   const system = createSystemClock();
-  const clock = { skew: 0, now: () => system.now(), epochMs: () => system.epochMs() + clock.skew, setTimer: (ms: number, fire: () => void) => system.setTimer(ms, fire) };
+  const clock = {
+    skew: 0,
+    now: () => system.now(),
+    epochMs: () => system.epochMs() + clock.skew,
+    setTimer: (ms: number, fire: () => void) => system.setTimer(ms, fire),
+  };
   return clock;
 }
 
@@ -47,9 +55,17 @@ async function gatewayOn(store: string, clock?: Clock): Promise<RunningGateway> 
     {
       // The batch runner waits up to drain_timeout for its finisher when it stops.
       server: { drain_timeout: 200 },
-      providers: { up: { type: 'openai', base_url: sim.url, api_key: upstreamKey }, openai: { type: 'openai', base_url: `${native.url}/v1`, api_key: upstreamKey, native: ['responses'] } },
+      providers: {
+        up: { type: 'openai', base_url: sim.url, api_key: upstreamKey },
+        openai: { type: 'openai', base_url: `${native.url}/v1`, api_key: upstreamKey, native: ['responses'] },
+      },
       routes: { chat: { targets: [{ provider: 'up', model: 'small' }] }, gpt: { targets: [{ provider: 'openai', model: 'gpt-4.1' }] } },
-      auth: { keys: [{ name: 'app', key: clientKey }, { name: 'other', key: otherKey }] },
+      auth: {
+        keys: [
+          { name: 'app', key: clientKey },
+          { name: 'other', key: otherKey },
+        ],
+      },
       batches: { store },
       responses: { ttl: '10m' },
     },
@@ -66,7 +82,8 @@ async function closeGateway(gateway: RunningGateway): Promise<void> {
 
 const stranger = (gateway: RunningGateway) => new OpenAI({ baseURL: gateway.baseURL, apiKey: otherKey, maxRetries: 0 });
 /** The messages the provider was last sent, as role: text. */
-const lastSent = () => (sim.requests.at(-1)!.body as { messages: { role: string; content: string }[] }).messages.map((message) => `${message.role}: ${message.content}`);
+const lastSent = () =>
+  (sim.requests.at(-1)!.body as { messages: { role: string; content: string }[] }).messages.map((message) => `${message.role}: ${message.content}`);
 const notFound = (error: unknown) => error instanceof OpenAI.NotFoundError;
 const previousNotFound = (error: unknown) => error instanceof OpenAI.BadRequestError && error.code === 'previous_response_not_found';
 const responseRows = async (store: string) => Number((await queryTestDatabase<{ n: string }>(store, 'SELECT count(*) AS n FROM responses'))[0]!.n);
@@ -80,13 +97,23 @@ test('two replicas on one PostgreSQL store: a conversation started on one contin
   const first = await a.client.responses.create({ model: 'chat', input: 'My name is Ada.' });
   const second = await b.client.responses.create({ model: 'chat', previous_response_id: first.id, input: 'What is my name?' });
   assert.equal(second.previous_response_id, first.id);
-  assert.deepEqual(lastSent(), ['user: My name is Ada.', `assistant: ${first.output_text}`, 'user: What is my name?'], 'replica B sent the turn replica A kept');
+  assert.deepEqual(
+    lastSent(),
+    ['user: My name is Ada.', `assistant: ${first.output_text}`, 'user: What is my name?'],
+    'replica B sent the turn replica A kept',
+  );
 
   const read = await b.client.responses.retrieve(first.id);
   assert.equal(read.id, first.id);
   assert.equal(read.output_text, first.output_text);
   // The AI SDK sends earlier turns as item references: replica B finds A's items by their own ids.
-  await b.client.responses.create({ model: 'chat', input: [{ type: 'item_reference', id: first.output[0]!.id! }, { role: 'user', content: 'Again?' }] });
+  await b.client.responses.create({
+    model: 'chat',
+    input: [
+      { type: 'item_reference', id: first.output[0]!.id! },
+      { role: 'user', content: 'Again?' },
+    ],
+  });
   assert.deepEqual(lastSent(), [`assistant: ${first.output_text}`, 'user: Again?']);
 
   await assert.rejects(stranger(b).responses.retrieve(first.id), notFound);
@@ -95,7 +122,11 @@ test('two replicas on one PostgreSQL store: a conversation started on one contin
 
   await b.client.responses.delete(first.id);
   await assert.rejects(a.client.responses.retrieve(first.id), notFound, 'deleted on B is gone on A');
-  await assert.rejects(a.client.responses.create({ model: 'chat', previous_response_id: second.id, input: 'go on' }), previousNotFound, 'a conversation missing a turn cannot go on');
+  await assert.rejects(
+    a.client.responses.create({ model: 'chat', previous_response_id: second.id, input: 'go on' }),
+    previousNotFound,
+    'a conversation missing a turn cannot go on',
+  );
   assert.ok(await b.client.responses.retrieve(second.id), 'the later turn itself is still kept');
 });
 
@@ -106,7 +137,11 @@ test('a streamed answer is kept before its stream ends: each next turn, sent at 
   let previous: string | undefined;
   const turns = 6;
   for (let turn = 0; turn < turns; turn += 1) {
-    const stream = replicas[turn % 2]!.client.responses.stream({ model: 'chat', input: `turn ${turn}`, ...(previous ? { previous_response_id: previous } : {}) });
+    const stream = replicas[turn % 2]!.client.responses.stream({
+      model: 'chat',
+      input: `turn ${turn}`,
+      ...(previous ? { previous_response_id: previous } : {}),
+    });
     previous = (await stream.finalResponse()).id;
   }
   const sent = lastSent();
@@ -146,7 +181,13 @@ test('with a SQLite store, a conversation survives a restart of the gateway', as
   const after = await gatewayOn(store);
   assert.equal((await after.client.responses.retrieve(first.id)).output_text, first.output_text);
   await after.client.responses.create({ model: 'chat', previous_response_id: second.id, input: 'Which numbers?' });
-  assert.deepEqual(lastSent(), ['user: Remember the number 7.', `assistant: ${first.output_text}`, 'user: And 8.', `assistant: ${second.output_text}`, 'user: Which numbers?']);
+  assert.deepEqual(lastSent(), [
+    'user: Remember the number 7.',
+    `assistant: ${first.output_text}`,
+    'user: And 8.',
+    `assistant: ${second.output_text}`,
+    'user: Which numbers?',
+  ]);
   await assert.rejects(stranger(after).responses.retrieve(first.id), notFound);
 });
 

@@ -10,26 +10,39 @@ let cloud: Awaited<ReturnType<typeof startSim>>;
 let onPrem: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-beforeAndAfter(async () => {
-  cloud = await startSim({ name: 'cloud', models: ['big'] });
-  onPrem = await startSim({ name: 'on-prem', models: ['small'] });
-  gateway = await startGateway({
-    providers: { cloud: { type: 'openai', base_url: cloud.url }, onprem: { type: 'openai', base_url: onPrem.url, private: true } },
-    routes: {
-      chat: {
-        targets: [
-          { provider: 'onprem', model: 'small', classes: ['realtime'] },
-          { provider: 'cloud', model: 'big', classes: ['batch'] },
+beforeAndAfter(
+  async () => {
+    cloud = await startSim({ name: 'cloud', models: ['big'] });
+    onPrem = await startSim({ name: 'on-prem', models: ['small'] });
+    gateway = await startGateway({
+      providers: { cloud: { type: 'openai', base_url: cloud.url }, onprem: { type: 'openai', base_url: onPrem.url, private: true } },
+      routes: {
+        chat: {
+          targets: [
+            { provider: 'onprem', model: 'small', classes: ['realtime'] },
+            { provider: 'cloud', model: 'big', classes: ['batch'] },
+          ],
+        },
+        private_first: {
+          targets: [
+            { provider: 'cloud', model: 'big' },
+            { provider: 'onprem', model: 'small', tier: 2 },
+          ],
+        },
+      },
+      auth: {
+        keys: [
+          { name: 'web', key: 'web-app-key-123' },
+          { name: 'batch-jobs', key: 'batch-key-4567', routes: ['chat'] },
         ],
       },
-      private_first: { targets: [{ provider: 'cloud', model: 'big' }, { provider: 'onprem', model: 'small', tier: 2 }] },
-    },
-    auth: { keys: [{ name: 'web', key: 'web-app-key-123' }, { name: 'batch-jobs', key: 'batch-key-4567', routes: ['chat'] }] },
-  });
-}, async () => {
-  await gateway.close();
-  await Promise.all([cloud.close(), onPrem.close()]);
-});
+    });
+  },
+  async () => {
+    await gateway.close();
+    await Promise.all([cloud.close(), onPrem.close()]);
+  },
+);
 
 function ask(key: string | undefined, model: string, headers: Record<string, string> = {}) {
   return fetch(`${gateway.baseURL}/chat/completions`, {

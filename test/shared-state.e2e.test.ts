@@ -17,13 +17,16 @@ let upstream: Awaited<ReturnType<typeof startSim>>;
 let replicas: Replicas;
 const key = limitedKey;
 
-beforeAndAfter(async () => {
-  upstream = await startSim({ models: ['m1'] });
-  replicas = new Replicas(upstream.url);
-}, async () => {
-  await replicas?.closeAll();
-  await upstream.close();
-});
+beforeAndAfter(
+  async () => {
+    upstream = await startSim({ models: ['m1'] });
+    replicas = new Replicas(upstream.url);
+  },
+  async () => {
+    await replicas?.closeAll();
+    await upstream.close();
+  },
+);
 
 /** Deletes what a test left under its prefix on the machine's Redis. */
 async function cleanUp(prefix: string): Promise<void> {
@@ -61,7 +64,7 @@ test('a breaker that opens on one replica opens on the others, and on a replica 
   }
 });
 
-test('replicas on state.redis split a provider\'s rate_limit between them, and count again when one leaves', async (context) => {
+test("replicas on state.redis split a provider's rate_limit between them, and count again when one leaves", async (context) => {
   if (!(await needsLocalRedis(context))) return;
   const prefix = `switchyard-test-roster-${process.pid}-${Date.now()}:`;
   const start = () =>

@@ -25,11 +25,28 @@ beforeAndAfter(
     resumer = await startSim({ name: 'resumer', models: ['m'], chunks: 12 });
     const timeouts = { idle: `${idleMs}ms`, first_token: '5s' };
     gateway = await startGateway({
-      providers: { primary: { type: 'openai', base_url: primary.url }, backup: { type: 'openai', base_url: backup.url }, resumer: { type: 'openai', base_url: resumer.url } },
+      providers: {
+        primary: { type: 'openai', base_url: primary.url },
+        backup: { type: 'openai', base_url: backup.url },
+        resumer: { type: 'openai', base_url: resumer.url },
+      },
       routes: {
         solo: { targets: [{ provider: 'primary', model: 'm' }], timeouts },
-        failover: { targets: [{ provider: 'primary', model: 'm' }, { provider: 'backup', model: 'm', tier: 2 }], timeouts },
-        resumable: { stream_resume: true, targets: [{ provider: 'primary', model: 'm' }, { provider: 'resumer', model: 'm', tier: 2, resume: 'prefix' }], timeouts },
+        failover: {
+          targets: [
+            { provider: 'primary', model: 'm' },
+            { provider: 'backup', model: 'm', tier: 2 },
+          ],
+          timeouts,
+        },
+        resumable: {
+          stream_resume: true,
+          targets: [
+            { provider: 'primary', model: 'm' },
+            { provider: 'resumer', model: 'm', tier: 2, resume: 'prefix' },
+          ],
+          timeouts,
+        },
         whole: { targets: [{ provider: 'backup', model: 'm' }] },
       },
     });

@@ -28,7 +28,10 @@ test('a stream without include_usage is metered from the usage the gateway asked
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     assert.ok(chunks.length > 1);
-    assert.ok(chunks.every((chunk) => chunk.choices.length > 0 && chunk.usage == null), 'no usage chunk reached a client that did not ask');
+    assert.ok(
+      chunks.every((chunk) => chunk.choices.length > 0 && chunk.usage == null),
+      'no usage chunk reached a client that did not ask',
+    );
     assert.deepEqual((upstream.requests[0]!.body as { stream_options: unknown }).stream_options, { include_usage: true });
 
     // A client that asks gets its usage chunk, as before.
@@ -62,7 +65,10 @@ test('a provider that never reports stream usage (TGI here) is counted from the 
     assert.equal((tgi.requests[0]!.body as { stream_options?: unknown }).stream_options, undefined, 'TGI is not sent a field older releases refuse');
     const metrics = await (await fetch(`${gateway.origin}/metrics`)).text();
     assert.match(metrics, new RegExp(`switchyard_tokens_total\\{provider="tgi",model="tgi",kind="output"\\} ${tokens(text)}\\n`));
-    assert.match(metrics, new RegExp(`switchyard_tokens_total\\{provider="tgi",model="tgi",kind="input"\\} ${Math.ceil(question.messages[0]!.content.length / 4)}\\n`));
+    assert.match(
+      metrics,
+      new RegExp(`switchyard_tokens_total\\{provider="tgi",model="tgi",kind="input"\\} ${Math.ceil(question.messages[0]!.content.length / 4)}\\n`),
+    );
   } finally {
     await gateway.close();
     await tgi.close();

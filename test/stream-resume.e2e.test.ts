@@ -13,22 +13,40 @@ let resumer: Awaited<ReturnType<typeof startSim>>;
 let reference: Awaited<ReturnType<typeof startSim>>;
 let gateway: RunningGateway;
 
-beforeAndAfter(async () => {
-  primary = await startSim({ name: 'primary', models: ['m'], chunks: 12, chunkIntervalMs: 5 });
-  resumer = await startSim({ name: 'resumer', models: ['m'], chunks: 12 });
-  reference = await startSim({ name: 'reference', models: ['m'], chunks: 12 });
-  gateway = await startGateway({
-    providers: { primary: { type: 'openai', base_url: primary.url }, resumer: { type: 'openai', base_url: resumer.url }, reference: { type: 'openai', base_url: reference.url } },
-    routes: {
-      chat: { stream_resume: true, targets: [{ provider: 'primary', model: 'm' }, { provider: 'resumer', model: 'm', tier: 2, resume: 'prefix' }] },
-      plain: { targets: [{ provider: 'primary', model: 'm' }, { provider: 'resumer', model: 'm', tier: 2, resume: 'prefix' }] },
-      whole: { targets: [{ provider: 'reference', model: 'm' }] },
-    },
-  });
-}, async () => {
-  await gateway.close();
-  await Promise.all([primary.close(), resumer.close(), reference.close()]);
-});
+beforeAndAfter(
+  async () => {
+    primary = await startSim({ name: 'primary', models: ['m'], chunks: 12, chunkIntervalMs: 5 });
+    resumer = await startSim({ name: 'resumer', models: ['m'], chunks: 12 });
+    reference = await startSim({ name: 'reference', models: ['m'], chunks: 12 });
+    gateway = await startGateway({
+      providers: {
+        primary: { type: 'openai', base_url: primary.url },
+        resumer: { type: 'openai', base_url: resumer.url },
+        reference: { type: 'openai', base_url: reference.url },
+      },
+      routes: {
+        chat: {
+          stream_resume: true,
+          targets: [
+            { provider: 'primary', model: 'm' },
+            { provider: 'resumer', model: 'm', tier: 2, resume: 'prefix' },
+          ],
+        },
+        plain: {
+          targets: [
+            { provider: 'primary', model: 'm' },
+            { provider: 'resumer', model: 'm', tier: 2, resume: 'prefix' },
+          ],
+        },
+        whole: { targets: [{ provider: 'reference', model: 'm' }] },
+      },
+    });
+  },
+  async () => {
+    await gateway.close();
+    await Promise.all([primary.close(), resumer.close(), reference.close()]);
+  },
+);
 
 async function read(model: string, extra: Record<string, unknown> = {}): Promise<string> {
   const stream = await gateway.client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'tell me' }], ...extra } as never);

@@ -48,12 +48,15 @@ test('a replaced certificate is served after SIGHUP and after a change on disk; 
   copyFileSync(first.cert, cert);
   copyFileSync(first.key, key);
   const file = join(directory, 'switchyard.yaml');
-  writeFileSync(file, `server: { port: 0, log_level: info, tls: { cert: "${cert}", key: "${key}" } }
+  writeFileSync(
+    file,
+    `server: { port: 0, log_level: info, tls: { cert: "${cert}", key: "${key}" } }
 providers:
   up: { type: openai, base_url: "${testbed.upstream.url}" }
 routes:
   chat: { targets: [{ provider: up, model: m1 }] }
-`);
+`,
+  );
   const { child, origin, lines, next } = await serve(file);
   try {
     assert.match(origin, /^https:/);

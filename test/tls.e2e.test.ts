@@ -32,8 +32,16 @@ beforeAndAfter(
     upstream = await startSim({ models: ['m1'] });
     authority = createTestAuthority();
     const identity = authority.issue('gateway');
-    strict = await startGateway({ server: { tls: { cert: identity.cert, key: identity.key } }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes });
-    lenient = await startGateway({ server: { tls: { cert: identity.cert, key: identity.key, min_version: 'TLSv1.2' } }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes });
+    strict = await startGateway({
+      server: { tls: { cert: identity.cert, key: identity.key } },
+      providers: { up: { type: 'openai', base_url: upstream.url } },
+      routes,
+    });
+    lenient = await startGateway({
+      server: { tls: { cert: identity.cert, key: identity.key, min_version: 'TLSv1.2' } },
+      providers: { up: { type: 'openai', base_url: upstream.url } },
+      routes,
+    });
     trusting = new Agent({ connect: { ca: authority.caPem } });
   },
   async () => {
@@ -46,14 +54,31 @@ beforeAndAfter(
 
 /** The OpenAI SDK trusting the test CA: its `fetch` option, over an undici Agent whose connections carry the CA. */
 function sdkTrustingCa(baseURL: string): OpenAI {
-  return new OpenAI({ baseURL, apiKey: 'unused', maxRetries: 0, fetch: (url, init) => undiciFetch(url as string, { ...(init as object), dispatcher: trusting }) as unknown as Promise<Response> });
+  return new OpenAI({
+    baseURL,
+    apiKey: 'unused',
+    maxRetries: 0,
+    fetch: (url, init) => undiciFetch(url as string, { ...(init as object), dispatcher: trusting }) as unknown as Promise<Response>,
+  });
 }
 
 /** A raw TLS handshake: which protocol was agreed, or the error that ended it. */
-function handshake(origin: string, options: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; trustCa?: boolean }): Promise<{ protocol?: string; error?: NodeJS.ErrnoException; socket?: TLSSocket }> {
+function handshake(
+  origin: string,
+  options: { maxVersion?: 'TLSv1.2' | 'TLSv1.3'; trustCa?: boolean },
+): Promise<{ protocol?: string; error?: NodeJS.ErrnoException; socket?: TLSSocket }> {
   const { port } = new URL(origin);
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: Number(port), servername: 'localhost', ca: options.trustCa === false ? undefined : authority.caPem, maxVersion: options.maxVersion }, () => resolve({ protocol: socket.getProtocol() ?? undefined, socket }));
+    const socket = connect(
+      {
+        host: '127.0.0.1',
+        port: Number(port),
+        servername: 'localhost',
+        ca: options.trustCa === false ? undefined : authority.caPem,
+        maxVersion: options.maxVersion,
+      },
+      () => resolve({ protocol: socket.getProtocol() ?? undefined, socket }),
+    );
     socket.once('error', (error) => resolve({ error }));
   });
 }
@@ -66,10 +91,14 @@ test('the OpenAI SDK, trusting the operator CA, chats and streams over HTTPS thr
   assert.ok(data.choices[0]?.message.content);
   assert.equal(response.headers.get('x-switchyard-provider'), 'up');
   let text = '';
-  for await (const chunk of await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'a stream' }] })) text += chunk.choices[0]?.delta.content ?? '';
+  for await (const chunk of await client.chat.completions.create({ model: 'chat', stream: true, messages: [{ role: 'user', content: 'a stream' }] }))
+    text += chunk.choices[0]?.delta.content ?? '';
   assert.ok(text.length > 0);
   // Fastify's side of the same port: /v1/models, and the hot path with a query string.
-  assert.deepEqual((await client.models.list()).data.map((model) => model.id), ['chat']);
+  assert.deepEqual(
+    (await client.models.list()).data.map((model) => model.id),
+    ['chat'],
+  );
   const queried = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'q' }] }, { query: { trace: '1' } });
   assert.ok(queried.choices[0]?.message.content);
 });
@@ -95,11 +124,15 @@ test('min_version: TLSv1.2 lets a TLS 1.2 client in, and it is served', async (c
   assert.equal(old.protocol, 'TLSv1.2');
   old.socket?.destroy();
   const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const call = httpsRequest(`${lenient.origin}/v1/chat/completions`, { method: 'POST', ca: authority.caPem, servername: 'localhost', maxVersion: 'TLSv1.2', headers: { 'content-type': 'application/json' } }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
+    const call = httpsRequest(
+      `${lenient.origin}/v1/chat/completions`,
+      { method: 'POST', ca: authority.caPem, servername: 'localhost', maxVersion: 'TLSv1.2', headers: { 'content-type': 'application/json' } },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
     call.once('error', reject);
     call.end(JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'tls 1.2' }] }));
   });
@@ -109,10 +142,20 @@ test('min_version: TLSv1.2 lets a TLS 1.2 client in, and it is served', async (c
 
 test('a missing certificate file stops the gateway at start with the file named', async (context) => {
   if (!needsOpenssl(context)) return;
-  const config = buildConfig({ server: { port: 0, tls: { cert: '/nonexistent/gateway.crt', key: authority.issue('lonely').key } }, providers: { up: { type: 'openai', base_url: upstream.url } }, routes }, 'test');
+  const config = buildConfig(
+    {
+      server: { port: 0, tls: { cert: '/nonexistent/gateway.crt', key: authority.issue('lonely').key } },
+      providers: { up: { type: 'openai', base_url: upstream.url } },
+      routes,
+    },
+    'test',
+  );
   const gateway = new Gateway(config, { logger: createLogger({ level: 'silent' }), metrics: new GatewayMetrics({ defaultMetrics: false }) });
   try {
-    assert.throws(() => createServer(gateway), (error: unknown) => error instanceof TlsIdentityError && /server\.tls\.cert: cannot read \/nonexistent\/gateway\.crt \(ENOENT\)/.test(error.message));
+    assert.throws(
+      () => createServer(gateway),
+      (error: unknown) => error instanceof TlsIdentityError && /server\.tls\.cert: cannot read \/nonexistent\/gateway\.crt \(ENOENT\)/.test(error.message),
+    );
   } finally {
     await gateway.close();
   }

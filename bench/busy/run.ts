@@ -9,7 +9,17 @@ import { GatewayMetrics } from '../../src/observability/metrics.ts';
 import { Gateway } from '../../src/pipeline/gateway.ts';
 import { createServer } from '../../src/server/create-server.ts';
 import { createSimulatedProvider, type SimulatedProvider } from '../../src/sim/simulated-provider.ts';
-import { defaultSettings, gatewayDocument, latency, rates, requestSequence, retryAfterSeconds, simOptions, type BenchRequest, type ScenarioSettings } from './scenario.ts';
+import {
+  defaultSettings,
+  gatewayDocument,
+  latency,
+  rates,
+  requestSequence,
+  retryAfterSeconds,
+  simOptions,
+  type BenchRequest,
+  type ScenarioSettings,
+} from './scenario.ts';
 import { renderStreamTable, renderTable, renderUpstreams, summarise, verdicts, type PassResult, type Sample, type Summary } from './stats.ts';
 
 // `npm run bench:busy`: the busy-provider scenario of issue 3. The same
@@ -162,7 +172,10 @@ async function runPass(options: PassOptions): Promise<PassResult & { gatewayNote
   let stopGateway: (() => Promise<void>) | undefined;
   let gateway: Gateway | undefined;
   if (options.through === 'switchyard') {
-    const config = buildConfig(gatewayDocument({ primary: sims.primary.url, backupA: sims['backup-a'].url, backupB: sims['backup-b'].url }, settings), 'bench/busy');
+    const config = buildConfig(
+      gatewayDocument({ primary: sims.primary.url, backupA: sims['backup-a'].url, backupB: sims['backup-b'].url }, settings),
+      'bench/busy',
+    );
     // Silent unless asked: one log line per request (attempts, failures, first token) for a closer look.
     const logger = flags['gateway-log'] ? createLogger({ level: 'info', destination: flags['gateway-log'], sync: false }) : createLogger({ level: 'silent' });
     gateway = new Gateway(config, { logger, metrics: new GatewayMetrics({ defaultMetrics: false }) });
@@ -276,7 +289,17 @@ log(
 );
 
 if (flags.out) {
-  const text = [`# bench/busy — ${new Date().toISOString()}`, '', machine, '', ...scenarioText.map((line) => `- ${line}`), '', table, '', ...(streamTable ? [streamTable, ''] : [])].join('\n');
+  const text = [
+    `# bench/busy — ${new Date().toISOString()}`,
+    '',
+    machine,
+    '',
+    ...scenarioText.map((line) => `- ${line}`),
+    '',
+    table,
+    '',
+    ...(streamTable ? [streamTable, ''] : []),
+  ].join('\n');
   writeFileSync(flags.out, text);
   log(`wrote ${flags.out}`);
 }

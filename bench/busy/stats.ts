@@ -128,7 +128,13 @@ export function renderTable(direct: Summary, switchyard: Summary): string {
       `≤ ${targets.attemptsPerRequest}`,
       yesNo(met.attempts),
     ],
-    ['mean(Switchyard) / mean(direct)', '', `${ratio.toFixed(3)} (${ratio <= 1 ? '−' : '+'}${Math.abs((1 - ratio) * 100).toFixed(1)}%)`, `≤ ${targets.meanRatio}`, yesNo(met.meanRatio)],
+    [
+      'mean(Switchyard) / mean(direct)',
+      '',
+      `${ratio.toFixed(3)} (${ratio <= 1 ? '−' : '+'}${Math.abs((1 - ratio) * 100).toFixed(1)}%)`,
+      `≤ ${targets.meanRatio}`,
+      yesNo(met.meanRatio),
+    ],
   ];
   return markdownTable(rows);
 }
@@ -138,7 +144,11 @@ export function renderStreamTable(direct: Summary, switchyard: Summary): string 
   const fc = (summary: Summary, key: 'mean' | 'p50' | 'p95' | 'p99') => (summary.firstChunk ? ms(summary.firstChunk[key]) : 'n/a');
   const rows: string[][] = [
     ['stream pass', 'direct: SDK → primary', 'Switchyard: SDK → gateway → 3 providers'],
-    ['success rate', `${pct(direct.successRate)} (${direct.succeeded}/${direct.requests})`, `${pct(switchyard.successRate)} (${switchyard.succeeded}/${switchyard.requests})`],
+    [
+      'success rate',
+      `${pct(direct.successRate)} (${direct.succeeded}/${direct.requests})`,
+      `${pct(switchyard.successRate)} (${switchyard.succeeded}/${switchyard.requests})`,
+    ],
     ['time to first chunk: mean', fc(direct, 'mean'), fc(switchyard, 'mean')],
     ['time to first chunk: p50', fc(direct, 'p50'), fc(switchyard, 'p50')],
     ['time to first chunk: p95', fc(direct, 'p95'), fc(switchyard, 'p95')],
@@ -150,7 +160,11 @@ export function renderStreamTable(direct: Summary, switchyard: Summary): string 
       `${direct.upstreamPerRequest.toFixed(3)} (simulator count)`,
       `${switchyard.headerPerRequest === undefined ? 'n/a' : switchyard.headerPerRequest.toFixed(3)} (header); ${switchyard.upstreamPerRequest.toFixed(3)} (simulator count)`,
     ],
-    ['mean first chunk: Switchyard / direct', '', direct.firstChunk && switchyard.firstChunk ? (switchyard.firstChunk.mean / direct.firstChunk.mean).toFixed(3) : 'n/a'],
+    [
+      'mean first chunk: Switchyard / direct',
+      '',
+      direct.firstChunk && switchyard.firstChunk ? (switchyard.firstChunk.mean / direct.firstChunk.mean).toFixed(3) : 'n/a',
+    ],
   ];
   return markdownTable(rows);
 }

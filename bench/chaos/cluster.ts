@@ -137,17 +137,33 @@ export class Replica extends Piece {
   private readonly log: string;
   private readonly repoRoot: string;
 
-  constructor(options: { name: string; port: number; workDir: string; repoRoot: string; timeline: Timeline; busyUrl: string; steadyUrl: string; redisPort: number }) {
+  constructor(options: {
+    name: string;
+    port: number;
+    workDir: string;
+    repoRoot: string;
+    timeline: Timeline;
+    busyUrl: string;
+    steadyUrl: string;
+    redisPort: number;
+  }) {
     super(options.name, options.port, options.timeline);
     this.repoRoot = options.repoRoot;
     this.config = join(options.workDir, `${options.name}.yaml`);
     this.log = join(options.workDir, `${options.name}.log`);
-    writeFileSync(this.config, stringify(gatewayDocument({ port: options.port, busyUrl: options.busyUrl, steadyUrl: options.steadyUrl, redisPort: options.redisPort })));
+    writeFileSync(
+      this.config,
+      stringify(gatewayDocument({ port: options.port, busyUrl: options.busyUrl, steadyUrl: options.steadyUrl, redisPort: options.redisPort })),
+    );
   }
 
   protected spawn(): ChildProcess {
     // As `npm start` runs it (the built dist/, npm start's V8 flags); its log lines appended to one file per replica.
-    return startProcess(process.execPath, [...startNodeArgs, 'dist/cli.js', 'serve', '--config', this.config], { cwd: this.repoRoot, stdout: this.log, stderr: this.log });
+    return startProcess(process.execPath, [...startNodeArgs, 'dist/cli.js', 'serve', '--config', this.config], {
+      cwd: this.repoRoot,
+      stdout: this.log,
+      stderr: this.log,
+    });
   }
 
   protected async ready(): Promise<boolean> {
@@ -189,7 +205,14 @@ export interface Cluster {
   nginx: Nginx;
 }
 
-export async function startCluster(options: { replicas: number; workDir: string; repoRoot: string; timeline: Timeline; busyUrl: string; steadyUrl: string }): Promise<Cluster> {
+export async function startCluster(options: {
+  replicas: number;
+  workDir: string;
+  repoRoot: string;
+  timeline: Timeline;
+  busyUrl: string;
+  steadyUrl: string;
+}): Promise<Cluster> {
   const redis = new RedisServer(await freePort(), options.workDir, options.timeline);
   await redis.start();
   const replicas: Replica[] = [];

@@ -134,7 +134,8 @@ export function summarise(input: DrillInput): DrillSummary {
     rescued,
     calls: {
       sdkExchangesPerRequest: exchanges.length / Math.max(1, total),
-      nginxTriesPerExchange: exchanges.reduce((sum, exchange) => sum + Math.max(1, replicasOf(exchange.upstream, input.replicaByPort).length), 0) / Math.max(1, exchanges.length),
+      nginxTriesPerExchange:
+        exchanges.reduce((sum, exchange) => sum + Math.max(1, replicasOf(exchange.upstream, input.replicaByPort).length), 0) / Math.max(1, exchanges.length),
       gatewayAttemptsPerRequest: withAttempts.reduce((sum, record) => sum + record.gatewayAttempts!, 0) / Math.max(1, withAttempts.length),
       upstreamCallsPerRequest: upstreamTotal / Math.max(1, total),
       upstreamCallsPerUncachedRequest: upstreamTotal / Math.max(1, total - cacheHits),
@@ -159,8 +160,14 @@ function byCondition(records: RequestRecord[], actions: ActionRecord[]): DrillSu
   }
   return Object.fromEntries(
     [...groups].map(([condition, group]) => {
-      const durations = group.filter((record) => record.ok).map((record) => record.endedAt - record.startedAt).sort((left, right) => left - right);
-      return [condition, { requests: group.length, failed: group.filter((record) => !record.ok).length, p50: quantile(durations, 0.5), p99: quantile(durations, 0.99) }];
+      const durations = group
+        .filter((record) => record.ok)
+        .map((record) => record.endedAt - record.startedAt)
+        .sort((left, right) => left - right);
+      return [
+        condition,
+        { requests: group.length, failed: group.filter((record) => !record.ok).length, p50: quantile(durations, 0.5), p99: quantile(durations, 0.99) },
+      ];
     }),
   );
 }
@@ -187,29 +194,52 @@ export function renderSummary(summary: DrillSummary): string {
     '',
     '| chaos action | times | exit after signal, ms | exit | out until ready again, ms |',
     '|---|---:|---|---|---|',
-    ...Object.entries(summary.actions).map(([kind, row]) => `| ${kind} | ${row.count} | ${range(row.exitMs)} | ${[...new Set(row.exits.map(String))].join(', ')} | ${range(row.outMs)} |`),
+    ...Object.entries(summary.actions).map(
+      ([kind, row]) => `| ${kind} | ${row.count} | ${range(row.exitMs)} | ${[...new Set(row.exits.map(String))].join(', ')} | ${range(row.outMs)} |`,
+    ),
     '',
     '| requests in flight while | requests | failed | p50 ms | p99 ms |',
     '|---|---:|---:|---:|---:|',
     ...Object.entries(summary.byCondition).map(([condition, row]) => `| ${condition} | ${row.requests} | ${row.failed} | ${row.p50} | ${row.p99} |`),
     '',
-    '| client-visible failure (after the SDK\'s retries) | requests |',
+    "| client-visible failure (after the SDK's retries) | requests |",
     '|---|---:|',
-    ...(Object.keys(summary.failures).length === 0 ? ['| none | 0 |'] : Object.entries(summary.failures).sort((a, b) => b[1] - a[1]).map(([cause, n]) => `| ${cause} | ${n} |`)),
+    ...(Object.keys(summary.failures).length === 0
+      ? ['| none | 0 |']
+      : Object.entries(summary.failures)
+          .sort((a, b) => b[1] - a[1])
+          .map(([cause, n]) => `| ${cause} | ${n} |`)),
     '',
-    '| rescued by the SDK\'s retries (first exchange) | requests |',
+    "| rescued by the SDK's retries (first exchange) | requests |",
     '|---|---:|',
-    ...(Object.keys(summary.rescued).length === 0 ? ['| none | 0 |'] : Object.entries(summary.rescued).sort((a, b) => b[1] - a[1]).map(([cause, n]) => `| ${cause} | ${n} |`)),
+    ...(Object.keys(summary.rescued).length === 0
+      ? ['| none | 0 |']
+      : Object.entries(summary.rescued)
+          .sort((a, b) => b[1] - a[1])
+          .map(([cause, n]) => `| ${cause} | ${n} |`)),
     '',
-    `calls per request: SDK exchanges ${calls.sdkExchangesPerRequest.toFixed(3)}, nginx tries per exchange ${calls.nginxTriesPerExchange.toFixed(3)}, gateway upstream attempts ${calls.gatewayAttemptsPerRequest.toFixed(3)} (x-switchyard-attempts), upstream calls ${calls.upstreamCallsPerRequest.toFixed(3)} (${calls.upstreamCallsPerUncachedRequest.toFixed(3)} per request not answered from the cache; ${Object.entries(calls.upstreamCalls).map(([name, n]) => `${name} ${n}`).join(', ')}); cache hits ${summary.cacheHits}`,
+    `calls per request: SDK exchanges ${calls.sdkExchangesPerRequest.toFixed(3)}, nginx tries per exchange ${calls.nginxTriesPerExchange.toFixed(3)}, gateway upstream attempts ${calls.gatewayAttemptsPerRequest.toFixed(3)} (x-switchyard-attempts), upstream calls ${calls.upstreamCallsPerRequest.toFixed(3)} (${calls.upstreamCallsPerUncachedRequest.toFixed(3)} per request not answered from the cache; ${Object.entries(
+      calls.upstreamCalls,
+    )
+      .map(([name, n]) => `${name} ${n}`)
+      .join(', ')}); cache hits ${summary.cacheHits}`,
     `latency of answered requests: p50 ${summary.latencyMs.p50} ms, p99 ${summary.latencyMs.p99} ms, max ${summary.latencyMs.max} ms`,
-    `nginx error log: ${Object.keys(summary.nginxErrors).length === 0 ? 'nothing' : Object.entries(summary.nginxErrors).map(([what, n]) => `${what} × ${n}`).join('; ')}`,
+    `nginx error log: ${
+      Object.keys(summary.nginxErrors).length === 0
+        ? 'nothing'
+        : Object.entries(summary.nginxErrors)
+            .map(([what, n]) => `${what} × ${n}`)
+            .join('; ')
+    }`,
   ];
   return lines.join('\n');
 }
 
 export function renderFailures(details: FailureDetail[]): string {
   return details
-    .map((detail) => `#${detail.index} ${detail.stream ? 'stream' : 'json'} ${detail.startedAt}–${detail.endedAt} ms via ${detail.replicas}: ${detail.cause} — ${detail.message}${detail.chunks ? ` after ${detail.chunks} chunks` : ''}${detail.during.length ? `\n    during: ${detail.during.join('; ')}` : ''}`)
+    .map(
+      (detail) =>
+        `#${detail.index} ${detail.stream ? 'stream' : 'json'} ${detail.startedAt}–${detail.endedAt} ms via ${detail.replicas}: ${detail.cause} — ${detail.message}${detail.chunks ? ` after ${detail.chunks} chunks` : ''}${detail.during.length ? `\n    during: ${detail.during.join('; ')}` : ''}`,
+    )
     .join('\n');
 }

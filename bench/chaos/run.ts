@@ -87,8 +87,12 @@ process.on('SIGINT', () => process.exit(130));
 
 if (!existsSync('/usr/bin/redis-server')) throw new Error('the drill needs /usr/bin/redis-server (apt-get install -y redis-server)');
 if (nginxVersion() === undefined) throw new Error('the drill needs nginx (apt-get install -y nginx)');
-log(`# chaos drill — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}, nginx ${nginxVersion()}, load average ${loadavg()[0]!.toFixed(2)} at start`);
-log(`  ${replicaCount} replicas behind nginx, one Redis; ${concurrency} SDK callers for ${durationMs / 1000} s; actions: ${kinds.join(', ')}, one every ${settings.gapMs.map((ms) => ms / 1000).join('–')} s, pieces down ${settings.downMs.map((ms) => ms / 1000).join('–')} s; seed ${seed}; work folder ${workDir}`);
+log(
+  `# chaos drill — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}, nginx ${nginxVersion()}, load average ${loadavg()[0]!.toFixed(2)} at start`,
+);
+log(
+  `  ${replicaCount} replicas behind nginx, one Redis; ${concurrency} SDK callers for ${durationMs / 1000} s; actions: ${kinds.join(', ')}, one every ${settings.gapMs.map((ms) => ms / 1000).join('–')} s, pieces down ${settings.downMs.map((ms) => ms / 1000).join('–')} s; seed ${seed}; work folder ${workDir}`,
+);
 
 buildGateway(repoRoot, repoRoot);
 const options = simOptions(seed);
@@ -108,7 +112,9 @@ const traffic = startTraffic({ baseURL: `http://127.0.0.1:${cluster.nginx.port}/
 const chaos = chaosLoop({ cluster, settings, timeline, prng: createPrng(seed + 100), endsAt: timeline.now() + durationMs - settleMs });
 const progress = setInterval(() => {
   const failed = traffic.records.filter((record) => !record.ok).length;
-  log(`  ${Math.round(timeline.now() / 1000)} s: ${traffic.records.length} requests, ${failed} failed; ${timeline.events.filter((event) => ['sigkill', 'sigterm', 'sigstop'].includes(event.what)).length} actions`);
+  log(
+    `  ${Math.round(timeline.now() / 1000)} s: ${traffic.records.length} requests, ${failed} failed; ${timeline.events.filter((event) => ['sigkill', 'sigterm', 'sigstop'].includes(event.what)).length} actions`,
+  );
 }, 15_000);
 await sleep(durationMs);
 const actions = await chaos;

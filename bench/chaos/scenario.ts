@@ -11,7 +11,15 @@ const upstreamKey = 'sk-chaos-upstream-key';
 
 /** A provider that is busy part of the time (503 + Retry-After) and slower; one that is healthy. */
 export function simOptions(seed: number): { busy: Partial<SimOptions>; steady: Partial<SimOptions> } {
-  const common: Partial<SimOptions> = { port: 0, host: '127.0.0.1', models: [upstreamModel], apiKey: upstreamKey, chunks: 20, chunkIntervalMs: 25, retryAfterSeconds: 1 };
+  const common: Partial<SimOptions> = {
+    port: 0,
+    host: '127.0.0.1',
+    models: [upstreamModel],
+    apiKey: upstreamKey,
+    chunks: 20,
+    chunkIntervalMs: 25,
+    retryAfterSeconds: 1,
+  };
   return {
     busy: { ...common, name: 'busy', seed, busyRate: 0.1, latencyMs: 250, latencyP99Ms: 1200 },
     steady: { ...common, name: 'steady', seed: seed + 1, latencyMs: 120, latencyP99Ms: 400 },
@@ -61,6 +69,8 @@ export interface ChaosRequest {
 export function nthRequest(index: number, draw: () => number): ChaosRequest {
   const stream = draw() < 0.5;
   const repeated = !stream && draw() < 0.2;
-  const content = repeated ? `Frequently asked question #${Math.floor(draw() * 40)}: how do I reset my password?` : `Question #${index} of the drill: summarise the incident report in two sentences.`;
+  const content = repeated
+    ? `Frequently asked question #${Math.floor(draw() * 40)}: how do I reset my password?`
+    : `Question #${index} of the drill: summarise the incident report in two sentences.`;
   return { stream, body: { model: routeName, messages: [{ role: 'user', content }], max_tokens: 64 } };
 }

@@ -62,7 +62,12 @@ export function classify(error: unknown, phase: 'request' | 'stream'): string {
       const code = (error.error as { code?: string } | undefined)?.code;
       return `stream error event (${code ?? error.message})`;
     }
-    return answerCause({ status: error.status, switchyardError: error.headers?.get('x-switchyard-error') ?? undefined, server: error.headers?.get('server') ?? undefined, upstream: error.headers?.get('x-chaos-upstream') ?? undefined });
+    return answerCause({
+      status: error.status,
+      switchyardError: error.headers?.get('x-switchyard-error') ?? undefined,
+      server: error.headers?.get('server') ?? undefined,
+      upstream: error.headers?.get('x-chaos-upstream') ?? undefined,
+    });
   }
   const message = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
   return phase === 'stream' ? `stream cut (${message})` : `other (${message})`;
@@ -139,7 +144,9 @@ export function startTraffic(options: { baseURL: string; concurrency: number; se
       }
     } catch (error) {
       record.ok = false;
-      record.failure = stopping.signal.aborted ? { cause: 'still running at the end (aborted)', message: describe(error) } : { cause: classify(error, phase), message: describe(error) };
+      record.failure = stopping.signal.aborted
+        ? { cause: 'still running at the end (aborted)', message: describe(error) }
+        : { cause: classify(error, phase), message: describe(error) };
     }
     record.endedAt = options.now();
     exchanges.delete(tag);

@@ -46,7 +46,11 @@ async function startGateway(config: string): Promise<{ port: number; child: Chil
   const port = await freePort();
   const file = join(workDir, `gateway-${port}.yaml`);
   writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, log_level: warn }\n${config}`);
-  const child = startProcess(process.execPath, [...startNodeArgs, 'dist/cli.js', 'serve', '--config', file], { cwd: repoRoot, stdout: join(workDir, `gateway-${port}.log`), stderr: join(workDir, `gateway-${port}.err`) });
+  const child = startProcess(process.execPath, [...startNodeArgs, 'dist/cli.js', 'serve', '--config', file], {
+    cwd: repoRoot,
+    stdout: join(workDir, `gateway-${port}.log`),
+    stderr: join(workDir, `gateway-${port}.err`),
+  });
   await waitUntil('Switchyard', async () => {
     if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${workDir}`);
     return (await fetchLocal(port, '/readyz')).status === 200;
@@ -105,7 +109,11 @@ routes:
   const worker = async () => {
     while (running) {
       const startedAt = performance.now();
-      const answer = await fetchLocal(gateway.port, requestPath, { method: 'POST', headers: baseHeaders, body: JSON.stringify({ model: 'endless', stream: true, messages: [{ role: 'user', content: 'hi' }] }) }).catch((error: Error) => ({ status: 0, body: error.message }));
+      const answer = await fetchLocal(gateway.port, requestPath, {
+        method: 'POST',
+        headers: baseHeaders,
+        body: JSON.stringify({ model: 'endless', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+      }).catch((error: Error) => ({ status: 0, body: error.message }));
       const code = /"code":"([a-z_]+)"/.exec(answer.body)?.[1] ?? `status ${answer.status}`;
       outcomes.set(code, (outcomes.get(code) ?? 0) + 1);
       if (firsts.length < 3) firsts.push(`${answer.status} after ${(performance.now() - startedAt).toFixed(0)} ms: ${answer.body.slice(0, 300)}`);
@@ -142,7 +150,18 @@ async function redis(): Promise<string[]> {
   const upstream = await startUpstream({ repoRoot, workDir, cpus: undefined });
   const redisPort = await freePort();
   const server = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitUntil('redis-server', () => new Promise((resolve) => connect(redisPort, '127.0.0.1').once('connect', function (this: Socket) { this.destroy(); resolve(true); }).once('error', () => resolve(false))));
+  await waitUntil(
+    'redis-server',
+    () =>
+      new Promise((resolve) =>
+        connect(redisPort, '127.0.0.1')
+          .once('connect', function (this: Socket) {
+            this.destroy();
+            resolve(true);
+          })
+          .once('error', () => resolve(false)),
+      ),
+  );
   const url = `redis://127.0.0.1:${redisPort}`;
   const gateway = await startGateway(`providers:
   good: { type: openai, base_url: "http://127.0.0.1:${upstream.port}/v1", api_key: bench-key }
@@ -164,9 +183,12 @@ cache: { redis: { url: "${url}" } }
   const rssHung = sampleRss(pid);
   let mostWaiting = 0;
   const poll = setInterval(() => {
-    void fetchLocal(gateway.port, '/admin/status', { headers: baseHeaders }).then((status) => {
-      for (const match of status.body.matchAll(/"waiting":(\d+)/g)) mostWaiting = Math.max(mostWaiting, Number(match[1]));
-    }, () => {});
+    void fetchLocal(gateway.port, '/admin/status', { headers: baseHeaders }).then(
+      (status) => {
+        for (const match of status.body.matchAll(/"waiting":(\d+)/g)) mostWaiting = Math.max(mostWaiting, Number(match[1]));
+      },
+      () => {},
+    );
   }, 250);
   const hung = await load(gateway.port);
   clearInterval(poll);

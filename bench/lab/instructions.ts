@@ -47,10 +47,13 @@ const body = Buffer.from(requestBody(flags.stream));
 
 function send(port: number, agent: Agent): Promise<number> {
   return new Promise((resolve, reject) => {
-    const outgoing = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: requestPath, headers: { ...baseHeaders, 'content-length': String(body.length) }, agent }, (response) => {
-      response.resume();
-      response.on('end', () => resolve(response.statusCode ?? 0));
-    });
+    const outgoing = httpRequest(
+      { host: '127.0.0.1', port, method: 'POST', path: requestPath, headers: { ...baseHeaders, 'content-length': String(body.length) }, agent },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
     outgoing.on('error', reject);
     outgoing.end(body);
   });
@@ -69,19 +72,35 @@ async function count(label: string, checkout: string): Promise<number> {
   const port = await freePort();
   const config = join(workDir, `${label}.yaml`);
   writeFileSync(config, switchyardConfig(port, upstream.port));
-  return measure(label, [...(flags['by-function'] ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(workDir, 'v8.log')}`] : []), ...startNodeArgs, 'dist/cli.js', 'serve', '--config', config], checkout, async () => {
-    await waitUntil(label, async () => (await fetchLocal(port, '/readyz')).status === 200, 120_000);
-    return port;
-  });
+  return measure(
+    label,
+    [
+      ...(flags['by-function'] ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${join(workDir, 'v8.log')}`] : []),
+      ...startNodeArgs,
+      'dist/cli.js',
+      'serve',
+      '--config',
+      config,
+    ],
+    checkout,
+    async () => {
+      await waitUntil(label, async () => (await fetchLocal(port, '/readyz')).status === 200, 120_000);
+      return port;
+    },
+  );
 }
 
 async function measure(label: string, nodeArgs: string[], cwd: string, ready: (child: ChildProcess) => Promise<number>): Promise<number> {
   const out = join(workDir, `${label}.callgrind`);
-  const child = startProcess('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${out}`, process.execPath, ...nodeArgs], {
-    cwd,
-    stdout: label === 'bare' ? 'pipe' : join(workDir, `${label}.log`),
-    stderr: join(workDir, `${label}.err`),
-  });
+  const child = startProcess(
+    'valgrind',
+    ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', `--callgrind-out-file=${out}`, process.execPath, ...nodeArgs],
+    {
+      cwd,
+      stdout: label === 'bare' ? 'pipe' : join(workDir, `${label}.log`),
+      stderr: join(workDir, `${label}.err`),
+    },
+  );
   const port = await ready(child);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   for (let index = 0; index < Number(flags.warmup); index += 1) await send(port, agent);
@@ -111,6 +130,7 @@ const results: [string, number][] = [['working tree', await count('switchyard', 
 if (flags['baseline-dir']) results.push(['baseline', await count('baseline', flags['baseline-dir'])]);
 if (flags.bare) results.push(['bare node:http proxy', await countBare()]);
 await upstream.stop();
-for (const [label, perRequest] of results) process.stdout.write(`${label}: ${Math.round(perRequest).toLocaleString('en-US')} instructions per request (${flags.stream ? 'stream' : 'non-stream'})\n`);
+for (const [label, perRequest] of results)
+  process.stdout.write(`${label}: ${Math.round(perRequest).toLocaleString('en-US')} instructions per request (${flags.stream ? 'stream' : 'non-stream'})\n`);
 if (byFunction) process.stdout.write(`\nworking tree, instructions per request by function (self):\n${byFunction}\n\n`);
 for (const [label, perRequest] of results.slice(1)) process.stdout.write(`working tree ÷ ${label}: ${(results[0]![1] / perRequest).toFixed(4)}\n`);

@@ -7,7 +7,17 @@ import { parseArgs } from 'node:util';
 import { runLoad, wrkVersion } from '../load.ts';
 import { cell, spread } from '../report.ts';
 import { killAll, scheduling } from '../services.ts';
-import { baseHeaders, requestBody, requestPath, startNodeArgs, startTarget, startUpstream, targetLabels, type RunningTarget, type TargetName } from '../targets.ts';
+import {
+  baseHeaders,
+  requestBody,
+  requestPath,
+  startNodeArgs,
+  startTarget,
+  startUpstream,
+  targetLabels,
+  type RunningTarget,
+  type TargetName,
+} from '../targets.ts';
 
 // Where a proxy's time goes at one connection, split at its system calls:
 // the request leg (from reading the client's request to writing it upstream)
@@ -42,7 +52,8 @@ if (!wrkVersion()) throw new Error('wrk is not installed (apt-get install -y wrk
 if (spawnSync('perf', ['--version']).status !== 0) throw new Error('perf is not installed (apt-get install -y linux-perf)');
 const names = flags.targets.split(',').map((name) => name.trim()) as TargetName[];
 if (flags['baseline-dir'] && !names.includes('baseline')) names.push('baseline');
-for (const name of names) if (!['switchyard', 'baseline', 'bare', 'nginx'].includes(name)) throw new Error(`--targets: ${name} is not switchyard, baseline, bare or nginx`);
+for (const name of names)
+  if (!['switchyard', 'baseline', 'bare', 'nginx'].includes(name)) throw new Error(`--targets: ${name} is not switchyard, baseline, bare or nginx`);
 const rounds = Number(flags.rounds);
 const traceSeconds = Number(flags.seconds);
 
@@ -146,7 +157,15 @@ const upstream = await startUpstream({ repoRoot, workDir, cpus: '1' });
 const delayMs = Number(flags['delay-ms']);
 const running: RunningTarget[] = [];
 for (const name of names) {
-  const outcome = await startTarget(name, { upstreamPort: upstream.port, upstreamPid: upstream.pid, workDir, cpus: '0', repoRoot, nodeArgs: { switchyard: [...startNodeArgs], baseline: [...startNodeArgs] }, baselineDir: flags['baseline-dir'] });
+  const outcome = await startTarget(name, {
+    upstreamPort: upstream.port,
+    upstreamPid: upstream.pid,
+    workDir,
+    cpus: '0',
+    repoRoot,
+    nodeArgs: { switchyard: [...startNodeArgs], baseline: [...startNodeArgs] },
+    baselineDir: flags['baseline-dir'],
+  });
   if (!outcome.ok) throw new Error(`${name} did not start: ${outcome.reason}`);
   running.push(outcome.target);
 }

@@ -52,12 +52,15 @@ export class BatchApi {
   /** A multipart/form-data upload, streamed into the store as it arrives; its limits are checked on the way. */
   async uploadFile(owner: string, body: Readable, contentType: string): Promise<Record<string, unknown>> {
     const created = unixSeconds(this.now());
-    const file = await receiveUpload({ store: this.store, body, contentType, owner, created, maxFileSize: this.limits.maxFileSize, maxLines: this.limits.maxLines }, (fields) => {
-      const purpose = fields.get('purpose');
-      if (purpose === undefined) throw new GatewayError('invalid_request', 'The field "purpose" is required.', { param: 'purpose' });
-      if (purpose !== 'batch') throw new GatewayError('invalid_request', `Only purpose "batch" is supported here, not "${purpose}".`, { param: 'purpose' });
-      return created + (expiresAfterSeconds(formObject(fields, 'expires_after'), 'expires_after') ?? this.limits.fileExpirySeconds);
-    });
+    const file = await receiveUpload(
+      { store: this.store, body, contentType, owner, created, maxFileSize: this.limits.maxFileSize, maxLines: this.limits.maxLines },
+      (fields) => {
+        const purpose = fields.get('purpose');
+        if (purpose === undefined) throw new GatewayError('invalid_request', 'The field "purpose" is required.', { param: 'purpose' });
+        if (purpose !== 'batch') throw new GatewayError('invalid_request', `Only purpose "batch" is supported here, not "${purpose}".`, { param: 'purpose' });
+        return created + (expiresAfterSeconds(formObject(fields, 'expires_after'), 'expires_after') ?? this.limits.fileExpirySeconds);
+      },
+    );
     return fileObject(file);
   }
 
@@ -89,12 +92,18 @@ export class BatchApi {
     }
     const window = typeof params.completion_window === 'string' ? windowPattern.exec(params.completion_window) : null;
     const windowMs = window ? Number(window[1]) * windowUnitMs[window[2] as keyof typeof windowUnitMs] : 0;
-    if (windowMs <= 0 || windowMs > longestWindowMs) throw new GatewayError('invalid_request', 'completion_window must be "24h" (or another window such as "30m", at most 168h).', { param: 'completion_window' });
+    if (windowMs <= 0 || windowMs > longestWindowMs)
+      throw new GatewayError('invalid_request', 'completion_window must be "24h" (or another window such as "30m", at most 168h).', {
+        param: 'completion_window',
+      });
     const metadata = checkMetadata(params.metadata);
     const outputSeconds = expiresAfterSeconds(params.output_expires_after, 'output_expires_after');
     if (typeof params.input_file_id !== 'string') throw new GatewayError('invalid_request', 'input_file_id is required.', { param: 'input_file_id' });
     const file = await this.ownFile(owner, params.input_file_id);
-    if (file.purpose !== 'batch') throw new GatewayError('invalid_request', `File ${file.id} has purpose "${file.purpose}"; a batch reads a file uploaded with purpose "batch".`, { param: 'input_file_id' });
+    if (file.purpose !== 'batch')
+      throw new GatewayError('invalid_request', `File ${file.id} has purpose "${file.purpose}"; a batch reads a file uploaded with purpose "batch".`, {
+        param: 'input_file_id',
+      });
 
     const now = this.now();
     const created = unixSeconds(now);
@@ -128,10 +137,18 @@ export class BatchApi {
     const at = unixSeconds(this.now());
     if (validation.errors.length > 0) {
       await this.store.dropLines(batch.id);
-      const failed = await this.store.updateBatch(batch.id, (current) => ({ ...current, status: 'failed', failed_at: at, errors: validation.errors, request_counts: { total: 0, completed: 0, failed: 0 } }), 0);
+      const failed = await this.store.updateBatch(
+        batch.id,
+        (current) => ({ ...current, status: 'failed', failed_at: at, errors: validation.errors, request_counts: { total: 0, completed: 0, failed: 0 } }),
+        0,
+      );
       return this.batchObject(failed ?? batch);
     }
-    const started = await this.store.updateBatch(batch.id, (current) => (current.status === 'validating' ? { ...current, status: 'in_progress', in_progress_at: at } : undefined), 0);
+    const started = await this.store.updateBatch(
+      batch.id,
+      (current) => (current.status === 'validating' ? { ...current, status: 'in_progress', in_progress_at: at } : undefined),
+      0,
+    );
     if (!started) throw new GatewayError('internal_error', `Batch ${batch.id} was failed while its lines were written; create it again.`);
     this.runner.add(started);
     return this.batchObject(started);
@@ -150,7 +167,8 @@ export class BatchApi {
   async cancel(owner: string, id: string): Promise<Record<string, unknown>> {
     const outcome = await this.runner.cancel(id, owner);
     if (outcome === 'not found') throw noSuchBatch(id);
-    if (typeof outcome === 'string') throw new GatewayError('invalid_request', `Batch ${id} is ${outcome}; only a batch in progress can be cancelled.`, { status: 409 });
+    if (typeof outcome === 'string')
+      throw new GatewayError('invalid_request', `Batch ${id} is ${outcome}; only a batch in progress can be cancelled.`, { status: 409 });
     return this.batchObject(outcome);
   }
 
@@ -196,7 +214,17 @@ function formObject(fields: ReadonlyMap<string, string>, name: string): unknown 
 }
 
 function fileObject(file: StoredFile): Record<string, unknown> {
-  return { id: file.id, object: 'file', bytes: file.bytes, created_at: file.created_at, filename: file.filename, purpose: file.purpose, status: 'processed', expires_at: file.expires_at, status_details: null };
+  return {
+    id: file.id,
+    object: 'file',
+    bytes: file.bytes,
+    created_at: file.created_at,
+    filename: file.filename,
+    purpose: file.purpose,
+    status: 'processed',
+    expires_at: file.expires_at,
+    status_details: null,
+  };
 }
 
 function noSuchFile(id: string): GatewayError {

@@ -82,7 +82,13 @@ export class BatchFinisher {
         ...(ending === 'completed' ? { completed_at: at } : ending === 'cancelled' ? { cancelled_at: at } : {}),
         ...(output ? { output_file_id: output.id } : {}),
         ...(errors ? { error_file_id: errors.id } : {}),
-        usage: { input_tokens: input, input_tokens_details: { cached_tokens: 0 }, output_tokens: outputTokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: input + outputTokens },
+        usage: {
+          input_tokens: input,
+          input_tokens_details: { cached_tokens: 0 },
+          output_tokens: outputTokens,
+          output_tokens_details: { reasoning_tokens: 0 },
+          total_tokens: input + outputTokens,
+        },
         request_counts: { total: counts.total, completed: counts.completed, failed: counts.failed },
       };
       completed = await store.completeBatch(ended, files);
@@ -94,14 +100,25 @@ export class BatchFinisher {
   }
 
   /** Writes the answered lines of one state as a file, renewing the hold on the batch as it goes; undefined when there are none. */
-  private async writeResults(batch: BatchRecord, state: 'done' | 'failed', kind: 'output' | 'errors', at: number): Promise<{ id: string; bytes: number } | undefined> {
+  private async writeResults(
+    batch: BatchRecord,
+    state: 'done' | 'failed',
+    kind: 'output' | 'errors',
+    at: number,
+  ): Promise<{ id: string; bytes: number } | undefined> {
     const { store, now, leaseMs } = this.options;
     let writer: FileWriter | undefined;
     try {
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const page = await store.results(batch.id, state, after, linesPerPage);
         if (page.length === 0) break;
-        writer ??= await FileWriter.begin(store, { owner: batch.owner, purpose: 'batch_output', filename: `${batch.id}_${kind}.jsonl`, created_at: at, expires_at: at + unfinishedFileSeconds });
+        writer ??= await FileWriter.begin(store, {
+          owner: batch.owner,
+          purpose: 'batch_output',
+          filename: `${batch.id}_${kind}.jsonl`,
+          created_at: at,
+          expires_at: at + unfinishedFileSeconds,
+        });
         await writer.write(page.map((line) => `${resultText(line)}\n`).join(''));
         after = page.at(-1)!.line;
         await store.renewBatchLease(batch.id, now() + leaseMs);

@@ -42,7 +42,12 @@ export type SliceWriter = (first: number, lines: readonly InputLine[]) => Promis
  * time while the file is still valid: after the first error nothing more is written (the caller
  * drops what was), and reading stops at the limit of lines or of errors listed.
  */
-export async function validateBatchInput(chunks: AsyncIterable<Buffer>, endpoint: BatchEndpoint, maxLines: number, write: SliceWriter): Promise<{ count: number; errors: BatchError[] }> {
+export async function validateBatchInput(
+  chunks: AsyncIterable<Buffer>,
+  endpoint: BatchEndpoint,
+  maxLines: number,
+  write: SliceWriter,
+): Promise<{ count: number; errors: BatchError[] }> {
   let slice: InputLine[] = [];
   let written = 0;
   let count = 0;
@@ -95,7 +100,8 @@ function checkLine(text: string, number: number, endpoint: BatchEndpoint, seen: 
   if (method !== 'POST') return problem('invalid_method', `Line ${number}: method must be "POST".`, 'method');
   if (url !== endpoint) return problem('mismatched_endpoint', `Line ${number}: url ${JSON.stringify(url)} is not the batch's endpoint ${endpoint}.`, 'url');
   if (!isPlainObject(body)) return problem('missing_required_parameter', `Line ${number} needs a body: the request as a JSON object.`, 'body');
-  if (typeof body.model !== 'string' || body.model === '') return problem('missing_required_parameter', `Line ${number}: body.model is required.`, 'body.model');
+  if (typeof body.model !== 'string' || body.model === '')
+    return problem('missing_required_parameter', `Line ${number}: body.model is required.`, 'body.model');
   if (body.stream === true) return problem('invalid_request', `Line ${number}: a batch answers whole responses; body.stream must not be true.`, 'body.stream');
   return { customId, body: Buffer.from(JSON.stringify(body)) };
 }

@@ -22,7 +22,13 @@ import { lineError, lineResult, resultText } from './line-results.ts';
 // Several gateways may run one store's batches together (see BatchStore).
 
 /** Serves one line as the server serves a request: parse, route permission, admission, pipeline. */
-export type LineDispatch = (operation: Operation, body: Buffer, headers: IncomingHttpHeaders, channel: CapturedChannel, caller: { key: KeyEntry | undefined }) => Promise<void>;
+export type LineDispatch = (
+  operation: Operation,
+  body: Buffer,
+  headers: IncomingHttpHeaders,
+  channel: CapturedChannel,
+  caller: { key: KeyEntry | undefined },
+) => Promise<void>;
 
 export interface BatchRunnerOptions {
   store: BatchStore;
@@ -77,7 +83,14 @@ export class BatchRunner {
     this.leaseMs = options.leaseMs;
     this.now = options.now ?? Date.now;
     const storeFailed = (error: unknown) => this.storeFailed(error);
-    this.finisher = new BatchFinisher({ store: this.store, logger: this.gateway.logger, fileExpirySeconds: options.fileExpirySeconds, leaseMs: this.leaseMs, now: this.now, storeFailed });
+    this.finisher = new BatchFinisher({
+      store: this.store,
+      logger: this.gateway.logger,
+      fileExpirySeconds: options.fileExpirySeconds,
+      leaseMs: this.leaseMs,
+      now: this.now,
+      storeFailed,
+    });
     this.upkeep = new BatchUpkeep({ store: this.store, finisher: this.finisher, now: this.now });
     this.writer = new AnswerWriter({ store: this.store, refusedBy: storeFailed, written: (answers) => this.written(answers), retryMs: storeRetryMs });
   }
@@ -98,7 +111,9 @@ export class BatchRunner {
   /** Stops sending a batch's lines not started yet (they end `batch_cancelled`); lines in flight finish and are kept. */
   async cancel(id: string, owner: string): Promise<BatchRecord | 'not found' | BatchRecord['status']> {
     const at = this.now();
-    const cancelling = await this.store.updateBatch(id, (batch) => (batch.owner === owner && batch.status === 'in_progress' ? { ...batch, status: 'cancelling', cancelling_at: Math.floor(at / 1000) } : undefined));
+    const cancelling = await this.store.updateBatch(id, (batch) =>
+      batch.owner === owner && batch.status === 'in_progress' ? { ...batch, status: 'cancelling', cancelling_at: Math.floor(at / 1000) } : undefined,
+    );
     if (!cancelling) {
       const batch = await this.store.batch(id);
       if (!batch || batch.owner !== owner) return 'not found';
@@ -113,7 +128,13 @@ export class BatchRunner {
 
   /** For /admin/status. */
   status(): { store: string; shared: boolean; active_batches: number; lines_running: number; concurrency: number } {
-    return { store: this.store.location, shared: this.store.shared, active_batches: this.upkeep.activeCount, lines_running: this.running.size, concurrency: this.concurrency };
+    return {
+      store: this.store.location,
+      shared: this.store.shared,
+      active_batches: this.upkeep.activeCount,
+      lines_running: this.running.size,
+      concurrency: this.concurrency,
+    };
   }
 
   /** Pumps after `delayMs`, or sooner if already due sooner. */
@@ -211,7 +232,12 @@ export class BatchRunner {
   private async run(line: LineToRun): Promise<void> {
     const batch = await this.upkeep.batch(line.batchId);
     const requestId = newId('batch_req_');
-    if (!batch) return this.settle(line, 'failed', { result: lineError(line.customId, 'batch_not_found', 'The batch of this request is gone.'), inputTokens: 0, outputTokens: 0 });
+    if (!batch)
+      return this.settle(line, 'failed', {
+        result: lineError(line.customId, 'batch_not_found', 'The batch of this request is gone.'),
+        inputTokens: 0,
+        outputTokens: 0,
+      });
     const caller = this.callerOf(batch);
     if (caller === 'key gone') {
       const message = `The key "${batch.owner}" that created this batch is no longer configured.`;
@@ -241,9 +267,21 @@ export class BatchRunner {
   }
 
   /** The one call that sends a line through the gateway, as the batch's owner, as batch traffic. */
-  private async sendLine(batch: BatchRecord, line: LineToRun, requestId: string, channel: CapturedChannel, caller: { key: KeyEntry | undefined }): Promise<void> {
+  private async sendLine(
+    batch: BatchRecord,
+    line: LineToRun,
+    requestId: string,
+    channel: CapturedChannel,
+    caller: { key: KeyEntry | undefined },
+  ): Promise<void> {
     try {
-      await this.dispatch(operations[batch.endpoint as BatchEndpoint], line.body, { 'x-switchyard-class': 'batch', 'x-request-id': requestId }, channel, caller);
+      await this.dispatch(
+        operations[batch.endpoint as BatchEndpoint],
+        line.body,
+        { 'x-switchyard-class': 'batch', 'x-request-id': requestId },
+        channel,
+        caller,
+      );
     } catch (error) {
       this.gateway.logger.error({ err: error, batch: batch.id, custom_id: line.customId }, 'batch line failed inside the gateway');
     }

@@ -71,7 +71,13 @@ export interface BatchRecord {
   /** Set when the batch ends, as its lines are dropped (their answers are in its files by then). */
   request_counts?: { total: number; completed: number; failed: number };
   /** Tokens over the answered lines, set when the batch ends. */
-  usage?: { input_tokens: number; input_tokens_details: { cached_tokens: number }; output_tokens: number; output_tokens_details: { reasoning_tokens: number }; total_tokens: number };
+  usage?: {
+    input_tokens: number;
+    input_tokens_details: { cached_tokens: number };
+    output_tokens: number;
+    output_tokens_details: { reasoning_tokens: number };
+    total_tokens: number;
+  };
 }
 
 /** A batch with work left, and what the store knows beside its record. */
@@ -95,8 +101,7 @@ export interface LineToRun {
 
 /** What became of a claimed line: answered (done or failed), or back to waiting until `notBefore` (ms). */
 export type LineAnswer =
-  | { seq: number; state: 'done' | 'failed'; result: string; inputTokens: number; outputTokens: number }
-  | { seq: number; state: 'pending'; notBefore: number };
+  { seq: number; state: 'done' | 'failed'; result: string; inputTokens: number; outputTokens: number } | { seq: number; state: 'pending'; notBefore: number };
 
 export interface LineCounts {
   total: number;

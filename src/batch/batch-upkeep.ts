@@ -71,11 +71,14 @@ export class BatchUpkeep {
       }
       let expired = batch.expired_at !== undefined;
       if (batch.status === 'in_progress' && !expired && now >= batch.expires_at * 1000) {
-        const marked = await this.store.updateBatch(batch.id, (current) => (current.status === 'in_progress' && current.expired_at === undefined ? { ...current, expired_at: unixSeconds(now) } : undefined));
+        const marked = await this.store.updateBatch(batch.id, (current) =>
+          current.status === 'in_progress' && current.expired_at === undefined ? { ...current, expired_at: unixSeconds(now) } : undefined,
+        );
         if (marked) this.active.set(batch.id, marked);
         expired = true;
       }
-      if (open && (batch.status === 'cancelling' || expired)) await this.store.failOpenLines(batch.id, batch.status === 'cancelling' ? 'batch_cancelled' : 'batch_expired', now);
+      if (open && (batch.status === 'cancelling' || expired))
+        await this.store.failOpenLines(batch.id, batch.status === 'cancelling' ? 'batch_cancelled' : 'batch_expired', now);
       // The finisher looks at the lines again: one held by a live gateway keeps the batch open.
       if (!open || batch.status === 'cancelling' || expired) void this.finisher.finish(batch.id);
     }

@@ -52,7 +52,15 @@ const kinds: Kind[] = [
 
 function stored(id: string, text = 'hello'): StoredResponse {
   return {
-    response: { id, object: 'response', previous_response_id: null, output: [{ id: `msg_${id}`, type: 'message', content: [{ type: 'output_text', text }] }, { id: `fc_${id}`, type: 'function_call', call_id: 'call_1', name: 'f', arguments: '{}' }] },
+    response: {
+      id,
+      object: 'response',
+      previous_response_id: null,
+      output: [
+        { id: `msg_${id}`, type: 'message', content: [{ type: 'output_text', text }] },
+        { id: `fc_${id}`, type: 'function_call', call_id: 'call_1', name: 'f', arguments: '{}' },
+      ],
+    },
     input: [{ role: 'user', content: 'hi' }],
   };
 }
@@ -78,7 +86,10 @@ for (const kind of kinds) {
       assert.deepEqual(await store.get('a', 'resp_2'), { ...stored('resp_2'), heldBy: 'openai' });
       assert.equal(await store.get('b', 'resp_1'), undefined);
       // An item names the provider that keeps its answer too (a native answer), so it goes back to that one as kept.
-      assert.deepEqual(await store.item('a', 'fc_resp_1'), { item: stored('resp_1').response.output.find((item) => item.id === 'fc_resp_1'), heldBy: undefined });
+      assert.deepEqual(await store.item('a', 'fc_resp_1'), {
+        item: stored('resp_1').response.output.find((item) => item.id === 'fc_resp_1'),
+        heldBy: undefined,
+      });
       assert.equal((await store.item('a', 'msg_resp_2'))?.item.type, 'message');
       assert.equal((await store.item('a', 'msg_resp_2'))?.heldBy, 'openai');
       assert.equal(await store.item('b', 'msg_resp_1'), undefined);
@@ -138,13 +149,18 @@ test('a store that fails: reads are a 503 the client may retry, a put resolves a
   const { batchStore, store, logs } = setUp(`postgres://postgres@127.0.0.1:${await closedPort()}/test`);
   try {
     for (const read of [() => store.get('a', 'resp_1'), () => store.item('a', 'msg_1'), () => store.delete('a', 'resp_1')]) {
-      await assert.rejects(read(), (error: unknown) => error instanceof GatewayError && error.code === 'store_unavailable' && error.status === 503 && error.retryAfterMs === 2000);
+      await assert.rejects(
+        read(),
+        (error: unknown) => error instanceof GatewayError && error.code === 'store_unavailable' && error.status === 503 && error.retryAfterMs === 2000,
+      );
     }
     await store.put('a', stored('resp_1'));
   } finally {
     await batchStore.close();
   }
-  const failures = logs().split('\n').filter((line) => line.includes('responses: the store failed'));
+  const failures = logs()
+    .split('\n')
+    .filter((line) => line.includes('responses: the store failed'));
   assert.equal(failures.length, 1, logs());
   assert.match(failures[0]!, /ECONNREFUSED/);
 });

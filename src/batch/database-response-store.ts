@@ -69,7 +69,10 @@ export class DatabaseResponseStore implements ResponseStore {
     const row = { response: JSON.stringify(stored.response), input: JSON.stringify(stored.input), heldBy: stored.heldBy ?? null };
     const bytes = Buffer.byteLength(row.response) + Buffer.byteLength(row.input);
     if (bytes > this.options.maxBytes) {
-      this.options.logger.warn({ response_id: stored.response.id, bytes, max_size: this.options.maxBytes }, 'responses: an answer larger than responses.max_size was not kept');
+      this.options.logger.warn(
+        { response_id: stored.response.id, bytes, max_size: this.options.maxBytes },
+        'responses: an answer larger than responses.max_size was not kept',
+      );
       return;
     }
     const itemIds = [...new Set(stored.response.output.flatMap((item) => (typeof item.id === 'string' ? [item.id] : [])))];
@@ -103,13 +106,17 @@ export class DatabaseResponseStore implements ResponseStore {
       return result;
     } catch (error) {
       this.failed(error);
-      throw new GatewayError('store_unavailable', 'The store of kept responses (batches.store) cannot be reached just now; try again shortly.', { retryAfterMs, cause: error });
+      throw new GatewayError('store_unavailable', 'The store of kept responses (batches.store) cannot be reached just now; try again shortly.', {
+        retryAfterMs,
+        cause: error,
+      });
     }
   }
 
   private failed(error: unknown): void {
     const message = (error as Error).message;
-    if (message !== this.lastFailure) this.options.logger.error({ err: { message } }, 'responses: the store failed; kept responses cannot be read or written until it is back');
+    if (message !== this.lastFailure)
+      this.options.logger.error({ err: { message } }, 'responses: the store failed; kept responses cannot be read or written until it is back');
     this.lastFailure = message;
   }
 }

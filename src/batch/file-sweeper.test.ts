@@ -42,7 +42,9 @@ test('a store made before files expired gets its files dated at start; they go w
   const { path, logger, logs } = setUp();
   // The files table as the gateway wrote it before expiry existed.
   const old = new DatabaseSync(path);
-  old.exec('CREATE TABLE files (id TEXT PRIMARY KEY, owner TEXT NOT NULL, purpose TEXT NOT NULL, filename TEXT NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, content BLOB NOT NULL)');
+  old.exec(
+    'CREATE TABLE files (id TEXT PRIMARY KEY, owner TEXT NOT NULL, purpose TEXT NOT NULL, filename TEXT NOT NULL, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL, content BLOB NOT NULL)',
+  );
   old.prepare("INSERT INTO files VALUES ('file-old', '', 'batch', 'old.jsonl', 2, 1000, X'7B7D')").run();
   old.close();
 
@@ -71,7 +73,8 @@ test('a sweep removes only what has expired, at most a hundred files at a time, 
   const sweeper = new FileSweeper({ store, logger, fileExpirySeconds: hour, now: () => 5000 * 1000 });
   let kept = '';
   try {
-    for (let index = 0; index < 150; index += 1) await addFile(store, 'secret line', { owner: '', purpose: 'batch', filename: 'x.jsonl', created_at: 1000, expires_at: 5000 });
+    for (let index = 0; index < 150; index += 1)
+      await addFile(store, 'secret line', { owner: '', purpose: 'batch', filename: 'x.jsonl', created_at: 1000, expires_at: 5000 });
     kept = await addFile(store, '{}', { owner: '', purpose: 'batch', filename: 'kept.jsonl', created_at: 1000, expires_at: 5001 });
     assert.deepEqual([await sweeper.sweep(), await sweeper.sweep(), await sweeper.sweep()], [100, 50, 0]);
     assert.deepEqual(

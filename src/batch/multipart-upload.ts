@@ -75,11 +75,18 @@ export async function receiveUpload(target: UploadTarget, checkFields: FieldChec
 
 async function store(target: UploadTarget, stream: Readable, filename: string | undefined): Promise<FileWriter> {
   const name = (filename || 'upload.jsonl').slice(0, 255);
-  const writer = await FileWriter.begin(target.store, { owner: target.owner, purpose: 'batch', filename: name, created_at: target.created, expires_at: target.created + unfinishedFileSeconds });
+  const writer = await FileWriter.begin(target.store, {
+    owner: target.owner,
+    purpose: 'batch',
+    filename: name,
+    created_at: target.created,
+    expires_at: target.created + unfinishedFileSeconds,
+  });
   const requests = new RequestCounter();
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      if (writer.bytes + chunk.length > target.maxFileSize) throw new GatewayError('body_too_large', `The file is over batches.max_file_size (${target.maxFileSize} bytes).`);
+      if (writer.bytes + chunk.length > target.maxFileSize)
+        throw new GatewayError('body_too_large', `The file is over batches.max_file_size (${target.maxFileSize} bytes).`);
       requests.add(chunk);
       if (requests.count > target.maxLines) throw tooManyLines(target.maxLines);
       await writer.write(chunk);
@@ -95,5 +102,7 @@ async function store(target: UploadTarget, stream: Readable, filename: string | 
 }
 
 function tooManyLines(maxLines: number): GatewayError {
-  return new GatewayError('invalid_request', `The file has more than ${maxLines} requests; a batch may hold at most ${maxLines} (batches.max_lines).`, { param: 'file' });
+  return new GatewayError('invalid_request', `The file has more than ${maxLines} requests; a batch may hold at most ${maxLines} (batches.max_lines).`, {
+    param: 'file',
+  });
 }

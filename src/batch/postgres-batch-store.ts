@@ -1,4 +1,18 @@
-import { countsOf, newId, StoreError, type ActiveBatch, type BatchChange, type BatchRecord, type BatchStore, type LineAnswer, type LineCounts, type LineResult, type LineToRun, type NewFile, type StoredFile } from './batch-store.ts';
+import {
+  countsOf,
+  newId,
+  StoreError,
+  type ActiveBatch,
+  type BatchChange,
+  type BatchRecord,
+  type BatchStore,
+  type LineAnswer,
+  type LineCounts,
+  type LineResult,
+  type LineToRun,
+  type NewFile,
+  type StoredFile,
+} from './batch-store.ts';
 import { PostgresConnection, type PostgresSettings, type Query } from './postgres-connection.ts';
 import { PostgresResponseTable } from './postgres-response-table.ts';
 import { migratePostgres } from './postgres-schema.ts';
@@ -64,7 +78,14 @@ export class PostgresBatchStore implements BatchStore {
 
   async beginFile(file: NewFile): Promise<string> {
     const id = newId('file-');
-    await this.query('INSERT INTO files (id, owner, purpose, filename, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [id, file.owner, file.purpose, file.filename, file.created_at, file.expires_at]);
+    await this.query('INSERT INTO files (id, owner, purpose, filename, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
+      id,
+      file.owner,
+      file.purpose,
+      file.filename,
+      file.created_at,
+      file.expires_at,
+    ]);
     return id;
   }
 
@@ -73,7 +94,11 @@ export class PostgresBatchStore implements BatchStore {
   }
 
   async commitFile(id: string, bytes: number, expiresAt: number): Promise<StoredFile> {
-    const { rows } = await this.query<FileRow>(`UPDATE files SET ready = true, bytes = $2, expires_at = $3 WHERE id = $1 RETURNING ${fileColumns}`, [id, bytes, expiresAt]);
+    const { rows } = await this.query<FileRow>(`UPDATE files SET ready = true, bytes = $2, expires_at = $3 WHERE id = $1 RETURNING ${fileColumns}`, [
+      id,
+      bytes,
+      expiresAt,
+    ]);
     return fileOf(rows[0]!);
   }
 
@@ -82,12 +107,19 @@ export class PostgresBatchStore implements BatchStore {
   }
 
   async file(id: string, owner: string, now: number): Promise<StoredFile | undefined> {
-    const { rows } = await this.query<FileRow>(`SELECT ${fileColumns} FROM files WHERE id = $1 AND owner = $2 AND ready AND (expires_at IS NULL OR expires_at > $3)`, [id, owner, now]);
+    const { rows } = await this.query<FileRow>(
+      `SELECT ${fileColumns} FROM files WHERE id = $1 AND owner = $2 AND ready AND (expires_at IS NULL OR expires_at > $3)`,
+      [id, owner, now],
+    );
     return rows[0] && fileOf(rows[0]);
   }
 
   async fileParts(id: string, from: number, count: number): Promise<Buffer[]> {
-    const { rows } = await this.query<{ data: Buffer }>('SELECT data FROM file_parts WHERE file_id = $1 AND part >= $2 ORDER BY part LIMIT $3', [id, from, count]);
+    const { rows } = await this.query<{ data: Buffer }>('SELECT data FROM file_parts WHERE file_id = $1 AND part >= $2 ORDER BY part LIMIT $3', [
+      id,
+      from,
+      count,
+    ]);
     return rows.map((row) => row.data);
   }
 
@@ -102,7 +134,11 @@ export class PostgresBatchStore implements BatchStore {
   }
 
   async deleteFile(id: string, owner: string, now: number): Promise<boolean> {
-    const { rowCount } = await this.query('DELETE FROM files WHERE id = $1 AND owner = $2 AND ready AND (expires_at IS NULL OR expires_at > $3)', [id, owner, now]);
+    const { rowCount } = await this.query('DELETE FROM files WHERE id = $1 AND owner = $2 AND ready AND (expires_at IS NULL OR expires_at > $3)', [
+      id,
+      owner,
+      now,
+    ]);
     return rowCount > 0;
   }
 
@@ -146,7 +182,9 @@ export class PostgresBatchStore implements BatchStore {
 
   async updateBatch(id: string, change: BatchChange, leaseUntil?: number): Promise<BatchRecord | undefined> {
     for (let attempt = 0; attempt < updateTries; attempt += 1) {
-      const { rows } = await this.query<{ doc: string; version: number; lease_until: string }>('SELECT doc, version, lease_until FROM batches WHERE id = $1', [id]);
+      const { rows } = await this.query<{ doc: string; version: number; lease_until: string }>('SELECT doc, version, lease_until FROM batches WHERE id = $1', [
+        id,
+      ]);
       const row = rows[0];
       if (!row) return undefined;
       const next = change(JSON.parse(row.doc) as BatchRecord, Number(row.lease_until));
@@ -185,7 +223,9 @@ export class PostgresBatchStore implements BatchStore {
   }
 
   async counts(batchId: string): Promise<LineCounts> {
-    const { rows } = await this.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM batch_lines WHERE batch_id = $1 GROUP BY state', [batchId]);
+    const { rows } = await this.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM batch_lines WHERE batch_id = $1 GROUP BY state', [
+      batchId,
+    ]);
     return countsOf(rows);
   }
 
@@ -209,12 +249,18 @@ export class PostgresBatchStore implements BatchStore {
        RETURNING l.seq, l.batch_id, l.line, l.custom_id, l.body, l.attempts`,
       [now, limit, leaseUntil, this.holder],
     );
-    return rows.map((row) => ({ seq: Number(row.seq), batchId: row.batch_id, line: row.line, customId: row.custom_id, body: row.body, attempts: row.attempts })).sort((a, b) => a.seq - b.seq);
+    return rows
+      .map((row) => ({ seq: Number(row.seq), batchId: row.batch_id, line: row.line, customId: row.custom_id, body: row.body, attempts: row.attempts }))
+      .sort((a, b) => a.seq - b.seq);
   }
 
   async renewLineLeases(seqs: readonly number[], leaseUntil: number): Promise<void> {
     if (seqs.length === 0) return;
-    await this.query("UPDATE batch_lines SET not_before = $1 WHERE seq = ANY($2::bigint[]) AND state = 'running' AND lease_owner = $3", [leaseUntil, seqs, this.holder]);
+    await this.query("UPDATE batch_lines SET not_before = $1 WHERE seq = ANY($2::bigint[]) AND state = 'running' AND lease_owner = $3", [
+      leaseUntil,
+      seqs,
+      this.holder,
+    ]);
   }
 
   async nextDue(): Promise<number | undefined> {
@@ -246,11 +292,10 @@ export class PostgresBatchStore implements BatchStore {
   }
 
   async failOpenLines(batchId: string, code: string, now: number): Promise<void> {
-    await this.query("UPDATE batch_lines SET state = 'failed', error_code = $2, lease_owner = NULL WHERE batch_id = $1 AND (state = 'pending' OR (state = 'running' AND not_before <= $3))", [
-      batchId,
-      code,
-      now,
-    ]);
+    await this.query(
+      "UPDATE batch_lines SET state = 'failed', error_code = $2, lease_owner = NULL WHERE batch_id = $1 AND (state = 'pending' OR (state = 'running' AND not_before <= $3))",
+      [batchId, code, now],
+    );
   }
 
   async results(batchId: string, state: 'done' | 'failed', after: number, limit: number): Promise<LineResult[]> {
@@ -271,12 +316,10 @@ export class PostgresBatchStore implements BatchStore {
 
   completeBatch(batch: BatchRecord, files: readonly { id: string; bytes: number; expiresAt: number }[]): Promise<boolean> {
     return this.transaction(async (query) => {
-      const saved = await query("UPDATE batches SET status = $2, doc = $3, version = version + 1, lease_until = 0 WHERE id = $1 AND status = 'finalizing' AND lease_owner = $4", [
-        batch.id,
-        batch.status,
-        JSON.stringify(batch),
-        this.holder,
-      ]);
+      const saved = await query(
+        "UPDATE batches SET status = $2, doc = $3, version = version + 1, lease_until = 0 WHERE id = $1 AND status = 'finalizing' AND lease_owner = $4",
+        [batch.id, batch.status, JSON.stringify(batch), this.holder],
+      );
       if (saved.rowCount === 0) return false;
       for (const file of files) await query('UPDATE files SET ready = true, bytes = $2, expires_at = $3 WHERE id = $1', [file.id, file.bytes, file.expiresAt]);
       // Kept, the lines would hold every request and answer a second time, for good.

@@ -20,7 +20,10 @@ export class PostgresResponseTable implements ResponseTable {
   }
 
   async read(tenant: string, id: string, now: number): Promise<ResponseRow | undefined> {
-    const { rows } = await this.db.query<ResponseRow>('SELECT response, input, held_by AS "heldBy" FROM responses WHERE tenant = $1 AND id = $2 AND expires_ms > $3', [tenant, id, now]);
+    const { rows } = await this.db.query<ResponseRow>(
+      'SELECT response, input, held_by AS "heldBy" FROM responses WHERE tenant = $1 AND id = $2 AND expires_ms > $3',
+      [tenant, id, now],
+    );
     return rows[0];
   }
 

@@ -55,7 +55,8 @@ export async function migratePostgres(connection: PostgresConnection): Promise<v
     await query('CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)');
     const { rows } = await query<{ version: number | null }>('SELECT max(version) AS version FROM schema_version');
     const current = rows[0]?.version ?? 0;
-    if (current > migrations.length) throw new Error(`schema ${schema} is at version ${current}, made by a newer Switchyard; this one knows versions up to ${migrations.length}`);
+    if (current > migrations.length)
+      throw new Error(`schema ${schema} is at version ${current}, made by a newer Switchyard; this one knows versions up to ${migrations.length}`);
     for (let step = current; step < migrations.length; step += 1) {
       await query(migrations[step]!);
       await query('INSERT INTO schema_version (version) VALUES ($1)', [step + 1]);

@@ -1,7 +1,21 @@
 import { accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { countsOf, newId, StoreError, type ActiveBatch, type BatchChange, type BatchRecord, type BatchStore, type LineAnswer, type LineCounts, type LineResult, type LineToRun, type NewFile, type StoredFile } from './batch-store.ts';
+import {
+  countsOf,
+  newId,
+  StoreError,
+  type ActiveBatch,
+  type BatchChange,
+  type BatchRecord,
+  type BatchStore,
+  type LineAnswer,
+  type LineCounts,
+  type LineResult,
+  type LineToRun,
+  type NewFile,
+  type StoredFile,
+} from './batch-store.ts';
 import { SqliteResponseTable } from './sqlite-response-table.ts';
 import { migrateSqlite } from './sqlite-schema.ts';
 
@@ -40,7 +54,9 @@ export class SqliteBatchStore implements BatchStore {
       this.db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 0; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
       migrateSqlite(this.db);
       // Whatever was running when the last process stopped never got its answer written; whoever validated or finalized is gone.
-      this.db.exec("UPDATE batch_lines SET state = 'pending', not_before = 0 WHERE state = 'running'; UPDATE batches SET lease_until = 0 WHERE lease_until > 0");
+      this.db.exec(
+        "UPDATE batch_lines SET state = 'pending', not_before = 0 WHERE state = 'running'; UPDATE batches SET lease_until = 0 WHERE lease_until > 0",
+      );
     } catch (error) {
       this.db.close();
       const message = (error as Error).message;
@@ -94,7 +110,14 @@ export class SqliteBatchStore implements BatchStore {
   beginFile(file: NewFile): Promise<string> {
     return this.guard(() => {
       const id = newId('file-');
-      this.sql("INSERT INTO files (id, owner, purpose, filename, bytes, created_at, expires_at, content, ready) VALUES (?, ?, ?, ?, 0, ?, ?, x'', 0)").run(id, file.owner, file.purpose, file.filename, file.created_at, file.expires_at);
+      this.sql("INSERT INTO files (id, owner, purpose, filename, bytes, created_at, expires_at, content, ready) VALUES (?, ?, ?, ?, 0, ?, ?, x'', 0)").run(
+        id,
+        file.owner,
+        file.purpose,
+        file.filename,
+        file.created_at,
+        file.expires_at,
+      );
       return id;
     });
   }
@@ -104,7 +127,14 @@ export class SqliteBatchStore implements BatchStore {
   }
 
   commitFile(id: string, bytes: number, expiresAt: number): Promise<StoredFile> {
-    return this.guard(() => this.sql(`UPDATE files SET ready = 1, bytes = ?, expires_at = ? WHERE id = ? RETURNING ${fileColumns}`).get(bytes, expiresAt, id) as unknown as StoredFile);
+    return this.guard(
+      () =>
+        this.sql(`UPDATE files SET ready = 1, bytes = ?, expires_at = ? WHERE id = ? RETURNING ${fileColumns}`).get(
+          bytes,
+          expiresAt,
+          id,
+        ) as unknown as StoredFile,
+    );
   }
 
   discardFile(id: string): Promise<void> {
@@ -131,7 +161,10 @@ export class SqliteBatchStore implements BatchStore {
 
   files(owner: string, purpose: string | undefined, limit: number, after: string | undefined, now: number): Promise<StoredFile[]> {
     return this.guard(() => {
-      const afterTime = after ? ((this.sql('SELECT created_at FROM files WHERE id = ? AND owner = ?').get(after, owner) as { created_at: number } | undefined)?.created_at ?? Infinity) : Infinity;
+      const afterTime = after
+        ? ((this.sql('SELECT created_at FROM files WHERE id = ? AND owner = ?').get(after, owner) as { created_at: number } | undefined)?.created_at ??
+          Infinity)
+        : Infinity;
       return this.sql(
         `SELECT ${fileColumns} FROM files WHERE owner = ? AND (? IS NULL OR purpose = ?) AND (created_at < ? OR (created_at = ? AND id < ?)) AND ${live} ORDER BY created_at DESC, id DESC LIMIT ?`,
       ).all(owner, purpose ?? null, purpose ?? null, afterTime, afterTime, after ?? '', now, limit) as unknown as StoredFile[];
@@ -198,7 +231,13 @@ export class SqliteBatchStore implements BatchStore {
       const next = change(JSON.parse(row.doc) as BatchRecord, row.lease_until);
       if (!next) return undefined;
       const lease = leaseUntil ?? row.lease_until;
-      this.sql('UPDATE batches SET status = ?, doc = ?, lease_until = ?, lease_owner = ? WHERE id = ?').run(next.status, JSON.stringify(next), lease, this.holder, id);
+      this.sql('UPDATE batches SET status = ?, doc = ?, lease_until = ?, lease_owner = ? WHERE id = ?').run(
+        next.status,
+        JSON.stringify(next),
+        lease,
+        this.holder,
+        id,
+      );
       return next;
     });
   }
@@ -212,7 +251,9 @@ export class SqliteBatchStore implements BatchStore {
 
   batches(owner: string, limit: number, after: string | undefined): Promise<BatchRecord[]> {
     return this.guard(() => {
-      const afterSeq = after ? ((this.sql('SELECT seq FROM batches WHERE id = ? AND owner = ?').get(after, owner) as { seq: number } | undefined)?.seq ?? 0) : Number.MAX_SAFE_INTEGER;
+      const afterSeq = after
+        ? ((this.sql('SELECT seq FROM batches WHERE id = ? AND owner = ?').get(after, owner) as { seq: number } | undefined)?.seq ?? 0)
+        : Number.MAX_SAFE_INTEGER;
       const rows = this.sql('SELECT doc FROM batches WHERE owner = ? AND seq < ? ORDER BY seq DESC LIMIT ?').all(owner, afterSeq, limit) as { doc: string }[];
       return rows.map((row) => JSON.parse(row.doc) as BatchRecord);
     });
@@ -252,9 +293,23 @@ export class SqliteBatchStore implements BatchStore {
            SELECT l.seq FROM batch_lines l INDEXED BY batch_lines_by_state JOIN batches b ON b.id = l.batch_id
            WHERE l.state = 'pending' AND l.not_before <= ? AND b.status = 'in_progress' AND b.expires_at * 1000 > ? ORDER BY l.seq LIMIT ?)
          RETURNING seq, batch_id, line, custom_id, body, attempts`,
-      ).all(leaseUntil, this.holder, now, now, limit) as { seq: number; batch_id: string; line: number; custom_id: string; body: Uint8Array; attempts: number }[];
+      ).all(leaseUntil, this.holder, now, now, limit) as {
+        seq: number;
+        batch_id: string;
+        line: number;
+        custom_id: string;
+        body: Uint8Array;
+        attempts: number;
+      }[];
       rows.sort((a, b) => a.seq - b.seq);
-      return rows.map((row) => ({ seq: row.seq, batchId: row.batch_id, line: row.line, customId: row.custom_id, body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength), attempts: row.attempts }));
+      return rows.map((row) => ({
+        seq: row.seq,
+        batchId: row.batch_id,
+        line: row.line,
+        customId: row.custom_id,
+        body: Buffer.from(row.body.buffer, row.body.byteOffset, row.body.byteLength),
+        attempts: row.attempts,
+      }));
     });
   }
 
@@ -269,7 +324,9 @@ export class SqliteBatchStore implements BatchStore {
 
   nextDue(): Promise<number | undefined> {
     return this.guard(() => {
-      const row = this.sql("SELECT min(l.not_before) AS due FROM batch_lines l JOIN batches b ON b.id = l.batch_id WHERE l.state = 'pending' AND b.status = 'in_progress'").get() as { due: number | null };
+      const row = this.sql(
+        "SELECT min(l.not_before) AS due FROM batch_lines l JOIN batches b ON b.id = l.batch_id WHERE l.state = 'pending' AND b.status = 'in_progress'",
+      ).get() as { due: number | null };
       return row.due ?? undefined;
     });
   }
@@ -278,7 +335,9 @@ export class SqliteBatchStore implements BatchStore {
     return this.guard(() =>
       this.transaction(() => {
         const held = "seq = ? AND state = 'running' AND lease_owner = ?";
-        const finish = this.sql(`UPDATE batch_lines SET state = ?, result = ?, input_tokens = ?, output_tokens = ?, attempts = attempts + 1, lease_owner = NULL WHERE ${held}`);
+        const finish = this.sql(
+          `UPDATE batch_lines SET state = ?, result = ?, input_tokens = ?, output_tokens = ?, attempts = attempts + 1, lease_owner = NULL WHERE ${held}`,
+        );
         const postpone = this.sql(`UPDATE batch_lines SET state = 'pending', not_before = ?, attempts = attempts + 1, lease_owner = NULL WHERE ${held}`);
         for (const answer of answers) {
           if (answer.state === 'pending') postpone.run(answer.notBefore, answer.seq, this.holder);
@@ -291,17 +350,17 @@ export class SqliteBatchStore implements BatchStore {
   failOpenLines(batchId: string, code: string, now: number): Promise<void> {
     return this.guard(
       () =>
-        void this.sql("UPDATE batch_lines SET state = 'failed', error_code = ?, lease_owner = NULL WHERE batch_id = ? AND (state = 'pending' OR (state = 'running' AND not_before <= ?))").run(
-          code,
-          batchId,
-          now,
-        ),
+        void this.sql(
+          "UPDATE batch_lines SET state = 'failed', error_code = ?, lease_owner = NULL WHERE batch_id = ? AND (state = 'pending' OR (state = 'running' AND not_before <= ?))",
+        ).run(code, batchId, now),
     );
   }
 
   results(batchId: string, state: 'done' | 'failed', after: number, limit: number): Promise<LineResult[]> {
     return this.guard(() => {
-      const rows = this.sql('SELECT line, custom_id, result, error_code FROM batch_lines WHERE batch_id = ? AND state = ? AND line > ? ORDER BY line LIMIT ?').all(batchId, state, after, limit) as {
+      const rows = this.sql(
+        'SELECT line, custom_id, result, error_code FROM batch_lines WHERE batch_id = ? AND state = ? AND line > ? ORDER BY line LIMIT ?',
+      ).all(batchId, state, after, limit) as {
         line: number;
         custom_id: string;
         result: string | null;
@@ -313,7 +372,9 @@ export class SqliteBatchStore implements BatchStore {
 
   usage(batchId: string): Promise<{ input: number; output: number }> {
     return this.guard(() => {
-      const row = this.sql("SELECT coalesce(sum(input_tokens), 0) AS input, coalesce(sum(output_tokens), 0) AS output FROM batch_lines WHERE batch_id = ? AND state = 'done'").get(batchId) as { input: number; output: number };
+      const row = this.sql(
+        "SELECT coalesce(sum(input_tokens), 0) AS input, coalesce(sum(output_tokens), 0) AS output FROM batch_lines WHERE batch_id = ? AND state = 'done'",
+      ).get(batchId) as { input: number; output: number };
       return { input: row.input, output: row.output };
     });
   }
@@ -321,7 +382,12 @@ export class SqliteBatchStore implements BatchStore {
   completeBatch(batch: BatchRecord, files: readonly { id: string; bytes: number; expiresAt: number }[]): Promise<boolean> {
     return this.guard(() =>
       this.transaction(() => {
-        const saved = this.sql("UPDATE batches SET status = ?, doc = ?, lease_until = 0 WHERE id = ? AND status = 'finalizing' AND lease_owner = ?").run(batch.status, JSON.stringify(batch), batch.id, this.holder);
+        const saved = this.sql("UPDATE batches SET status = ?, doc = ?, lease_until = 0 WHERE id = ? AND status = 'finalizing' AND lease_owner = ?").run(
+          batch.status,
+          JSON.stringify(batch),
+          batch.id,
+          this.holder,
+        );
         if (Number(saved.changes) === 0) return false;
         for (const file of files) this.sql('UPDATE files SET ready = 1, bytes = ?, expires_at = ? WHERE id = ?').run(file.bytes, file.expiresAt, file.id);
         // Kept, the lines would hold every request and answer a second time, for good.

@@ -52,12 +52,17 @@ export const maxCachedBodyBytes = 1024 * 1024;
  * one tenant's answers are never served to another.
  */
 export function cacheKey(route: string, operation: string, tenant: string | undefined, body: Buffer): string {
-  return createHash('sha256').update(`${route}\n${operation}\n${tenant ?? ''}\n`).update(body).digest('base64url');
+  return createHash('sha256')
+    .update(`${route}\n${operation}\n${tenant ?? ''}\n`)
+    .update(body)
+    .digest('base64url');
 }
 
 // Stored in Redis as one value: a JSON line with the metadata, then the body bytes.
 function encode(answer: CachedAnswer): Buffer {
-  const head = Buffer.from(`${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt, freshUntil: answer.freshUntil, ...(answer.stream ? { stream: true } : {}), ...(answer.native ? { native: true } : {}) })}\n`);
+  const head = Buffer.from(
+    `${JSON.stringify({ provider: answer.provider, model: answer.model, storedAt: answer.storedAt, freshUntil: answer.freshUntil, ...(answer.stream ? { stream: true } : {}), ...(answer.native ? { native: true } : {}) })}\n`,
+  );
   return Buffer.concat([head, answer.body]);
 }
 
@@ -65,9 +70,25 @@ function decode(value: Buffer): CachedAnswer | undefined {
   const newline = value.indexOf(10);
   if (newline < 0) return undefined;
   try {
-    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as { provider?: unknown; model?: unknown; storedAt?: unknown; freshUntil?: unknown; stream?: unknown; native?: unknown };
-    if (typeof head.provider !== 'string' || typeof head.model !== 'string' || typeof head.storedAt !== 'number' || typeof head.freshUntil !== 'number') return undefined;
-    return { provider: head.provider, model: head.model, storedAt: head.storedAt, freshUntil: head.freshUntil, body: value.subarray(newline + 1), ...(head.stream === true ? { stream: true } : {}), ...(head.native === true ? { native: true } : {}) };
+    const head = JSON.parse(value.subarray(0, newline).toString('utf8')) as {
+      provider?: unknown;
+      model?: unknown;
+      storedAt?: unknown;
+      freshUntil?: unknown;
+      stream?: unknown;
+      native?: unknown;
+    };
+    if (typeof head.provider !== 'string' || typeof head.model !== 'string' || typeof head.storedAt !== 'number' || typeof head.freshUntil !== 'number')
+      return undefined;
+    return {
+      provider: head.provider,
+      model: head.model,
+      storedAt: head.storedAt,
+      freshUntil: head.freshUntil,
+      body: value.subarray(newline + 1),
+      ...(head.stream === true ? { stream: true } : {}),
+      ...(head.native === true ? { native: true } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -136,7 +157,16 @@ export class ResponseCache {
 
   private async readRedis(link: RedisLink, key: string, now: number): Promise<{ answer: CachedAnswer; ttlMs: number } | undefined> {
     const client = link.ready;
-    const replies = client ? await link.within(client.multi().getBuffer(this.prefix + key).pttl(this.prefix + key).exec(), this.redisTimeoutMs) : undefined;
+    const replies = client
+      ? await link.within(
+          client
+            .multi()
+            .getBuffer(this.prefix + key)
+            .pttl(this.prefix + key)
+            .exec(),
+          this.redisTimeoutMs,
+        )
+      : undefined;
     if (!replies) {
       this.options.onLookup?.('redis', 'error');
       return undefined;

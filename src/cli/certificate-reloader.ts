@@ -62,6 +62,8 @@ export class CertificateReloader {
   // Each file by its content, through its folder (renewal tools replace files by rename, Kubernetes swaps a symlink).
   private watch(): void {
     const onError = (error: Error) => this.logger.warn({ error: error.message }, 'cannot watch the certificate files; reload them with SIGHUP');
-    this.watchers = [...new Set([this.tls.cert, this.tls.key])].map((file) => watchConfigFile(file, () => this.reload('certificate file changed'), { onError }));
+    this.watchers = [...new Set([this.tls.cert, this.tls.key])].map((file) =>
+      watchConfigFile(file, () => this.reload('certificate file changed'), { onError }),
+    );
   }
 }

@@ -21,7 +21,10 @@ export function watchConfigFile(file: string, onChange: () => void, options: { d
   let lastHash: string | undefined;
   let pending: NodeJS.Timeout | undefined;
   let closed = false;
-  const hashNow = async () => createHash('sha256').update(await readFile(file)).digest('hex');
+  const hashNow = async () =>
+    createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex');
   void hashNow().then(
     (hash) => (lastHash ??= hash),
     () => {},

@@ -36,7 +36,12 @@ export async function startDemo(server: { host: string; port: number }): Promise
         balance: 'round-robin',
         timeouts: { first_token: '2s', total: '60s' },
       },
-      embeddings: { targets: [{ provider: 'backup-a', model: 'bge-m3' }, { provider: 'backup-b', model: 'bge-m3' }] },
+      embeddings: {
+        targets: [
+          { provider: 'backup-a', model: 'bge-m3' },
+          { provider: 'backup-b', model: 'bge-m3' },
+        ],
+      },
     },
     // The Batch API, to try: kept in memory, so the demo leaves no file behind.
     batches: { store: ':memory:' },

@@ -16,11 +16,22 @@ export function judgeExpiry(certificate: X509Certificate, whose: string, now = D
   const from = Date.parse(certificate.validFrom);
   const to = Date.parse(certificate.validTo);
   const subject = certificate.subject.replaceAll('\n', ', ');
-  if (now > to) return { check: 'certificate', verdict: 'fail', detail: `${whose} (${subject}) expired on ${day(to)}: clients refuse it; put a new one in server.tls.cert and key (picked up on change or SIGHUP)` };
-  if (now < from) return { check: 'certificate', verdict: 'fail', detail: `${whose} (${subject}) is not valid before ${day(from)}: is this machine's clock right?` };
+  if (now > to)
+    return {
+      check: 'certificate',
+      verdict: 'fail',
+      detail: `${whose} (${subject}) expired on ${day(to)}: clients refuse it; put a new one in server.tls.cert and key (picked up on change or SIGHUP)`,
+    };
+  if (now < from)
+    return { check: 'certificate', verdict: 'fail', detail: `${whose} (${subject}) is not valid before ${day(from)}: is this machine's clock right?` };
   const left = Math.floor((to - now) / dayMs);
   const until = `${whose} (${subject}) is valid until ${day(to)}`;
-  if (left < warnWithinDays) return { check: 'certificate', verdict: 'warn', detail: `${until}: ${left} day${left === 1 ? '' : 's'} left; renew it (the gateway picks up new files on change or SIGHUP)` };
+  if (left < warnWithinDays)
+    return {
+      check: 'certificate',
+      verdict: 'warn',
+      detail: `${until}: ${left} day${left === 1 ? '' : 's'} left; renew it (the gateway picks up new files on change or SIGHUP)`,
+    };
   return { check: 'certificate', verdict: 'ok', detail: `${until} (${left} days left)` };
 }
 
@@ -58,7 +69,11 @@ export async function checkGatewayCertificate(tls: TlsConfig, host: string, port
   }
   const judged = judgeExpiry(served, 'the served certificate');
   if (judged.verdict === 'ok' && typeof file !== 'string' && file.fingerprint256 !== served.fingerprint256) {
-    return { check: 'certificate', verdict: 'warn', detail: `${judged.detail}; ${tls.cert} holds another one (valid until ${day(Date.parse(file.validTo))}) not loaded yet: send SIGHUP` };
+    return {
+      check: 'certificate',
+      verdict: 'warn',
+      detail: `${judged.detail}; ${tls.cert} holds another one (valid until ${day(Date.parse(file.validTo))}) not loaded yet: send SIGHUP`,
+    };
   }
   return judged;
 }

@@ -61,7 +61,10 @@ async function checkDns(host: string, timeoutMs: number): Promise<{ result: Chec
   try {
     const addresses = await withTimeout(lookup(host, { all: true }), timeoutMs, 'the lookup');
     const shown = addresses.map((entry) => entry.address);
-    return { result: { check: 'DNS', verdict: 'ok', detail: `${host} → ${shown.slice(0, 3).join(', ')}${shown.length > 3 ? ', …' : ''} (${since(start)} ms)` }, address: shown[0] };
+    return {
+      result: { check: 'DNS', verdict: 'ok', detail: `${host} → ${shown.slice(0, 3).join(', ')}${shown.length > 3 ? ', …' : ''} (${since(start)} ms)` },
+      address: shown[0],
+    };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const detail =
@@ -144,7 +147,8 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     const answer = await client.probeStatus(probe, timeoutMs);
     const ms = since(start);
     const refused = 'statusCode' in answer && (answer.statusCode === 401 || answer.statusCode === 403);
-    if ('problem' in answer) report.results.push({ check: 'health', verdict: 'fail', detail: `${probe.method} ${client.basePath}${probe.path}: ${answer.problem}` });
+    if ('problem' in answer)
+      report.results.push({ check: 'health', verdict: 'fail', detail: `${probe.method} ${client.basePath}${probe.path}: ${answer.problem}` });
     else {
       const healthy = answer.statusCode === probe.expectedStatus;
       const detail = `${probe.method} ${client.basePath}${probe.path} answered ${answer.statusCode} in ${ms} ms${healthy ? '' : `, expected ${probe.expectedStatus}${refused ? ' (see API key)' : ''}${versionHint(config, answer.statusCode)}`}`;
@@ -154,15 +158,22 @@ export async function checkProvider(name: string, config: ProviderConfig, timeou
     const sendsKey = Object.keys(probe.headers ?? {}).some((header) => credentialHeaders.includes(header.toLowerCase()) && probe.headers![header] !== '');
     const configuredKey = 'api_key' in config && typeof config.api_key === 'string' && config.api_key !== '';
     if (!configuredKey && !sendsKey) report.results.push({ check: 'API key', verdict: 'skip', detail: 'none configured (api_key), none sent' });
-    else if (!sendsKey) report.results.push({ check: 'API key', verdict: 'skip', detail: `not checked: the ${config.type} health endpoint is called without it` });
+    else if (!sendsKey)
+      report.results.push({ check: 'API key', verdict: 'skip', detail: `not checked: the ${config.type} health endpoint is called without it` });
     else if ('problem' in answer) report.results.push({ check: 'API key', verdict: 'skip', detail: 'not checked: the health endpoint gave no answer' });
-    else if (refused) report.results.push({ check: 'API key', verdict: 'fail', detail: `refused (${answer.statusCode}): the key is wrong, revoked, or for another account; requests to ${name} will fail until it is replaced` });
+    else if (refused)
+      report.results.push({
+        check: 'API key',
+        verdict: 'fail',
+        detail: `refused (${answer.statusCode}): the key is wrong, revoked, or for another account; requests to ${name} will fail until it is replaced`,
+      });
     else if (answer.statusCode === probe.expectedStatus) report.results.push({ check: 'API key', verdict: 'ok', detail: 'accepted' });
     else report.results.push({ check: 'API key', verdict: 'skip', detail: `not confirmed: the health endpoint answered ${answer.statusCode}` });
 
     // OpenAI-compatible APIs list their models at the health endpoint: the routes' models should be among them.
     const healthy = 'statusCode' in answer && answer.statusCode === 200;
-    if (healthy && config.type === 'openai' && probe.path === '/models' && targets.length > 0) report.results.push(await checkModelList(config, probe.headers ?? {}, targets, timeoutMs));
+    if (healthy && config.type === 'openai' && probe.path === '/models' && targets.length > 0)
+      report.results.push(await checkModelList(config, probe.headers ?? {}, targets, timeoutMs));
   } finally {
     await client.destroy();
   }
@@ -221,7 +232,12 @@ export function cacheFigures(metrics: string): { lookups: number; memoryHits: nu
   };
   const memoryHits = count('memory', 'hit');
   // Every lookup starts in memory: its hits, misses and expired finds are all the lookups there were.
-  return { lookups: memoryHits + count('memory', 'miss') + count('memory', 'stale'), memoryHits, redisHits: count('redis', 'hit'), redisErrors: count('redis', 'error') };
+  return {
+    lookups: memoryHits + count('memory', 'miss') + count('memory', 'stale'),
+    memoryHits,
+    redisHits: count('redis', 'hit'),
+    redisErrors: count('redis', 'error'),
+  };
 }
 
 /** Where a listener on `host` is reached from this machine. */
@@ -248,8 +264,19 @@ interface IncidentView {
 async function incidentResults(origin: string, adminKey: string | undefined, timeoutMs: number, dispatcher: Dispatcher | undefined): Promise<CheckResult[]> {
   let incidents: IncidentView[];
   try {
-    const answer = await fetch(`${origin}/admin/incidents`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs), dispatcher });
-    if (answer.status === 401 || answer.status === 403) return [{ check: 'incidents', verdict: 'skip', detail: `not checked: /admin/incidents needs a key with admin: true, and the config has none as \`key\` (answered ${answer.status})` }];
+    const answer = await fetch(`${origin}/admin/incidents`, {
+      headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {},
+      signal: AbortSignal.timeout(timeoutMs),
+      dispatcher,
+    });
+    if (answer.status === 401 || answer.status === 403)
+      return [
+        {
+          check: 'incidents',
+          verdict: 'skip',
+          detail: `not checked: /admin/incidents needs a key with admin: true, and the config has none as \`key\` (answered ${answer.status})`,
+        },
+      ];
     incidents = ((await answer.json()) as { incidents?: IncidentView[] }).incidents ?? [];
   } catch (error) {
     return [{ check: 'incidents', verdict: 'skip', detail: `/admin/incidents could not be read: ${(error as Error).message}` }];
@@ -278,7 +305,12 @@ export async function checkGateway(config: Config, timeoutMs: number, plainAdmin
   }
 }
 
-async function checkRunningGateway(config: Config, timeoutMs: number, adminKey: string | undefined, dispatcher: Dispatcher | undefined): Promise<SubjectReport> {
+async function checkRunningGateway(
+  config: Config,
+  timeoutMs: number,
+  adminKey: string | undefined,
+  dispatcher: Dispatcher | undefined,
+): Promise<SubjectReport> {
   const tls = config.server.tls;
   const listening = loopbackFor(config.server.host);
   const origin = localOrigin(config.server.host, config.server.port, tls ? 'https' : 'http');
@@ -289,16 +321,26 @@ async function checkRunningGateway(config: Config, timeoutMs: number, adminKey: 
     const answer = await fetch(`${origin}/readyz`, { signal: AbortSignal.timeout(timeoutMs), dispatcher });
     readiness = { status: answer.status, routes: ((await answer.json()) as { routes?: Record<string, { available: number }> }).routes ?? {} };
   } catch {
-    report.results.push({ check: 'running', verdict: 'skip', detail: `no Switchyard answers at ${origin}: start it (switchyard serve) to check its readiness and cache hit rate` });
+    report.results.push({
+      check: 'running',
+      verdict: 'skip',
+      detail: `no Switchyard answers at ${origin}: start it (switchyard serve) to check its readiness and cache hit rate`,
+    });
     if (tls) report.results.push(await checkGatewayCertificate(tls, listening, config.server.port, false, timeoutMs));
     return report;
   }
   if (tls) report.results.push(await checkGatewayCertificate(tls, listening, config.server.port, true, timeoutMs));
-  const unserved = Object.entries(readiness.routes).filter(([, route]) => route.available === 0).map(([name]) => name);
+  const unserved = Object.entries(readiness.routes)
+    .filter(([, route]) => route.available === 0)
+    .map(([name]) => name);
   report.results.push(
     readiness.status === 200
       ? { check: 'ready', verdict: 'ok', detail: `every route has a target it can serve (answered in ${since(start)} ms)` }
-      : { check: 'ready', verdict: 'fail', detail: `not ready: ${unserved.length > 0 ? `route${unserved.length === 1 ? '' : 's'} ${unserved.join(', ')} ha${unserved.length === 1 ? 's' : 've'} no target that is healthy with a closed breaker` : `/readyz answered ${readiness.status}`}` },
+      : {
+          check: 'ready',
+          verdict: 'fail',
+          detail: `not ready: ${unserved.length > 0 ? `route${unserved.length === 1 ? '' : 's'} ${unserved.join(', ')} ha${unserved.length === 1 ? 's' : 've'} no target that is healthy with a closed breaker` : `/readyz answered ${readiness.status}`}`,
+        },
   );
   // /metrics and /admin/incidents are on the admin plane: its own listener with server.admin, else the gateway's port with an admin key when auth.keys is set.
   const admin = config.server.admin;
@@ -309,19 +351,33 @@ async function checkRunningGateway(config: Config, timeoutMs: number, adminKey: 
     return report;
   }
   if (config.auth && !admin && !adminKey) {
-    report.results.push({ check: 'cache', verdict: 'skip', detail: "not checked: the gateway's /metrics needs a key with admin: true, and the config has none as `key` (a key_sha256 cannot be sent)" });
+    report.results.push({
+      check: 'cache',
+      verdict: 'skip',
+      detail: "not checked: the gateway's /metrics needs a key with admin: true, and the config has none as `key` (a key_sha256 cannot be sent)",
+    });
     return report;
   }
   try {
-    const answer = await fetch(`${adminOrigin}/metrics`, { headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {}, signal: AbortSignal.timeout(timeoutMs), dispatcher: admin ? undefined : dispatcher });
+    const answer = await fetch(`${adminOrigin}/metrics`, {
+      headers: adminKey ? { authorization: `Bearer ${adminKey}` } : {},
+      signal: AbortSignal.timeout(timeoutMs),
+      dispatcher: admin ? undefined : dispatcher,
+    });
     if (!answer.ok) throw new Error(`it answered ${answer.status}`);
     const figures = cacheFigures(await answer.text());
     const hits = figures.memoryHits + figures.redisHits;
-    const redis = config.cache.redis ? ` (memory ${percent(figures.memoryHits, figures.lookups || 1)}, Redis ${percent(figures.redisHits, figures.lookups || 1)}${figures.redisErrors > 0 ? `; ${figures.redisErrors} Redis lookups failed and went to a provider` : ''})` : '';
+    const redis = config.cache.redis
+      ? ` (memory ${percent(figures.memoryHits, figures.lookups || 1)}, Redis ${percent(figures.redisHits, figures.lookups || 1)}${figures.redisErrors > 0 ? `; ${figures.redisErrors} Redis lookups failed and went to a provider` : ''})`
+      : '';
     report.results.push(
       figures.lookups === 0
         ? { check: 'cache', verdict: 'skip', detail: 'no lookups since the gateway started' }
-        : { check: 'cache', verdict: 'ok', detail: `hit rate ${percent(hits, figures.lookups)} over ${figures.lookups.toLocaleString('en-US')} lookups since the gateway started${redis}` },
+        : {
+            check: 'cache',
+            verdict: 'ok',
+            detail: `hit rate ${percent(hits, figures.lookups)} over ${figures.lookups.toLocaleString('en-US')} lookups since the gateway started${redis}`,
+          },
     );
   } catch (error) {
     report.results.push({ check: 'cache', verdict: 'fail', detail: `/metrics could not be read: ${(error as Error).message}` });

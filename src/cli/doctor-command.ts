@@ -24,7 +24,8 @@ function render(reports: readonly SubjectReport[], source: string): string {
     for (const result of report.results) lines.push(`  ${marks[result.verdict]}  ${result.check.padEnd(9)} ${result.detail}`);
     lines.push('');
   }
-  const named = (verdict: Verdict) => reports.flatMap((report) => report.results.filter((result) => result.verdict === verdict).map((result) => `${report.name} ${result.check}`));
+  const named = (verdict: Verdict) =>
+    reports.flatMap((report) => report.results.filter((result) => result.verdict === verdict).map((result) => `${report.name} ${result.check}`));
   const [failed, warned] = [named('fail'), named('warn')];
   const summary = [
     failed.length > 0 ? `${failed.length} problem${failed.length === 1 ? '' : 's'}: ${failed.join(', ')}.` : '',
@@ -44,13 +45,19 @@ export async function doctorCommand(options: DoctorOptions): Promise<number> {
     return 1;
   }
   if (source.kind === 'demo') {
-    process.stderr.write('switchyard doctor: no config to check (give --config FILE, set SWITCHYARD_CONFIG, add ./switchyard.yaml, or set a provider key such as DEEPSEEK_API_KEY)\n');
+    process.stderr.write(
+      'switchyard doctor: no config to check (give --config FILE, set SWITCHYARD_CONFIG, add ./switchyard.yaml, or set a provider key such as DEEPSEEK_API_KEY)\n',
+    );
     return 2;
   }
   const { config } = source;
   const targets = (provider: string) =>
-    Object.entries(config.routes).flatMap(([route, { targets: list }]) => list.flatMap((target, index) => (target.provider === provider ? [{ model: target.model, path: `routes.${route}.targets[${index}].model` }] : [])));
-  const checks: Promise<SubjectReport>[] = Object.entries(config.providers).map(([name, provider]) => checkProvider(name, provider, options.timeoutMs, targets(name)));
+    Object.entries(config.routes).flatMap(([route, { targets: list }]) =>
+      list.flatMap((target, index) => (target.provider === provider ? [{ model: target.model, path: `routes.${route}.targets[${index}].model` }] : [])),
+    );
+  const checks: Promise<SubjectReport>[] = Object.entries(config.providers).map(([name, provider]) =>
+    checkProvider(name, provider, options.timeoutMs, targets(name)),
+  );
   if (config.cache.redis) checks.push(checkRedis('cache', config.cache.redis, options.timeoutMs));
   if (config.state.redis) checks.push(checkRedis('state', config.state.redis, options.timeoutMs));
   checks.push(checkGateway(config, options.timeoutMs, source.kind === 'file' ? await plainAdminKey(source.file) : undefined));

@@ -50,7 +50,9 @@ export async function hashKeyCommand(input: NodeJS.ReadStream = process.stdin): 
     return 1;
   }
   if (key.length < minimumLength) {
-    process.stderr.write(`switchyard hash-key: ${key.length === 0 ? 'no key on standard input' : `a key must be at least ${minimumLength} characters`} (usage: printf %s "$KEY" | switchyard hash-key)\n`);
+    process.stderr.write(
+      `switchyard hash-key: ${key.length === 0 ? 'no key on standard input' : `a key must be at least ${minimumLength} characters`} (usage: printf %s "$KEY" | switchyard hash-key)\n`,
+    );
     return 1;
   }
   process.stdout.write(`${keyDigest(key)}\n`);

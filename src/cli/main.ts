@@ -16,7 +16,10 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve':
     case undefined: {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, port: { type: 'string', short: 'p' }, host: { type: 'string' } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: { type: 'string', short: 'c' }, port: { type: 'string', short: 'p' }, host: { type: 'string' } },
+      });
       const port = values.port === undefined ? undefined : Number(values.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`--port must be a port number, not "${values.port}"`);
       const { serveCommand } = await import('./serve-command.ts');
@@ -30,7 +33,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'doctor': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, timeout: { type: 'string', default: '5s' }, json: { type: 'boolean', default: false } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: { type: 'string', short: 'c' }, timeout: { type: 'string', default: '5s' }, json: { type: 'boolean', default: false } },
+      });
       const timeoutMs = parseDuration(values.timeout);
       if (timeoutMs === undefined || timeoutMs <= 0) throw new Error(`--timeout must be a duration such as 5s or 1500ms, not "${values.timeout}"`);
       // Each command loads only its own modules: `serve` has no use for the Redis client the checks bring, hash-key for any of it.

@@ -26,7 +26,10 @@ export interface ServeFlags {
 
 function withListenOverrides(config: Config, flags: ServeFlags): Config {
   if (flags.port === undefined && flags.host === undefined) return config;
-  return Object.freeze({ ...config, server: Object.freeze({ ...config.server, port: flags.port ?? config.server.port, host: flags.host ?? config.server.host }) });
+  return Object.freeze({
+    ...config,
+    server: Object.freeze({ ...config.server, port: flags.port ?? config.server.port, host: flags.host ?? config.server.host }),
+  });
 }
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
@@ -52,7 +55,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
   const describe = source.kind === 'file' ? `config ${source.file}` : source.kind === 'environment' ? 'providers from environment keys' : 'demo';
   logger.info({ address, source: describe, routes: Object.keys(config.routes), providers: Object.keys(config.providers) }, 'switchyard listening');
   const admin = adminListener(app)?.server.address() as AddressInfo | undefined;
-  if (admin) logger.info({ address: `http://${admin.family === 'IPv6' ? `[${admin.address}]` : admin.address}:${admin.port}` }, 'admin plane listening: /metrics, /admin/status, /dashboard');
+  if (admin)
+    logger.info(
+      { address: `http://${admin.family === 'IPv6' ? `[${admin.address}]` : admin.address}:${admin.port}` },
+      'admin plane listening: /metrics, /admin/status, /dashboard',
+    );
   if (demo) process.stderr.write(demoBanner(address));
 
   const certificates = config.server.tls ? new CertificateReloader(app.server as unknown as Server, config.server.tls, logger) : undefined;
@@ -69,7 +76,11 @@ export async function serveCommand(flags: ServeFlags): Promise<void> {
     const forced = setTimeout(() => {
       logger.warn({ in_flight: gateway.requestsInFlight }, 'drain timeout: ending the requests still in flight');
       // Streams end with an error event and every request gets its log line; then whatever is left is cut.
-      gateway.interruptAll(new GatewayError('shutting_down', `The gateway is shutting down and its drain_timeout (${drainMs}ms) ran out; retry on another instance.`, { retryAfterMs: 1000 }));
+      gateway.interruptAll(
+        new GatewayError('shutting_down', `The gateway is shutting down and its drain_timeout (${drainMs}ms) ran out; retry on another instance.`, {
+          retryAfterMs: 1000,
+        }),
+      );
       setTimeout(() => app.server.closeAllConnections(), 500).unref();
     }, drainMs);
     forced.unref();
@@ -107,7 +118,10 @@ function watchForReload(file: string, gateway: Gateway, logger: Logger, flags: S
       // The log level is the process's: it follows the config at once.
       logger.level = next.server.log_level;
       gateway.metrics.countConfigReload('success');
-      logger.info({ reason, config_hash: gateway.status().config_hash, routes: Object.keys(next.routes), providers: Object.keys(next.providers) }, 'config reloaded');
+      logger.info(
+        { reason, config_hash: gateway.status().config_hash, routes: Object.keys(next.routes), providers: Object.keys(next.providers) },
+        'config reloaded',
+      );
     } catch (error) {
       gateway.metrics.countConfigReload('failure');
       const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];

@@ -9,7 +9,13 @@ test('every credential of a config is found, whatever the provider type calls it
     {
       providers: {
         openai: { type: 'openai', base_url: 'http://127.0.0.1:1/v1', api_key: 'sk-openai-1234567890', headers: { 'x-custom-auth': 'custom-header-secret' } },
-        aws: { type: 'bedrock', region: 'us-east-1', access_key_id: 'AKIAEXAMPLEEXAMPLE00', secret_access_key: 'aws-secret-value-123', session_token: 'aws-session-token-456' },
+        aws: {
+          type: 'bedrock',
+          region: 'us-east-1',
+          access_key_id: 'AKIAEXAMPLEEXAMPLE00',
+          secret_access_key: 'aws-secret-value-123',
+          session_token: 'aws-session-token-456',
+        },
       },
       routes: { chat: { targets: [{ provider: 'openai', model: 'm' }] } },
       state: { redis: { url: 'redis://:redis-password-789@127.0.0.1:6379' } },

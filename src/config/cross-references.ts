@@ -36,7 +36,11 @@ export function checkCrossReferences(document: unknown): SubstitutionProblem[] {
     if (typeof name !== 'string') return;
     const first = seenNames.get(name);
     if (first === undefined) seenNames.set(name, index);
-    else problems.push({ path: ['auth', 'keys', index, 'name'], message: `the name "${name}" is already used by auth.keys[${first}]; each key needs its own name` });
+    else
+      problems.push({
+        path: ['auth', 'keys', index, 'name'],
+        message: `the name "${name}" is already used by auth.keys[${first}]; each key needs its own name`,
+      });
   });
   keys.forEach((key, index) => {
     const routes = (key as Loose | null)?.routes;

@@ -12,12 +12,19 @@ test('each key found becomes a provider and a tier of the failover route "chat",
   const config = buildConfig(configFromEnvironment(environment), 'environment', environment);
   assert.deepEqual(
     config.routes.chat!.targets.map((target) => [target.provider, target.tier]),
-    [['deepseek', 1], ['openai', 2], ['anthropic', 3]],
+    [
+      ['deepseek', 1],
+      ['openai', 2],
+      ['anthropic', 3],
+    ],
   );
   assert.equal(config.providers.anthropic!.type, 'anthropic');
   const deepseek = config.providers.deepseek!;
   assert.ok(deepseek.type === 'openai');
   assert.equal(deepseek.api_key, 'sk-test-deepseek-0000');
   assert.equal(deepseek.base_url, 'https://api.deepseek.com/v1');
-  assert.deepEqual(config.routes.embeddings!.targets.map((target) => target.model), ['text-embedding-3-small']);
+  assert.deepEqual(
+    config.routes.embeddings!.targets.map((target) => target.model),
+    ['text-embedding-3-small'],
+  );
 });

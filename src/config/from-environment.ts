@@ -29,7 +29,11 @@ export function configFromEnvironment(environment: Record<string, string | undef
   if (found.length === 0) return undefined;
   const providers: Record<string, unknown> = {};
   for (const provider of found) {
-    providers[provider.name] = { type: provider.type ?? 'openai', base_url: `\${${provider.name.toUpperCase()}_BASE_URL:-${provider.baseUrl}}`, api_key: `\${${provider.variable}}` };
+    providers[provider.name] = {
+      type: provider.type ?? 'openai',
+      base_url: `\${${provider.name.toUpperCase()}_BASE_URL:-${provider.baseUrl}}`,
+      api_key: `\${${provider.variable}}`,
+    };
   }
   const routes: Record<string, unknown> = {
     chat: { targets: found.map((provider, index) => ({ provider: provider.name, model: provider.chatModel, tier: index + 1 })) },

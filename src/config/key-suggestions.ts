@@ -97,7 +97,8 @@ export function explainUnknownKeys(schema: z.ZodType, path: readonly PropertyKey
   const problems: UnknownKeyProblem[] = [];
   const unknown: string[] = [];
   for (const key of keys) {
-    const owners = discriminator && own !== objects ? objects.filter((object) => object.shape?.[key] !== undefined).map((object) => literalOf(object, discriminator)) : [];
+    const owners =
+      discriminator && own !== objects ? objects.filter((object) => object.shape?.[key] !== undefined).map((object) => literalOf(object, discriminator)) : [];
     if (owners.length > 0) problems.push({ path: [...path, key], message: `applies only to ${discriminator} ${owners.join(' or ')}, not ${String(chosen)}` });
     else unknown.push(key);
   }

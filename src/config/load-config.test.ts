@@ -17,18 +17,25 @@ function problemsOf(text: string): string[] {
 const provider = 'providers:\n  a: { type: openai, base_url: "http://127.0.0.1:9/v1" }\n';
 
 test('a duration that is not one says what a duration looks like, for hedge.after too', () => {
-  const problems = problemsOf(`${provider}routes:\n  chat:\n    targets: [{ provider: a, model: m }]\n    hedge: { after: 3sec }\n    timeouts: { first_token: soon }\n`);
+  const problems = problemsOf(
+    `${provider}routes:\n  chat:\n    targets: [{ provider: a, model: m }]\n    hedge: { after: 3sec }\n    timeouts: { first_token: soon }\n`,
+  );
   assert.deepEqual(problems.sort(), [
     'routes.chat.hedge.after: "3sec" is not a duration (write 250ms, 10s, 5m, 1h, 1d or a number of ms, or adaptive)',
     'routes.chat.timeouts.first_token: "soon" is not a duration (write 250ms, 10s, 5m, 1h, 1d or a number of ms)',
   ]);
-  const config = parseConfigText(`${provider}routes:\n  chat: { targets: [{ provider: a, model: m }], hedge: { after: adaptive } }\n  fast: { targets: [{ provider: a, model: m }], hedge: { after: 3s } }\n`, 'test.yaml');
+  const config = parseConfigText(
+    `${provider}routes:\n  chat: { targets: [{ provider: a, model: m }], hedge: { after: adaptive } }\n  fast: { targets: [{ provider: a, model: m }], hedge: { after: 3s } }\n`,
+    'test.yaml',
+  );
   assert.equal(config.routes.chat!.hedge!.after, 'adaptive');
   assert.equal(config.routes.fast!.hedge!.after, 3000);
 });
 
 test('a config with no routes is refused: it could serve nothing', () => {
-  assert.deepEqual(problemsOf(`${provider}routes: {}\n`), ['routes: no routes: add one (its name is what clients send as `model`), e.g. chat: { targets: [{ provider: NAME, model: MODEL }] }']);
+  assert.deepEqual(problemsOf(`${provider}routes: {}\n`), [
+    'routes: no routes: add one (its name is what clients send as `model`), e.g. chat: { targets: [{ provider: NAME, model: MODEL }] }',
+  ]);
 });
 
 test('a misspelt key gets the nearest key that belongs there; a key like none gets no guess', () => {

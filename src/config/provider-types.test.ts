@@ -41,7 +41,10 @@ function problems(yaml: string, env: Record<string, string> = {}): string[] {
 
 test('the DESIGN.md example of every provider type validates', () => {
   const config = parseConfigText(designExamples, 'design', environment);
-  assert.deepEqual(Object.values(config.providers).map((provider) => provider.type), ['openai', 'azure', 'bedrock', 'anthropic', 'huggingface', 'sdwebui']);
+  assert.deepEqual(
+    Object.values(config.providers).map((provider) => provider.type),
+    ['openai', 'azure', 'bedrock', 'anthropic', 'huggingface', 'sdwebui'],
+  );
 });
 
 /** The provider's settings, narrowed to its type (an assertion when it is another). */
@@ -61,14 +64,22 @@ test('bedrock: base_url comes from the region; active health checks are off unle
 
 test('bedrock: credentials left out of the config come from the standard AWS variables, session token included', () => {
   const yaml = 'providers: { b: { type: bedrock, region: eu-west-1 } }\nroutes: { r: { targets: [{ provider: b, model: m }] } }';
-  const fromEnvironment = providerOf(parseConfigText(yaml, 'test', { AWS_ACCESS_KEY_ID: 'AKIAENV', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token' }), 'b', 'bedrock');
+  const fromEnvironment = providerOf(
+    parseConfigText(yaml, 'test', { AWS_ACCESS_KEY_ID: 'AKIAENV', AWS_SECRET_ACCESS_KEY: 'env-secret', AWS_SESSION_TOKEN: 'env-token' }),
+    'b',
+    'bedrock',
+  );
   assert.deepEqual([fromEnvironment.access_key_id, fromEnvironment.secret_access_key, fromEnvironment.session_token], ['AKIAENV', 'env-secret', 'env-token']);
   // Keys in the config are never paired with another identity's session token.
-  const own = parseConfigText('providers: { b: { type: bedrock, region: eu-west-1, access_key_id: AKIAOWN, secret_access_key: own } }\nroutes: { r: { targets: [{ provider: b, model: m }] } }', 'test', { AWS_SESSION_TOKEN: 'env-token' });
+  const own = parseConfigText(
+    'providers: { b: { type: bedrock, region: eu-west-1, access_key_id: AKIAOWN, secret_access_key: own } }\nroutes: { r: { targets: [{ provider: b, model: m }] } }',
+    'test',
+    { AWS_SESSION_TOKEN: 'env-token' },
+  );
   assert.equal(providerOf(own, 'b', 'bedrock').session_token, undefined);
 });
 
-test('each type\'s missing keys are named with their path and what to set', () => {
+test("each type's missing keys are named with their path and what to set", () => {
   const yaml = `
 providers:
   a: { type: azure, base_url: https://x.openai.azure.com }
@@ -105,7 +116,8 @@ routes: { r: { targets: [{ provider: d, model: m }] } }`;
 });
 
 test('a missing or unknown type lists the types there are', () => {
-  const yaml = 'providers: { a: { type: opena, base_url: "http://x/v1" }, b: { base_url: "http://x/v1" } }\nroutes: { r: { targets: [{ provider: a, model: m }] } }';
+  const yaml =
+    'providers: { a: { type: opena, base_url: "http://x/v1" }, b: { base_url: "http://x/v1" } }\nroutes: { r: { targets: [{ provider: a, model: m }] } }';
   assert.deepEqual(problems(yaml), [
     'providers.a.type: unknown provider type "opena": use openai, azure, bedrock, anthropic, huggingface or sdwebui',
     'providers.b.type: is required: openai, azure, bedrock, anthropic, huggingface or sdwebui',

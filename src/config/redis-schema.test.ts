@@ -44,7 +44,12 @@ cache:
     password: 'from-the-environment',
   });
   assert.deepEqual(config.cache.redis, {
-    cluster: { nodes: [{ host: 'redis-0.redis', port: 7000 }, { host: 'redis-1.redis', port: 6379 }] },
+    cluster: {
+      nodes: [
+        { host: 'redis-0.redis', port: 7000 },
+        { host: 'redis-1.redis', port: 6379 },
+      ],
+    },
     prefix: 'switchyard:',
   });
   // The single-server form is as it was.
@@ -52,17 +57,24 @@ cache:
 });
 
 test('a Redis named two ways, or none, or with a node that is not an address, is refused with its path', () => {
-  assert.deepEqual(problemsOf('state:\n  redis: { url: "redis://r:6379", cluster: { nodes: [r:6379] } }\n'), ['state.redis: url and cluster are set: choose one']);
-  assert.deepEqual(problemsOf('cache:\n  redis: { prefix: "app:" }\n'), ['cache.redis: say where Redis is: url (one server), sentinel: { master, nodes } or cluster: { nodes }']);
+  assert.deepEqual(problemsOf('state:\n  redis: { url: "redis://r:6379", cluster: { nodes: [r:6379] } }\n'), [
+    'state.redis: url and cluster are set: choose one',
+  ]);
+  assert.deepEqual(problemsOf('cache:\n  redis: { prefix: "app:" }\n'), [
+    'cache.redis: say where Redis is: url (one server), sentinel: { master, nodes } or cluster: { nodes }',
+  ]);
   assert.deepEqual(problemsOf('state:\n  redis: { cluster: { nodes: [r:6379, "r:seven", { host: r, port: 0 }] } }\n').sort(), [
     'state.redis.cluster.nodes[1]: "r:seven" is not an address (write host:port, e.g. redis-0.redis:6379, or { host, port })',
     'state.redis.cluster.nodes[2]: {"host":"r","port":0} is not an address (write host:port, e.g. redis-0.redis:6379, or { host, port })',
   ]);
   assert.deepEqual(problemsOf('state:\n  redis: { sentinel: { nodes: [s:26379] } }\n'), ['state.redis.sentinel.master: is required']);
-  assert.deepEqual(problemsOf('state:\n  redis: { sentinels: [s:26379] }\n'), ['state.redis: unknown key "sentinels" (did you mean "sentinel"?)', 'state.redis: say where Redis is: url (one server), sentinel: { master, nodes } or cluster: { nodes }']);
+  assert.deepEqual(problemsOf('state:\n  redis: { sentinels: [s:26379] }\n'), [
+    'state.redis: unknown key "sentinels" (did you mean "sentinel"?)',
+    'state.redis: say where Redis is: url (one server), sentinel: { master, nodes } or cluster: { nodes }',
+  ]);
 });
 
-test('Redis passwords, the Sentinels\' own and the servers\', are secrets the logs never show', () => {
+test("Redis passwords, the Sentinels' own and the servers', are secrets the logs never show", () => {
   const config = parseConfigText(
     `${base}state:
   redis: { sentinel: { master: m, nodes: [s:26379], username: watcher, password: sentinel-password-1 }, username: app, password: redis-password-22 }

@@ -14,7 +14,10 @@ function address(defaultPort: number) {
   return z.unknown().transform((value, context) => {
     const parsed = typeof value === 'string' ? parseAddress(value, defaultPort) : addressObject(value, defaultPort);
     if (!parsed) {
-      context.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not an address (write host:port, e.g. redis-0.redis:${defaultPort}, or { host, port })` });
+      context.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(value)} is not an address (write host:port, e.g. redis-0.redis:${defaultPort}, or { host, port })`,
+      });
       return z.NEVER;
     }
     return parsed;
@@ -63,7 +66,10 @@ function oneMode(redis: Partial<Record<(typeof modes)[number], unknown>>, contex
   if (given.length === 1) return;
   context.addIssue({
     code: 'custom',
-    message: given.length === 0 ? 'say where Redis is: url (one server), sentinel: { master, nodes } or cluster: { nodes }' : `${given.join(' and ')} are set: choose one`,
+    message:
+      given.length === 0
+        ? 'say where Redis is: url (one server), sentinel: { master, nodes } or cluster: { nodes }'
+        : `${given.join(' and ')} are set: choose one`,
   });
 }
 

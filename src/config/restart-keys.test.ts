@@ -13,7 +13,10 @@ const base = {
 
 test('a changed batch store or responses setting waits for a restart; a changed route does not', () => {
   const before = buildConfig(base, 'test');
-  const after = buildConfig({ ...base, routes: { chat: { targets: [{ provider: 'up', model: 'large' }] } }, batches: { store: 'other.db' }, responses: { ttl: '5m' } }, 'test');
+  const after = buildConfig(
+    { ...base, routes: { chat: { targets: [{ provider: 'up', model: 'large' }] } }, batches: { store: 'other.db' }, responses: { ttl: '5m' } },
+    'test',
+  );
   assert.deepEqual(restartOnlyChanges(before, after), ['batches', 'responses']);
   assert.deepEqual(restartOnlyChanges(before, buildConfig(base, 'test')), []);
 });

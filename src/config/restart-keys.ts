@@ -6,7 +6,16 @@ import type { Config } from './schema.ts';
 // value of each and says which ones wait for a restart.
 
 // server.tls.min_version also tells TLS turned on or off (it has a default); the certificate files themselves reload.
-export const restartOnlyPaths = ['server.host', 'server.port', 'server.admin', 'server.request_timeout', 'server.keep_alive_timeout', 'server.tls.min_version', 'batches', 'responses'] as const;
+export const restartOnlyPaths = [
+  'server.host',
+  'server.port',
+  'server.admin',
+  'server.request_timeout',
+  'server.keep_alive_timeout',
+  'server.tls.min_version',
+  'batches',
+  'responses',
+] as const;
 
 /** The restart-only settings that differ between two configs, by path. */
 export function restartOnlyChanges(previous: Config, next: Config): string[] {

@@ -18,7 +18,9 @@ function durationOf(value: number | string, context: z.RefinementCtx, alternativ
 const duration = z.union([z.number(), z.string()]).transform((value, context) => durationOf(value, context));
 
 // One transform rather than a union of duration and 'adaptive': a union's error is zod's bare "Invalid input".
-const hedgeAfter = z.union([z.number(), z.string()]).transform((value, context): number | 'adaptive' => (value === 'adaptive' ? value : durationOf(value, context, ', or adaptive')));
+const hedgeAfter = z
+  .union([z.number(), z.string()])
+  .transform((value, context): number | 'adaptive' => (value === 'adaptive' ? value : durationOf(value, context, ', or adaptive')));
 
 const size = z.union([z.number(), z.string()]).transform((value, context) => {
   const bytes = parseSize(value);
@@ -94,10 +96,12 @@ const commonKeys = {
  * are passed through to it rather than translated to Chat Completions.
  * Left out, the type's default applies (see providers/native-apis.ts).
  */
-const nativeList = <Api extends string>(api: Api, hint: string) =>
-  z.array(z.enum([api], { error: () => `must list only ${api} (${hint})` })).optional();
+const nativeList = <Api extends string>(api: Api, hint: string) => z.array(z.enum([api], { error: () => `must list only ${api} (${hint})` })).optional();
 
-const responsesNative = nativeList('responses', 'an OpenAI-compatible API may speak the Responses API; an Anthropic-compatible endpoint is a provider of type anthropic');
+const responsesNative = nativeList(
+  'responses',
+  'an OpenAI-compatible API may speak the Responses API; an Anthropic-compatible endpoint is a provider of type anthropic',
+);
 
 /** A type whose API is reached at base_url with an optional key (OpenAI-compatible APIs, TGI, the WebUI). */
 const keyedProvider = <Type extends string>(type: Type) =>
@@ -144,14 +148,18 @@ function bedrockBaseUrl(region: string): string {
 }
 
 // Credentials left out of the file come from the standard AWS variables (aws-credentials.ts) before this runs.
-const awsCredential = (key: string, variable: string) => requiredText(`is required for type bedrock: set ${key} in the config or ${variable} in the environment`);
+const awsCredential = (key: string, variable: string) =>
+  requiredText(`is required for type bedrock: set ${key} in the config or ${variable} in the environment`);
 
 const bedrockProvider = z
   .strictObject({
     type: z.literal('bedrock'),
     /** Default: the region's public endpoint. */
     base_url: httpUrl().optional(),
-    region: requiredText('is required for type bedrock (for example us-east-1); it is part of every request signature').regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as us-east-1'),
+    region: requiredText('is required for type bedrock (for example us-east-1); it is part of every request signature').regex(
+      /^[a-z]{2}(-[a-z]+)+-\d+$/,
+      'must be an AWS region such as us-east-1',
+    ),
     access_key_id: awsCredential('access_key_id', 'AWS_ACCESS_KEY_ID'),
     secret_access_key: awsCredential('secret_access_key', 'AWS_SECRET_ACCESS_KEY'),
     session_token: z.string().optional(),
@@ -216,7 +224,9 @@ const routeSchema = z.strictObject({
   hedge: z.strictObject({ after: hedgeAfter.optional(), on_hold: z.boolean().optional() }).optional(),
   cache: z.strictObject({ ttl: duration.default(3_600_000), stale_if_error: duration.default(0) }).optional(),
   // Spend (providers' `price` × tokens) allowed per window; over it, the cheapest targets go first, or requests are refused.
-  budget: z.strictObject({ usd: z.number().positive(), per: duration.default(86_400_000), over: z.enum(['cheapest', 'refuse']).default('cheapest') }).optional(),
+  budget: z
+    .strictObject({ usd: z.number().positive(), per: duration.default(86_400_000), over: z.enum(['cheapest', 'refuse']).default('cheapest') })
+    .optional(),
   stream_resume: z.boolean().default(false),
 });
 
@@ -242,65 +252,72 @@ function distinctKeys(entries: readonly { key_sha256: string }[], context: z.Ref
 }
 
 export const configSchema = z.strictObject({
-    server: z
-      .strictObject({
-        host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8700),
-        body_limit: size.default(25 * 1024 * 1024),
-        max_json_depth: z.number().int().min(4).max(1000).default(64),
-        request_timeout: duration.default(15_000),
-        keep_alive_timeout: duration.default(72_000),
-        drain_timeout: duration.default(30_000),
-        log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-        // HTTPS on the same port: PEM files, read at start and again on SIGHUP or when they change.
-        tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3') }).optional(),
-        // The admin plane (/admin, /metrics, /dashboard) on a listener of its own, which then needs no key.
-        admin: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
-      })
-      .prefault({}),
-    providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
-    routes: z.record(z.string().min(1), routeSchema).refine((routes) => Object.keys(routes).length > 0, 'no routes: add one (its name is what clients send as `model`), e.g. chat: { targets: [{ provider: NAME, model: MODEL }] }'),
-    cache: z
-      .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: cacheRedisSchema.optional() })
-      .prefault({}),
-    state: z.strictObject({ redis: stateRedisSchema.optional() }).prefault({}),
-    // The Files and Batches APIs; off unless a store is named (a node:sqlite file, ':memory:', or a postgres:// URL shared by replicas).
-    batches: z
-      .strictObject({
-        store: z.string().min(1),
-        concurrency: z.number().int().min(1).max(1024).default(16),
-        max_file_size: size.default(200 * 1024 * 1024),
-        max_lines: z.number().int().min(1).max(1_000_000).default(50_000),
-        // How long an uploaded file or a batch's result file is kept when the request names no expiry (OpenAI's default for batch files).
-        file_expiry: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30 * 86_400_000),
-        // How long a claimed line (or a batch being accepted or finished) stays one gateway's without a renewal;
-        // with a shared store, a line of a gateway that died is claimed again by another after this.
-        lease: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30_000),
-      })
-      .optional(),
-    // The Responses API's kept answers (previous_response_id, GET /v1/responses/{id}): in this process,
-    // or in batches.store's database when that is a file or a PostgreSQL URL (max_size then bounds each answer).
-    responses: z.strictObject({ max_size: size.default(64 * 1024 * 1024), ttl: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(3_600_000) }).prefault({}),
-    auth: z
-      .strictObject({
-        keys: z
-          .array(
-            z
-              .strictObject({
-                name: z.string().min(1),
-                key: z.string().min(8, 'a key must be at least 8 characters').optional(),
-                key_sha256: z.string().regex(sha256HexPattern, 'must be 64 hex digits, as `switchyard hash-key` prints').optional(),
-                routes: z.array(z.string()).optional(),
-                rate_limit: rateLimitSchema.optional(),
-                admin: z.boolean().default(false), // may use /admin, /metrics and /dashboard
-              })
-              .superRefine(exactlyOneKey)
-              .transform(keepDigestOnly),
-          )
-          .superRefine(distinctKeys),
-      })
-      .optional(),
-  });
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8700),
+      body_limit: size.default(25 * 1024 * 1024),
+      max_json_depth: z.number().int().min(4).max(1000).default(64),
+      request_timeout: duration.default(15_000),
+      keep_alive_timeout: duration.default(72_000),
+      drain_timeout: duration.default(30_000),
+      log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      // HTTPS on the same port: PEM files, read at start and again on SIGHUP or when they change.
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), min_version: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.3') }).optional(),
+      // The admin plane (/admin, /metrics, /dashboard) on a listener of its own, which then needs no key.
+      admin: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
+    })
+    .prefault({}),
+  providers: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'provider names use letters, digits, _ . -'), providerSchema),
+  routes: z
+    .record(z.string().min(1), routeSchema)
+    .refine(
+      (routes) => Object.keys(routes).length > 0,
+      'no routes: add one (its name is what clients send as `model`), e.g. chat: { targets: [{ provider: NAME, model: MODEL }] }',
+    ),
+  cache: z
+    .strictObject({ memory: z.strictObject({ max_entries: z.number().int().nonnegative().default(10_000) }).prefault({}), redis: cacheRedisSchema.optional() })
+    .prefault({}),
+  state: z.strictObject({ redis: stateRedisSchema.optional() }).prefault({}),
+  // The Files and Batches APIs; off unless a store is named (a node:sqlite file, ':memory:', or a postgres:// URL shared by replicas).
+  batches: z
+    .strictObject({
+      store: z.string().min(1),
+      concurrency: z.number().int().min(1).max(1024).default(16),
+      max_file_size: size.default(200 * 1024 * 1024),
+      max_lines: z.number().int().min(1).max(1_000_000).default(50_000),
+      // How long an uploaded file or a batch's result file is kept when the request names no expiry (OpenAI's default for batch files).
+      file_expiry: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30 * 86_400_000),
+      // How long a claimed line (or a batch being accepted or finished) stays one gateway's without a renewal;
+      // with a shared store, a line of a gateway that died is claimed again by another after this.
+      lease: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(30_000),
+    })
+    .optional(),
+  // The Responses API's kept answers (previous_response_id, GET /v1/responses/{id}): in this process,
+  // or in batches.store's database when that is a file or a PostgreSQL URL (max_size then bounds each answer).
+  responses: z
+    .strictObject({ max_size: size.default(64 * 1024 * 1024), ttl: duration.refine((ms) => ms >= 1000, 'must be at least 1s').default(3_600_000) })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      keys: z
+        .array(
+          z
+            .strictObject({
+              name: z.string().min(1),
+              key: z.string().min(8, 'a key must be at least 8 characters').optional(),
+              key_sha256: z.string().regex(sha256HexPattern, 'must be 64 hex digits, as `switchyard hash-key` prints').optional(),
+              routes: z.array(z.string()).optional(),
+              rate_limit: rateLimitSchema.optional(),
+              admin: z.boolean().default(false), // may use /admin, /metrics and /dashboard
+            })
+            .superRefine(exactlyOneKey)
+            .transform(keepDigestOnly),
+        )
+        .superRefine(distinctKeys),
+    })
+    .optional(),
+});
 
 export type Config = z.output<typeof configSchema>;
 export type ProviderConfig = Config['providers'][string];

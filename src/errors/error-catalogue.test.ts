@@ -11,7 +11,11 @@ import { errorCodes } from './error-codes.ts';
 const root = new URL('../../', import.meta.url);
 
 test('docs/errors.md is up to date with the error table (npm run docs:errors writes it)', () => {
-  assert.equal(readFileSync(new URL('docs/errors.md', root), 'utf8'), renderErrorCatalogue(), 'docs/errors.md is behind src/errors/error-codes.ts: run `npm run docs:errors`');
+  assert.equal(
+    readFileSync(new URL('docs/errors.md', root), 'utf8'),
+    renderErrorCatalogue(),
+    'docs/errors.md is behind src/errors/error-codes.ts: run `npm run docs:errors`',
+  );
 });
 
 test('every code is documented in the catalogue with its status, type and meaning', () => {

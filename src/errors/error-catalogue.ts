@@ -22,7 +22,9 @@ function whatHappens(info: ErrorCodeInfo): string {
 const cell = (text: string) => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 export function renderErrorCatalogue(): string {
-  const rows = Object.entries(errorCodes).map(([code, info]) => `| \`${code}\` | ${info.status} | \`${info.type}\` | ${cell(info.description)} | ${cell(whatHappens(info))} |`);
+  const rows = Object.entries(errorCodes).map(
+    ([code, info]) => `| \`${code}\` | ${info.status} | \`${info.type}\` | ${cell(info.description)} | ${cell(whatHappens(info))} |`,
+  );
   return `# Error codes
 
 <!-- Generated from src/errors/error-codes.ts by \`npm run docs:errors\`; edit the table there, not this file. -->

@@ -4,7 +4,8 @@
 // bearer token or a well-known provider key. A provider that echoes our
 // Authorization header in its error body must not hand our key to a caller.
 
-const keyShapes = /\b(sk-[A-Za-z0-9_-]{8,}|sk-ant-[A-Za-z0-9_-]{8,}|AKIA[0-9A-Z]{16}|hf_[A-Za-z0-9]{16,}|gsk_[A-Za-z0-9]{16,})\b|(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
+const keyShapes =
+  /\b(sk-[A-Za-z0-9_-]{8,}|sk-ant-[A-Za-z0-9_-]{8,}|AKIA[0-9A-Z]{16}|hf_[A-Za-z0-9]{16,}|gsk_[A-Za-z0-9]{16,})\b|(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
 
 export function redactSecrets(text: string, secrets: readonly string[] = []): string {
   let result = text;

@@ -83,7 +83,10 @@ export class FrontDoorChannel implements ClientChannel {
       else translated = this.codec.native ? this.codec.native.answer(typeof body === 'string' ? Buffer.from(body) : body, native) : body;
     } catch {
       status = 502;
-      translated = this.codec.answer(502, JSON.stringify({ error: { message: 'The upstream answer could not be translated.', type: 'api_error', code: 'upstream_malformed', param: null } }));
+      translated = this.codec.answer(
+        502,
+        JSON.stringify({ error: { message: 'The upstream answer could not be translated.', type: 'api_error', code: 'upstream_malformed', param: null } }),
+      );
     }
     this.inner.sendJson(status, this.withHeaders(headers), translated);
   }
@@ -108,7 +111,9 @@ export class FrontDoorChannel implements ClientChannel {
       out.push(this.handling.event(event));
       if (this.closed) break;
     }
-    const text = out.every((piece) => typeof piece === 'string') ? out.join('') : Buffer.concat(out.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)));
+    const text = out.every((piece) => typeof piece === 'string')
+      ? out.join('')
+      : Buffer.concat(out.map((piece) => (typeof piece === 'string' ? Buffer.from(piece) : piece)));
     return text.length === 0 ? true : this.inner.write(text);
   }
 
@@ -118,7 +123,8 @@ export class FrontDoorChannel implements ClientChannel {
 
   end(): void {
     // A stream the pipeline ended without finishing it still ends in the front door's error event.
-    if (this.handling && !this.closed && !this.inner.gone.aborted) this.inner.write(this.close(this.handling.fail(broken('the stream ended before it finished'))));
+    if (this.handling && !this.closed && !this.inner.gone.aborted)
+      this.inner.write(this.close(this.handling.fail(broken('the stream ended before it finished'))));
     this.closed = true;
     this.inner.end();
   }

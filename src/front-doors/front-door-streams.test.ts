@@ -90,7 +90,12 @@ function runBytes(codec: () => FrontDoorCodec, pieces: string[]): string {
 
 const responsesCodec = (kept: Record<string, unknown>[] = []): FrontDoorCodec => ({
   answer: () => '',
-  stream: () => createResponsesStream({ draft: { id: 'resp_0123456789abcdef0123456789abcdef0123456789abcdef', createdAt: 1, echo: { store: true } }, model: 'chat', onComplete: (response) => kept.push(response) }),
+  stream: () =>
+    createResponsesStream({
+      draft: { id: 'resp_0123456789abcdef0123456789abcdef0123456789abcdef', createdAt: 1, echo: { store: true } },
+      model: 'chat',
+      onComplete: (response) => kept.push(response),
+    }),
 });
 const messagesCodec = (): FrontDoorCodec => ({ answer: () => '', stream: () => createMessagesStream({ model: 'chat' }) });
 
@@ -128,17 +133,29 @@ test('Responses: the recorded stream becomes typed events with rising sequence n
       'response.completed',
     ],
   );
-  assert.deepEqual(list.map((item) => item.data?.sequence_number), list.map((_item, index) => index));
+  assert.deepEqual(
+    list.map((item) => item.data?.sequence_number),
+    list.map((_item, index) => index),
+  );
   for (const item of list) assert.equal(item.data?.type, item.event);
   const completed = list.at(-1)!.data!.response as { status: string; model: string; output: Record<string, unknown>[]; usage: Record<string, unknown> };
   assert.equal(completed.status, 'completed');
   assert.equal(completed.model, 'deepseek-reasoner');
-  assert.deepEqual(completed.output.map((item) => item.type), ['reasoning', 'message', 'function_call', 'function_call']);
+  assert.deepEqual(
+    completed.output.map((item) => item.type),
+    ['reasoning', 'message', 'function_call', 'function_call'],
+  );
   assert.deepEqual(completed.output[0]!.summary, [{ type: 'summary_text', text: 'The user wants the weather.' }]);
   assert.equal((completed.output[1]!.content as { text: string }[])[0]!.text, 'Checking now — é ✓');
   assert.deepEqual([completed.output[2]!.call_id, completed.output[2]!.name, completed.output[2]!.arguments], ['call_a', 'get_weather', '{"city":"Paris"}']);
   assert.deepEqual([completed.output[3]!.call_id, completed.output[3]!.arguments], ['call_b', '{}']);
-  assert.deepEqual(completed.usage, { input_tokens: 20, input_tokens_details: { cached_tokens: 4 }, output_tokens: 30, output_tokens_details: { reasoning_tokens: 10 }, total_tokens: 50 });
+  assert.deepEqual(completed.usage, {
+    input_tokens: 20,
+    input_tokens_details: { cached_tokens: 4 },
+    output_tokens: 30,
+    output_tokens_details: { reasoning_tokens: 10 },
+    total_tokens: 50,
+  });
   assert.equal(kept.length, 1, 'the finished response is handed to the store');
 });
 
@@ -151,12 +168,31 @@ test('Messages: the recorded stream becomes Anthropic events, blocks numbered in
   const list = events(run(messagesCodec(), [recorded]));
   assert.deepEqual(
     list.map((item) => item.event),
-    ['message_start', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop'],
+    [
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_stop',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_stop',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ],
   );
   assert.deepEqual(list[1]!.data!.content_block, { type: 'text', text: '' });
   assert.deepEqual(list[5]!.data, { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'call_a', name: 'get_weather', input: {} } });
   assert.deepEqual(list[10]!.data, { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: '{}' } });
-  assert.deepEqual(list.at(-2)!.data, { type: 'message_delta', delta: { stop_reason: 'tool_use', stop_sequence: null }, usage: { output_tokens: 30, input_tokens: 16, cache_read_input_tokens: 4 } });
+  assert.deepEqual(list.at(-2)!.data, {
+    type: 'message_delta',
+    delta: { stop_reason: 'tool_use', stop_sequence: null },
+    usage: { output_tokens: 30, input_tokens: 16, cache_read_input_tokens: 4 },
+  });
 });
 
 test('Messages: every cut of the bytes gives the same events', () => {
@@ -171,9 +207,15 @@ test('keep-alive comments reach the client as they are', () => {
 const cut = recorded.slice(0, recorded.indexOf('"content":"now'));
 const errorEvent = 'data: {"error":{"message":"deepseek closed the connection early","type":"api_error","code":"upstream_reset","param":null}}\n\n';
 
-test('a stream the pipeline ends with an error event ends in each front door\'s error event', () => {
+test("a stream the pipeline ends with an error event ends in each front door's error event", () => {
   const responses = events(run(responsesCodec(), [cut.slice(0, cut.lastIndexOf('data:')), errorEvent]));
-  assert.deepEqual(responses.at(-1)!.data, { type: 'error', sequence_number: responses.length - 1, code: 'upstream_reset', message: 'deepseek closed the connection early', param: null });
+  assert.deepEqual(responses.at(-1)!.data, {
+    type: 'error',
+    sequence_number: responses.length - 1,
+    code: 'upstream_reset',
+    message: 'deepseek closed the connection early',
+    param: null,
+  });
   const messages = events(run(messagesCodec(), [cut.slice(0, cut.lastIndexOf('data:')), errorEvent]));
   assert.deepEqual(messages.at(-1)!.data, { type: 'error', error: { type: 'api_error', message: 'deepseek closed the connection early' } });
 });
@@ -196,7 +238,10 @@ test('a stream that stops without [DONE] or an error still ends in an error even
   channel.write(errorEvent);
   channel.write(recorded);
   channel.end();
-  assert.deepEqual(events(recorder.text).map((item) => item.event), ['error']);
+  assert.deepEqual(
+    events(recorder.text).map((item) => item.event),
+    ['error'],
+  );
 });
 
 test('an event that never ends is given up past 4 MB, not buffered without bound', () => {

@@ -13,16 +13,32 @@ export function newMessageId(): string {
   return `msg_${randomBytes(12).toString('hex')}`;
 }
 
-const stopReasons: Record<string, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', function_call: 'tool_use', content_filter: 'refusal' };
+const stopReasons: Record<string, string> = {
+  stop: 'end_turn',
+  length: 'max_tokens',
+  tool_calls: 'tool_use',
+  function_call: 'tool_use',
+  content_filter: 'refusal',
+};
 
 export function stopReasonOf(finishReason: string | null | undefined): string {
   return (finishReason ? stopReasons[finishReason] : undefined) ?? 'end_turn';
 }
 
 /** Anthropic counts cached prompt tokens apart from input_tokens. */
-export function messageUsage(usage: ChatUsage | null | undefined): { input_tokens: number; output_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number } {
+export function messageUsage(usage: ChatUsage | null | undefined): {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
+} {
   const cached = usage?.prompt_tokens_details?.cached_tokens ?? usage?.prompt_cache_hit_tokens ?? 0;
-  return { input_tokens: Math.max(0, (usage?.prompt_tokens ?? 0) - cached), output_tokens: usage?.completion_tokens ?? 0, cache_creation_input_tokens: 0, cache_read_input_tokens: cached };
+  return {
+    input_tokens: Math.max(0, (usage?.prompt_tokens ?? 0) - cached),
+    output_tokens: usage?.completion_tokens ?? 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cached,
+  };
 }
 
 /** Tool arguments as the object Anthropic's `input` is; arguments that are not a JSON object are kept as a string under `_raw`. */
@@ -38,7 +54,8 @@ export function messageFromCompletion(completion: ChatCompletion, fallbackModel:
   const content: Loose[] = [];
   const text = (message?.content ?? '') + (message?.refusal ?? '');
   if (text !== '') content.push({ type: 'text', text });
-  for (const call of message?.tool_calls ?? []) content.push({ type: 'tool_use', id: call.id ?? newMessageId(), name: call.function?.name ?? '', input: toolInput(call.function?.arguments) });
+  for (const call of message?.tool_calls ?? [])
+    content.push({ type: 'tool_use', id: call.id ?? newMessageId(), name: call.function?.name ?? '', input: toolInput(call.function?.arguments) });
   return {
     id: newMessageId(),
     type: 'message',

@@ -26,7 +26,10 @@ function invalid(message: string, param: string): GatewayError {
 }
 
 function notTranslated(what: string, param: string): GatewayError {
-  return invalid(`${what} is not supported by this gateway's Messages API on a route whose targets speak only Chat Completions (an Anthropic target takes it as it is).`, param);
+  return invalid(
+    `${what} is not supported by this gateway's Messages API on a route whose targets speak only Chat Completions (an Anthropic target takes it as it is).`,
+    param,
+  );
 }
 
 function blocksOf(content: unknown, param: string): Loose[] {
@@ -113,7 +116,8 @@ function readTools(tools: unknown): Loose[] | undefined {
   if (tools.length === 0) return undefined;
   return tools.map((tool: unknown, index) => {
     if (!isRecord(tool)) throw invalid(`tools.${index}: a tool must be an object`, `tools.${index}`);
-    if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom') throw notTranslated(`The server tool "${String(tool.type)}"`, `tools.${index}.type`);
+    if (tool.type !== undefined && tool.type !== null && tool.type !== 'custom')
+      throw notTranslated(`The server tool "${String(tool.type)}"`, `tools.${index}.type`);
     if (typeof tool.name !== 'string' || tool.name === '') throw invalid(`tools.${index}.name: Field required`, `tools.${index}.name`);
     const fn: Loose = { name: tool.name, parameters: isRecord(tool.input_schema) ? tool.input_schema : { type: 'object', properties: {} } };
     if (typeof tool.description === 'string') fn.description = tool.description;

@@ -34,7 +34,16 @@ export function createMessagesStream(options: { model: string }): StreamCodec {
     if (started) return '';
     started = true;
     if (typeof chunkModel === 'string' && chunkModel !== '') model = chunkModel;
-    const message = { id: newMessageId(), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 0, output_tokens: 0 } };
+    const message = {
+      id: newMessageId(),
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { input_tokens: 0, output_tokens: 0 },
+    };
     return event('message_start', { message });
   };
 
@@ -84,7 +93,10 @@ export function createMessagesStream(options: { model: string }): StreamCodec {
       return (
         start(undefined) +
         stop() +
-        event('message_delta', { delta: { stop_reason: stopReasonOf(finishReason), stop_sequence: null }, usage: { output_tokens: counts.output_tokens, input_tokens: counts.input_tokens, cache_read_input_tokens: counts.cache_read_input_tokens } }) +
+        event('message_delta', {
+          delta: { stop_reason: stopReasonOf(finishReason), stop_sequence: null },
+          usage: { output_tokens: counts.output_tokens, input_tokens: counts.input_tokens, cache_read_input_tokens: counts.cache_read_input_tokens },
+        }) +
         event('message_stop', {})
       );
     },

@@ -25,7 +25,13 @@ test('Responses: instructions, a conversation so far, a call and its output beco
       input: [
         { type: 'function_call_output', call_id: 'call_1', output: '21C' },
         { type: 'function_call_output', call_id: 'call_2', output: [{ type: 'input_text', text: 'noon' }] },
-        { role: 'user', content: [{ type: 'input_text', text: 'And this?' }, { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'low' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'input_text', text: 'And this?' },
+            { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'low' },
+          ],
+        },
       ],
       previous_response_id: 'resp_0',
       reasoning: { effort: 'low' },
@@ -51,7 +57,13 @@ test('Responses: instructions, a conversation so far, a call and its output beco
     },
     { role: 'tool', tool_call_id: 'call_1', content: '21C' },
     { role: 'tool', tool_call_id: 'call_2', content: 'noon' },
-    { role: 'user', content: [{ type: 'text', text: 'And this?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'low' } }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'And this?' },
+        { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA', detail: 'low' } },
+      ],
+    },
   ]);
   assert.deepEqual(chat.response_format, { type: 'json_schema', json_schema: { name: 'reply', schema: { type: 'object' }, strict: true } });
   assert.deepEqual(chat.tools, [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' }, strict: true } }]);
@@ -60,14 +72,24 @@ test('Responses: instructions, a conversation so far, a call and its output beco
   assert.equal(chat.max_tokens, 300);
   assert.equal(chat.temperature, 0.2);
   assert.equal(chat.stream, undefined);
-  assert.equal(input.length, 3, 'only this request\'s own items are kept for the next turn');
+  assert.equal(input.length, 3, "only this request's own items are kept for the next turn");
   assert.equal(store, false);
   assert.equal(echo.previous_response_id, 'resp_0');
 });
 
 test('Responses: an item_reference is replaced by the kept item; an unknown one is a 400 naming it', () => {
   const kept = { id: 'msg_9', type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Earlier answer' }] };
-  const { chat, input } = translateResponsesRequest({ model: 'chat', input: [{ role: 'user', content: 'Hi' }, { type: 'item_reference', id: 'msg_9' }, { role: 'user', content: 'Again' }] }, { history: [], resolveItem: (id) => (id === 'msg_9' ? kept : undefined) });
+  const { chat, input } = translateResponsesRequest(
+    {
+      model: 'chat',
+      input: [
+        { role: 'user', content: 'Hi' },
+        { type: 'item_reference', id: 'msg_9' },
+        { role: 'user', content: 'Again' },
+      ],
+    },
+    { history: [], resolveItem: (id) => (id === 'msg_9' ? kept : undefined) },
+  );
   assert.deepEqual(chat.messages, [
     { role: 'user', content: 'Hi' },
     { role: 'assistant', content: 'Earlier answer' },
@@ -84,10 +106,16 @@ test('Responses: a stream asks the upstream for its usage', () => {
 });
 
 test('Responses: what Chat Completions cannot express is refused, naming the field', () => {
-  assert.throws(() => translateResponsesRequest({ model: 'chat', input: 'x', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] }, none), refusedAt('tools[0].type'));
+  assert.throws(
+    () => translateResponsesRequest({ model: 'chat', input: 'x', tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] }, none),
+    refusedAt('tools[0].type'),
+  );
   assert.throws(() => translateResponsesRequest({ model: 'chat', input: 'x', background: true }, none), refusedAt('background'));
   assert.throws(() => translateResponsesRequest({ model: 'chat', input: 'x', conversation: 'conv_1' }, none), refusedAt('conversation'));
-  assert.throws(() => translateResponsesRequest({ model: 'chat', input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }, none), refusedAt('input[0].content[0].file_id'));
+  assert.throws(
+    () => translateResponsesRequest({ model: 'chat', input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }, none),
+    refusedAt('input[0].content[0].file_id'),
+  );
   assert.throws(() => translateResponsesRequest({ model: 'chat', input: [{ type: 'computer_call_output', call_id: 'c' }] }, none), refusedAt('input[0].type'));
   assert.throws(() => translateResponsesRequest({ model: 'chat' }, none), refusedAt('input'));
   assert.throws(() => translateResponsesRequest({ input: 'x' }, none), refusedAt('model'));
@@ -97,7 +125,10 @@ test('Messages: system, images, tool_use and tool_result become Chat messages, r
   const { chat, stream } = translateMessagesRequest({
     model: 'claude',
     max_tokens: 512,
-    system: [{ type: 'text', text: 'You are terse.' }, { type: 'text', text: 'Answer in French.', cache_control: { type: 'ephemeral' } }],
+    system: [
+      { type: 'text', text: 'You are terse.' },
+      { type: 'text', text: 'Answer in French.', cache_control: { type: 'ephemeral' } },
+    ],
     stream: true,
     stop_sequences: ['END'],
     metadata: { user_id: 'user-7' },
@@ -105,20 +136,51 @@ test('Messages: system, images, tool_use and tool_result become Chat messages, r
     tools: [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
     tool_choice: { type: 'any', disable_parallel_tool_use: true },
     messages: [
-      { role: 'user', content: [{ type: 'text', text: 'Look:' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } }] },
-      { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }, { type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } }] },
-      { role: 'user', content: [{ type: 'text', text: 'Thanks' }, { type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: '21C' }] }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Look:' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AAAA' } },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'thinking', thinking: 'hmm', signature: 'sig' },
+          { type: 'text', text: 'Checking.' },
+          { type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris' } },
+        ],
+      },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Thanks' },
+          { type: 'tool_result', tool_use_id: 'toolu_1', content: [{ type: 'text', text: '21C' }] },
+        ],
+      },
     ],
   });
   assert.equal(stream, true);
   assert.deepEqual(chat.messages, [
     { role: 'system', content: 'You are terse.\nAnswer in French.' },
-    { role: 'user', content: [{ type: 'text', text: 'Look:' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] },
-    { role: 'assistant', content: 'Checking.', tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+    {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'Look:' },
+        { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+      ],
+    },
+    {
+      role: 'assistant',
+      content: 'Checking.',
+      tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+    },
     { role: 'tool', tool_call_id: 'toolu_1', content: '21C' },
     { role: 'user', content: 'Thanks' },
   ]);
-  assert.deepEqual(chat.tools, [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }]);
+  assert.deepEqual(chat.tools, [
+    { type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } },
+  ]);
   assert.equal(chat.tool_choice, 'required');
   assert.equal(chat.parallel_tool_calls, false);
   assert.deepEqual([chat.max_tokens, chat.stop, chat.user, chat.top_k], [512, ['END'], 'user-7', undefined]);
@@ -127,8 +189,14 @@ test('Messages: system, images, tool_use and tool_result become Chat messages, r
 
 test('Messages: server tools and documents are refused, naming the field', () => {
   const base = { model: 'claude', max_tokens: 10 };
-  assert.throws(() => translateMessagesRequest({ ...base, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }), refusedAt('tools.0.type'));
-  assert.throws(() => translateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', data: 'x' } }] }] }), refusedAt('messages.0.content.0.type'));
+  assert.throws(
+    () => translateMessagesRequest({ ...base, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }),
+    refusedAt('tools.0.type'),
+  );
+  assert.throws(
+    () => translateMessagesRequest({ ...base, messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', data: 'x' } }] }] }),
+    refusedAt('messages.0.content.0.type'),
+  );
   assert.throws(() => translateMessagesRequest({ model: 'claude', messages: [{ role: 'user', content: 'x' }] }), refusedAt('max_tokens'));
   assert.throws(() => translateMessagesRequest({ ...base, messages: [{ role: 'system', content: 'x' }] }), refusedAt('messages.0.role'));
 });
@@ -144,8 +212,59 @@ function arbitraryJson(seed: number): () => unknown {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
-  const keys = ['type', 'role', 'content', 'text', 'id', 'call_id', 'name', 'arguments', 'output', 'image_url', 'source', 'input', 'tool_use_id', 'format', 'schema', 'function', 'input_schema', 'file_data', 'detail', 'is_error'];
-  const strings = ['message', 'user', 'assistant', 'system', 'developer', 'tool', 'function_call', 'function_call_output', 'item_reference', 'reasoning', 'input_text', 'output_text', 'input_image', 'input_file', 'text', 'image', 'tool_use', 'tool_result', 'thinking', 'base64', 'url', 'json_schema', 'json_object', 'function', 'auto', 'any', 'none', 'required', 'x'];
+  const keys = [
+    'type',
+    'role',
+    'content',
+    'text',
+    'id',
+    'call_id',
+    'name',
+    'arguments',
+    'output',
+    'image_url',
+    'source',
+    'input',
+    'tool_use_id',
+    'format',
+    'schema',
+    'function',
+    'input_schema',
+    'file_data',
+    'detail',
+    'is_error',
+  ];
+  const strings = [
+    'message',
+    'user',
+    'assistant',
+    'system',
+    'developer',
+    'tool',
+    'function_call',
+    'function_call_output',
+    'item_reference',
+    'reasoning',
+    'input_text',
+    'output_text',
+    'input_image',
+    'input_file',
+    'text',
+    'image',
+    'tool_use',
+    'tool_result',
+    'thinking',
+    'base64',
+    'url',
+    'json_schema',
+    'json_object',
+    'function',
+    'auto',
+    'any',
+    'none',
+    'required',
+    'x',
+  ];
   const value = (depth: number): unknown => {
     const roll = next();
     if (depth > 4 || roll < 0.15) return pick([null, true, 0, -1, 1.5, '', ...strings]);
@@ -156,12 +275,30 @@ function arbitraryJson(seed: number): () => unknown {
 }
 
 test('any JSON in any field is translated or refused with a 400, never a crash', () => {
-  const fields = ['input', 'instructions', 'tools', 'tool_choice', 'text', 'reasoning', 'max_output_tokens', 'temperature', 'messages', 'system', 'max_tokens', 'stop_sequences', 'metadata', 'stream'];
+  const fields = [
+    'input',
+    'instructions',
+    'tools',
+    'tool_choice',
+    'text',
+    'reasoning',
+    'max_output_tokens',
+    'temperature',
+    'messages',
+    'system',
+    'max_tokens',
+    'stop_sequences',
+    'metadata',
+    'stream',
+  ];
   const arbitrary = arbitraryJson(7);
   for (let round = 0; round < 3000; round += 1) {
     const body: Record<string, unknown> = { model: 'chat', max_tokens: 10, input: 'x', messages: [{ role: 'user', content: 'x' }] };
     for (const field of fields) if (round % 3 === 0 || fields.indexOf(field) % 3 === round % 3) body[field] = arbitrary();
-    for (const translate of [() => translateResponsesRequest(body, { history: [], resolveItem: () => ({ type: 'message', role: 'assistant', content: arbitrary() }) }), () => translateMessagesRequest(body)]) {
+    for (const translate of [
+      () => translateResponsesRequest(body, { history: [], resolveItem: () => ({ type: 'message', role: 'assistant', content: arbitrary() }) }),
+      () => translateMessagesRequest(body),
+    ]) {
       try {
         translate();
       } catch (error) {

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { MemoryResponseStore, type StoredResponse } from './response-store.ts';
 
 function stored(id: string, text = 'hello'): StoredResponse {
-  return { response: { id, object: 'response', previous_response_id: null, output: [{ id: `msg_${id}`, type: 'message', content: [{ type: 'output_text', text }] }] }, input: [{ role: 'user', content: 'hi' }] };
+  return {
+    response: { id, object: 'response', previous_response_id: null, output: [{ id: `msg_${id}`, type: 'message', content: [{ type: 'output_text', text }] }] },
+    input: [{ role: 'user', content: 'hi' }],
+  };
 }
 
 test('a kept response and its items are found by their tenant only', async () => {

@@ -56,7 +56,8 @@ export class MemoryResponseStore implements ResponseStore {
       sizeCalculation: (stored) => Math.max(1, JSON.stringify(stored).length),
       dispose: (stored, key) => {
         const tenant = key.slice(0, key.indexOf('\u0000'));
-        for (const item of stored.response.output) if (typeof item.id === 'string' && this.items.get(keyOf(tenant, item.id)) === key) this.items.delete(keyOf(tenant, item.id));
+        for (const item of stored.response.output)
+          if (typeof item.id === 'string' && this.items.get(keyOf(tenant, item.id)) === key) this.items.delete(keyOf(tenant, item.id));
       },
     });
   }

@@ -42,7 +42,8 @@ export class ResponsesFrontDoor {
     const held = new HeldChannel(client);
     /** Keeps a finished Response with this turn's own input; `heldBy` when the provider answered natively. */
     const keep = (response: Loose, heldBy?: string) => {
-      if (store) held.holdUntil(this.store.put(tenant, { response: response as StoredResponse['response'], input: own, ...(heldBy !== undefined ? { heldBy } : {}) }));
+      if (store)
+        held.holdUntil(this.store.put(tenant, { response: response as StoredResponse['response'], input: own, ...(heldBy !== undefined ? { heldBy } : {}) }));
     };
 
     // The translation is made only when a target that does not speak the Responses API is tried.
@@ -101,7 +102,10 @@ export class ResponsesFrontDoor {
   /** Only background responses can be cancelled, and this gateway runs none: a kept answer has always finished. */
   async cancel(tenant: string, id: string): Promise<never> {
     if (!(await this.store.get(tenant, id))) throw notFound(id);
-    throw new GatewayError('invalid_request', `Cannot cancel response '${id}': only responses created with background=true can be cancelled, and this one has already finished.`);
+    throw new GatewayError(
+      'invalid_request',
+      `Cannot cancel response '${id}': only responses created with background=true can be cancelled, and this one has already finished.`,
+    );
   }
 
   /** The items of every turn up to and including `id`, oldest first, each with the provider that answered its turn natively. */
@@ -112,7 +116,10 @@ export class ResponsesFrontDoor {
       const stored = await this.store.get(tenant, next);
       if (!stored) throw new GatewayError('previous_response_not_found', `Previous response with id '${next}' not found.`, { param: 'previous_response_id' });
       turns.push(stored);
-      if (turns.length > maxChainLength) throw new GatewayError('invalid_request', `The conversation before '${id}' is longer than ${maxChainLength} responses.`, { param: 'previous_response_id' });
+      if (turns.length > maxChainLength)
+        throw new GatewayError('invalid_request', `The conversation before '${id}' is longer than ${maxChainLength} responses.`, {
+          param: 'previous_response_id',
+        });
       next = stored.response.previous_response_id;
     }
     return turns.reverse().flatMap((turn) => [...turn.input, ...turn.response.output].map((item) => ({ item, heldBy: turn.heldBy })));

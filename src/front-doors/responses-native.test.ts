@@ -7,13 +7,22 @@ import { nativeResponsesCodec, spelledOutFor, type KeptItem } from './responses-
 // Responses API: as kept for the provider that made its items, plainly for
 // any other; and the target's answer on its way back.
 
-const native = (body: Record<string, unknown>): ClientRequest => ({ operation: 'responses', raw: Buffer.from(JSON.stringify(body)), body, stream: false, modelRange: undefined });
+const native = (body: Record<string, unknown>): ClientRequest => ({
+  operation: 'responses',
+  raw: Buffer.from(JSON.stringify(body)),
+  body,
+  stream: false,
+  modelRange: undefined,
+});
 
 test('items go as kept to the provider that made them, plainly to another: no reasoning, no ids, an assistant message as its text', () => {
   const made: KeptItem[] = [
     { item: { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Weather?' }] }, heldBy: 'openai' },
     { item: { id: 'rs_1', type: 'reasoning', summary: [], encrypted_content: 'x' }, heldBy: 'openai' },
-    { item: { id: 'msg_1', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Let me look.', annotations: [] }] }, heldBy: 'openai' },
+    {
+      item: { id: 'msg_1', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'Let me look.', annotations: [] }] },
+      heldBy: 'openai',
+    },
     { item: { id: 'fc_1', type: 'function_call', status: 'completed', call_id: 'call_1', name: 'weather', arguments: '{}' }, heldBy: 'openai' },
     { item: { type: 'function_call_output', call_id: 'call_1', output: 'sunny' }, heldBy: undefined, own: true },
   ];
@@ -22,7 +31,10 @@ test('items go as kept to the provider that made them, plainly to another: no re
 
   const holder = bodyFor('openai');
   assert.equal(holder.body.previous_response_id, undefined);
-  assert.deepEqual(holder.body.input, made.map(({ item }) => item));
+  assert.deepEqual(
+    holder.body.input,
+    made.map(({ item }) => item),
+  );
   assert.deepEqual(JSON.parse(holder.raw.toString()), holder.body);
   assert.equal(bodyFor('openai'), holder, 'made once per provider');
 
@@ -37,7 +49,9 @@ test('items go as kept to the provider that made them, plainly to another: no re
 test('the answer names the previous response the upstream did not get, and a finished one is kept with its provider', () => {
   const kept: [string, string][] = [];
   const codec = nativeResponsesCodec({ previousId: 'resp_1', store: true, keep: (response, provider) => kept.push([response.id as string, provider]) });
-  const answer = JSON.parse(String(codec.answer(Buffer.from(JSON.stringify({ id: 'resp_2', status: 'completed', previous_response_id: null, output: [] })), { provider: 'openai' })));
+  const answer = JSON.parse(
+    String(codec.answer(Buffer.from(JSON.stringify({ id: 'resp_2', status: 'completed', previous_response_id: null, output: [] })), { provider: 'openai' })),
+  );
   assert.equal(answer.previous_response_id, 'resp_1');
   assert.deepEqual(kept, [['resp_2', 'openai']]);
 

@@ -31,7 +31,9 @@ function isRecord(value: unknown): value is Loose {
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
-  return content.map((part: unknown) => (isRecord(part) ? (typeof part.text === 'string' ? part.text : typeof part.refusal === 'string' ? part.refusal : '') : '')).join('');
+  return content
+    .map((part: unknown) => (isRecord(part) ? (typeof part.text === 'string' ? part.text : typeof part.refusal === 'string' ? part.refusal : '') : ''))
+    .join('');
 }
 
 /** An item as any Responses API takes it from a stranger: no id, no status, no reasoning, an assistant's message as its text. */

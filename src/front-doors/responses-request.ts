@@ -44,7 +44,10 @@ function invalid(message: string, param: string): GatewayError {
 }
 
 function notTranslated(what: string, param: string): GatewayError {
-  return invalid(`${what} is not supported by this gateway's Responses API on a route whose targets speak only Chat Completions (a target that speaks the Responses API natively takes it as it is).`, param);
+  return invalid(
+    `${what} is not supported by this gateway's Responses API on a route whose targets speak only Chat Completions (a target that speaks the Responses API natively takes it as it is).`,
+    param,
+  );
 }
 
 /** `input` as a list of items: a string is one user message. */
@@ -198,11 +201,14 @@ const refused: Record<string, string> = {
  */
 export function checkResponsesRequest(body: Loose): void {
   if (typeof body.model !== 'string' || body.model === '') throw invalid('You must provide a model parameter.', 'model');
-  if (body.background !== undefined && body.background !== null && body.background !== false) throw invalid('Background mode (`background: true`) is not supported by this gateway.', 'background');
-  if (body.instructions !== undefined && body.instructions !== null && typeof body.instructions !== 'string') throw invalid('`instructions` must be a string.', 'instructions');
+  if (body.background !== undefined && body.background !== null && body.background !== false)
+    throw invalid('Background mode (`background: true`) is not supported by this gateway.', 'background');
+  if (body.instructions !== undefined && body.instructions !== null && typeof body.instructions !== 'string')
+    throw invalid('`instructions` must be a string.', 'instructions');
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') throw invalid('`stream` must be a boolean.', 'stream');
   const previousId = body.previous_response_id;
-  if (previousId !== undefined && previousId !== null && typeof previousId !== 'string') throw invalid('`previous_response_id` must be a string.', 'previous_response_id');
+  if (previousId !== undefined && previousId !== null && typeof previousId !== 'string')
+    throw invalid('`previous_response_id` must be a string.', 'previous_response_id');
 }
 
 /** The request's own input items, `item_reference`s replaced by the items they name: what the store keeps of this turn. */
@@ -262,7 +268,10 @@ function echoOf(body: Loose, reasoning: Loose | undefined): Loose {
     metadata: isRecord(body.metadata) ? body.metadata : {},
     parallel_tool_calls: typeof body.parallel_tool_calls === 'boolean' ? body.parallel_tool_calls : true,
     previous_response_id: typeof body.previous_response_id === 'string' ? body.previous_response_id : null,
-    reasoning: { effort: typeof reasoning?.effort === 'string' ? reasoning.effort : null, summary: typeof reasoning?.summary === 'string' ? reasoning.summary : null },
+    reasoning: {
+      effort: typeof reasoning?.effort === 'string' ? reasoning.effort : null,
+      summary: typeof reasoning?.summary === 'string' ? reasoning.summary : null,
+    },
     store: body.store !== false,
     temperature: typeof body.temperature === 'number' ? body.temperature : 1,
     text: isRecord(body.text) && isRecord(body.text.format) ? { format: body.text.format } : { format: { type: 'text' } },

@@ -1,6 +1,17 @@
 import { reasoningOf, type ChatChunk, type ChatError, type ChatUsage } from './chat-wire.ts';
 import type { StreamCodec } from './front-door-channel.ts';
-import { functionCallItem, messageItem, newItemId, outputText, reasoningItem, responseObject, responseUsage, statusOf, summaryText, type ResponseDraft } from './responses-output.ts';
+import {
+  functionCallItem,
+  messageItem,
+  newItemId,
+  outputText,
+  reasoningItem,
+  responseObject,
+  responseUsage,
+  statusOf,
+  summaryText,
+  type ResponseDraft,
+} from './responses-output.ts';
 
 // chat.completion.chunk events as the Responses API's typed stream, in the
 // order OpenAI sends it and its SDKs check: response.created and
@@ -60,12 +71,25 @@ export function createResponsesStream(options: ResponsesStreamOptions): StreamCo
     items.push(item);
     const at = { item_id: item.id, output_index: item.outputIndex };
     if (kind === 'message') {
-      return { item, text: event('response.output_item.added', { output_index: item.outputIndex, item: messageItem(item.id, '', 'in_progress') }) + event('response.content_part.added', { ...at, content_index: 0, part: outputText('') }) };
+      return {
+        item,
+        text:
+          event('response.output_item.added', { output_index: item.outputIndex, item: messageItem(item.id, '', 'in_progress') }) +
+          event('response.content_part.added', { ...at, content_index: 0, part: outputText('') }),
+      };
     }
     if (kind === 'reasoning') {
-      return { item, text: event('response.output_item.added', { output_index: item.outputIndex, item: reasoningItem(item.id, undefined) }) + event('response.reasoning_summary_part.added', { ...at, summary_index: 0, part: summaryText('') }) };
+      return {
+        item,
+        text:
+          event('response.output_item.added', { output_index: item.outputIndex, item: reasoningItem(item.id, undefined) }) +
+          event('response.reasoning_summary_part.added', { ...at, summary_index: 0, part: summaryText('') }),
+      };
     }
-    return { item, text: event('response.output_item.added', { output_index: item.outputIndex, item: functionCallItem(item.id, callId, name, '', 'in_progress') }) };
+    return {
+      item,
+      text: event('response.output_item.added', { output_index: item.outputIndex, item: functionCallItem(item.id, callId, name, '', 'in_progress') }),
+    };
   };
 
   const close = (item: OpenItem, status: 'completed' | 'incomplete'): string => {
@@ -74,10 +98,14 @@ export function createResponsesStream(options: ResponsesStreamOptions): StreamCo
     let text: string;
     if (item.kind === 'message') {
       item.done = messageItem(item.id, item.text, status);
-      text = event('response.output_text.done', { ...at, content_index: 0, text: item.text, logprobs: [] }) + event('response.content_part.done', { ...at, content_index: 0, part: outputText(item.text) });
+      text =
+        event('response.output_text.done', { ...at, content_index: 0, text: item.text, logprobs: [] }) +
+        event('response.content_part.done', { ...at, content_index: 0, part: outputText(item.text) });
     } else if (item.kind === 'reasoning') {
       item.done = reasoningItem(item.id, item.text);
-      text = event('response.reasoning_summary_text.done', { ...at, summary_index: 0, text: item.text }) + event('response.reasoning_summary_part.done', { ...at, summary_index: 0, part: summaryText(item.text) });
+      text =
+        event('response.reasoning_summary_text.done', { ...at, summary_index: 0, text: item.text }) +
+        event('response.reasoning_summary_part.done', { ...at, summary_index: 0, part: summaryText(item.text) });
     } else {
       item.done = functionCallItem(item.id, item.callId, item.name, item.text, status);
       text = event('response.function_call_arguments.done', { ...at, name: item.name, arguments: item.text });
@@ -97,7 +125,12 @@ export function createResponsesStream(options: ResponsesStreamOptions): StreamCo
     const item = current;
     item.text += delta;
     const at = { item_id: item.id, output_index: item.outputIndex };
-    return text + (kind === 'message' ? event('response.output_text.delta', { ...at, content_index: 0, delta, logprobs: [] }) : event('response.reasoning_summary_text.delta', { ...at, summary_index: 0, delta }));
+    return (
+      text +
+      (kind === 'message'
+        ? event('response.output_text.delta', { ...at, content_index: 0, delta, logprobs: [] })
+        : event('response.reasoning_summary_text.delta', { ...at, summary_index: 0, delta }))
+    );
   };
 
   const toolCall = (index: number, id: string | undefined, name: string | undefined, args: string | undefined): string => {
@@ -144,7 +177,11 @@ export function createResponsesStream(options: ResponsesStreamOptions): StreamCo
         text += opened.text;
       }
       for (const item of items) text += close(item, itemStatus);
-      const response = snapshot(status === 'incomplete' ? 'incomplete' : 'completed', items.map((item) => item.done!), incomplete);
+      const response = snapshot(
+        status === 'incomplete' ? 'incomplete' : 'completed',
+        items.map((item) => item.done!),
+        incomplete,
+      );
       options.onComplete(response);
       return text + event(status === 'incomplete' ? 'response.incomplete' : 'response.completed', { response });
     },

@@ -45,21 +45,99 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   /** The last few minutes second by second, for the console (not exported to Prometheus). */
   readonly traffic = new TrafficHistory();
-  readonly requests = new BoundCounter({ name: 'switchyard_requests_total', help: 'Client requests answered, by route, serving provider, HTTP status and gateway key name (auth.keys[].name, "none" without one).', labelNames: ['route', 'provider', 'status', 'key'], registers: [this.registry] });
-  readonly requestDuration = new BoundHistogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request received to response finished, by status class (2xx, 4xx, 5xx): fast refusals do not hide slow answers.', labelNames: ['route', 'provider', 'status_class'], buckets: latencyBuckets, registers: [this.registry] });
-  readonly timeToFirstToken = new BoundHistogram({ name: 'switchyard_time_to_first_token_seconds', help: "Time to the first content from the provider that served, from the start of its own attempt (failed attempts before it are not charged to it; cache hits: from the request's arrival).", labelNames: ['route', 'provider'], buckets: latencyBuckets, registers: [this.registry] });
-  readonly upstreamAttempts = new BoundCounter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by provider and outcome (ok or an error code).', labelNames: ['provider', 'outcome'], registers: [this.registry] });
-  readonly attemptDuration = new BoundHistogram({ name: 'switchyard_upstream_attempt_duration_seconds', help: 'One upstream attempt, from its start (waiting for a place included) to its first content (outcome ok) or its failure (an error code, or cancelled).', labelNames: ['provider', 'outcome'], buckets: latencyBuckets, registers: [this.registry] });
-  readonly retries = new BoundCounter({ name: 'switchyard_retries_total', help: 'Attempts after a request\'s first, by the provider tried and kind: retry (the same target again), failover (another target) or resume (a cut stream continued).', labelNames: ['provider', 'kind'], registers: [this.registry] });
-  readonly hedges = new BoundCounter({ name: 'switchyard_hedges_total', help: 'Hedged attempts started, by the provider hedged to and trigger: after (the first had no first token by hedge.after) or hold (a target signalled a busy hold, hedge.on_hold).', labelNames: ['provider', 'trigger'], registers: [this.registry] });
-  readonly breakerTransitions = new Counter({ name: 'switchyard_breaker_transitions_total', help: 'Circuit breaker changes per provider, by the state entered (open, half-open, closed).', labelNames: ['provider', 'to'], registers: [this.registry] });
-  readonly tokens = new BoundCounter({ name: 'switchyard_tokens_total', help: 'Tokens reported by providers (counted from the text, four characters a token, for a stream whose provider reported none).', labelNames: ['provider', 'model', 'kind'], registers: [this.registry] });
-  readonly cost = new BoundCounter({ name: 'switchyard_cost_usd_total', help: "Spend in USD by provider, model and gateway key name: reported tokens at the provider's configured price.", labelNames: ['provider', 'model', 'key'], registers: [this.registry] });
-  readonly cacheRequests = new BoundCounter({ name: 'switchyard_cache_requests_total', help: 'Response cache lookups by tier (memory, redis) and result (hit, miss, error: Redis slow or away).', labelNames: ['tier', 'result'], registers: [this.registry] });
-  readonly batchLines = new BoundCounter({ name: 'switchyard_batch_lines_total', help: 'Batch API lines by outcome: completed (2xx), failed (kept in the error file) or retried (a transient failure, sent again later).', labelNames: ['outcome'], registers: [this.registry] });
-  readonly panicRouting = new BoundCounter({ name: 'switchyard_panic_routing_total', help: "Attempts that met an open breaker with no healthier target left (panic routing), by provider and the adaptive throttle's decision: sent, or throttled (refused at once).", labelNames: ['provider', 'decision'], registers: [this.registry] });
-  readonly configReloads = new BoundCounter({ name: 'switchyard_config_reloads_total', help: 'Config reloads (SIGHUP or a changed file) by result: success, or failure (the previous config kept serving).', labelNames: ['result'], registers: [this.registry] });
-  readonly shed = new BoundCounter({ name: 'switchyard_shed_total', help: 'Requests refused by admission: 429s for a rate limit or a full waiting line, by priority, reason and provider ("none" for a gateway key\'s limit).', labelNames: ['priority', 'reason', 'provider'], registers: [this.registry] });
+  readonly requests = new BoundCounter({
+    name: 'switchyard_requests_total',
+    help: 'Client requests answered, by route, serving provider, HTTP status and gateway key name (auth.keys[].name, "none" without one).',
+    labelNames: ['route', 'provider', 'status', 'key'],
+    registers: [this.registry],
+  });
+  readonly requestDuration = new BoundHistogram({
+    name: 'switchyard_request_duration_seconds',
+    help: 'Time from request received to response finished, by status class (2xx, 4xx, 5xx): fast refusals do not hide slow answers.',
+    labelNames: ['route', 'provider', 'status_class'],
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly timeToFirstToken = new BoundHistogram({
+    name: 'switchyard_time_to_first_token_seconds',
+    help: "Time to the first content from the provider that served, from the start of its own attempt (failed attempts before it are not charged to it; cache hits: from the request's arrival).",
+    labelNames: ['route', 'provider'],
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly upstreamAttempts = new BoundCounter({
+    name: 'switchyard_upstream_attempts_total',
+    help: 'Upstream attempts by provider and outcome (ok or an error code).',
+    labelNames: ['provider', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly attemptDuration = new BoundHistogram({
+    name: 'switchyard_upstream_attempt_duration_seconds',
+    help: 'One upstream attempt, from its start (waiting for a place included) to its first content (outcome ok) or its failure (an error code, or cancelled).',
+    labelNames: ['provider', 'outcome'],
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly retries = new BoundCounter({
+    name: 'switchyard_retries_total',
+    help: "Attempts after a request's first, by the provider tried and kind: retry (the same target again), failover (another target) or resume (a cut stream continued).",
+    labelNames: ['provider', 'kind'],
+    registers: [this.registry],
+  });
+  readonly hedges = new BoundCounter({
+    name: 'switchyard_hedges_total',
+    help: 'Hedged attempts started, by the provider hedged to and trigger: after (the first had no first token by hedge.after) or hold (a target signalled a busy hold, hedge.on_hold).',
+    labelNames: ['provider', 'trigger'],
+    registers: [this.registry],
+  });
+  readonly breakerTransitions = new Counter({
+    name: 'switchyard_breaker_transitions_total',
+    help: 'Circuit breaker changes per provider, by the state entered (open, half-open, closed).',
+    labelNames: ['provider', 'to'],
+    registers: [this.registry],
+  });
+  readonly tokens = new BoundCounter({
+    name: 'switchyard_tokens_total',
+    help: 'Tokens reported by providers (counted from the text, four characters a token, for a stream whose provider reported none).',
+    labelNames: ['provider', 'model', 'kind'],
+    registers: [this.registry],
+  });
+  readonly cost = new BoundCounter({
+    name: 'switchyard_cost_usd_total',
+    help: "Spend in USD by provider, model and gateway key name: reported tokens at the provider's configured price.",
+    labelNames: ['provider', 'model', 'key'],
+    registers: [this.registry],
+  });
+  readonly cacheRequests = new BoundCounter({
+    name: 'switchyard_cache_requests_total',
+    help: 'Response cache lookups by tier (memory, redis) and result (hit, miss, error: Redis slow or away).',
+    labelNames: ['tier', 'result'],
+    registers: [this.registry],
+  });
+  readonly batchLines = new BoundCounter({
+    name: 'switchyard_batch_lines_total',
+    help: 'Batch API lines by outcome: completed (2xx), failed (kept in the error file) or retried (a transient failure, sent again later).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly panicRouting = new BoundCounter({
+    name: 'switchyard_panic_routing_total',
+    help: "Attempts that met an open breaker with no healthier target left (panic routing), by provider and the adaptive throttle's decision: sent, or throttled (refused at once).",
+    labelNames: ['provider', 'decision'],
+    registers: [this.registry],
+  });
+  readonly configReloads = new BoundCounter({
+    name: 'switchyard_config_reloads_total',
+    help: 'Config reloads (SIGHUP or a changed file) by result: success, or failure (the previous config kept serving).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly shed = new BoundCounter({
+    name: 'switchyard_shed_total',
+    help: 'Requests refused by admission: 429s for a rate limit or a full waiting line, by priority, reason and provider ("none" for a gateway key\'s limit).',
+    labelNames: ['priority', 'reason', 'provider'],
+    registers: [this.registry],
+  });
   /** Read at scrape time from the providers' waiting lines: provider, priority, depth. */
   private queueSource: () => Iterable<[string, string, number]> = () => [];
   readonly queueDepth: Gauge;
@@ -76,15 +154,28 @@ export class GatewayMetrics {
   private canarySource: () => Iterable<[string, string, number]> = () => [];
   readonly canaryState: Gauge;
 
-  readonly circuitState = new Gauge({ name: 'switchyard_circuit_state', help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.', labelNames: ['provider'], registers: [this.registry] });
-  readonly providerHealthy = new Gauge({ name: 'switchyard_provider_healthy', help: 'Active health check verdict per provider (1 healthy).', labelNames: ['provider'], registers: [this.registry] });
+  readonly circuitState = new Gauge({
+    name: 'switchyard_circuit_state',
+    help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['provider'],
+    registers: [this.registry],
+  });
+  readonly providerHealthy = new Gauge({
+    name: 'switchyard_provider_healthy',
+    help: 'Active health check verdict per provider (1 healthy).',
+    labelNames: ['provider'],
+    registers: [this.registry],
+  });
 
   private readonly requestSeries = new SeriesCache(() => ({
     durationByClass: [] as (HistogramSeries | undefined)[],
     byStatus: new Map<number, Map<string, CounterSeries>>(),
   }));
   private readonly firstTokenSeries = new SeriesCache((route, provider) => this.timeToFirstToken.labels(route, provider));
-  private readonly attemptSeries = new SeriesCache((provider, outcome) => ({ count: this.upstreamAttempts.labels(provider, outcome), duration: this.attemptDuration.labels(provider, outcome) }));
+  private readonly attemptSeries = new SeriesCache((provider, outcome) => ({
+    count: this.upstreamAttempts.labels(provider, outcome),
+    duration: this.attemptDuration.labels(provider, outcome),
+  }));
   private readonly retrySeries = new SeriesCache((provider, kind) => this.retries.labels(provider, kind));
   private readonly panicSeries = new SeriesCache((provider, decision) => this.panicRouting.labels(provider, decision));
   private readonly hedgeSeries = new SeriesCache((provider, trigger) => this.hedges.labels(provider, trigger));
@@ -97,13 +188,39 @@ export class GatewayMetrics {
   constructor(options: { defaultMetrics?: boolean } = {}) {
     // Counted from zero, so a dashboard's rate of failures reads 0 rather than no data.
     for (const result of ['success', 'failure']) this.configReloads.labels(result);
-    this.inFlight = this.scrapedGauge('switchyard_inflight_requests', 'Requests in flight to each provider.', ['provider'], () => [...this.inFlightSource()].map(([provider, count]) => [[provider], count]));
-    this.budgetSpent = this.scrapedGauge('switchyard_budget_spent_usd', "USD spent in the current budget window by each route with a budget (every replica's spending with state.redis).", ['route'], () => [...this.budgetSource()].map(([route, spent]) => [[route], spent]));
-    this.budgetLimit = this.scrapedGauge('switchyard_budget_usd', "Each route's configured budget in USD per window (routes.NAME.budget.usd).", ['route'], () => [...this.budgetSource()].map(([route, , limit]) => [[route], limit]));
-    this.queueDepth = this.scrapedGauge('switchyard_queue_depth', 'Requests waiting for a free place to a provider, by priority and provider.', ['priority', 'provider'], () => [...this.queueSource()].map(([provider, priority, depth]) => [[priority, provider], depth]));
-    this.anomaly = this.scrapedGauge('switchyard_anomaly', "1 while a provider's time to first token (signal ttft) or failed-attempt share (signal errors) is anomalous against its own learnt normal.", ['provider', 'signal'], () => [...this.anomalySource()].map(([provider, signal, on]) => [[provider, signal], on ? 1 : 0]));
-    this.canaryState = this.scrapedGauge('switchyard_canary_state', 'Canary targets: 0 rolled back, 1 running, 2 promoted.', ['route', 'target'], () => [...this.canarySource()].map(([route, target, state]) => [[route, target], state]));
-    this.routeAvailable = this.scrapedGauge('switchyard_route_available_targets', 'Targets of each route that can take a request now: healthy, breaker closed, not ejected or cooling down (0: the route has none).', ['route'], () => [...this.routeSource()].map(([route, count]) => [[route], count]));
+    this.inFlight = this.scrapedGauge('switchyard_inflight_requests', 'Requests in flight to each provider.', ['provider'], () =>
+      [...this.inFlightSource()].map(([provider, count]) => [[provider], count]),
+    );
+    this.budgetSpent = this.scrapedGauge(
+      'switchyard_budget_spent_usd',
+      "USD spent in the current budget window by each route with a budget (every replica's spending with state.redis).",
+      ['route'],
+      () => [...this.budgetSource()].map(([route, spent]) => [[route], spent]),
+    );
+    this.budgetLimit = this.scrapedGauge('switchyard_budget_usd', "Each route's configured budget in USD per window (routes.NAME.budget.usd).", ['route'], () =>
+      [...this.budgetSource()].map(([route, , limit]) => [[route], limit]),
+    );
+    this.queueDepth = this.scrapedGauge(
+      'switchyard_queue_depth',
+      'Requests waiting for a free place to a provider, by priority and provider.',
+      ['priority', 'provider'],
+      () => [...this.queueSource()].map(([provider, priority, depth]) => [[priority, provider], depth]),
+    );
+    this.anomaly = this.scrapedGauge(
+      'switchyard_anomaly',
+      "1 while a provider's time to first token (signal ttft) or failed-attempt share (signal errors) is anomalous against its own learnt normal.",
+      ['provider', 'signal'],
+      () => [...this.anomalySource()].map(([provider, signal, on]) => [[provider, signal], on ? 1 : 0]),
+    );
+    this.canaryState = this.scrapedGauge('switchyard_canary_state', 'Canary targets: 0 rolled back, 1 running, 2 promoted.', ['route', 'target'], () =>
+      [...this.canarySource()].map(([route, target, state]) => [[route, target], state]),
+    );
+    this.routeAvailable = this.scrapedGauge(
+      'switchyard_route_available_targets',
+      'Targets of each route that can take a request now: healthy, breaker closed, not ejected or cooling down (0: the route has none).',
+      ['route'],
+      () => [...this.routeSource()].map(([route, count]) => [[route], count]),
+    );
     // Unprefixed, as prom-client names them (process_cpu_seconds_total, nodejs_heap_size_used_bytes...): what Node.js dashboards query.
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }

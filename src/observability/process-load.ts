@@ -33,7 +33,11 @@ export class ProcessLoad {
   private sample(): void {
     const now = performance.now();
     const cpu = process.cpuUsage(this.lastCpu);
-    this.readings.push({ at: Date.now(), cpu: (cpu.user + cpu.system) / 1000 / Math.max(1, now - this.lastAt), eventLoopP99Ms: this.delay.percentile(99) / 1e6 });
+    this.readings.push({
+      at: Date.now(),
+      cpu: (cpu.user + cpu.system) / 1000 / Math.max(1, now - this.lastAt),
+      eventLoopP99Ms: this.delay.percentile(99) / 1e6,
+    });
     if (this.readings.length > keptReadings) this.readings.shift();
     this.lastCpu = process.cpuUsage();
     this.lastAt = now;

@@ -7,7 +7,21 @@ import { createLogger } from './logger.ts';
 import { RequestLog, type RequestLine } from './request-log.ts';
 import { tempDir } from '../../test/support/temp-dir.ts';
 
-const line: RequestLine = { id: 'req-1', route: 'chat', provider: 'deepseek', model: 'deepseek-chat', status: 200, attempts: 2, failures: ['upstream_overloaded'], stream: true, latencyMs: 812.345, firstTokenMs: 90.06, tokensIn: 12, tokensOut: 40, costUsd: 0.0000476 };
+const line: RequestLine = {
+  id: 'req-1',
+  route: 'chat',
+  provider: 'deepseek',
+  model: 'deepseek-chat',
+  status: 200,
+  attempts: 2,
+  failures: ['upstream_overloaded'],
+  stream: true,
+  latencyMs: 812.345,
+  firstTokenMs: 90.06,
+  tokensIn: 12,
+  tokensOut: 40,
+  costUsd: 0.0000476,
+};
 
 function readLines(file: string): Record<string, unknown>[] {
   let text = '';
@@ -35,29 +49,41 @@ test('request lines are pino-shaped JSON, and odd ids or names cannot break them
   const file = join(tempDir('request-log-'), 'log');
   const log = new RequestLog(createLogger({ destination: file, sync: true }));
   log.write(line);
-  log.write({ ...line, id: 'a "quoted"\nid \u2028 ünï', model: undefined, failures: [], stream: undefined, firstTokenMs: undefined, tokensIn: undefined, tokensOut: Number.NaN });
+  log.write({
+    ...line,
+    id: 'a "quoted"\nid \u2028 ünï',
+    model: undefined,
+    failures: [],
+    stream: undefined,
+    firstTokenMs: undefined,
+    tokensIn: undefined,
+    tokensOut: Number.NaN,
+  });
   log.write({ ...line, route: 'r"1\\', provider: 'p\n', model: 'm "x"' });
   log.write({ ...line, route: 'r"1\\', provider: 'p\n', model: 'm "x"' });
   const [first, second, third, fourth] = readLines(file);
-  assert.deepEqual({ ...first, time: 0 }, {
-    level: 30,
-    time: 0,
-    service: 'switchyard',
-    id: 'req-1',
-    route: 'chat',
-    provider: 'deepseek',
-    model: 'deepseek-chat',
-    status: 200,
-    attempts: 2,
-    failures: ['upstream_overloaded'],
-    stream: true,
-    latency_ms: 812.3,
-    first_token_ms: 90.1,
-    tokens_in: 12,
-    tokens_out: 40,
-    cost_usd: 0.0000476,
-    msg: 'request',
-  });
+  assert.deepEqual(
+    { ...first, time: 0 },
+    {
+      level: 30,
+      time: 0,
+      service: 'switchyard',
+      id: 'req-1',
+      route: 'chat',
+      provider: 'deepseek',
+      model: 'deepseek-chat',
+      status: 200,
+      attempts: 2,
+      failures: ['upstream_overloaded'],
+      stream: true,
+      latency_ms: 812.3,
+      first_token_ms: 90.1,
+      tokens_in: 12,
+      tokens_out: 40,
+      cost_usd: 0.0000476,
+      msg: 'request',
+    },
+  );
   assert.ok(Math.abs((first!.time as number) - Date.now()) < 60_000);
   assert.equal(second!.id, 'a "quoted"\nid \u2028 ünï');
   assert.equal(second!.tokens_out, 0);

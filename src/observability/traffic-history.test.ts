@@ -4,7 +4,16 @@ import { TrafficHistory, type FinishedRequest } from './traffic-history.ts';
 
 // The console's memory of the last minutes, on a clock the test moves.
 
-const served = (provider: string, extra: Partial<FinishedRequest> = {}): FinishedRequest => ({ route: 'chat', provider, status: 200, clientGone: false, firstTokenMs: 100, cache: undefined, failedAttempts: [], ...extra });
+const served = (provider: string, extra: Partial<FinishedRequest> = {}): FinishedRequest => ({
+  route: 'chat',
+  provider,
+  status: 200,
+  clientGone: false,
+  firstTokenMs: 100,
+  cache: undefined,
+  failedAttempts: [],
+  ...extra,
+});
 
 test('whole seconds only, each sent once: requests, errors by status, first-token percentiles, gauges', () => {
   let now = 1_000_000_000;
@@ -37,12 +46,28 @@ test('the last minute: who served each route, who failed how, cache hits, and th
   now += 30_000;
   history.record(served('cache', { cache: 'hit' }), 'hit');
   history.record(served('a', { cache: 'miss' }), 'miss');
-  history.record(served('none', { provider: undefined, status: 503, failedAttempts: [{ provider: 'a', code: 'upstream_overloaded' }, { provider: 'b', code: 'upstream_reset' }] }), 'lost');
+  history.record(
+    served('none', {
+      provider: undefined,
+      status: 503,
+      failedAttempts: [
+        { provider: 'a', code: 'upstream_overloaded' },
+        { provider: 'b', code: 'upstream_reset' },
+      ],
+    }),
+    'lost',
+  );
   const minute = history.window(60);
   assert.deepEqual(minute.served, { chat: { b: 1, cache: 1, a: 1 } });
   assert.deepEqual(minute.failed, { a: { upstream_overloaded: 2 }, b: { upstream_reset: 1 } });
   assert.deepEqual([minute.cacheHits, minute.cacheLookups], [1, 2]);
-  assert.deepEqual(history.recentFailovers().map((failover) => [failover.id, failover.to, failover.from.map((attempt) => attempt.provider)]), [['lost', undefined, ['a', 'b']], ['moved', 'b', ['a']]]);
+  assert.deepEqual(
+    history.recentFailovers().map((failover) => [failover.id, failover.to, failover.from.map((attempt) => attempt.provider)]),
+    [
+      ['lost', undefined, ['a', 'b']],
+      ['moved', 'b', ['a']],
+    ],
+  );
   now += 45_000;
   assert.deepEqual(history.window(60).served, { chat: { cache: 1, a: 1 } }, 'the first request is over a minute old');
 });

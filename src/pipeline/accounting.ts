@@ -49,7 +49,8 @@ export class Accounting {
     // Per provider, its own attempt's time: not the failed attempts before it (the log line and the console keep the client's wait).
     const providerFirstTokenMs = record.attemptFirstTokenMs ?? record.firstTokenMs;
     if (providerFirstTokenMs !== undefined && record.provider) this.metrics.observeFirstToken(route, provider, providerFirstTokenMs / 1000);
-    if (record.usage && record.provider && record.model) this.metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd, key);
+    if (record.usage && record.provider && record.model)
+      this.metrics.countTokens(record.provider, record.model, record.usage.inputTokens, record.usage.outputTokens, record.costUsd, key);
     this.log.write({
       id,
       route,

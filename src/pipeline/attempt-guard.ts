@@ -19,7 +19,8 @@ import type { RequestRecord } from './gateway-request.ts';
 export type AttemptKind = 'first' | 'retry' | 'hedge' | 'resume';
 
 /** Why a target may not be tried now. `throttled`: its breaker is open, and in panic the throttle held this one back. */
-export type Refusal = { refused: 'rate_limit'; waitMs: number } | { refused: 'breaker' } | { refused: 'throttled'; waitMs: number } | { refused: 'retry_budget' };
+export type Refusal =
+  { refused: 'rate_limit'; waitMs: number } | { refused: 'breaker' } | { refused: 'throttled'; waitMs: number } | { refused: 'retry_budget' };
 
 export interface GuardContext {
   status: TargetStatus;

@@ -14,7 +14,10 @@ const fixture = routeFixture({
   providers: { a: {}, b: {}, big: {} },
   routes: {
     chat: {
-      targets: [{ provider: 'a', model: 'm' }, { provider: 'b', model: 'm', tier: 2 }],
+      targets: [
+        { provider: 'a', model: 'm' },
+        { provider: 'b', model: 'm', tier: 2 },
+      ],
       retry: { attempts: 3, initial_backoff: '1s', max_backoff: '4s', on: [429, 503, 'timeout'] },
     },
     context: {
@@ -34,7 +37,8 @@ const [a, b] = chat.targets as [(typeof chat.targets)[number], (typeof chat.targ
 const half = () => 0.5;
 
 const busy = (retryAfterMs?: number) => new GatewayError('upstream_overloaded', 'busy', { upstreamStatus: 503, retryAfterMs });
-const attempt = (step: NextStep) => (step.kind === 'attempt' ? `${step.target.key}${step.retry ? ' (retry)' : ''}` : step.kind === 'wait' ? `wait ${step.ms}` : 'exhausted');
+const attempt = (step: NextStep) =>
+  step.kind === 'attempt' ? `${step.target.key}${step.retry ? ' (retry)' : ''}` : step.kind === 'wait' ? `wait ${step.ms}` : 'exhausted';
 
 test('a busy target is retried after its backoff; meanwhile the next target is tried at once', () => {
   const plan = new AttemptPlan(chat.targets, chat.config.retry, 60_000, half);
@@ -74,7 +78,7 @@ test('backoff is exponential, capped at max_backoff, with full jitter from the i
   assert.ok(Math.max(...waits) > 3000 && Math.min(...waits) < 1000);
 });
 
-test("a Retry-After longer than the backoff is honoured; a shorter one does not cut the backoff", () => {
+test('a Retry-After longer than the backoff is honoured; a shorter one does not cut the backoff', () => {
   const plan = new AttemptPlan([a], chat.config.retry, 60_000, half);
   plan.next(0);
   plan.failed(a, busy(7000), 0);

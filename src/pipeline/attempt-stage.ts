@@ -40,7 +40,9 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   const cancel = c.interrupt.child();
   const clientGone = (reason: Error) => cancel.abort(reason);
   c.channel.gone.onAbort(clientGone);
-  const deadlineTimer = engine.clock.setTimer(leftMs, () => cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)));
+  const deadlineTimer = engine.clock.setTimer(leftMs, () =>
+    cancel.abort(new GatewayError('deadline_exceeded', `The request deadline of ${totalMs}ms passed.`)),
+  );
   const plan = new AttemptPlan(usable, route.config.retry, c.deadline, engine.random);
   const guards: GuardContext = guardContext(engine, record);
   let lastError: GatewayError | undefined;
@@ -68,7 +70,17 @@ export async function attemptStage(c: RequestContext, next: Next): Promise<void>
   const start = (guard: AttemptGuard, attempt: Cancellation, onHold?: () => void): Promise<AttemptResult> => {
     const remaining = Math.max(1, c.deadline - engine.clock.now());
     const timeouts = route.config.timeouts;
-    return runAttempt({ target: guard.target, request, cancel: attempt, clock: engine.clock, firstTokenTimeoutMs: Math.min(timeouts.first_token, remaining), idleTimeoutMs: timeouts.idle, transcript: route.config.stream_resume, redactor: engine.redactor, onHold });
+    return runAttempt({
+      target: guard.target,
+      request,
+      cancel: attempt,
+      clock: engine.clock,
+      firstTokenTimeoutMs: Math.min(timeouts.first_token, remaining),
+      idleTimeoutMs: timeouts.idle,
+      transcript: route.config.stream_resume,
+      redactor: engine.redactor,
+      onHold,
+    });
   };
 
   const onFailure = (guard: AttemptGuard, failure: GatewayError) => {
@@ -165,7 +177,11 @@ function overBudget(engine: Engine, route: Route): boolean {
   if (spent < budget.usd) return false;
   if (budget.over === 'cheapest') return true;
   const resetMs = engine.spend.msUntilReset(route.name);
-  throw new GatewayError('budget_exceeded', `Route "${route.name}" has spent $${spent.toFixed(4)} of its $${budget.usd} budget for this window; it renews in ${Math.ceil(resetMs / 1000)}s.`, { retryAfterMs: resetMs });
+  throw new GatewayError(
+    'budget_exceeded',
+    `Route "${route.name}" has spent $${spent.toFixed(4)} of its $${budget.usd} budget for this window; it renews in ${Math.ceil(resetMs / 1000)}s.`,
+    { retryAfterMs: resetMs },
+  );
 }
 
 /** `hedge.after`, or for `adaptive` the target's recent p95 time to first token (no hedge until it is known). */
@@ -193,18 +209,28 @@ function exhausted({ route, deadlinePassed, lastError, failures, candidates, rat
   const retryAfterMs = Math.min(Math.max(lastError?.retryAfterMs ?? throttledForMs ?? 1000, 1000), 60_000);
   // Held back by the gateway's own admission rather than failed: an honest 429 that says when to come back.
   if ((failures.size === 0 || only('overloaded')) && rateLimitedForMs !== undefined) {
-    return new GatewayError('rate_limited', `Every target of route "${route.name}" is at its rate_limit; retry after ${Math.ceil(rateLimitedForMs / 1000)}s.`, { retryAfterMs: rateLimitedForMs });
+    return new GatewayError('rate_limited', `Every target of route "${route.name}" is at its rate_limit; retry after ${Math.ceil(rateLimitedForMs / 1000)}s.`, {
+      retryAfterMs: rateLimitedForMs,
+    });
   }
   if (only('overloaded')) {
-    return new GatewayError('overloaded', `Route "${route.name}" is saturated: its targets are at max_concurrency and their waiting lines are full.`, { retryAfterMs: lastError?.retryAfterMs ?? 1000 });
+    return new GatewayError('overloaded', `Route "${route.name}" is saturated: its targets are at max_concurrency and their waiting lines are full.`, {
+      retryAfterMs: lastError?.retryAfterMs ?? 1000,
+    });
   }
   // Every provider said "too many requests": a 429, as the provider would have said, with its wait.
   if (only('upstream_rate_limited')) {
-    return new GatewayError('upstream_rate_limited', `Every target of route "${route.name}" rate-limited the request (429).${last}`, { retryAfterMs: Math.min(rateLimitedForMs ?? Infinity, retryAfterMs), provider: lastError?.provider });
+    return new GatewayError('upstream_rate_limited', `Every target of route "${route.name}" rate-limited the request (429).${last}`, {
+      retryAfterMs: Math.min(rateLimitedForMs ?? Infinity, retryAfterMs),
+      provider: lastError?.provider,
+    });
   }
   // Every provider said "busy": a 503 that says so.
   if (only('upstream_overloaded', 'overloaded')) {
-    return new GatewayError('upstream_overloaded', `Every target of route "${route.name}" is overloaded (503/529).${last}`, { retryAfterMs, provider: lastError?.provider });
+    return new GatewayError('upstream_overloaded', `Every target of route "${route.name}" is overloaded (503/529).${last}`, {
+      retryAfterMs,
+      provider: lastError?.provider,
+    });
   }
   const why =
     candidates === 0
@@ -212,5 +238,8 @@ function exhausted({ route, deadlinePassed, lastError, failures, candidates, rat
       : lastError === undefined && throttledForMs !== undefined
         ? 'every target is failing (circuit open), and the gateway is sending them only part of the traffic (adaptive throttling)'
         : `all ${candidates} target${candidates === 1 ? '' : 's'} failed or were held back`;
-  return new GatewayError('no_target_available', `Route "${route.name}" could not serve the request: ${why}.${last}`, { retryAfterMs, provider: lastError?.provider });
+  return new GatewayError('no_target_available', `Route "${route.name}" could not serve the request: ${why}.${last}`, {
+    retryAfterMs,
+    provider: lastError?.provider,
+  });
 }

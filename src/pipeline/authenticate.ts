@@ -53,7 +53,10 @@ export function checkRouteAllowed(entry: KeyEntry | undefined, route: string): v
 export function authenticateAdmin(config: Config, authorization: string | undefined): void {
   if (!config.auth) return;
   const entry = authenticate(config, basicAsBearer(authorization));
-  if (!entry?.admin) throw new GatewayError('invalid_api_key', 'This API key may not use the admin plane (/admin, /metrics, /dashboard): that needs a key with admin: true.', { status: 403 });
+  if (!entry?.admin)
+    throw new GatewayError('invalid_api_key', 'This API key may not use the admin plane (/admin, /metrics, /dashboard): that needs a key with admin: true.', {
+      status: 403,
+    });
 }
 
 function basicAsBearer(authorization: string | undefined): string | undefined {

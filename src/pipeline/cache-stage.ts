@@ -68,7 +68,14 @@ async function consult(c: RequestContext): Promise<'answered' | CachePlan | unde
     c.record.cache = 'bypass';
     return undefined;
   }
-  const plan: CachePlan = { cache, key: cacheKey(route.name, request.client.operation, request.tenant, request.client.raw), ttlMs: ttl, staleMs, stale: undefined, settle: undefined };
+  const plan: CachePlan = {
+    cache,
+    key: cacheKey(route.name, request.client.operation, request.tenant, request.client.raw),
+    ttlMs: ttl,
+    staleMs,
+    stale: undefined,
+    settle: undefined,
+  };
   c.record.cache = 'miss';
   if (request.cacheMode === 'no-cache') return plan;
   const found = await cache.lookup(plan.key);
@@ -113,7 +120,15 @@ async function waitFor(pending: Promise<CachedAnswer | undefined>, gone: Cancell
 /** Keeps the answer a provider gave, fresh for the route's ttl, and hands it to whoever waits for it. */
 function keep(clock: Clock, plan: CachePlan, recording: RecordingChannel, provider: string, model: string): void {
   const now = clock.epochMs();
-  const answer: CachedAnswer = { body: recording.recorded, provider, model, storedAt: now, freshUntil: now + plan.ttlMs, ...(recording.streamed ? { stream: true } : {}), ...(recording.native ? { native: true } : {}) };
+  const answer: CachedAnswer = {
+    body: recording.recorded,
+    provider,
+    model,
+    storedAt: now,
+    freshUntil: now + plan.ttlMs,
+    ...(recording.streamed ? { stream: true } : {}),
+    ...(recording.native ? { native: true } : {}),
+  };
   plan.cache.store(plan.key, answer, plan.staleMs);
   plan.settle?.(answer);
 }

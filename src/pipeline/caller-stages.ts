@@ -31,7 +31,12 @@ export async function frontDoorStage(c: RequestContext, next: Next): Promise<voi
   const frontDoor = c.input.frontDoor;
   if (frontDoor === undefined) return next();
   if (!c.raw || c.raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
-  const opened = await frontDoor.open(c.raw, { tenant: c.key?.name ?? '', client: c.input.channel, maxJsonDepth: c.engine.config.server.max_json_depth, headers: c.input.headers });
+  const opened = await frontDoor.open(c.raw, {
+    tenant: c.key?.name ?? '',
+    client: c.input.channel,
+    maxJsonDepth: c.engine.config.server.max_json_depth,
+    headers: c.input.headers,
+  });
   c.opened = opened;
   c.channel = opened.channel;
   return next();
@@ -40,7 +45,14 @@ export async function frontDoorStage(c: RequestContext, next: Next): Promise<voi
 export function parseStage(c: RequestContext, next: Next): Promise<void> {
   const raw = c.raw;
   if (!raw || raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
-  const options = { operation: c.input.operation, raw, headers: c.input.headers, id: c.id, receivedAt: c.receivedAt, maxJsonDepth: c.engine.config.server.max_json_depth };
+  const options = {
+    operation: c.input.operation,
+    raw,
+    headers: c.input.headers,
+    id: c.id,
+    receivedAt: c.receivedAt,
+    maxJsonDepth: c.engine.config.server.max_json_depth,
+  };
   const request = c.opened ? parseFrontDoorRequest(c.opened, options) : parseClientRequest(options);
   request.tenant = c.key?.name;
   c.request = request;
@@ -55,7 +67,9 @@ export function routeStage(c: RequestContext, next: Next): Promise<void> {
     // A key limited to some routes hears only of those.
     const names = c.key?.routes ?? routes.names;
     const shown = model.length > 200 ? `${model.slice(0, 200)}…` : model;
-    throw new GatewayError('route_not_found', `The model \`${shown}\` does not exist on this gateway. Available routes: ${names.join(', ') || 'none'}.`, { param: 'model' });
+    throw new GatewayError('route_not_found', `The model \`${shown}\` does not exist on this gateway. Available routes: ${names.join(', ') || 'none'}.`, {
+      param: 'model',
+    });
   }
   checkRouteAllowed(c.key, route.name);
   c.route = route;

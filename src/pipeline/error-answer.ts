@@ -16,7 +16,8 @@ import type { SecretRedactor } from '../errors/redact-secrets.ts';
  */
 export function errorHeaders(error: GatewayError, attempts = 0): Record<string, string> {
   const headers: Record<string, string> = { 'x-switchyard-error': error.code };
-  if (error.retryAfterMs !== undefined && (error.status === 429 || error.status === 503)) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
+  if (error.retryAfterMs !== undefined && (error.status === 429 || error.status === 503))
+    headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
   if (error.code === 'shutting_down') headers['x-should-retry'] = 'true';
   else if (error.status >= 500 && attempts > 0 && error.code !== 'internal_error') headers['x-should-retry'] = 'false';
   return headers;

@@ -86,5 +86,24 @@ export interface RequestRecord {
 }
 
 export function newRecord(): RequestRecord {
-  return { route: undefined, provider: undefined, model: undefined, attempts: 0, status: 0, usage: undefined, costUsd: undefined, firstTokenMs: undefined, failures: [], failedAttempts: [], hedges: [], heldAttempts: [], attemptFirstTokenMs: undefined, clientGone: false, cache: undefined, served: undefined, delivered: undefined, error: undefined };
+  return {
+    route: undefined,
+    provider: undefined,
+    model: undefined,
+    attempts: 0,
+    status: 0,
+    usage: undefined,
+    costUsd: undefined,
+    firstTokenMs: undefined,
+    failures: [],
+    failedAttempts: [],
+    hedges: [],
+    heldAttempts: [],
+    attemptFirstTokenMs: undefined,
+    clientGone: false,
+    cache: undefined,
+    served: undefined,
+    delivered: undefined,
+    error: undefined,
+  };
 }

@@ -100,16 +100,21 @@ export class Gateway {
           this.metrics.countBreakerTransition(provider, state.kind);
           this.timeline.add(provider, `circuit ${state.kind}`);
           const shared = state.kind === 'open' && state.shared === true;
-          this.logger.warn({ provider, circuit: state.kind, ...(shared ? { shared: true } : {}) }, `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`);
+          this.logger.warn(
+            { provider, circuit: state.kind, ...(shared ? { shared: true } : {}) },
+            `circuit ${state.kind} for ${provider}${shared ? ' (opened by another replica)' : ''}`,
+          );
           if (state.kind === 'open' && !shared) this.shared?.breakers.announceOpen(provider, state.reopenAt - state.openedAt);
         },
         ejected: (target) => {
           this.logger.warn({ target }, `${target} ejected after consecutive failures`);
           this.canaries.targetEjected(target);
         },
-        unejected: (target, checks) => this.logger.info({ target, checks }, `${target} returned: its provider passed ${checks} health checks in a row since the ejection`),
+        unejected: (target, checks) =>
+          this.logger.info({ target, checks }, `${target} returned: its provider passed ${checks} health checks in a row since the ejection`),
         // Loud: a refused key, balance or model will not heal by itself.
-        cooled: (target, reason, ms) => this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
+        cooled: (target, reason, ms) =>
+          this.logger.error({ target, reason, cooldown_ms: ms }, `${target} left out: it refused our credentials, balance or model`),
         anomalyChanged: (provider, change) => logAnomaly(this.logger, this.timeline, provider, change),
       },
     });
@@ -130,9 +135,17 @@ export class Gateway {
     this.hash = configHash(config);
     this.engine = this.build(config, undefined);
     this.health.start(this.engine.providers.values());
-    this.metrics.readBudgetFrom(() => Object.entries(this.engine.config.routes).flatMap(([name, route]) => (route.budget ? [[name, this.spend.spent(name), route.budget.usd] as [string, number, number]] : [])));
+    this.metrics.readBudgetFrom(() =>
+      Object.entries(this.engine.config.routes).flatMap(([name, route]) =>
+        route.budget ? [[name, this.spend.spent(name), route.budget.usd] as [string, number, number]] : [],
+      ),
+    );
     this.metrics.readInFlightFrom(() => [...this.engine.providers.values()].map((provider) => [provider.name, provider.inFlight]));
-    this.metrics.readQueueDepthFrom(() => [...this.engine.providers.values()].flatMap((provider) => priorities.map((priority, level): [string, string, number] => [provider.name, priority, provider.gate.waitingAt(level)])));
+    this.metrics.readQueueDepthFrom(() =>
+      [...this.engine.providers.values()].flatMap((provider) =>
+        priorities.map((priority, level): [string, string, number] => [provider.name, priority, provider.gate.waitingAt(level)]),
+      ),
+    );
     this.metrics.readAnomaliesFrom(() => anomalyGauges(this.targetStatus, this.engine.providers.keys()));
     this.metrics.readRoutesFrom(() => Object.entries(this.routeAvailability()).map(([route, { available }]) => [route, available]));
   }
@@ -231,7 +244,8 @@ export class Gateway {
         for (const provider of this.engine.providers.values()) provider.rateLimit?.share(1 / replicas);
         this.logger.info({ replicas }, `${replicas} replica(s) on state.redis: provider rate limits split ${replicas} way(s)`);
       },
-      onError: (error) => this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable; key and provider limits, breakers and budgets apply per replica'),
+      onError: (error) =>
+        this.logger.warn({ err: { message: error.message } }, 'state: Redis unavailable; key and provider limits, breakers and budgets apply per replica'),
     });
   }
 
@@ -307,7 +321,15 @@ export class Gateway {
   /** Providers and routes in trouble now or in the last hour (GET /admin/incidents). */
   incidents(): Incident[] {
     const { providers, routes } = this.engine;
-    return buildIncidents({ providers, routes, status: this.targetStatus, timeline: this.timeline, load: this.load.readings, clock: this.clock, redact: (text) => this.redactor.redact(text) });
+    return buildIncidents({
+      providers,
+      routes,
+      status: this.targetStatus,
+      timeline: this.timeline,
+      load: this.load.readings,
+      clock: this.clock,
+      redact: (text) => this.redactor.redact(text),
+    });
   }
 
   async close(): Promise<void> {

@@ -38,7 +38,12 @@ function setup(options: { hedgeAfterMs?: number; hedgeOnHold: boolean; targets: 
     start: (guard, cancel, onHold) =>
       new Promise<AttemptResult>((resolve, reject) => {
         const attempt = attempts.get((guard as unknown as { name: string }).name)!;
-        Object.assign(attempt, { cancel, hold: onHold, answer: () => resolve({ kind: 'json', body: Buffer.from('{}'), usage: undefined, firstTokenAt: clock.now() }), fail: reject });
+        Object.assign(attempt, {
+          cancel,
+          hold: onHold,
+          answer: () => resolve({ kind: 'json', body: Buffer.from('{}'), usage: undefined, firstTokenAt: clock.now() }),
+          fail: reject,
+        });
       }),
     pickHedge: (trigger) => {
       picks.push(trigger);

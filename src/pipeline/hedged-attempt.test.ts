@@ -20,7 +20,10 @@ import type { AttemptResult, OpenStream } from './upstream-attempt.ts';
 // first to answer wins and the others are aborted and abandoned. Time is a
 // ManualClock moved by hand: nothing here sleeps.
 
-const fixture = routeFixture({ providers: { a: {}, b: {}, c: {} }, routes: { chat: { targets: ['a', 'b', 'c'].map((provider) => ({ provider, model: 'm' })) } } });
+const fixture = routeFixture({
+  providers: { a: {}, b: {}, c: {} },
+  routes: { chat: { targets: ['a', 'b', 'c'].map((provider) => ({ provider, model: 'm' })) } },
+});
 after(() => fixture.close());
 const [a, b, c] = fixture.route('chat').targets as [Target, Target, Target];
 
@@ -41,7 +44,14 @@ function race(options: { hedgeAfterMs: number | undefined; hedges?: Target[] }) 
   const clock = new ManualClock();
   const status = new TargetStatus({ clock });
   status.sync(fixture.config.providers);
-  const context = { status, metrics: new GatewayMetrics({ defaultMetrics: false }), record: newRecord(), clock, random: seededRandom(1), canaries: new Canaries({ clock }) };
+  const context = {
+    status,
+    metrics: new GatewayMetrics({ defaultMetrics: false }),
+    record: newRecord(),
+    clock,
+    random: seededRandom(1),
+    canaries: new Canaries({ clock }),
+  };
   const open = (target: Target, kind: 'first' | 'hedge') => {
     const guard = AttemptGuard.open(context, target, kind);
     assert.ok(!isRefusal(guard));
@@ -59,7 +69,12 @@ function race(options: { hedgeAfterMs: number | undefined; hedges?: Target[] }) 
     hedgeOnHold: false,
     start: (guard, attempt) =>
       new Promise<AttemptResult>((resolve, reject) => {
-        started.push({ target: guard.target.provider.name, cancel: attempt, answer: (result = json(guard.target.provider.name)) => resolve(result), fail: reject });
+        started.push({
+          target: guard.target.provider.name,
+          cancel: attempt,
+          answer: (result = json(guard.target.provider.name)) => resolve(result),
+          fail: reject,
+        });
       }),
     pickHedge: () => {
       const next = hedges.shift();
@@ -177,15 +192,25 @@ test('adaptive: no hedge until ten first-token times are known, then at their p9
   const latency = new LatencyTracker();
   const random = seededRandom(5);
   for (let sample = 0; sample < 9; sample += 1) latency.record(100 + random() * 200);
-  assert.equal(hedgeAfter('adaptive', () => latency.p95()), undefined, 'nine samples: not known yet');
+  assert.equal(
+    hedgeAfter('adaptive', () => latency.p95()),
+    undefined,
+    'nine samples: not known yet',
+  );
   for (let sample = 0; sample < 11; sample += 1) latency.record(100 + random() * 200);
   latency.record(1000); // one slow outlier among twenty-one: above the p95
   const p95 = hedgeAfter('adaptive', () => latency.p95())!;
   assert.ok(p95 > 250 && p95 < 300, `p95 ${p95}`);
   const fast = new LatencyTracker();
   for (let sample = 0; sample < 10; sample += 1) fast.record(5);
-  assert.equal(hedgeAfter('adaptive', () => fast.p95()), 50);
-  assert.equal(hedgeAfter(3000, () => assert.fail('a fixed hedge.after reads no latency')), 3000);
+  assert.equal(
+    hedgeAfter('adaptive', () => fast.p95()),
+    50,
+  );
+  assert.equal(
+    hedgeAfter(3000, () => assert.fail('a fixed hedge.after reads no latency')),
+    3000,
+  );
 
   const run = race({ hedgeAfterMs: p95 });
   await settle();

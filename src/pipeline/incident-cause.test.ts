@@ -4,7 +4,13 @@ import { explainCause, likelyCause, type CauseEvidence } from './incident-cause.
 
 // The cause an operator reads first, from the evidence an incident has.
 
-const evidence = (codes: Record<string, number>, extra: Partial<CauseEvidence> = {}): CauseEvidence => ({ codes: new Map(Object.entries(codes)), connectCause: undefined, healthProblem: undefined, ttftAnomaly: false, ...extra });
+const evidence = (codes: Record<string, number>, extra: Partial<CauseEvidence> = {}): CauseEvidence => ({
+  codes: new Map(Object.entries(codes)),
+  connectCause: undefined,
+  healthProblem: undefined,
+  ttftAnomaly: false,
+  ...extra,
+});
 
 test('the dominant failure codes name the cause', () => {
   assert.equal(likelyCause(evidence({ upstream_overloaded: 30, upstream_server_error: 5, upstream_rate_limited: 10 })), 'overloaded');
@@ -32,7 +38,20 @@ test('with no traffic, the health probe and the anomaly detectors speak', () => 
 });
 
 test('every cause has its own plain sentence naming the provider', () => {
-  const causes = ['refusing_key', 'no_balance', 'unknown_model', 'rate_limited', 'overloaded', 'unreachable_dns', 'unreachable_tls', 'unreachable_connect', 'stalling', 'slow', 'own_saturation', 'unknown'] as const;
+  const causes = [
+    'refusing_key',
+    'no_balance',
+    'unknown_model',
+    'rate_limited',
+    'overloaded',
+    'unreachable_dns',
+    'unreachable_tls',
+    'unreachable_connect',
+    'stalling',
+    'slow',
+    'own_saturation',
+    'unknown',
+  ] as const;
   const sentences = causes.map((cause) => explainCause(cause, 'deepseek'));
   assert.equal(new Set(sentences).size, causes.length);
   for (const sentence of sentences) assert.match(sentence, /deepseek/);

@@ -89,13 +89,22 @@ function providerIncident(provider: ProviderClient, sources: IncidentSources): I
   const failures = new Map([...hour.counts].filter(([code]) => !notFailures.has(code)));
   const failed = [...failures.values()].reduce((sum, count) => sum + count, 0);
   const lastFailures = status.lastFailuresOf(name);
-  const cause = likelyCause({ codes: failures, connectCause: lastFailures.get('upstream_connect')?.cause, healthProblem: state.health.healthy ? undefined : state.health.lastError, ttftAnomaly: anomalies?.isAnomalous('ttft') ?? false });
-  const starts = [hour.first, events[0]?.at, anomalies?.periods.ttft?.since, anomalies?.periods.errors?.since].filter((at): at is number => at !== undefined && at >= sources.clock.epochMs() - 3_600_000);
+  const cause = likelyCause({
+    codes: failures,
+    connectCause: lastFailures.get('upstream_connect')?.cause,
+    healthProblem: state.health.healthy ? undefined : state.health.lastError,
+    ttftAnomaly: anomalies?.isAnomalous('ttft') ?? false,
+  });
+  const starts = [hour.first, events[0]?.at, anomalies?.periods.ttft?.since, anomalies?.periods.errors?.since].filter(
+    (at): at is number => at !== undefined && at >= sources.clock.epochMs() - 3_600_000,
+  );
   const lastMessage = (code: string) => {
     const message = lastFailures.get(code)?.message;
     return message === undefined ? null : sources.redact(message);
   };
-  const codes = [...failures].sort((a, b) => b[1] - a[1]).map(([code, count]) => ({ code, count, share: round(count / Math.max(1, hour.total)), last_message: lastMessage(code) }));
+  const codes = [...failures]
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, count]) => ({ code, count, share: round(count / Math.max(1, hour.total)), last_message: lastMessage(code) }));
   return {
     subject: 'provider',
     name,
@@ -127,15 +136,21 @@ function providerActions(provider: ProviderClient, sources: IncidentSources): st
   const breaker = status.breaker.state;
   if (breaker.kind === 'open') {
     const share = Math.round(status.throttle.sendProbability() * 100);
-    actions.push(`circuit open: nothing is sent to ${provider.name} while another target can serve, until ${iso(sources.clock.epochMs() + Math.max(0, breaker.reopenAt - sources.clock.now()))}, then one probe request; where no other target is left, panic routing sends it ${share}% of requests (its adaptive throttle)`);
+    actions.push(
+      `circuit open: nothing is sent to ${provider.name} while another target can serve, until ${iso(sources.clock.epochMs() + Math.max(0, breaker.reopenAt - sources.clock.now()))}, then one probe request; where no other target is left, panic routing sends it ${share}% of requests (its adaptive throttle)`,
+    );
   }
   if (!sources.status.provider(provider.name).health.healthy) actions.push(`marked unhealthy by its health check: routes skip it until it passes again`);
   for (const route of sources.routes.routes.values()) {
     const mine = route.targets.filter((target) => target.provider.name === provider.name);
     if (mine.length === 0) continue;
     const others = route.targets.filter((target) => target.provider.name !== provider.name && sources.status.isAvailable(target));
-    if (others.length > 0) actions.push(`route ${route.name}: failing over to ${others.map((target) => `${target.provider.name} (tier ${target.tier})`).join(', ')}`);
-    else actions.push(`route ${route.name}: no other target is available; requests still try ${provider.name} with retries, and fail with 503 when it cannot answer`);
+    if (others.length > 0)
+      actions.push(`route ${route.name}: failing over to ${others.map((target) => `${target.provider.name} (tier ${target.tier})`).join(', ')}`);
+    else
+      actions.push(
+        `route ${route.name}: no other target is available; requests still try ${provider.name} with retries, and fail with 503 when it cannot answer`,
+      );
   }
   return actions;
 }
@@ -148,8 +163,12 @@ function routeIncident(route: Route, sources: IncidentSources, troubledProviders
   const actions: string[] = [];
   const sound = available.filter((target) => !troubledProviders.has(target.provider.name));
   const stillTried = available.filter((target) => troubledProviders.has(target.provider.name));
-  if (affected.length > 0 && sound.length > 0) actions.push(`traffic goes to ${sound.map((target) => `${target.provider.name} (tier ${target.tier})`).join(', ')}${stillTried.length > 0 ? `; ${stillTried.map((target) => target.provider.name).join(', ')} still tried first, failing over at once` : ''}`);
-  if (available.length === 0) actions.push('no target is available: requests still try the least-bad target, and clients get 503 with Retry-After when it fails');
+  if (affected.length > 0 && sound.length > 0)
+    actions.push(
+      `traffic goes to ${sound.map((target) => `${target.provider.name} (tier ${target.tier})`).join(', ')}${stillTried.length > 0 ? `; ${stillTried.map((target) => target.provider.name).join(', ')} still tried first, failing over at once` : ''}`,
+    );
+  if (available.length === 0)
+    actions.push('no target is available: requests still try the least-bad target, and clients get 503 with Retry-After when it fails');
   if (stale.total > 0) actions.push(`${stale.total} request${stale.total === 1 ? '' : 's'} answered from cache (stale) in the last hour`);
   const none = available.length === 0;
   return {
@@ -158,7 +177,9 @@ function routeIncident(route: Route, sources: IncidentSources, troubledProviders
     ongoing: none || affected.length > 0,
     since: iso(stale.first ?? sources.clock.epochMs()),
     cause: none ? 'no_target_available' : 'unknown',
-    summary: none ? `Route ${route.name} has no available target: every one is unhealthy, behind an open breaker, ejected or cooling down.` : `Route ${route.name} is affected by trouble at ${affected.join(', ') || 'its providers'}; it still has ${available.length} available target${available.length === 1 ? '' : 's'}.`,
+    summary: none
+      ? `Route ${route.name} has no available target: every one is unhealthy, behind an open breaker, ejected or cooling down.`
+      : `Route ${route.name} is affected by trouble at ${affected.join(', ') || 'its providers'}; it still has ${available.length} available target${available.length === 1 ? '' : 's'}.`,
     evidence: { targets: route.targets.length, available: available.length, troubled_providers: affected },
     actions,
   };
@@ -174,7 +195,9 @@ function gatewayIncident(sources: IncidentSources): Incident | undefined {
   const busy = recent.length === sustainedReadings && recent.every(busyReading);
   const cpu = Math.min(...recent.map((reading) => reading.cpu));
   const eventLoopP99Ms = Math.min(...recent.map((reading) => reading.eventLoopP99Ms));
-  const fullLines = [...sources.providers.values()].filter((provider) => provider.gate.waiting > 0 && provider.gate.waiting >= provider.gate.maxWaiting).map((provider) => provider.name);
+  const fullLines = [...sources.providers.values()]
+    .filter((provider) => provider.gate.waiting > 0 && provider.gate.waiting >= provider.gate.maxWaiting)
+    .map((provider) => provider.name);
   const reasons: string[] = [];
   if (busy && cpu > 0.85) reasons.push(`CPU over ${Math.round(cpu * 100)}% of a core for 30 s`);
   if (busy && eventLoopP99Ms > 100) reasons.push(`event loop p99 delay over ${Math.round(eventLoopP99Ms)} ms for 30 s`);
@@ -187,7 +210,10 @@ function gatewayIncident(sources: IncidentSources): Incident | undefined {
     since: iso(busy ? recent[0]!.at - 10_000 : sources.clock.epochMs()),
     cause: 'own_saturation',
     summary: `This gateway process is saturated (${reasons.join('; ')}): add replicas (the autoscaler does at 70% CPU) or raise max_concurrency / max_queue.`,
-    evidence: { readings: recent.map((reading) => ({ at: iso(reading.at), cpu: round(reading.cpu), event_loop_p99_ms: Math.round(reading.eventLoopP99Ms) })), full_waiting_lines: fullLines },
+    evidence: {
+      readings: recent.map((reading) => ({ at: iso(reading.at), cpu: round(reading.cpu), event_loop_p99_ms: Math.round(reading.eventLoopP99Ms) })),
+      full_waiting_lines: fullLines,
+    },
     actions: ['requests over the waiting lines are shed with 429, least urgent first'],
   };
 }

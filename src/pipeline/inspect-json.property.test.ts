@@ -17,17 +17,30 @@ const forbidden = new Set(['__proto__', 'constructor', 'prototype']);
 // Characters that matter to a scanner: brackets and quotes inside strings, escapes, line separators, multi-byte text.
 const tricky = fc.constantFrom('{', '}', '[', ']', '"', '\\', ':', ',', ' ', 'a', 'é', '模', '😀', '\n', '\u2028', '\u0000', '\u007f');
 const text = fc.string({ unit: fc.oneof(tricky, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), maxLength: 10 });
-const key = fc.oneof({ weight: 3, arbitrary: text }, { weight: 2, arbitrary: fc.constantFrom('model', '__proto__', 'constructor', 'prototype', 'Model', 'models', 'messages') });
+const key = fc.oneof(
+  { weight: 3, arbitrary: text },
+  { weight: 2, arbitrary: fc.constantFrom('model', '__proto__', 'constructor', 'prototype', 'Model', 'models', 'messages') },
+);
 
 const entry = <T>(value: fc.Arbitrary<T>) => fc.tuple(key, fc.boolean(), value);
 const { value: jsonArbitrary } = fc.letrec<{ value: Json; array: Json[]; object: { entries: [string, boolean, Json][] } }>((tie) => ({
-  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constant(null), fc.boolean(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), text, tie('array'), tie('object')),
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    text,
+    tie('array'),
+    tie('object'),
+  ),
   array: fc.array(tie('value'), { maxLength: 4 }),
   object: fc.array(entry(tie('value')), { maxLength: 4 }).map((entries) => ({ entries })),
 }));
 
 /** Every character as a \uXXXX escape: the same document to JSON.parse, the hardest one for a byte scanner. */
-const escapeAll = (value: string) => `"${Array.from({ length: value.length }, (_unused, index) => `\\u${value.charCodeAt(index).toString(16).padStart(4, '0')}`).join('')}"`;
+const escapeAll = (value: string) =>
+  `"${Array.from({ length: value.length }, (_unused, index) => `\\u${value.charCodeAt(index).toString(16).padStart(4, '0')}`).join('')}"`;
 
 function serialize(value: Json, style: { escaped: boolean; space: string }): string {
   if (typeof value === 'string') return style.escaped ? escapeAll(value) : JSON.stringify(value);
@@ -61,11 +74,19 @@ function outcome(body: Buffer, maxDepth: number): { code: string } | { range: [n
 /** String values all escaped or none (keys choose one by one), and the whitespace between tokens. */
 const styleArbitrary = fc.record({ escaped: fc.boolean(), space: fc.constantFrom('', ' ', '\n  ', '\t') });
 /** Mostly a top-level object, as requests are, with "model" among its keys now and then. */
-const topLevelEntry = fc.tuple(fc.oneof({ weight: 1, arbitrary: fc.constant('model') }, { weight: 2, arbitrary: key }), fc.boolean(), fc.oneof(text, jsonArbitrary));
-const documentArbitrary = fc.oneof({ weight: 3, arbitrary: fc.array(topLevelEntry, { maxLength: 6 }).map((entries): Json => ({ entries })) }, { weight: 1, arbitrary: jsonArbitrary });
+const topLevelEntry = fc.tuple(
+  fc.oneof({ weight: 1, arbitrary: fc.constant('model') }, { weight: 2, arbitrary: key }),
+  fc.boolean(),
+  fc.oneof(text, jsonArbitrary),
+);
+const documentArbitrary = fc.oneof(
+  { weight: 3, arbitrary: fc.array(topLevelEntry, { maxLength: 6 }).map((entries): Json => ({ entries })) },
+  { weight: 1, arbitrary: jsonArbitrary },
+);
 
 /** How many top-level keys JSON.parse reads as "model". */
-const modelKeys = (document: Json) => (document !== null && typeof document === 'object' && !Array.isArray(document) ? document.entries.filter(([name]) => name === 'model').length : 0);
+const modelKeys = (document: Json) =>
+  document !== null && typeof document === 'object' && !Array.isArray(document) ? document.entries.filter(([name]) => name === 'model').length : 0;
 
 test('refused exactly when too deep, holding a prototype key or repeating model; a model range is what JSON.parse reads', () => {
   fc.assert(
@@ -117,14 +138,16 @@ test('any bytes at all: only GatewayErrors, and what is accepted and parses is n
       fc.oneof(
         fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
         // Valid documents with a few bytes changed: the near-misses a scanner gets wrong.
-        fc.tuple(jsonArbitrary, fc.array(fc.tuple(fc.nat(), fc.constantFrom('"', '\\', '{', '}', '[', ']', ':', ',', '')), { maxLength: 4 })).map(([value, edits]) => {
-          let text = serialize(value, { escaped: false, space: '' });
-          for (const [at, replacement] of edits) {
-            const index = text.length === 0 ? 0 : at % text.length;
-            text = text.slice(0, index) + replacement + text.slice(index + 1);
-          }
-          return Buffer.from(text);
-        }),
+        fc
+          .tuple(jsonArbitrary, fc.array(fc.tuple(fc.nat(), fc.constantFrom('"', '\\', '{', '}', '[', ']', ':', ',', '')), { maxLength: 4 }))
+          .map(([value, edits]) => {
+            let text = serialize(value, { escaped: false, space: '' });
+            for (const [at, replacement] of edits) {
+              const index = text.length === 0 ? 0 : at % text.length;
+              text = text.slice(0, index) + replacement + text.slice(index + 1);
+            }
+            return Buffer.from(text);
+          }),
       ),
       fc.integer({ min: 1, max: 6 }),
       (body, maxDepth) => {

@@ -24,20 +24,44 @@ test('a model key whose value is not a string is not a range', () => {
 });
 
 test('refuses prototype keys, even escaped ones, but not such words as values', () => {
-  assert.equal(codeOf(() => inspect('{"a":{"__proto__":{"x":1}}}')), 'forbidden_key');
-  assert.equal(codeOf(() => inspect('{"\\u005f_proto__":1}')), 'forbidden_key');
-  assert.equal(codeOf(() => inspect('{"constructor" :1}')), 'forbidden_key');
-  assert.equal(codeOf(() => inspect('{"content":"__proto__"}')), 'none');
+  assert.equal(
+    codeOf(() => inspect('{"a":{"__proto__":{"x":1}}}')),
+    'forbidden_key',
+  );
+  assert.equal(
+    codeOf(() => inspect('{"\\u005f_proto__":1}')),
+    'forbidden_key',
+  );
+  assert.equal(
+    codeOf(() => inspect('{"constructor" :1}')),
+    'forbidden_key',
+  );
+  assert.equal(
+    codeOf(() => inspect('{"content":"__proto__"}')),
+    'none',
+  );
 });
 
 test('caps nesting depth before JSON.parse runs', () => {
-  assert.equal(codeOf(() => inspect('['.repeat(9) + ']'.repeat(9))), 'nesting_too_deep');
-  assert.equal(codeOf(() => inspect('{"a":"' + '['.repeat(50) + '"}')), 'none');
+  assert.equal(
+    codeOf(() => inspect('['.repeat(9) + ']'.repeat(9))),
+    'nesting_too_deep',
+  );
+  assert.equal(
+    codeOf(() => inspect('{"a":"' + '['.repeat(50) + '"}')),
+    'none',
+  );
 });
 
 test('keys of a forbidden key length are told apart by their bytes, and the model range is in bytes', () => {
-  assert.equal(codeOf(() => inspect('{"prototype":1}')), 'forbidden_key');
-  assert.equal(codeOf(() => inspect('{"prototypf":1,"temperatu":0.5,"user_name_":"x"}')), 'none');
+  assert.equal(
+    codeOf(() => inspect('{"prototype":1}')),
+    'forbidden_key',
+  );
+  assert.equal(
+    codeOf(() => inspect('{"prototypf":1,"temperatu":0.5,"user_name_":"x"}')),
+    'none',
+  );
   const body = Buffer.from('{"messages":[{"role":"user","content":"héllo 🌍"}],"model":"chat"}');
   const range = inspectJson(body, 8).modelRange!;
   assert.equal(body.toString('utf8', range[0], range[1]), '"chat"');
@@ -62,7 +86,10 @@ test('strings end at the right quote whether short or long, escaped quotes and b
 test('a second top-level "model" key, spelled plainly or escaped, is refused', () => {
   const twice = (second: string) => Buffer.from(`{"model":"chat","messages":[],${second}:"gpt-4"}`);
   for (const key of ['"model"', '"mod\\u0065l"']) {
-    assert.throws(() => inspectJson(twice(key), 64), (error: unknown) => error instanceof GatewayError && error.code === 'invalid_request' && error.param === 'model');
+    assert.throws(
+      () => inspectJson(twice(key), 64),
+      (error: unknown) => error instanceof GatewayError && error.code === 'invalid_request' && error.param === 'model',
+    );
   }
   assert.deepEqual(inspectJson(Buffer.from('{"model":"chat","meta":{"model":"x"}}'), 64).modelRange, [9, 15]);
 });

@@ -41,7 +41,11 @@ export class KeyLimits {
       waitMs = bucket.waitMs();
     }
     metrics.countShed(priority, 'key_rate_limit');
-    throw new GatewayError('rate_limited', `The key "${entry.name}" is over its rate limit of ${limit.requests_per_second} requests per second; retry after ${Math.ceil(waitMs / 1000)}s.`, { retryAfterMs: waitMs });
+    throw new GatewayError(
+      'rate_limited',
+      `The key "${entry.name}" is over its rate limit of ${limit.requests_per_second} requests per second; retry after ${Math.ceil(waitMs / 1000)}s.`,
+      { retryAfterMs: waitMs },
+    );
   }
 
   /** Whether the key's rate limit needs a wait for Redis (so the caller can skip an await when it does not). */

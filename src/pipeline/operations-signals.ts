@@ -13,8 +13,15 @@ const signals: readonly AnomalySignal[] = ['ttft', 'errors'];
 
 export function logAnomaly(logger: Logger, timeline: EventTimeline, provider: string, change: AnomalyChange): void {
   const what = change.signal === 'ttft' ? 'time to first token' : 'failed-attempt share';
-  const normal = change.baseline === undefined ? '' : change.signal === 'ttft' ? ` (normal ${Math.round(change.baseline)} ms)` : ` (normal ${(change.baseline * 100).toFixed(1)}%)`;
-  const message = change.started ? `anomaly: ${provider} ${what} is well above its normal${normal}` : `anomaly over: ${provider} ${what} is back to normal${normal}`;
+  const normal =
+    change.baseline === undefined
+      ? ''
+      : change.signal === 'ttft'
+        ? ` (normal ${Math.round(change.baseline)} ms)`
+        : ` (normal ${(change.baseline * 100).toFixed(1)}%)`;
+  const message = change.started
+    ? `anomaly: ${provider} ${what} is well above its normal${normal}`
+    : `anomaly over: ${provider} ${what} is back to normal${normal}`;
   const fields = { provider, signal: change.signal, anomaly: change.started ? 'started' : 'ended', baseline: change.baseline };
   if (change.started) logger.warn(fields, message);
   else logger.info(fields, message);

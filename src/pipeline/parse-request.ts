@@ -110,7 +110,8 @@ function requestOf(client: ClientRequest, options: ParseOptions): GatewayRequest
   let timeoutMs: number | undefined;
   if (timeoutText !== undefined) {
     timeoutMs = parseDuration(timeoutText);
-    if (timeoutMs === undefined || timeoutMs <= 0) throw new GatewayError('invalid_header', 'x-switchyard-timeout must be a duration such as 30s or 1500ms.', { param: 'x-switchyard-timeout' });
+    if (timeoutMs === undefined || timeoutMs <= 0)
+      throw new GatewayError('invalid_header', 'x-switchyard-timeout must be a duration such as 30s or 1500ms.', { param: 'x-switchyard-timeout' });
   }
   return {
     id: options.id,

@@ -11,12 +11,19 @@ import type { OpenStream } from './upstream-attempt.ts';
 // taking a cut-short answer for a whole one — unless the route may resume it
 // on another target, in which case the continuation is spliced in.
 
-export type RelayOutcome = { kind: 'complete'; resumed: number } | { kind: 'client_gone' } | { kind: 'upstream_failed'; error: GatewayError; triedResume: boolean };
+export type RelayOutcome =
+  { kind: 'complete'; resumed: number } | { kind: 'client_gone' } | { kind: 'upstream_failed'; error: GatewayError; triedResume: boolean };
 
 /** A continuation of the stream elsewhere, or undefined when none can be had. */
 export type ResumeStream = (failure: GatewayError, transcript: Transcript) => Promise<OpenStream | undefined>;
 
-export async function relayStream(stream: OpenStream, channel: ClientChannel, headers: Record<string, string>, redactor: SecretRedactor, resume?: ResumeStream): Promise<RelayOutcome> {
+export async function relayStream(
+  stream: OpenStream,
+  channel: ClientChannel,
+  headers: Record<string, string>,
+  redactor: SecretRedactor,
+  resume?: ResumeStream,
+): Promise<RelayOutcome> {
   channel.startStream(headers, stream.native);
   let current = stream;
   let resumed = 0;

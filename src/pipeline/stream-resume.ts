@@ -44,7 +44,16 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
       if (isRefusal(guard)) continue;
       try {
         const request = continuation(c.request!, transcript.text, target.config.resume);
-        const result = await runAttempt({ target, request, cancel: options.cancel.child(), clock: engine.clock, firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining), idleTimeoutMs: route.config.timeouts.idle, transcript: true, redactor: engine.redactor });
+        const result = await runAttempt({
+          target,
+          request,
+          cancel: options.cancel.child(),
+          clock: engine.clock,
+          firstTokenTimeoutMs: Math.min(route.config.timeouts.first_token, remaining),
+          idleTimeoutMs: route.config.timeouts.idle,
+          transcript: true,
+          redactor: engine.redactor,
+        });
         if (result.kind !== 'stream') {
           guard.abandoned();
           continue;
@@ -70,10 +79,18 @@ export function createResume(options: ResumeOptions): ResumeStream | undefined {
 function continuation(request: GatewayRequest, text: string, style: NonNullable<TargetConfig['resume']>): GatewayRequest {
   const chat = chatRequest(request)!;
   const body = chat.body;
-  const messages = [...(body.messages as unknown[]), style === 'prefix' ? { role: 'assistant', content: text, prefix: true } : { role: 'assistant', content: text }];
+  const messages = [
+    ...(body.messages as unknown[]),
+    style === 'prefix' ? { role: 'assistant', content: text, prefix: true } : { role: 'assistant', content: text },
+  ];
   const next: Record<string, unknown> = { ...body, messages };
   if (style === 'continue_final_message') Object.assign(next, { continue_final_message: true, add_generation_prompt: false });
-  return { ...request, client: { ...chat, raw: Buffer.from(JSON.stringify(next)), body: next, modelRange: undefined }, translate: undefined, nativeFor: undefined };
+  return {
+    ...request,
+    client: { ...chat, raw: Buffer.from(JSON.stringify(next)), body: next, modelRange: undefined },
+    translate: undefined,
+    nativeFor: undefined,
+  };
 }
 
 /** The opening `{"role":"assistant","content":""}` chunk: the client already had one. */

@@ -77,13 +77,23 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   };
   const explain = (error: unknown): unknown => {
     if (error instanceof Shed) {
-      return new GatewayError('overloaded', `${provider.name} is at max_concurrency and its waiting line is full (${error.reason === 'displaced' ? 'a more urgent request took this place' : 'nothing less urgent to shed'}).`, { provider: provider.name, retryAfterMs: 1000 });
+      return new GatewayError(
+        'overloaded',
+        `${provider.name} is at max_concurrency and its waiting line is full (${error.reason === 'displaced' ? 'a more urgent request took this place' : 'nothing less urgent to shed'}).`,
+        { provider: provider.name, retryAfterMs: 1000 },
+      );
     }
     if (timedOut && !holding) {
-      return new GatewayError('overloaded', `${provider.name} had no free place within ${Math.round(clock.now() - queuedSince)}ms (max_concurrency ${gate.limit}).`, { provider: provider.name, retryAfterMs: 1000 });
+      return new GatewayError(
+        'overloaded',
+        `${provider.name} had no free place within ${Math.round(clock.now() - queuedSince)}ms (max_concurrency ${gate.limit}).`,
+        { provider: provider.name, retryAfterMs: 1000 },
+      );
     }
     if (timedOut) {
-      return new GatewayError('upstream_first_token_timeout', `${provider.name} sent no first token within ${options.firstTokenTimeoutMs}ms`, { provider: provider.name });
+      return new GatewayError('upstream_first_token_timeout', `${provider.name} sent no first token within ${options.firstTokenTimeoutMs}ms`, {
+        provider: provider.name,
+      });
     }
     if (cancel.aborted) return cancel.reason ?? error;
     return transportError(error, provider.name);
@@ -154,13 +164,21 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
           }
           firstTokenAt = clock.now();
           timer.cancel();
-          watch = new SilenceWatch(clock, idleMs, () => cancel.abort(new GatewayError('upstream_stalled', `${provider.name} stopped sending its answer for ${idleMs}ms half-way (timeouts.idle)`, { provider: provider.name })));
+          watch = new SilenceWatch(clock, idleMs, () =>
+            cancel.abort(
+              new GatewayError('upstream_stalled', `${provider.name} stopped sending its answer for ${idleMs}ms half-way (timeouts.idle)`, {
+                provider: provider.name,
+              }),
+            ),
+          );
           // readAll takes each chunk as it comes: all the time until the end is spent waiting on the upstream.
           watch.wait(true);
         },
       })
       .catch((error: unknown) => {
-        throw error instanceof BodyTooLarge ? new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name }) : error;
+        throw error instanceof BodyTooLarge
+          ? new GatewayError('upstream_malformed', `${provider.name} sent a body over ${maxJsonBody} bytes`, { provider: provider.name })
+          : error;
       })
       .finally(() => watch?.stop());
     const start = firstContentIndex(whole);
@@ -169,7 +187,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       throw new GatewayError('upstream_malformed', `${provider.name} sent a body that is not a JSON object`, { provider: provider.name });
     }
     const error = errorInside(body);
-    if (error !== undefined) throw new GatewayError('upstream_server_error', `${provider.name} answered 200 with an error: ${error}`, { provider: provider.name });
+    if (error !== undefined)
+      throw new GatewayError('upstream_server_error', `${provider.name} answered 200 with an error: ${error}`, { provider: provider.name });
     const operation = adapterContext.request.operation;
     if (isNativeApi(operation)) {
       // Passed through as it came; a Response that reports its own failure fails over like an error status.
@@ -182,7 +201,6 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     return { kind: 'json', body: mapped, usage: provider.adapter.readUsage(mapped), firstTokenAt, native: undefined };
   }
 }
-
 
 const errorField = Buffer.from('"error"');
 

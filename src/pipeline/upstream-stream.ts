@@ -198,7 +198,11 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
   meterUsage();
   if (!finished) {
     const idleMs = options.idleTimeoutMs;
-    silence = new SilenceWatch(options.clock, idleMs, () => attempt.abort(new GatewayError('upstream_stalled', `${providerName} sent no content for ${idleMs}ms mid-answer (timeouts.idle)`, { provider: providerName })));
+    silence = new SilenceWatch(options.clock, idleMs, () =>
+      attempt.abort(
+        new GatewayError('upstream_stalled', `${providerName} sent no content for ${idleMs}ms mid-answer (timeouts.idle)`, { provider: providerName }),
+      ),
+    );
   }
   return {
     head,

@@ -91,7 +91,9 @@ export function readAnthropicMessage(message: AnthropicMessage, fallbackModel: s
     if (item.type === 'text' && typeof item.text === 'string') text = (text ?? '') + item.text;
     else if (item.type === 'tool_use' && item.id && item.name) toolCalls.push({ id: item.id, name: item.name, arguments: JSON.stringify(item.input ?? {}) });
   }
-  const usage: Usage | undefined = message.usage ? { inputTokens: anthropicInputTokens(message.usage), outputTokens: message.usage.output_tokens ?? 0 } : undefined;
+  const usage: Usage | undefined = message.usage
+    ? { inputTokens: anthropicInputTokens(message.usage), outputTokens: message.usage.output_tokens ?? 0 }
+    : undefined;
   return {
     id: message.id ?? 'msg_unknown',
     model: message.model ?? fallbackModel,

@@ -16,15 +16,25 @@ test('nothing is sent before content; then role, text, tool call by its own inde
   const stream = mapper();
   const out = (item: StreamEvent) => {
     const mapped = stream.map(item);
-    return mapped === 'done' ? 'done' : mapped.map((chunk) => JSON.parse(chunk) as { id: string; choices: { delta: Record<string, unknown>; finish_reason: string | null }[]; usage?: unknown });
+    return mapped === 'done'
+      ? 'done'
+      : mapped.map(
+          (chunk) => JSON.parse(chunk) as { id: string; choices: { delta: Record<string, unknown>; finish_reason: string | null }[]; usage?: unknown },
+        );
   };
-  assert.deepEqual(out(event('message_start', { message: { id: 'msg_1', model: 'claude-x', usage: { input_tokens: 10, cache_read_input_tokens: 5, output_tokens: 1 } } })), []);
+  assert.deepEqual(
+    out(event('message_start', { message: { id: 'msg_1', model: 'claude-x', usage: { input_tokens: 10, cache_read_input_tokens: 5, output_tokens: 1 } } })),
+    [],
+  );
   assert.deepEqual(out(event('ping', {})), []);
   assert.deepEqual(out(event('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '' } })), []);
   assert.deepEqual(out(event('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'hmm' } })), []);
   const first = out(event('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'Hi' } }));
   assert.ok(first !== 'done');
-  assert.deepEqual(first.map((chunk) => chunk.choices[0]!.delta), [{ role: 'assistant', content: '' }, { content: 'Hi' }]);
+  assert.deepEqual(
+    first.map((chunk) => chunk.choices[0]!.delta),
+    [{ role: 'assistant', content: '' }, { content: 'Hi' }],
+  );
   assert.equal(first[0]!.id, 'msg_1');
   const start = out(event('content_block_start', { index: 2, content_block: { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} } }));
   assert.ok(start !== 'done');
@@ -41,7 +51,10 @@ test('nothing is sent before content; then role, text, tool call by its own inde
 });
 
 test('an error event is thrown as the mapped failure', () => {
-  assert.throws(() => mapper().map(event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } })), (error: unknown) => error instanceof GatewayError && error.code === 'upstream_overloaded');
+  assert.throws(
+    () => mapper().map(event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } })),
+    (error: unknown) => error instanceof GatewayError && error.code === 'upstream_overloaded',
+  );
 });
 
 test('no usage chunk unless the client asked for one', () => {

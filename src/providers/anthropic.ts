@@ -63,7 +63,8 @@ export const anthropicAdapter: ProviderAdapter<AnthropicConfig> = {
   streamFraming: 'sse',
   buildRequest(context) {
     const { provider, request } = context;
-    if (request.operation === 'messages') return { method: 'POST', path: '/v1/messages', headers: headers(provider, request.stream, request.headers), body: bodyWithModel(context) };
+    if (request.operation === 'messages')
+      return { method: 'POST', path: '/v1/messages', headers: headers(provider, request.stream, request.headers), body: bodyWithModel(context) };
     const prompt = readChatPrompt(request.body);
     const body = anthropicRequestBody(prompt, { model: context.model, maxTokens: provider.max_tokens_default ?? defaultMaxTokens, stream: request.stream });
     return { method: 'POST', path: '/v1/messages', headers: headers(provider, request.stream), body: JSON.stringify(body) };

@@ -12,7 +12,10 @@ const headers = { Host: 'example.amazonaws.com', 'X-Amz-Date': '20150830T123600Z
 const scope = 'AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date';
 
 test('the derived signing key matches the documented example (20120215, us-east-1, iam)', () => {
-  assert.equal(signingKey(credentials.secretAccessKey, '20120215', 'us-east-1', 'iam').toString('hex'), 'f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d');
+  assert.equal(
+    signingKey(credentials.secretAccessKey, '20120215', 'us-east-1', 'iam').toString('hex'),
+    'f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d',
+  );
 });
 
 test('get-vanilla', () => {

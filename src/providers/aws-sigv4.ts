@@ -36,7 +36,10 @@ function hmac(key: string | Buffer, data: string): Buffer {
 
 /** `20150830T123600Z` for a date. */
 export function amzDate(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** RFC 3986 encoding: encodeURIComponent plus the four characters it leaves alone. */

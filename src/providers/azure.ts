@@ -33,7 +33,11 @@ function auth(provider: AzureConfig): Record<string, string> {
 }
 
 interface AzureErrorBody {
-  error?: { code?: unknown; message?: unknown; innererror?: { code?: unknown; content_filter_result?: Record<string, { filtered?: boolean; severity?: string; detected?: boolean }> } };
+  error?: {
+    code?: unknown;
+    message?: unknown;
+    innererror?: { code?: unknown; content_filter_result?: Record<string, { filtered?: boolean; severity?: string; detected?: boolean }> };
+  };
 }
 
 const filterCodes = new Set(['content_filter', 'contentFilter', 'ResponsibleAIPolicyViolation']);

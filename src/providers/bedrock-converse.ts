@@ -73,7 +73,10 @@ export interface ConverseUsage {
 
 export function converseUsage(usage: ConverseUsage | undefined): { inputTokens: number; outputTokens: number } | undefined {
   if (!usage) return undefined;
-  return { inputTokens: (usage.inputTokens ?? 0) + (usage.cacheReadInputTokens ?? 0) + (usage.cacheWriteInputTokens ?? 0), outputTokens: usage.outputTokens ?? 0 };
+  return {
+    inputTokens: (usage.inputTokens ?? 0) + (usage.cacheReadInputTokens ?? 0) + (usage.cacheWriteInputTokens ?? 0),
+    outputTokens: usage.outputTokens ?? 0,
+  };
 }
 
 interface ConverseResponse {
@@ -87,7 +90,15 @@ export function readConverseResponse(response: ConverseResponse, id: string, mod
   const toolCalls: ReplyToolCall[] = [];
   for (const item of response.output?.message?.content ?? []) {
     if (typeof item.text === 'string') text = (text ?? '') + item.text;
-    else if (item.toolUse?.toolUseId && item.toolUse.name) toolCalls.push({ id: item.toolUse.toolUseId, name: item.toolUse.name, arguments: JSON.stringify(item.toolUse.input ?? {}) });
+    else if (item.toolUse?.toolUseId && item.toolUse.name)
+      toolCalls.push({ id: item.toolUse.toolUseId, name: item.toolUse.name, arguments: JSON.stringify(item.toolUse.input ?? {}) });
   }
-  return { id, model, text: text ?? (toolCalls.length > 0 ? null : ''), toolCalls, finishReason: converseFinishReason(response.stopReason), usage: converseUsage(response.usage) };
+  return {
+    id,
+    model,
+    text: text ?? (toolCalls.length > 0 ? null : ''),
+    toolCalls,
+    finishReason: converseFinishReason(response.stopReason),
+    usage: converseUsage(response.usage),
+  };
 }

@@ -75,8 +75,18 @@ function signedHeaders(provider: BedrockConfig, path: string, body: string, stre
   const signed: Record<string, string> = { 'content-type': 'application/json', host: state.host, 'x-amz-date': date };
   if (provider.session_token) signed['x-amz-security-token'] = provider.session_token;
   const credentials = { accessKeyId: provider.access_key_id, secretAccessKey: provider.secret_access_key };
-  const { authorization } = signRequest({ method: 'POST', path: state.basePath + path, headers: signed, payloadHash: sha256Hex(body), region, service: 'bedrock', amzDate: date }, credentials, state.key);
-  return { ...provider.headers, ...signed, accept: stream ? 'application/vnd.amazon.eventstream' : 'application/json', 'accept-encoding': 'identity', authorization };
+  const { authorization } = signRequest(
+    { method: 'POST', path: state.basePath + path, headers: signed, payloadHash: sha256Hex(body), region, service: 'bedrock', amzDate: date },
+    credentials,
+    state.key,
+  );
+  return {
+    ...provider.headers,
+    ...signed,
+    accept: stream ? 'application/vnd.amazon.eventstream' : 'application/json',
+    'accept-encoding': 'identity',
+    authorization,
+  };
 }
 
 function exceptionName(raw: string): string {

@@ -29,24 +29,56 @@ routes:
 
 test('by default the Responses API is passed through to OpenAI itself and Azure deployments, the Messages API to type anthropic; `native` overrides', () => {
   const spoken = Object.fromEntries(Object.entries(config.providers).map(([name, provider]) => [name, [...nativeApis(provider)]]));
-  assert.deepEqual(spoken, { openai: ['responses'], deepseek: [], vllm: ['responses'], off: [], azure: ['responses'], inference: [], claude: ['messages'], tgi: [] });
+  assert.deepEqual(spoken, {
+    openai: ['responses'],
+    deepseek: [],
+    vllm: ['responses'],
+    off: [],
+    azure: ['responses'],
+    inference: [],
+    claude: ['messages'],
+    tgi: [],
+  });
 });
 
 test('`native` lists only the API the type can speak', () => {
-  assert.throws(() => parseConfigText('providers: { a: { type: openai, base_url: http://x/v1, native: [messages] } }\nroutes: { r: { targets: [{ provider: a, model: m }] } }', 'test', {}), /native\[0\]: must list only responses/);
-  assert.throws(() => parseConfigText('providers: { a: { type: huggingface, base_url: http://x, native: [responses] } }\nroutes: { r: { targets: [{ provider: a, model: m }] } }', 'test', {}), /native/);
+  assert.throws(
+    () =>
+      parseConfigText(
+        'providers: { a: { type: openai, base_url: http://x/v1, native: [messages] } }\nroutes: { r: { targets: [{ provider: a, model: m }] } }',
+        'test',
+        {},
+      ),
+    /native\[0\]: must list only responses/,
+  );
+  assert.throws(
+    () =>
+      parseConfigText(
+        'providers: { a: { type: huggingface, base_url: http://x, native: [responses] } }\nroutes: { r: { targets: [{ provider: a, model: m }] } }',
+        'test',
+        {},
+      ),
+    /native/,
+  );
 });
 
 function passedThrough(provider: string, operation: NativeApi, body: Record<string, unknown>, headers?: Record<string, string>) {
   const providerConfig = config.providers[provider]!;
   const raw = Buffer.from(JSON.stringify(body));
-  const request: ClientRequest = { operation, raw, body, stream: body.stream === true, modelRange: [9, 9 + JSON.stringify(body.model).length], ...(headers ? { headers } : {}) };
+  const request: ClientRequest = {
+    operation,
+    raw,
+    body,
+    stream: body.stream === true,
+    modelRange: [9, 9 + JSON.stringify(body.model).length],
+    ...(headers ? { headers } : {}),
+  };
   const context: AdapterContext = { providerName: provider, provider: providerConfig, model: 'target-model', request };
   const adapter = adapterFor(providerConfig.type);
   return { upstream: adapter.buildRequest(context), adapter, context };
 }
 
-test('a request passed through goes to the API\'s own path, its bytes as they came but for the model', () => {
+test("a request passed through goes to the API's own path, its bytes as they came but for the model", () => {
   const body = { model: 'route', input: 'Hi', tools: [{ type: 'web_search' }] };
   const openai = passedThrough('openai', 'responses', body).upstream;
   assert.equal(openai.path, '/responses');
@@ -58,15 +90,25 @@ test('a request passed through goes to the API\'s own path, its bytes as they ca
   assert.equal(azure.headers['api-key'], 'az');
 
   const messages = { model: 'route', max_tokens: 10, top_k: 3, messages: [{ role: 'user', content: 'Hi' }], stream: true };
-  const { upstream: claude, adapter, context } = passedThrough('claude', 'messages', messages, { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'beta-1' });
+  const {
+    upstream: claude,
+    adapter,
+    context,
+  } = passedThrough('claude', 'messages', messages, { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'beta-1' });
   assert.equal(claude.path, '/v1/messages');
-  assert.deepEqual([claude.headers['x-api-key'], claude.headers['anthropic-version'], claude.headers['anthropic-beta'], claude.headers.accept], ['sk-ant', '2023-06-01', 'beta-1', 'text/event-stream']);
+  assert.deepEqual(
+    [claude.headers['x-api-key'], claude.headers['anthropic-version'], claude.headers['anthropic-beta'], claude.headers.accept],
+    ['sk-ant', '2023-06-01', 'beta-1', 'text/event-stream'],
+  );
   assert.deepEqual(JSON.parse(String(claude.body)), { ...messages, model: 'target-model' });
   assert.equal(adapter.mapResponse(Buffer.from('{}'), context), undefined, 'the answer is not translated');
   assert.equal(adapter.createStreamMapper(context), undefined);
 });
 
-const event = (type: string, fields: Record<string, unknown> = {}, named = true): StreamEvent => ({ ...(named ? { event: type } : {}), data: JSON.stringify({ type, ...fields }) });
+const event = (type: string, fields: Record<string, unknown> = {}, named = true): StreamEvent => ({
+  ...(named ? { event: type } : {}),
+  data: JSON.stringify({ type, ...fields }),
+});
 
 test('Responses stream: created and in_progress come before the answer, completed ends it with the usage, failures carry a status', () => {
   const watch = nativeWire('responses').createWatch();
@@ -89,7 +131,14 @@ test('Responses stream: created and in_progress come before the answer, complete
 
 test('Responses whole answer: usage from its usage object, a failed status is a failure', () => {
   const wire = nativeWire('responses');
-  const answer = Buffer.from(JSON.stringify({ id: 'resp_1', status: 'completed', output: [{ type: 'function_call', arguments: '{"input_tokens": 999}' }], usage: { input_tokens: 20, input_tokens_details: { cached_tokens: 4 }, output_tokens: 7, output_tokens_details: { reasoning_tokens: 2 } } }));
+  const answer = Buffer.from(
+    JSON.stringify({
+      id: 'resp_1',
+      status: 'completed',
+      output: [{ type: 'function_call', arguments: '{"input_tokens": 999}' }],
+      usage: { input_tokens: 20, input_tokens_details: { cached_tokens: 4 }, output_tokens: 7, output_tokens_details: { reasoning_tokens: 2 } },
+    }),
+  );
   assert.deepEqual(wire.readUsage(answer), { inputTokens: 20, outputTokens: 7 });
   assert.equal(wire.failure!(answer), undefined);
   const failed = wire.failure!(Buffer.from(JSON.stringify({ id: 'resp_2', status: 'failed', error: { code: 'server_error', message: 'The model failed' } })));
@@ -111,5 +160,15 @@ test('Messages stream: message_start and ping come before the answer, message_st
   assert.deepEqual(watch.usage(), { inputTokens: 17, outputTokens: 9 });
   const overloaded = watch.observe(event('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
   assert.ok(typeof overloaded === 'object' && overloaded.status === 529);
-  assert.deepEqual(nativeWire('messages').readUsage(Buffer.from(JSON.stringify({ content: [{ type: 'tool_use', input: { output_tokens: 1 } }], usage: { input_tokens: 3, cache_read_input_tokens: 4, output_tokens: 6 } }))), { inputTokens: 7, outputTokens: 6 });
+  assert.deepEqual(
+    nativeWire('messages').readUsage(
+      Buffer.from(
+        JSON.stringify({
+          content: [{ type: 'tool_use', input: { output_tokens: 1 } }],
+          usage: { input_tokens: 3, cache_read_input_tokens: 4, output_tokens: 6 },
+        }),
+      ),
+    ),
+    { inputTokens: 7, outputTokens: 6 },
+  );
 });

@@ -21,14 +21,20 @@ test('system and developer messages become the system prompt; tool results and t
   assert.deepEqual(prompt.turns, [
     { role: 'user', parts: [{ kind: 'text', text: 'Question' }] },
     { role: 'assistant', parts: [{ kind: 'tool-call', id: 'c1', name: 'f', input: { a: 1 } }] },
-    { role: 'user', parts: [{ kind: 'tool-result', id: 'c1', text: 'result' }, { kind: 'text', text: 'And then?' }] },
+    {
+      role: 'user',
+      parts: [
+        { kind: 'tool-result', id: 'c1', text: 'result' },
+        { kind: 'text', text: 'And then?' },
+      ],
+    },
   ]);
   assert.equal(prompt.maxTokens, 50);
   assert.deepEqual(prompt.stop, ['END']);
   assert.deepEqual(prompt.toolChoice, { kind: 'tool', name: 'f' });
 });
 
-test('tool call arguments that are not JSON are the client\'s mistake, named by param', () => {
+test("tool call arguments that are not JSON are the client's mistake, named by param", () => {
   assert.throws(
     () => readChatPrompt({ messages: [{ role: 'assistant', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{oops' } }] }] }),
     (error: unknown) => error instanceof GatewayError && error.status === 400 && error.param === 'messages[0].tool_calls[0].function.arguments',
@@ -36,7 +42,17 @@ test('tool call arguments that are not JSON are the client\'s mistake, named by 
 });
 
 test('image parts: data URLs become base64 images, other URLs stay links', () => {
-  const prompt = readChatPrompt({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/jpeg;base64,AAAA' } }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] });
+  const prompt = readChatPrompt({
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'image_url', image_url: { url: 'data:image/jpeg;base64,AAAA' } },
+          { type: 'image_url', image_url: { url: 'https://example.com/a.png' } },
+        ],
+      },
+    ],
+  });
   assert.deepEqual(prompt.turns[0]!.parts, [
     { kind: 'image', mediaType: 'image/jpeg', data: 'AAAA' },
     { kind: 'image-url', url: 'https://example.com/a.png' },

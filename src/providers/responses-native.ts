@@ -51,7 +51,9 @@ function failureOf(error: unknown): UpstreamFailure {
   const code = typeof inner.code === 'string' ? inner.code : typeof inner.type === 'string' ? inner.type : null;
   const status = (code !== null ? statusOfCode[code] : undefined) ?? 500;
   const message = typeof inner.message === 'string' ? inner.message : 'the response failed';
-  const body = { error: { message, type: status === 400 ? 'invalid_request_error' : 'server_error', code, param: typeof inner.param === 'string' ? inner.param : null } };
+  const body = {
+    error: { message, type: status === 400 ? 'invalid_request_error' : 'server_error', code, param: typeof inner.param === 'string' ? inner.param : null },
+  };
   return { status, headers: {}, body: JSON.stringify(body) };
 }
 

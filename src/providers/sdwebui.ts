@@ -58,7 +58,8 @@ function readFailure(body: string): FailureDetail {
 function mapFailure(failure: UpstreamFailure, context: AdapterContext<ProviderConfigOf<'sdwebui'>>): GatewayError {
   const detail = readFailure(failure.body);
   // A WebUI started without --api answers its API paths with 404 "Not Found".
-  if (failure.status === 404) return mapHttpFailure(failure, { ...detail, message: `${detail.message ?? 'Not Found'} (is the WebUI started with --api?)` }, context);
+  if (failure.status === 404)
+    return mapHttpFailure(failure, { ...detail, message: `${detail.message ?? 'Not Found'} (is the WebUI started with --api?)` }, context);
   return mapHttpFailure(failure, detail, context);
 }
 
@@ -67,19 +68,31 @@ export const sdwebuiAdapter: ProviderAdapter<ProviderConfigOf<'sdwebui'>> = {
   operations: new Set(['images']),
   streamFraming: 'sse',
   buildRequest(context) {
-    const headers = { 'content-type': 'application/json', accept: 'application/json', 'accept-encoding': 'identity', ...context.provider.headers, ...auth(context.provider) };
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'accept-encoding': 'identity',
+      ...context.provider.headers,
+      ...auth(context.provider),
+    };
     return { method: 'POST', path: '/sdapi/v1/txt2img', headers, body: JSON.stringify(txt2imgBody(context.request.body, context.model)) };
   },
   mapResponse(body, context) {
     const parsed = parseBody<{ images?: unknown }>(body, context.providerName);
     const images = Array.isArray(parsed.images) ? parsed.images.filter((image): image is string => typeof image === 'string') : [];
     const wanted = typeof context.request.body.n === 'number' ? context.request.body.n : 1;
-    if (images.length === 0) throw new GatewayError('upstream_malformed', `${context.providerName} answered without images`, { provider: context.providerName });
+    if (images.length === 0)
+      throw new GatewayError('upstream_malformed', `${context.providerName} answered without images`, { provider: context.providerName });
     // With a batch, the WebUI may put a grid of all images first: keep the last n.
     return Buffer.from(JSON.stringify({ created: nowSeconds(), data: images.slice(-wanted).map((image) => ({ b64_json: image })) }));
   },
   createStreamMapper: () => undefined,
   readUsage: () => undefined,
   mapFailure,
-  healthProbe: (provider) => ({ method: 'GET', path: provider.health_check.path ?? '/sdapi/v1/options', expectedStatus: provider.health_check.expected_status, headers: { ...provider.headers, ...auth(provider) } }),
+  healthProbe: (provider) => ({
+    method: 'GET',
+    path: provider.health_check.path ?? '/sdapi/v1/options',
+    expectedStatus: provider.health_check.expected_status,
+    headers: { ...provider.headers, ...auth(provider) },
+  }),
 };

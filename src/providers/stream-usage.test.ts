@@ -8,11 +8,11 @@ const request = (body: Record<string, unknown>): ClientRequest => {
   return { operation: 'chat', raw, body, stream: true, modelRange: undefined };
 };
 
-test('the upstream body asks for usage: inserted in front of the client\'s bytes, merged into its own stream_options, left alone when asked', () => {
+test("the upstream body asks for usage: inserted in front of the client's bytes, merged into its own stream_options, left alone when asked", () => {
   const plain = request({ model: 'm', stream: true, messages: [] });
   const asked = askForStreamUsage(plain, plain.raw, 'm');
   assert.deepEqual(JSON.parse(asked.toString()), { stream_options: { include_usage: true }, model: 'm', stream: true, messages: [] });
-  assert.ok(asked.subarray(asked.length - plain.raw.length + 1).equals(plain.raw.subarray(1)), 'the rest of the bytes are the client\'s');
+  assert.ok(asked.subarray(asked.length - plain.raw.length + 1).equals(plain.raw.subarray(1)), "the rest of the bytes are the client's");
 
   const own = request({ model: 'm', stream: true, stream_options: { include_usage: false, extra: 1 } });
   assert.deepEqual(JSON.parse(askForStreamUsage(own, own.raw, 'target').toString()).stream_options, { include_usage: true, extra: 1 });
@@ -27,13 +27,25 @@ test('the upstream body asks for usage: inserted in front of the client\'s bytes
 
 test('the usage-only chunk is dropped for a client that did not ask, kept for one that did; content is counted with escapes', () => {
   const usageChunk = Buffer.from('data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}\n\n');
-  const lastWithUsage = Buffer.from('data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":5}}\n\n');
+  const lastWithUsage = Buffer.from(
+    'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":5}}\n\n',
+  );
   const content = Buffer.from('data: {"id":"c","choices":[{"index":0,"delta":{"content":"a \\"quoted\\" word"}}]}\n\n');
   const silent = new StreamUsageMeter(false);
   assert.equal(silent.observe(content, false), true);
-  assert.equal(silent.observe(lastWithUsage, true), true, 'a chunk with choices is the client\'s answer');
+  assert.equal(silent.observe(lastWithUsage, true), true, "a chunk with choices is the client's answer");
   assert.equal(silent.observe(usageChunk, true), false);
   assert.equal(new StreamUsageMeter(true).observe(usageChunk, true), true);
   // 17 bytes of content as written (escapes included): 5 tokens; 16 characters of prompt: 4.
-  assert.deepEqual(silent.estimate(request({ messages: [{ role: 'user', content: 'twelve chars' }, { role: 'user', content: [{ type: 'text', text: 'four' }] }] })), { inputTokens: 4, outputTokens: 5 });
+  assert.deepEqual(
+    silent.estimate(
+      request({
+        messages: [
+          { role: 'user', content: 'twelve chars' },
+          { role: 'user', content: [{ type: 'text', text: 'four' }] },
+        ],
+      }),
+    ),
+    { inputTokens: 4, outputTokens: 5 },
+  );
 });

@@ -67,7 +67,8 @@ function stringLength(event: Buffer, from: number): number {
   let index = from;
   while (index < event.length) {
     const byte = event[index];
-    if (byte === 0x5c) index += 2; // a backslash escapes the next byte
+    if (byte === 0x5c)
+      index += 2; // a backslash escapes the next byte
     else if (byte === 0x22) break;
     else index += 1;
   }
@@ -80,7 +81,8 @@ function promptCharacters(body: Readonly<Record<string, unknown>>): number {
   for (const message of messages) {
     const content = (message as { content?: unknown } | null)?.content;
     if (typeof content === 'string') characters += content.length;
-    else if (Array.isArray(content)) for (const part of content) if (typeof (part as { text?: unknown })?.text === 'string') characters += (part as { text: string }).text.length;
+    else if (Array.isArray(content))
+      for (const part of content) if (typeof (part as { text?: unknown })?.text === 'string') characters += (part as { text: string }).text.length;
   }
   return characters;
 }

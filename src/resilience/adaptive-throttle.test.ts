@@ -9,7 +9,7 @@ const policy = { multiplier: 2, windowMs: 30_000 };
 function drive(throttle: AdaptiveThrottle, count: number, healthy: number, seed = 7): { sent: number; served: number } {
   // A small seeded generator (an LCG): the same draws every run.
   let state = seed;
-  const prng = { next: () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) };
+  const prng = { next: () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 };
   let sent = 0;
   let served = 0;
   for (let index = 0; index < count; index += 1) {

@@ -41,7 +41,13 @@ test('a bucket shared by two replicas keeps half the rate and burst, and all of 
 });
 
 async function settled(promise: Promise<unknown>): Promise<string> {
-  return Promise.race([promise.then(() => 'granted', (error: Error) => (error instanceof Shed ? `shed:${error.reason}` : `error:${error.message}`)), new Promise<string>((resolve) => setImmediate(() => resolve('waiting')))]);
+  return Promise.race([
+    promise.then(
+      () => 'granted',
+      (error: Error) => (error instanceof Shed ? `shed:${error.reason}` : `error:${error.message}`),
+    ),
+    new Promise<string>((resolve) => setImmediate(() => resolve('waiting'))),
+  ]);
 }
 
 test('a gate hands freed places to the most urgent waiter, in arrival order within a level', async () => {

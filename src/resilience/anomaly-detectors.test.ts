@@ -28,7 +28,7 @@ function feedUntilStarted<T>(detector: { record(sample: T): string | undefined }
   return undefined;
 }
 
-test('a time to first token ten times the provider\'s normal is flagged within a few dozen requests, and cleared after it recovers', () => {
+test("a time to first token ten times the provider's normal is flagged within a few dozen requests, and cleared after it recovers", () => {
   const detector = new LatencyShiftDetector();
   const normal = lognormal(1, 120);
   assert.equal(feedUntilStarted(detector, normal, 3000), undefined, 'a steady provider is not flagged');
@@ -52,11 +52,23 @@ test('lone outliers (one request in fifty 10x slower) do not start an anomaly', 
   const detector = new LatencyShiftDetector();
   const prng = createPrng(4);
   const base = lognormal(5, 100);
-  assert.equal(feedUntilStarted(detector, () => base() * (prng.next() < 0.02 ? 10 : 1), 20_000), undefined);
+  assert.equal(
+    feedUntilStarted(detector, () => base() * (prng.next() < 0.02 ? 10 : 1), 20_000),
+    undefined,
+  );
 });
 
 test('a shift that lasts is accepted as the new normal after relearnAfter samples', () => {
-  const detector = new LatencyShiftDetector({ warmup: 20, baselineRate: 0.002, slack: 0.5, threshold: 30, clearThreshold: 10, clip: 3, minSpread: 0.15, relearnAfter: 100 });
+  const detector = new LatencyShiftDetector({
+    warmup: 20,
+    baselineRate: 0.002,
+    slack: 0.5,
+    threshold: 30,
+    clearThreshold: 10,
+    clip: 3,
+    minSpread: 0.15,
+    relearnAfter: 100,
+  });
   feedUntilStarted(detector, lognormal(6, 100), 500);
   const slow = lognormal(7, 1000);
   assert.ok(feedUntilStarted(detector, slow, 100) !== undefined);

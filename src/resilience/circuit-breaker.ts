@@ -18,7 +18,8 @@ export interface BreakerPolicy {
 }
 
 /** An open breaker's `shared` is true when another replica's breaker opened it (see state/shared-breakers.ts). */
-export type BreakerState = { kind: 'closed' } | { kind: 'open'; openedAt: number; reopenAt: number; shared?: boolean } | { kind: 'half-open'; probing: boolean };
+export type BreakerState =
+  { kind: 'closed' } | { kind: 'open'; openedAt: number; reopenAt: number; shared?: boolean } | { kind: 'half-open'; probing: boolean };
 
 export class CircuitBreaker {
   private readonly policy: BreakerPolicy;

@@ -9,15 +9,33 @@ import { RetryBudget } from './retry-budget.ts';
 
 test('backoff: full jitter under an exponential ceiling capped at max', () => {
   const policy = { initialMs: 1000, maxMs: 8000 };
-  assert.equal(backoffDelay(policy, 1, () => 0.999), 999);
-  assert.equal(backoffDelay(policy, 3, () => 0.5), 2000);
-  assert.equal(backoffDelay(policy, 10, () => 0.999), 7992);
-  assert.equal(backoffDelay(policy, 2, () => 0), 0);
+  assert.equal(
+    backoffDelay(policy, 1, () => 0.999),
+    999,
+  );
+  assert.equal(
+    backoffDelay(policy, 3, () => 0.5),
+    2000,
+  );
+  assert.equal(
+    backoffDelay(policy, 10, () => 0.999),
+    7992,
+  );
+  assert.equal(
+    backoffDelay(policy, 2, () => 0),
+    0,
+  );
 });
 
 test('backoff: Retry-After is a floor', () => {
-  assert.equal(backoffDelay({ initialMs: 1000, maxMs: 8000 }, 1, () => 0.1, 2000), 2000);
-  assert.equal(backoffDelay({ initialMs: 1000, maxMs: 8000 }, 4, () => 0.9, 500), 7200);
+  assert.equal(
+    backoffDelay({ initialMs: 1000, maxMs: 8000 }, 1, () => 0.1, 2000),
+    2000,
+  );
+  assert.equal(
+    backoffDelay({ initialMs: 1000, maxMs: 8000 }, 4, () => 0.9, 500),
+    7200,
+  );
 });
 
 test('retry budget: 20% of traffic plus a floor, and it refills as the window moves', () => {

@@ -57,7 +57,11 @@ export class ProviderAnomalies {
     const entry = (signal: AnomalySignal, baseline: number | undefined) => {
       const period = this.periods[signal];
       const anomalous = this.isAnomalous(signal);
-      return { anomalous, since: anomalous && period ? new Date(period.since).toISOString() : null, baseline: baseline === undefined ? null : Math.round(baseline * 1000) / 1000 };
+      return {
+        anomalous,
+        since: anomalous && period ? new Date(period.since).toISOString() : null,
+        baseline: baseline === undefined ? null : Math.round(baseline * 1000) / 1000,
+      };
     };
     return { ttft: entry('ttft', this.ttft.baselineMs), errors: entry('errors', this.errors.baselineShare) };
   }

@@ -18,7 +18,7 @@ test('silence: fires once the upstream has been silent for the limit while waite
   assert.equal(fired, 1, 'once');
 });
 
-test('silence: time the reader spends away (a slow client) is not the upstream\'s silence', () => {
+test("silence: time the reader spends away (a slow client) is not the upstream's silence", () => {
   const clock = new ManualClock();
   let fired = 0;
   const watch = new SilenceWatch(clock, 1000, () => (fired += 1));

@@ -11,7 +11,14 @@ import { seededRandom } from '../../test/support/seeded-random.ts';
 function setup(canary: Record<string, unknown> = { share: 0.1, min_requests: 20, max_error_rate: 0.05, max_ttft_ratio: 2 }) {
   const fixture = routeFixture({
     providers: { stable: {}, fresh: {} },
-    routes: { chat: { targets: [{ provider: 'stable', model: 'v1' }, { provider: 'fresh', model: 'v2', canary }] } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'stable', model: 'v1' },
+          { provider: 'fresh', model: 'v2', canary },
+        ],
+      },
+    },
   });
   const changes: { state: CanaryState; why: string }[] = [];
   const canaries = new Canaries({ clock: fixture.clock, events: { changed: (change) => changes.push({ state: change.state, why: change.why }) } });
@@ -45,7 +52,11 @@ test('a canary failing more than max_error_rate and the others is rolled back af
   canaries.record('chat', fresh, false);
   assert.equal(canaries.state('chat', 'fresh/v2'), 'rolled_back');
   assert.match(changes[0]!.why, /error rate 30\.0% over 20 requests, above max_error_rate 5\.0% and the other targets' 0\.0%/);
-  for (let index = 0; index < 100; index += 1) assert.deepEqual(canaries.arrange(route, [stable, fresh], () => 0), [stable]);
+  for (let index = 0; index < 100; index += 1)
+    assert.deepEqual(
+      canaries.arrange(route, [stable, fresh], () => 0),
+      [stable],
+    );
   await fixture.close();
 });
 
@@ -72,11 +83,25 @@ test('an operator resumes, rolls back or promotes; a promoted canary is an ordin
   canaries.sync(new RouteTable(fixture.config, fixture.providers));
   assert.equal(canaries.state('chat', 'fresh/v2'), 'rolled_back', 'a reload with the same settings keeps it rolled back');
   canaries.act('chat', 'fresh/v2', 'promote');
-  assert.deepEqual(canaries.arrange(route, [stable, fresh], () => 0.99), [stable, fresh], 'promoted: ordinary, whatever the draw');
+  assert.deepEqual(
+    canaries.arrange(route, [stable, fresh], () => 0.99),
+    [stable, fresh],
+    'promoted: ordinary, whatever the draw',
+  );
   assert.equal(canaries.act('chat', 'nobody/x', 'resume'), false);
   const changed = setup({ share: 0.5 });
   changed.canaries.act('chat', 'fresh/v2', 'rollback');
-  const reloaded = routeFixture({ providers: { stable: {}, fresh: {} }, routes: { chat: { targets: [{ provider: 'stable', model: 'v1' }, { provider: 'fresh', model: 'v2', canary: { share: 0.2 } }] } } });
+  const reloaded = routeFixture({
+    providers: { stable: {}, fresh: {} },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'stable', model: 'v1' },
+          { provider: 'fresh', model: 'v2', canary: { share: 0.2 } },
+        ],
+      },
+    },
+  });
   changed.canaries.sync(new RouteTable(reloaded.config, reloaded.providers));
   assert.equal(changed.canaries.state('chat', 'fresh/v2'), 'running', 'new settings: a new canary');
   await Promise.all([fixture.close(), changed.fixture.close(), reloaded.close()]);

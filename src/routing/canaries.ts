@@ -20,7 +20,15 @@ export type CanaryOrigin = 'judged' | 'operator' | 'replica';
 
 export interface CanaryEvents {
   /** The state changed: `why` says what decided it, in words and figures. */
-  changed?(change: { route: string; target: string; state: CanaryState; why: string; figures: Record<string, number | null>; origin: CanaryOrigin; settings: string }): void;
+  changed?(change: {
+    route: string;
+    target: string;
+    state: CanaryState;
+    why: string;
+    figures: Record<string, number | null>;
+    origin: CanaryOrigin;
+    settings: string;
+  }): void;
 }
 
 interface Tally {
@@ -139,7 +147,8 @@ export class Canaries {
    */
   targetEjected(target: string): void {
     for (const canary of this.canaries.values()) {
-      if (canary.target === target && canary.state === 'running') this.set(canary, 'rolled_back', 'its target was ejected after failures in a row (outlier detection)', {}, 'judged');
+      if (canary.target === target && canary.state === 'running')
+        this.set(canary, 'rolled_back', 'its target was ejected after failures in a row (outlier detection)', {}, 'judged');
     }
   }
 
@@ -154,7 +163,8 @@ export class Canaries {
   /** A change another replica made (through state.redis): the same here, when the canary has the settings it was made for. */
   changedElsewhere(decision: { route: string; target: string; state: CanaryState; why: string; settings: string }): void {
     const canary = this.canaries.get(idOf(decision.route, decision.target));
-    if (canary && canary.settings === decision.settings && canary.state !== decision.state) this.set(canary, decision.state, `another replica: ${decision.why}`, {}, 'replica');
+    if (canary && canary.settings === decision.settings && canary.state !== decision.state)
+      this.set(canary, decision.state, `another replica: ${decision.why}`, {}, 'replica');
   }
 
   state(route: string, target: string): CanaryState | undefined {
@@ -177,13 +187,31 @@ export class Canaries {
     if (total < canary.minRequests) return;
     const mine = figures(canary.canary);
     const theirs = figures(canary.others);
-    const numbers = { canary_requests: total, canary_error_rate: mine.error_rate, others_error_rate: theirs.error_rate, canary_ttft_p50_ms: mine.ttft_p50_ms, others_ttft_p50_ms: theirs.ttft_p50_ms };
+    const numbers = {
+      canary_requests: total,
+      canary_error_rate: mine.error_rate,
+      others_error_rate: theirs.error_rate,
+      canary_ttft_p50_ms: mine.ttft_p50_ms,
+      others_ttft_p50_ms: theirs.ttft_p50_ms,
+    };
     if (mine.error_rate !== null && mine.error_rate > canary.maxErrorRate && mine.error_rate > (theirs.error_rate ?? 0)) {
-      this.set(canary, 'rolled_back', `error rate ${percent(mine.error_rate)} over ${total} requests, above max_error_rate ${percent(canary.maxErrorRate)} and the other targets' ${percent(theirs.error_rate ?? 0)}`, numbers, 'judged');
+      this.set(
+        canary,
+        'rolled_back',
+        `error rate ${percent(mine.error_rate)} over ${total} requests, above max_error_rate ${percent(canary.maxErrorRate)} and the other targets' ${percent(theirs.error_rate ?? 0)}`,
+        numbers,
+        'judged',
+      );
       return;
     }
     if (mine.ttft_p50_ms !== null && theirs.ttft_p50_ms !== null && mine.ttft_p50_ms > canary.maxTtftRatio * theirs.ttft_p50_ms) {
-      this.set(canary, 'rolled_back', `median time to first token ${Math.round(mine.ttft_p50_ms)} ms, over ${canary.maxTtftRatio}× the other targets' ${Math.round(theirs.ttft_p50_ms)} ms`, numbers, 'judged');
+      this.set(
+        canary,
+        'rolled_back',
+        `median time to first token ${Math.round(mine.ttft_p50_ms)} ms, over ${canary.maxTtftRatio}× the other targets' ${Math.round(theirs.ttft_p50_ms)} ms`,
+        numbers,
+        'judged',
+      );
       return;
     }
     // Passed: the next window starts.

@@ -40,7 +40,17 @@ test('tiers: every tier-1 target comes before any tier-2 one, whatever the balan
   for (const balance of ['weighted', 'round-robin', 'least-busy', 'least-latency']) {
     const fixture = routes({
       providers: { a: {}, b: {}, c: {}, d: {} },
-      routes: { chat: { balance, targets: [{ provider: 'c', model: 'm', tier: 2 }, { provider: 'a', model: 'm' }, { provider: 'd', model: 'm', tier: 2 }, { provider: 'b', model: 'm' }] } },
+      routes: {
+        chat: {
+          balance,
+          targets: [
+            { provider: 'c', model: 'm', tier: 2 },
+            { provider: 'a', model: 'm' },
+            { provider: 'd', model: 'm', tier: 2 },
+            { provider: 'b', model: 'm' },
+          ],
+        },
+      },
     });
     const candidates = new CandidateOrder({ random: seeded(1) });
     for (let draw = 0; draw < 20; draw += 1) {
@@ -80,8 +90,21 @@ test('round-robin: each request starts one further along, counted per route and 
   const fixture = routes({
     providers: { a: {}, b: {}, c: {}, x: {}, y: {} },
     routes: {
-      chat: { balance: 'round-robin', targets: [...['a', 'b', 'c'].map((provider) => ({ provider, model: 'm', tier: 1 })), { provider: 'x', model: 'm', tier: 2 }, { provider: 'y', model: 'm', tier: 2 }] },
-      other: { balance: 'round-robin', targets: [{ provider: 'a', model: 'm' }, { provider: 'b', model: 'm' }] },
+      chat: {
+        balance: 'round-robin',
+        targets: [
+          ...['a', 'b', 'c'].map((provider) => ({ provider, model: 'm', tier: 1 })),
+          { provider: 'x', model: 'm', tier: 2 },
+          { provider: 'y', model: 'm', tier: 2 },
+        ],
+      },
+      other: {
+        balance: 'round-robin',
+        targets: [
+          { provider: 'a', model: 'm' },
+          { provider: 'b', model: 'm' },
+        ],
+      },
     },
   });
   const candidates = new CandidateOrder({ random: seeded(1) });
@@ -94,7 +117,10 @@ test('round-robin: each request starts one further along, counted per route and 
 });
 
 test('least-busy: the provider with the fewest requests in flight first', () => {
-  const fixture = routes({ providers: { a: {}, b: {}, c: {} }, routes: { chat: { balance: 'least-busy', targets: ['a', 'b', 'c'].map((provider) => ({ provider, model: 'm' })) } } });
+  const fixture = routes({
+    providers: { a: {}, b: {}, c: {} },
+    routes: { chat: { balance: 'least-busy', targets: ['a', 'b', 'c'].map((provider) => ({ provider, model: 'm' })) } },
+  });
   const take = (name: string, places: number) => {
     for (let place = 0; place < places; place += 1) assert.ok(fixture.providers.get(name)!.gate.tryAcquire());
   };
@@ -109,7 +135,10 @@ test('least-busy: the provider with the fewest requests in flight first', () => 
 });
 
 test('least-latency: the faster of two random targets first (an unknown one counts as fastest), the rest by latency; the slowest never leads', () => {
-  const fixture = routes({ providers: { a: {}, b: {}, c: {}, d: {} }, routes: { chat: { balance: 'least-latency', targets: ['a', 'b', 'c', 'd'].map((provider) => ({ provider, model: 'm' })) } } });
+  const fixture = routes({
+    providers: { a: {}, b: {}, c: {}, d: {} },
+    routes: { chat: { balance: 'least-latency', targets: ['a', 'b', 'c', 'd'].map((provider) => ({ provider, model: 'm' })) } },
+  });
   const latency: Record<string, number | undefined> = { 'a/m': 100, 'b/m': 50, 'c/m': 200, 'd/m': undefined };
   const availability: TargetAvailability = { ...alwaysAvailable, latencyOf: (target) => latency[target.key] };
   const candidates = new CandidateOrder({ availability, random: seeded(3) });
@@ -120,7 +149,10 @@ test('least-latency: the faster of two random targets first (an unknown one coun
     const keys = order(candidates, fixture.route('chat'));
     firsts.set(keys[0]!, (firsts.get(keys[0]!) ?? 0) + 1);
     const rest = keys.slice(1);
-    assert.deepEqual(rest, [...rest].sort((x, y) => byLatency(x) - byLatency(y)));
+    assert.deepEqual(
+      rest,
+      [...rest].sort((x, y) => byLatency(x) - byLatency(y)),
+    );
   }
   assert.equal(firsts.get('c/m'), undefined, 'the slowest is never the faster of two');
   // Of the six pairs, d wins the three it is in, b two ({a,b}, {b,c}), a one ({a,c}).
@@ -185,14 +217,25 @@ test('over budget: the cheapest first whatever the tier (no price counts as free
 test('panic: when every target is down, all are offered, the least bad first (ties keep tier order)', () => {
   const fixture = routes({
     providers: { a: {}, b: {}, c: {} },
-    routes: { chat: { targets: [{ provider: 'a', model: 'm' }, { provider: 'b', model: 'm', tier: 2 }, { provider: 'c', model: 'm', tier: 3 }] } },
+    routes: {
+      chat: {
+        targets: [
+          { provider: 'a', model: 'm' },
+          { provider: 'b', model: 'm', tier: 2 },
+          { provider: 'c', model: 'm', tier: 3 },
+        ],
+      },
+    },
   });
   const route = fixture.route('chat');
   // c accepts most of late, a and b alike (a keeps its tier-1 place); none is available.
   const ranks: Record<string, number> = { 'a/m': 0.5, 'b/m': 0.5, 'c/m': 0.1 };
   const allDown: TargetAvailability = { isAvailable: () => false, panicRank: (target) => ranks[target.key]! };
   const { ordered, eligible, panic } = new CandidateOrder({ availability: allDown, random: seeded(1) }).candidates(route, realtime);
-  assert.deepEqual(ordered.map((target) => target.key), ['c/m', 'a/m', 'b/m']);
+  assert.deepEqual(
+    ordered.map((target) => target.key),
+    ['c/m', 'a/m', 'b/m'],
+  );
   assert.equal(eligible, 3);
   assert.equal(panic, true);
   // One target up: no panic, the down ones are left out.

@@ -90,9 +90,18 @@ export class TargetStatus implements TargetAvailability {
       this.providers.set(name, {
         breaker: kept?.policies.breaker === policies.breaker ? kept.breaker : this.newBreaker(name, config),
         // Over the breaker's window: both judge the same recent traffic.
-        throttle: kept?.policies.breaker === policies.breaker ? kept.throttle : new AdaptiveThrottle({ multiplier: throttleMultiplier, windowMs: config.circuit_breaker.window }, this.clock),
-        health: kept?.policies.health === policies.health ? kept.health : new HealthState({ unhealthyThreshold: config.health_check.unhealthy_threshold, healthyThreshold: config.health_check.healthy_threshold }),
-        budget: kept?.policies.budget === policies.budget ? kept.budget : new RetryBudget({ ratio: config.retry_budget.ratio, minPerSecond: config.retry_budget.min_per_second, windowMs: 10_000 }, this.clock),
+        throttle:
+          kept?.policies.breaker === policies.breaker
+            ? kept.throttle
+            : new AdaptiveThrottle({ multiplier: throttleMultiplier, windowMs: config.circuit_breaker.window }, this.clock),
+        health:
+          kept?.policies.health === policies.health
+            ? kept.health
+            : new HealthState({ unhealthyThreshold: config.health_check.unhealthy_threshold, healthyThreshold: config.health_check.healthy_threshold }),
+        budget:
+          kept?.policies.budget === policies.budget
+            ? kept.budget
+            : new RetryBudget({ ratio: config.retry_budget.ratio, minPerSecond: config.retry_budget.min_per_second, windowMs: 10_000 }, this.clock),
         policies,
       });
     }
@@ -116,7 +125,11 @@ export class TargetStatus implements TargetAvailability {
 
   private newBreaker(name: string, config: ProviderConfig): CircuitBreaker {
     const policy = config.circuit_breaker;
-    return new CircuitBreaker({ errorRate: policy.error_rate, minRequests: policy.min_requests, windowMs: policy.window, cooldownMs: policy.cooldown }, this.clock, (state) => this.events.breakerChanged?.(name, state));
+    return new CircuitBreaker(
+      { errorRate: policy.error_rate, minRequests: policy.min_requests, windowMs: policy.window, cooldownMs: policy.cooldown },
+      this.clock,
+      (state) => this.events.breakerChanged?.(name, state),
+    );
   }
 
   /** The provider's status, or undefined for a name this config does not have (a notice from a replica on another config). */
@@ -135,7 +148,15 @@ export class TargetStatus implements TargetAvailability {
     let state = this.targets.get(target.key);
     const outlierPolicy = JSON.stringify(policy);
     if (!state) {
-      state = { provider: target.provider.name, outliers: this.newDetector(policy), healthySinceEjection: 0, outlierPolicy, latency: new LatencyTracker(), coolingUntil: 0, coolingReason: undefined };
+      state = {
+        provider: target.provider.name,
+        outliers: this.newDetector(policy),
+        healthySinceEjection: 0,
+        outlierPolicy,
+        latency: new LatencyTracker(),
+        coolingUntil: 0,
+        coolingReason: undefined,
+      };
       this.targets.set(target.key, state);
     } else if (state.outlierPolicy !== outlierPolicy) {
       // The policy changed in a reload: it applies from now on (latency and cooldowns are kept).
@@ -146,7 +167,10 @@ export class TargetStatus implements TargetAvailability {
   }
 
   private newDetector(policy: ProviderConfig['outlier_detection']): OutlierDetector {
-    return new OutlierDetector({ consecutiveFailures: policy.consecutive_failures, baseEjectionMs: policy.base_ejection, maxEjectionMs: policy.max_ejection }, this.clock);
+    return new OutlierDetector(
+      { consecutiveFailures: policy.consecutive_failures, baseEjectionMs: policy.base_ejection, maxEjectionMs: policy.max_ejection },
+      this.clock,
+    );
   }
 
   /** Healthy, not ejected, not cooling down, and its breaker lets a request through. */

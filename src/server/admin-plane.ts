@@ -30,8 +30,20 @@ export function registerAdminPlane(app: FastifyInstance, gateway: Gateway, batch
     return;
   }
   const admin = Fastify({ logger: false, forceCloseConnections: true, routerOptions: { ignoreTrailingSlash: true } });
-  admin.setErrorHandler((error, _request, reply) => void reply.code(toGatewayError(error).status).type('application/json').send(errorBody(toGatewayError(error))));
-  admin.setNotFoundHandler((request, reply) => void reply.code(404).type('application/json').send(errorBody(new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]}.`))));
+  admin.setErrorHandler(
+    (error, _request, reply) =>
+      void reply
+        .code(toGatewayError(error).status)
+        .type('application/json')
+        .send(errorBody(toGatewayError(error))),
+  );
+  admin.setNotFoundHandler(
+    (request, reply) =>
+      void reply
+        .code(404)
+        .type('application/json')
+        .send(errorBody(new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]}.`))),
+  );
   addAdminRoutes(admin, gateway, batches, false);
   adminListeners.set(app, admin);
   // Listening before the gateway's port is ready: a taken admin port fails the start, as a taken gateway port does.
@@ -62,7 +74,8 @@ function addAdminRoutes(app: FastifyInstance, gateway: Gateway, batches: BatchSt
   app.post('/admin/canaries/:route/*', { onRequest }, async (request) => {
     const { route, '*': target } = request.params as { route: string; '*': string };
     const action = (parseJsonBody(request.body) as { action?: unknown } | undefined)?.action;
-    if (action !== 'resume' && action !== 'rollback' && action !== 'promote') throw new GatewayError('invalid_request', '`action` must be "resume", "rollback" or "promote".', { param: 'action' });
+    if (action !== 'resume' && action !== 'rollback' && action !== 'promote')
+      throw new GatewayError('invalid_request', '`action` must be "resume", "rollback" or "promote".', { param: 'action' });
     const key = resolveTarget(gateway, route, decodeURIComponent(target));
     if (!key || !gateway.actOnCanary(route, key, action)) throw new GatewayError('not_found', `Route "${route}" has no canary target "${target}".`);
     return { route, target: key, action, state: action === 'resume' ? 'running' : action === 'rollback' ? 'rolled_back' : 'promoted' };
@@ -76,7 +89,8 @@ function addAdminRoutes(app: FastifyInstance, gateway: Gateway, batches: BatchSt
   app.get('/dashboard/:file', { onRequest }, async (request, reply) => sendAsset(request, reply, (request.params as { file: string }).file));
   // A browser opening the bare address lands on the console; an API client keeps its 404.
   app.get('/', async (request, reply) => {
-    if (!(request.headers.accept ?? '').includes('text/html')) throw new GatewayError('not_found', 'Unknown endpoint: GET /. The API is under /v1; the console is at /dashboard.');
+    if (!(request.headers.accept ?? '').includes('text/html'))
+      throw new GatewayError('not_found', 'Unknown endpoint: GET /. The API is under /v1; the console is at /dashboard.');
     return reply.redirect('/dashboard', 302);
   });
 

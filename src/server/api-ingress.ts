@@ -37,11 +37,13 @@ export function createApiIngress(gateway: Gateway, frontDoors: FrontDoors): ApiI
     if (endpoint === undefined) return false;
     const channel = new RawChannel(response);
     // While the gateway drains, a request on an open connection is still served (connection-drain.ts).
-    gateway.serve({ operation: endpoint.operation, headers: request.headers, body: new IncomingBody(request), channel, frontDoor: endpoint.frontDoor }).catch((error: unknown) => {
-      // serve answers every failure itself; reaching here is a bug, and the connection is all that is lost.
-      gateway.logger.error({ err: error }, 'request failed outside the pipeline');
-      response.destroy();
-    });
+    gateway
+      .serve({ operation: endpoint.operation, headers: request.headers, body: new IncomingBody(request), channel, frontDoor: endpoint.frontDoor })
+      .catch((error: unknown) => {
+        // serve answers every failure itself; reaching here is a bug, and the connection is all that is lost.
+        gateway.logger.error({ err: error }, 'request failed outside the pipeline');
+        response.destroy();
+      });
     return true;
   };
 }

@@ -90,9 +90,13 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway, stor
       // A refused upload is not read to its end: the connection closes after the answer.
       if (request.method === 'POST' && request.routeOptions.url === '/v1/files') void reply.header('connection', 'close');
       if (!(error instanceof StoreError)) throw error;
-      if (error.message !== lastStoreError) gateway.logger.error({ err: { message: error.message } }, 'batches: the store failed; batch requests answer 503 until it is back');
+      if (error.message !== lastStoreError)
+        gateway.logger.error({ err: { message: error.message } }, 'batches: the store failed; batch requests answer 503 until it is back');
       lastStoreError = error.message;
-      throw new GatewayError('store_unavailable', 'The batch store cannot be reached just now; try again shortly.', { retryAfterMs: storeRetryAfterMs, cause: error });
+      throw new GatewayError('store_unavailable', 'The batch store cannot be reached just now; try again shortly.', {
+        retryAfterMs: storeRetryAfterMs,
+        cause: error,
+      });
     });
     const send = (request: FastifyRequest, reply: FastifyReply, body: unknown) => {
       lastStoreError = '';
@@ -104,7 +108,11 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway, stor
       return send(request, reply, await api.uploadFile(owner(request), body, request.headers['content-type'] ?? ''));
     });
     scope.get('/v1/files', async (request, reply) =>
-      send(request, reply, await api.files(owner(request), queryValue(request, 'purpose'), pageSize(queryValue(request, 'limit'), 10_000, 10_000), queryValue(request, 'after'))),
+      send(
+        request,
+        reply,
+        await api.files(owner(request), queryValue(request, 'purpose'), pageSize(queryValue(request, 'limit'), 10_000, 10_000), queryValue(request, 'after')),
+      ),
     );
     scope.get('/v1/files/:id', async (request, reply) => send(request, reply, await api.file(owner(request), id(request))));
     scope.get('/v1/files/:id/content', async (request, reply) => {
@@ -115,8 +123,12 @@ export function registerBatchRoutes(app: FastifyInstance, gateway: Gateway, stor
     });
     scope.delete('/v1/files/:id', async (request, reply) => send(request, reply, await api.deleteFile(owner(request), id(request))));
 
-    scope.post('/v1/batches', { bodyLimit: createBodyLimit }, async (request, reply) => send(request, reply, await api.createBatch(owner(request), jsonBody(request.body, gateway.config.server.max_json_depth))));
-    scope.get('/v1/batches', async (request, reply) => send(request, reply, await api.batches(owner(request), pageSize(queryValue(request, 'limit'), 20, 100), queryValue(request, 'after'))));
+    scope.post('/v1/batches', { bodyLimit: createBodyLimit }, async (request, reply) =>
+      send(request, reply, await api.createBatch(owner(request), jsonBody(request.body, gateway.config.server.max_json_depth))),
+    );
+    scope.get('/v1/batches', async (request, reply) =>
+      send(request, reply, await api.batches(owner(request), pageSize(queryValue(request, 'limit'), 20, 100), queryValue(request, 'after'))),
+    );
     scope.get('/v1/batches/:id', async (request, reply) => send(request, reply, await api.batch(owner(request), id(request))));
     scope.post('/v1/batches/:id/cancel', async (request, reply) => send(request, reply, await api.cancel(owner(request), id(request))));
   });
@@ -133,7 +145,8 @@ function queryValue(request: FastifyRequest, name: string): string | undefined {
 function pageSize(given: string | undefined, fallback: number, most: number): number {
   if (given === undefined) return fallback;
   const size = Number(given);
-  if (!Number.isInteger(size) || size < 1 || size > most) throw new GatewayError('invalid_request', `limit must be a whole number from 1 to ${most}.`, { param: 'limit' });
+  if (!Number.isInteger(size) || size < 1 || size > most)
+    throw new GatewayError('invalid_request', `limit must be a whole number from 1 to ${most}.`, { param: 'limit' });
   return size;
 }
 
@@ -147,6 +160,7 @@ function jsonBody(body: unknown, maxDepth: number): Record<string, unknown> {
   } catch {
     throw new GatewayError('invalid_json', 'The request body is not valid JSON.');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new GatewayError('invalid_request', 'The request body must be a JSON object.');
   return parsed as Record<string, unknown>;
 }

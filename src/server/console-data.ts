@@ -89,7 +89,10 @@ export function consoleSnapshot(gateway: Gateway, batches: () => Record<string, 
     in_flight: status.requests_in_flight,
     failovers: traffic.recentFailovers().map((failover) => ({
       ...failover,
-      from: failover.from.map((attempt) => ({ ...attempt, reason: attempt.code === 'held' ? 'held the request: a 200 with keep-alives and no content' : describeCode(attempt.code) })),
+      from: failover.from.map((attempt) => ({
+        ...attempt,
+        reason: attempt.code === 'held' ? 'held the request: a 200 with keep-alives and no content' : describeCode(attempt.code),
+      })),
       to: failover.to ?? null,
     })),
     series: traffic.series(since),

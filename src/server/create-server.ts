@@ -98,7 +98,11 @@ export function createServer(gateway: Gateway): FastifyInstance {
   app.setErrorHandler((error, request, reply) => {
     const failure = toGatewayError(error);
     if (failure.code === 'internal_error') gateway.logger.error({ err: error, url: request.url }, 'request failed');
-    void reply.code(failure.status).headers({ ...bareHeaders(request.headers), ...errorHeaders(failure) }).type('application/json').send(errorBody(failure, gateway.redactor));
+    void reply
+      .code(failure.status)
+      .headers({ ...bareHeaders(request.headers), ...errorHeaders(failure) })
+      .type('application/json')
+      .send(errorBody(failure, gateway.redactor));
   });
   app.setNotFoundHandler((request, reply) => {
     const failure = new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.`);
@@ -135,5 +139,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
         ? new GatewayError('invalid_request', 'The request headers are larger than the gateway accepts.', { status: 431 })
         : new GatewayError('invalid_request', 'The request is not valid HTTP/1.1 (a malformed request line or header).');
   const body = errorBody(failure);
-  socket.end(`HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }

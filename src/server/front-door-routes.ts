@@ -41,15 +41,38 @@ export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway, 
   app.get('/v1/models/:id', async (request, reply) => {
     authenticate(gateway.config, request.headers.authorization);
     const model = id(request);
-    if (!Object.hasOwn(gateway.config.routes, model)) throw new GatewayError('model_not_found', `The model '${model.slice(0, 200)}' does not exist on this gateway. Available routes: ${Object.keys(gateway.config.routes).join(', ') || 'none'}.`, { param: 'model' });
+    if (!Object.hasOwn(gateway.config.routes, model))
+      throw new GatewayError(
+        'model_not_found',
+        `The model '${model.slice(0, 200)}' does not exist on this gateway. Available routes: ${Object.keys(gateway.config.routes).join(', ') || 'none'}.`,
+        { param: 'model' },
+      );
     return json(request, reply, { id: model, object: 'model', created: 0, owned_by: 'switchyard' });
   });
 
   // The API lives under /v1 only, apart from /healthz, /metrics and /admin: a base URL without it gets told so.
   const missingV1 = async (request: FastifyRequest) => {
-    throw new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]}. Switchyard serves the API under /v1: set your client's base URL to this gateway's address followed by /v1 (Anthropic SDKs: without /v1).`);
+    throw new GatewayError(
+      'not_found',
+      `Unknown endpoint: ${request.method} ${request.url.split('?')[0]}. Switchyard serves the API under /v1: set your client's base URL to this gateway's address followed by /v1 (Anthropic SDKs: without /v1).`,
+    );
   };
-  for (const path of ['chat/completions', 'completions', 'embeddings', 'images/*', 'responses', 'responses/*', 'messages', 'models', 'models/*', 'files', 'files/*', 'batches', 'batches/*']) app.all(`/${path}`, missingV1);
+  for (const path of [
+    'chat/completions',
+    'completions',
+    'embeddings',
+    'images/*',
+    'responses',
+    'responses/*',
+    'messages',
+    'models',
+    'models/*',
+    'files',
+    'files/*',
+    'batches',
+    'batches/*',
+  ])
+    app.all(`/${path}`, missingV1);
   app.all('/v1/v1/*', async (request) => {
     throw new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]}. The base URL ends in /v1 twice: remove one.`);
   });

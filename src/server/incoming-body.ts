@@ -23,7 +23,8 @@ export class IncomingBody implements BodySource {
   read(limit: number): Promise<Buffer> {
     const request = this.request;
     const encoding = request.headers['content-encoding'];
-    if (encoding && encoding !== 'identity') return this.refuse(new GatewayError('unsupported_media_type', `Compressed request bodies (${encoding}) are not accepted.`));
+    if (encoding && encoding !== 'identity')
+      return this.refuse(new GatewayError('unsupported_media_type', `Compressed request bodies (${encoding}) are not accepted.`));
     if (Number(request.headers['content-length']) > limit) return this.refuse(tooLarge());
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];

@@ -61,37 +61,72 @@ const checks: ((facts: ProviderFacts) => Condition | undefined)[] = [
     if (circuit.kind !== 'open') return undefined;
     const { failures, successes } = circuit.window;
     const why = circuit.shared ? 'opened by another replica' : `${failures} of ${failures + successes} recent requests failed`;
-    return { state: 'open', severity: 'down', reason: `circuit breaker open (${why}): no requests sent while another target can serve (else a throttled share, panic routing); one probe in ${seconds((circuit.reopenAt ?? now) - now)}` };
+    return {
+      state: 'open',
+      severity: 'down',
+      reason: `circuit breaker open (${why}): no requests sent while another target can serve (else a throttled share, panic routing); one probe in ${seconds((circuit.reopenAt ?? now) - now)}`,
+    };
   },
-  ({ provider }) => (provider.healthy ? undefined : { state: 'unhealthy', severity: 'down', reason: `failing its health checks${provider.last_health_error ? `: ${provider.last_health_error}` : ''}` }),
+  ({ provider }) =>
+    provider.healthy
+      ? undefined
+      : { state: 'unhealthy', severity: 'down', reason: `failing its health checks${provider.last_health_error ? `: ${provider.last_health_error}` : ''}` },
   ({ targets }) => {
     const cooling = targets.filter((target) => target.cooling_down_ms > 0);
     if (cooling.length === 0) return undefined;
     const longest = Math.max(...cooling.map((target) => target.cooling_down_ms));
     const code = cooling[0]!.cooling_reason;
-    return { state: 'cooling', severity: 'down', reason: `left out for ${seconds(longest)}: ${code ? lowerFirst(describeCode(code)) : 'it refused our key, balance or model'}` };
+    return {
+      state: 'cooling',
+      severity: 'down',
+      reason: `left out for ${seconds(longest)}: ${code ? lowerFirst(describeCode(code)) : 'it refused our key, balance or model'}`,
+    };
   },
   ({ targets }) => {
     const ejected = targets.filter((target) => target.outlier?.ejected);
     if (ejected.length === 0) return undefined;
-    return { state: 'ejected', severity: 'down', reason: `ejected from live traffic after failures in a row (ejection ${Math.max(...ejected.map((target) => target.outlier!.ejections))})` };
+    return {
+      state: 'ejected',
+      severity: 'down',
+      reason: `ejected from live traffic after failures in a row (ejection ${Math.max(...ejected.map((target) => target.outlier!.ejections))})`,
+    };
   },
-  ({ provider }) => (provider.circuit.kind === 'half-open' ? { state: 'half-open', severity: 'warn', reason: 'circuit breaker half-open: one probe request decides whether it closes' } : undefined),
+  ({ provider }) =>
+    provider.circuit.kind === 'half-open'
+      ? { state: 'half-open', severity: 'warn', reason: 'circuit breaker half-open: one probe request decides whether it closes' }
+      : undefined,
   ({ provider, failedLastMinute }) => {
     const refused = failedLastMinute.upstream_rate_limited ?? 0;
-    if (provider.rate_limited_for_ms > 0) return { state: 'rate-limited', severity: 'warn', reason: `at its rate_limit (${provider.rate_limit?.requests_per_second}/s): requests go to other targets until a place frees` };
-    if (refused > 0) return { state: 'rate-limited', severity: 'warn', reason: `the provider answered 429 (rate limited) ${refused} time${refused === 1 ? '' : 's'} in the last minute` };
+    if (provider.rate_limited_for_ms > 0)
+      return {
+        state: 'rate-limited',
+        severity: 'warn',
+        reason: `at its rate_limit (${provider.rate_limit?.requests_per_second}/s): requests go to other targets until a place frees`,
+      };
+    if (refused > 0)
+      return {
+        state: 'rate-limited',
+        severity: 'warn',
+        reason: `the provider answered 429 (rate limited) ${refused} time${refused === 1 ? '' : 's'} in the last minute`,
+      };
     return undefined;
   },
   ({ failedLastMinute, servedLastMinute }) => {
     const entries = Object.entries(failedLastMinute).sort((a, b) => b[1] - a[1]);
     const failed = entries.reduce((sum, [, count]) => sum + count, 0);
     if (failed === 0) return undefined;
-    const codes = entries.slice(0, 2).map(([code, count]) => `${lowerFirst(describeCode(code))} ×${count}`).join(', ');
+    const codes = entries
+      .slice(0, 2)
+      .map(([code, count]) => `${lowerFirst(describeCode(code))} ×${count}`)
+      .join(', ');
     const attempts = failed + servedLastMinute;
     // An occasional failure, moved on at once, is what a gateway is for: amber from one attempt in ten.
     const severity = failed / attempts >= failingShare ? 'warn' : 'ok';
-    return { state: severity === 'warn' ? 'failing' : 'healthy', severity, reason: `${failed} of ${attempts} attempts failed in the last minute (${codes}); the gateway moved them on` };
+    return {
+      state: severity === 'warn' ? 'failing' : 'healthy',
+      severity,
+      reason: `${failed} of ${attempts} attempts failed in the last minute (${codes}); the gateway moved them on`,
+    };
   },
 ];
 
@@ -101,6 +136,16 @@ const order: Record<Severity, number> = { down: 0, warn: 1, ok: 2 };
 /** Every condition that holds, worst first; `healthy` when none does. */
 export function providerConditions(facts: ProviderFacts): Condition[] {
   const found = checks.map((check) => check(facts)).filter((condition): condition is Condition => condition !== undefined);
-  if (found.length === 0) return [{ state: 'healthy', severity: 'ok', reason: facts.servedLastMinute > 0 ? `serving: ${facts.servedLastMinute} request${facts.servedLastMinute === 1 ? '' : 's'} in the last minute, none failed` : 'healthy, closed circuit; no traffic in the last minute' }];
+  if (found.length === 0)
+    return [
+      {
+        state: 'healthy',
+        severity: 'ok',
+        reason:
+          facts.servedLastMinute > 0
+            ? `serving: ${facts.servedLastMinute} request${facts.servedLastMinute === 1 ? '' : 's'} in the last minute, none failed`
+            : 'healthy, closed circuit; no traffic in the last minute',
+      },
+    ];
   return found.sort((a, b) => order[a.severity] - order[b.severity]);
 }

@@ -46,5 +46,9 @@ export function readTlsIdentity(tls: TlsConfig): TlsIdentity {
 
 /** What a log line says of a certificate: whom it names and until when (never the key). */
 export function describeCertificate(certificate: X509Certificate): { subject: string; valid_to: string; fingerprint256: string } {
-  return { subject: certificate.subject.replaceAll('\n', ', '), valid_to: new Date(certificate.validTo).toISOString(), fingerprint256: certificate.fingerprint256 };
+  return {
+    subject: certificate.subject.replaceAll('\n', ', '),
+    valid_to: new Date(certificate.validTo).toISOString(),
+    fingerprint256: certificate.fingerprint256,
+  };
 }

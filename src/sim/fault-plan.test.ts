@@ -8,7 +8,10 @@ test('the same seed draws the same numbers', () => {
   const first = createPrng(123);
   const second = createPrng(123);
   const draws = Array.from({ length: 50 }, () => first.next());
-  assert.deepEqual(Array.from({ length: 50 }, () => second.next()), draws);
+  assert.deepEqual(
+    Array.from({ length: 50 }, () => second.next()),
+    draws,
+  );
   assert.ok(draws.every((draw) => draw >= 0 && draw < 1));
   assert.notDeepEqual(Array.from({ length: 50 }, createPrng(124).next), draws);
 });

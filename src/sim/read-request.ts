@@ -31,7 +31,7 @@ export interface EmbeddingsRequest {
 }
 
 const notJsonMessage =
-  'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. ' +
+  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. " +
   'The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)';
 
 export const notJsonProblem: RequestProblem = { status: 400, body: errorBody(notJsonMessage, 'invalid_request_error', null, null) };

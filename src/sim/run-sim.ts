@@ -26,7 +26,9 @@ export async function runSim(argv: string[], log: (line: string) => void = conso
   log(`  models: ${options.models.join(', ')}; latency: ${latency}`);
   log(`  faults: ${faults.length === 0 ? 'none' : faults.map(([name, rate]) => `${name} ${rate}`).join(', ')}`);
   const auth = options.apiKey === undefined ? '' : ` -H 'authorization: Bearer ${options.apiKey}'`;
-  log(`  try: curl ${url}/chat/completions${auth} -H 'content-type: application/json' -d '{"model":"${options.models[0]}","messages":[{"role":"user","content":"hi"}]}'`);
+  log(
+    `  try: curl ${url}/chat/completions${auth} -H 'content-type: application/json' -d '{"model":"${options.models[0]}","messages":[{"role":"user","content":"hi"}]}'`,
+  );
   const stop = () => {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

@@ -51,7 +51,10 @@ test('a stream is framed as OpenAI SSE: role, content chunks, stop, usage, [DONE
     assert.equal(chunk.id, chunks[0].id);
   }
   assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' });
-  const content = chunks.slice(1, 6).map((chunk) => chunk.choices[0].delta.content).join('');
+  const content = chunks
+    .slice(1, 6)
+    .map((chunk) => chunk.choices[0].delta.content)
+    .join('');
   assert.match(content, /^Switchyard keeps applications/);
   assert.deepEqual(chunks[6].choices[0], { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' });
   assert.deepEqual(chunks[7].choices, []);
@@ -83,7 +86,10 @@ test('with tools and a user turn last, the answer is a tool call', async (t) => 
   const deltas = payloads.slice(0, -1).map((payload) => JSON.parse(payload).choices[0]);
   const first = deltas[0].delta.tool_calls[0];
   assert.deepEqual({ ...first, id: undefined }, { index: 0, id: undefined, type: 'function', function: { name: 'get_weather', arguments: '' } });
-  const argumentsText = deltas.slice(1).map((choice) => choice.delta.tool_calls?.[0].function.arguments ?? '').join('');
+  const argumentsText = deltas
+    .slice(1)
+    .map((choice) => choice.delta.tool_calls?.[0].function.arguments ?? '')
+    .join('');
   assert.equal(argumentsText, '{}');
   assert.equal(deltas.at(-1).finish_reason, 'tool_calls');
 
@@ -99,7 +105,10 @@ test('json mode answers JSON content, whole and streamed', async (t) => {
   const wholeContent = whole.choices[0]?.message.content ?? '';
   assert.equal(typeof JSON.parse(wholeContent).answer, 'string');
   const payloads = ssePayloads(await (await post(url, '/chat/completions', { ...request, stream: true })).text());
-  const content = payloads.slice(1, 5).map((payload) => JSON.parse(payload).choices[0].delta.content).join('');
+  const content = payloads
+    .slice(1, 5)
+    .map((payload) => JSON.parse(payload).choices[0].delta.content)
+    .join('');
   assert.deepEqual(JSON.parse(content), JSON.parse(wholeContent));
 });
 
@@ -119,7 +128,12 @@ test('bad requests get OpenAI error bodies with the right status and param', asy
   const unknownModel = await post(url, '/chat/completions', { ...hello, model: 'gpt-x' });
   assert.equal(unknownModel.status, 404);
   assert.deepEqual(await unknownModel.json(), {
-    error: { message: 'The model `gpt-x` does not exist or you do not have access to it.', type: 'invalid_request_error', param: null, code: 'model_not_found' },
+    error: {
+      message: 'The model `gpt-x` does not exist or you do not have access to it.',
+      type: 'invalid_request_error',
+      param: null,
+      code: 'model_not_found',
+    },
   });
 
   const unknownPath = await post(url, '/completions/legacy', hello);
@@ -157,7 +171,10 @@ test('embeddings: one deterministic vector per input', async (t) => {
   const many = await readJson<Embeddings>(await post(url, '/embeddings', { model: 'sim-small', input: ['alpha', 'beta'] }));
   assert.equal(many.object, 'list');
   assert.equal(many.model, 'sim-small');
-  assert.deepEqual(many.data.map((item: { index: number }) => item.index), [0, 1]);
+  assert.deepEqual(
+    many.data.map((item: { index: number }) => item.index),
+    [0, 1],
+  );
   for (const item of many.data) {
     assert.equal(item.object, 'embedding');
     assert.equal(item.embedding.length, 8);

@@ -144,7 +144,15 @@ export function createSimulatedProvider(partial: Partial<SimOptions> = {}): Simu
       const id = `chatcmpl-${idName}-${++sequence}`;
       const created = Math.floor(Date.now() / 1000);
       if (chat.toolName !== undefined) {
-        const tool = { id, created, model: chat.model, fingerprint, callId: `call_${idName}_${sequence}`, toolName: chat.toolName, promptTokens: chat.promptTokens };
+        const tool = {
+          id,
+          created,
+          model: chat.model,
+          fingerprint,
+          callId: `call_${idName}_${sequence}`,
+          toolName: chat.toolName,
+          promptTokens: chat.promptTokens,
+        };
         return markMalformed(chat.stream ? wire.toolCallEvents(tool, chat.includeUsage) : wire.toolCallCompletion(tool), malformed, id);
       }
       const template = templateFor(chat);
@@ -190,7 +198,11 @@ export function createSimulatedProvider(partial: Partial<SimOptions> = {}): Simu
     const plan = drawPlan(prng, options, queue.shift());
     const outcome: SimOutcome = typeof plan.behaviour === 'object' ? 'raw' : plan.behaviour;
     decide(record, outcome);
-    if (plan.latencyMs > 0) guard(exchange, pause(exchange, plan.latencyMs).then(() => deliver(exchange, plan, render)));
+    if (plan.latencyMs > 0)
+      guard(
+        exchange,
+        pause(exchange, plan.latencyMs).then(() => deliver(exchange, plan, render)),
+      );
     else deliver(exchange, plan, render);
   }
 

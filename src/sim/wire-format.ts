@@ -15,7 +15,8 @@ export const rateLimitedBody = errorBody('Rate limit reached for requests', 'req
 
 export function invalidApiKeyBody(authorization: string | undefined): string {
   if (!authorization) {
-    const message = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).";
+    const message =
+      "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).";
     return errorBody(message, 'invalid_request_error', null, 'invalid_api_key');
   }
   // Like OpenAI, show only the ends of the key that was sent, never all of it.
@@ -198,10 +199,7 @@ export function embeddingsBody(model: string, vectors: readonly number[][], prom
     if (index > 0) data += ',';
     data += `{"object":"embedding","index":${index},"embedding":[${(vectors[index] as number[]).join(',')}]}`;
   }
-  return (
-    `{"object":"list","data":[${data}],"model":${JSON.stringify(model)},` +
-    `"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`
-  );
+  return `{"object":"list","data":[${data}],"model":${JSON.stringify(model)},` + `"usage":{"prompt_tokens":${promptTokens},"total_tokens":${promptTokens}}}`;
 }
 
 export function embeddingVector(text: string): number[] {

@@ -56,7 +56,14 @@ export class RedisLink {
   private readonly onError: (error: Error) => void;
   private readonly preparers: ((client: RedisClient) => void)[] = [];
 
-  constructor(options: { connection: RedisConnection; onError?: (error: Error) => void; prepare?: (client: RedisClient) => void; maxPending?: number; stallMs?: number; slowMs?: number }) {
+  constructor(options: {
+    connection: RedisConnection;
+    onError?: (error: Error) => void;
+    prepare?: (client: RedisClient) => void;
+    maxPending?: number;
+    stallMs?: number;
+    slowMs?: number;
+  }) {
     this.onError = options.onError ?? (() => {});
     this.maxPending = options.maxPending ?? defaultMaxPending;
     this.stallMs = options.stallMs ?? defaultStallMs;
@@ -100,7 +107,8 @@ export class RedisLink {
   get ready(): RedisClient | undefined {
     const client = this.client;
     if (client?.status !== 'ready') {
-      if (client?.status === 'connect' && performance.now() - this.connectedAt > this.stallMs) this.restart(client, `Redis took the connection but did not answer for ${this.stallMs}ms: reconnecting`);
+      if (client?.status === 'connect' && performance.now() - this.connectedAt > this.stallMs)
+        this.restart(client, `Redis took the connection but did not answer for ${this.stallMs}ms: reconnecting`);
       return undefined;
     }
     const silentMs = this.pending > 0 ? performance.now() - this.progressAt : 0;

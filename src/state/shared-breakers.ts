@@ -59,7 +59,13 @@ export class SharedBreakers {
     );
     this.subscriber = options.subscriber;
     // Catch up once listening, so no opening falls between reading the hash and subscribing.
-    listenOnChannel({ subscriber: this.subscriber, commands: this.commands, channel: this.channel, onMessage: (text) => this.receive(text), catchUp: (client) => this.catchUp(client) });
+    listenOnChannel({
+      subscriber: this.subscriber,
+      commands: this.commands,
+      channel: this.channel,
+      onMessage: (text) => this.receive(text),
+      catchUp: (client) => this.catchUp(client),
+    });
     // A subscription hears nothing while no breaker opens, so a server that hangs, or a network path that
     // drops without a word, would go unnoticed (and with Sentinel, a failover away from a hung master too):
     // a PING now and then gives the link a reply to wait for, and a stall to notice.
@@ -83,7 +89,13 @@ export class SharedBreakers {
       return;
     }
     const notice: Notice = { provider, ms, from: this.replica };
-    this.commands.fireAndForget(redis.multi().hset(this.hashKey, provider, `${Date.now() + ms} ${this.replica}`).publish(this.channel, JSON.stringify(notice)).exec());
+    this.commands.fireAndForget(
+      redis
+        .multi()
+        .hset(this.hashKey, provider, `${Date.now() + ms} ${this.replica}`)
+        .publish(this.channel, JSON.stringify(notice))
+        .exec(),
+    );
   }
 
   private receive(text: string): void {

@@ -45,7 +45,13 @@ export class SharedCanaries {
     this.hashKey = `${options.prefix}canaries:decided`;
     this.replica = options.replica;
     this.onRemoteDecision = options.onRemoteDecision;
-    listenOnChannel({ subscriber: options.subscriber, commands: this.commands, channel: this.channel, onMessage: (text) => this.receive(text), catchUp: (client) => this.catchUp(client) });
+    listenOnChannel({
+      subscriber: options.subscriber,
+      commands: this.commands,
+      channel: this.channel,
+      onMessage: (text) => this.receive(text),
+      catchUp: (client) => this.catchUp(client),
+    });
   }
 
   /** This replica decided: tell the others, and keep it for those that come later. */
@@ -75,8 +81,22 @@ function parse(text: string): Notice | undefined {
   try {
     const notice = JSON.parse(text) as Partial<Notice>;
     const states = ['running', 'rolled_back', 'promoted'];
-    if (typeof notice.route !== 'string' || typeof notice.target !== 'string' || !states.includes(notice.state as string) || typeof notice.settings !== 'string' || typeof notice.from !== 'string') return undefined;
-    return { route: notice.route, target: notice.target, state: notice.state!, why: typeof notice.why === 'string' ? notice.why : '', settings: notice.settings, from: notice.from };
+    if (
+      typeof notice.route !== 'string' ||
+      typeof notice.target !== 'string' ||
+      !states.includes(notice.state as string) ||
+      typeof notice.settings !== 'string' ||
+      typeof notice.from !== 'string'
+    )
+      return undefined;
+    return {
+      route: notice.route,
+      target: notice.target,
+      state: notice.state!,
+      why: typeof notice.why === 'string' ? notice.why : '',
+      settings: notice.settings,
+      from: notice.from,
+    };
   } catch {
     return undefined;
   }

@@ -46,7 +46,13 @@ export class SharedState {
     this.subscriber = new RedisLink({ connection: options.connection, onError: options.onError });
     this.limits = new SharedRateLimits({ link: this.link, prefix: options.prefix });
     this.breakers = new SharedBreakers({ commands: this.link, subscriber: this.subscriber, prefix: options.prefix, onRemoteOpen: options.onRemoteOpen });
-    this.canaries = new SharedCanaries({ commands: this.link, subscriber: this.subscriber, prefix: options.prefix, replica: this.breakers.replica, onRemoteDecision: options.onRemoteCanary });
+    this.canaries = new SharedCanaries({
+      commands: this.link,
+      subscriber: this.subscriber,
+      prefix: options.prefix,
+      replica: this.breakers.replica,
+      onRemoteDecision: options.onRemoteCanary,
+    });
     this.roster = new ReplicaRoster({ link: this.link, prefix: options.prefix, onCount: options.onReplicaCount });
   }
 

@@ -77,13 +77,18 @@ export class SpendLedger {
     const amount = spend.unsent;
     spend.sent += amount;
     spend.unsent = 0;
-    this.link!.track(redis.multi().incrbyfloat(key, amount).pexpire(key, this.windows.get(route)! * 2).exec())
-      .catch((error: unknown) => {
-        // Not counted in Redis: it is still this process's own, to send again.
-        spend.sent = Math.max(0, spend.sent - amount);
-        spend.unsent += amount;
-        this.link?.report(error as Error);
-      });
+    this.link!.track(
+      redis
+        .multi()
+        .incrbyfloat(key, amount)
+        .pexpire(key, this.windows.get(route)! * 2)
+        .exec(),
+    ).catch((error: unknown) => {
+      // Not counted in Redis: it is still this process's own, to send again.
+      spend.sent = Math.max(0, spend.sent - amount);
+      spend.unsent += amount;
+      this.link?.report(error as Error);
+    });
   }
 
   /** USD spent on the route in its current window (by every replica, as far as known). */

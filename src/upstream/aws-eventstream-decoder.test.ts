@@ -26,7 +26,10 @@ function frame(messageType: 'event' | 'exception', name: string, payload: unknow
 }
 
 test('frames split at every byte boundary decode to the same events', () => {
-  const bytes = Buffer.concat([frame('event', 'messageStart', { role: 'assistant' }), frame('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'héllo' } })]);
+  const bytes = Buffer.concat([
+    frame('event', 'messageStart', { role: 'assistant' }),
+    frame('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { text: 'héllo' } }),
+  ]);
   for (let cut = 1; cut < bytes.length; cut += 1) {
     const decoder = new AwsEventStreamDecoder();
     const events = [...decoder.push(bytes.subarray(0, cut)), ...decoder.push(bytes.subarray(cut))];
@@ -40,15 +43,23 @@ test('frames split at every byte boundary decode to the same events', () => {
 
 test('a modelled exception becomes an event named by its exception type', () => {
   const decoder = new AwsEventStreamDecoder();
-  assert.deepEqual(decoder.push(frame('exception', 'throttlingException', { message: 'Too many requests' })), [{ event: 'throttlingException', data: '{"message":"Too many requests"}' }]);
+  assert.deepEqual(decoder.push(frame('exception', 'throttlingException', { message: 'Too many requests' })), [
+    { event: 'throttlingException', data: '{"message":"Too many requests"}' },
+  ]);
 });
 
 test('a frame whose CRC does not match is a malformed upstream, not a crash', () => {
   const bytes = frame('event', 'messageStop', { stopReason: 'end_turn' });
   bytes.writeUInt8(bytes.readUInt8(bytes.length - 6) ^ 0xff, bytes.length - 6);
-  assert.throws(() => new AwsEventStreamDecoder().push(bytes), (error: unknown) => error instanceof GatewayError && error.code === 'upstream_malformed');
+  assert.throws(
+    () => new AwsEventStreamDecoder().push(bytes),
+    (error: unknown) => error instanceof GatewayError && error.code === 'upstream_malformed',
+  );
 });
 
 test('bytes that are not an event stream (an HTML error page) are refused at once', () => {
-  assert.throws(() => new AwsEventStreamDecoder().push(Buffer.from('<html><body>502 Bad Gateway</body></html>')), (error: unknown) => error instanceof GatewayError && error.code === 'upstream_malformed');
+  assert.throws(
+    () => new AwsEventStreamDecoder().push(Buffer.from('<html><body>502 Bad Gateway</body></html>')),
+    (error: unknown) => error instanceof GatewayError && error.code === 'upstream_malformed',
+  );
 });

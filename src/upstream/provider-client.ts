@@ -68,7 +68,11 @@ export class ProviderClient {
 
   /** Sends one request. Redirects are never followed: the pool has no redirect interceptor. */
   send(request: UpstreamRequest, cancel: Cancellation): Promise<UpstreamResponse> {
-    return exchange(this.pool, { origin: this.origin, method: request.method, path: this.basePath + request.path, headers: request.headers, body: request.body ?? null }, cancel);
+    return exchange(
+      this.pool,
+      { origin: this.origin, method: request.method, path: this.basePath + request.path, headers: request.headers, body: request.body ?? null },
+      cancel,
+    );
   }
 
   /** One health probe: undefined when healthy, else what went wrong in a few words. */
@@ -83,7 +87,11 @@ export class ProviderClient {
     const cancel = new Cancellation();
     const timer = setTimeout(() => cancel.abort(new DOMException('The probe timed out', 'TimeoutError')), timeoutMs);
     try {
-      const response = await exchange(this.pool, { origin: this.origin, method: probe.method, path: this.basePath + probe.path, headers: { 'accept-encoding': 'identity', ...probe.headers } }, cancel);
+      const response = await exchange(
+        this.pool,
+        { origin: this.origin, method: probe.method, path: this.basePath + probe.path, headers: { 'accept-encoding': 'identity', ...probe.headers } },
+        cancel,
+      );
       // Read to the end so the connection is reused; a huge answer is cut short, its status still counts.
       await response.body.readAll(maxProbeBody, { truncate: true });
       return { statusCode: response.statusCode };

@@ -31,11 +31,21 @@ const normalized = (event: Buffer) => event.toString('latin1').replace(/\r\n?/g,
 
 // Pieces that make SSE and its edge cases: fields, comments, every kind of line end, [DONE], and arbitrary bytes.
 const piece = fc.oneof(
-  { weight: 4, arbitrary: fc.constantFrom('data: ', 'data:', 'event: message', ': keep-alive', 'id: 7', '{"a":1}', '[DONE]', 'x', '模型', 'data: {"choices":[]}') },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom('data: ', 'data:', 'event: message', ': keep-alive', 'id: 7', '{"a":1}', '[DONE]', 'x', '模型', 'data: {"choices":[]}'),
+  },
   { weight: 4, arbitrary: fc.constantFrom('\n', '\r\n', '\r', '\n\n', '\r\n\r\n', '\r\r', '\n\r\n', '\n\r') },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 12 }).map((bytes) => Buffer.from(bytes).toString('latin1')) },
 );
-const streamArbitrary = fc.array(piece, { maxLength: 40 }).map((pieces) => Buffer.from(pieces.map((part) => Buffer.from(part, part === '模型' || part.startsWith('data: {') ? 'utf8' : 'latin1').toString('latin1')).join(''), 'latin1'));
+const streamArbitrary = fc
+  .array(piece, { maxLength: 40 })
+  .map((pieces) =>
+    Buffer.from(
+      pieces.map((part) => Buffer.from(part, part === '模型' || part.startsWith('data: {') ? 'utf8' : 'latin1').toString('latin1')).join(''),
+      'latin1',
+    ),
+  );
 
 /** `stream` cut at the given points (sorted, deduplicated, within range). */
 function cut(stream: Buffer, points: number[]): Buffer[] {
@@ -67,10 +77,18 @@ test('events are the ones the SSE spec reads, byte for byte the same however the
       const reference = referenceEvents(stream.toString('latin1'));
       assert.deepEqual(whole.events.map(normalized), reference.events, 'the events the spec reads');
       const pieces = run(cut(stream, points));
-      assert.deepEqual(pieces.events.map((event) => event.toString('latin1')), whole.events.map((event) => event.toString('latin1')), 'the same bytes whatever the cuts');
+      assert.deepEqual(
+        pieces.events.map((event) => event.toString('latin1')),
+        whole.events.map((event) => event.toString('latin1')),
+        'the same bytes whatever the cuts',
+      );
       assert.equal(pieces.buffered.at(-1), whole.buffered.at(-1), 'the same unfinished event held');
       const bytewise = run([...stream].map((byte) => Buffer.from([byte])));
-      assert.deepEqual(bytewise.events.map((event) => event.toString('latin1')), whole.events.map((event) => event.toString('latin1')), 'the same bytes fed one at a time');
+      assert.deepEqual(
+        bytewise.events.map((event) => event.toString('latin1')),
+        whole.events.map((event) => event.toString('latin1')),
+        'the same bytes fed one at a time',
+      );
     }),
     { numRuns: 1000 },
   );
@@ -79,7 +97,9 @@ test('events are the ones the SSE spec reads, byte for byte the same however the
 test('held bytes never pass maxEventBytes: an event over it is upstream_malformed, one well under it passes, however cut', () => {
   const limit = 256;
   // Lengths drawn evenly up to well past the limit (fast-check's default leans to short strings).
-  const lfEvent = fc.string({ unit: fc.constantFrom('a', 'b', ':', ' ', '\n'), minLength: 1, maxLength: 400, size: 'max' }).map((body) => `data:${body.replace(/\n+/g, LF)}\n\n`);
+  const lfEvent = fc
+    .string({ unit: fc.constantFrom('a', 'b', ':', ' ', '\n'), minLength: 1, maxLength: 400, size: 'max' })
+    .map((body) => `data:${body.replace(/\n+/g, LF)}\n\n`);
   const tailArbitrary = fc.string({ unit: fc.constantFrom('a', 'b', '\n'), maxLength: 500, size: 'max' }).map((tail) => tail.replace(/\n+/g, LF));
   fc.assert(
     fc.property(fc.array(lfEvent, { minLength: 1, maxLength: 6 }), tailArbitrary, fc.array(fc.nat(), { maxLength: 20 }), (events, tail, points) => {

@@ -65,7 +65,10 @@ test('only a data payload of exactly [DONE] ends the stream', () => {
 test('an event that grows past the limit without ending is a malformed upstream, and nothing more is kept', () => {
   const splitter = new SseSplitter({ maxEventBytes: 1000 });
   splitter.push(Buffer.from('data: ' + 'x'.repeat(900)));
-  assert.throws(() => splitter.push(Buffer.from('y'.repeat(200))), (error: unknown) => error instanceof GatewayError && error.code === 'upstream_malformed');
+  assert.throws(
+    () => splitter.push(Buffer.from('y'.repeat(200))),
+    (error: unknown) => error instanceof GatewayError && error.code === 'upstream_malformed',
+  );
   assert.equal(splitter.buffered, 0);
 });
 
@@ -76,5 +79,8 @@ test('an unframed stream fed a byte at a time costs time in proportion to its le
   splitter.push(Buffer.from('data: '));
   for (let index = 0; index < 200_000; index += 1) splitter.push(one);
   assert.equal(splitter.buffered, 200_006);
-  assert.deepEqual(text(splitter.push(Buffer.from('\n\n'))).map((event) => event.length), [200_008]);
+  assert.deepEqual(
+    text(splitter.push(Buffer.from('\n\n'))).map((event) => event.length),
+    [200_008],
+  );
 });

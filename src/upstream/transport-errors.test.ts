@@ -4,7 +4,7 @@ import { transportError } from './transport-errors.ts';
 
 const withCode = (code: string) => Object.assign(new Error(`socket said ${code}`), { code });
 
-test('socket failures are the provider\'s, each with its own code', () => {
+test("socket failures are the provider's, each with its own code", () => {
   assert.equal(transportError(withCode('ECONNREFUSED'), 'p').code, 'upstream_connect');
   assert.equal(transportError(withCode('CERT_HAS_EXPIRED'), 'p').code, 'upstream_connect');
   assert.equal(transportError(withCode('ECONNRESET'), 'p').code, 'upstream_reset');

@@ -23,10 +23,22 @@ function error(type: string, message: string): unknown {
   return { type: 'error', error: { type, message } };
 }
 
-const faults: Record<Exclude<AnthropicFault, 'stream_overloaded' | 'stream_cut'>, { status: number; type: string; message: string; headers?: Record<string, string> }> = {
-  bad_request: { status: 400, type: 'invalid_request_error', message: 'max_tokens: 100000 > 8192, which is the maximum allowed number of output tokens for this model' },
+const faults: Record<
+  Exclude<AnthropicFault, 'stream_overloaded' | 'stream_cut'>,
+  { status: number; type: string; message: string; headers?: Record<string, string> }
+> = {
+  bad_request: {
+    status: 400,
+    type: 'invalid_request_error',
+    message: 'max_tokens: 100000 > 8192, which is the maximum allowed number of output tokens for this model',
+  },
   unauthorized: { status: 401, type: 'authentication_error', message: 'invalid x-api-key' },
-  rate_limited: { status: 429, type: 'rate_limit_error', message: 'This request would exceed the rate limit for your organization of 50 requests per minute.', headers: { 'retry-after': '1' } },
+  rate_limited: {
+    status: 429,
+    type: 'rate_limit_error',
+    message: 'This request would exceed the rate limit for your organization of 50 requests per minute.',
+    headers: { 'retry-after': '1' },
+  },
   server_error: { status: 500, type: 'api_error', message: 'Internal server error' },
   overloaded: { status: 529, type: 'overloaded_error', message: 'Overloaded' },
 };
@@ -50,7 +62,11 @@ function validate(body: { model?: unknown; max_tokens?: unknown; messages?: unkn
     if (index > 0 && messages[index - 1]!.role === message.role) return 'messages: roles must alternate between "user" and "assistant"';
     const uses = blocks(message.content).filter((block) => block.type === 'tool_use');
     if (uses.length === 0) continue;
-    const answered = new Set(blocks(messages[index + 1]?.content ?? []).filter((block) => block.type === 'tool_result').map((block) => block.tool_use_id));
+    const answered = new Set(
+      blocks(messages[index + 1]?.content ?? [])
+        .filter((block) => block.type === 'tool_result')
+        .map((block) => block.tool_use_id),
+    );
     const missing = uses.find((use) => !answered.has(use.id));
     if (missing) return `messages.${index + 1}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.id}`;
   }
@@ -65,11 +81,23 @@ export async function startAnthropicFake(options: { apiKey: string }): Promise<A
   function handle({ request, response, fault, reply }: FakeExchange<AnthropicFault>): void {
     if (request.headers['x-api-key'] !== options.apiKey) return sendJson(response, 401, error('authentication_error', 'invalid x-api-key'));
     if (request.method === 'GET' && request.path === '/v1/models') {
-      return sendJson(response, 200, { data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5', created_at: '2025-09-29T00:00:00Z' }], has_more: false, first_id: 'claude-sonnet-4-5', last_id: 'claude-sonnet-4-5' });
+      return sendJson(response, 200, {
+        data: [{ type: 'model', id: 'claude-sonnet-4-5', display_name: 'Claude Sonnet 4.5', created_at: '2025-09-29T00:00:00Z' }],
+        has_more: false,
+        first_id: 'claude-sonnet-4-5',
+        last_id: 'claude-sonnet-4-5',
+      });
     }
     if (request.method !== 'POST' || request.path !== '/v1/messages') return sendJson(response, 404, error('not_found_error', 'Not found'));
     if (!request.headers['anthropic-version']) return sendJson(response, 400, error('invalid_request_error', 'anthropic-version: header is required'));
-    const body = (request.body ?? {}) as { model?: string; max_tokens?: number; messages?: Message[]; tools?: { name: string }[]; stream?: boolean; system?: unknown };
+    const body = (request.body ?? {}) as {
+      model?: string;
+      max_tokens?: number;
+      messages?: Message[];
+      tools?: { name: string }[];
+      stream?: boolean;
+      system?: unknown;
+    };
     const problem = validate(body);
     if (problem) return sendJson(response, 400, error('invalid_request_error', problem));
     const planned = fault();
@@ -96,10 +124,26 @@ export async function startAnthropicFake(options: { apiKey: string }): Promise<A
 
     if (!body.stream) {
       const content: Block[] = [{ type: 'text', text }, ...(toolUse ? [toolUse] : [])];
-      return sendJson(response, 200, { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage }, { 'request-id': `req_${sequence}` });
+      return sendJson(
+        response,
+        200,
+        { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage },
+        { 'request-id': `req_${sequence}` },
+      );
     }
     response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': `req_${sequence}` });
-    sse(response, 'message_start', { message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input_tokens, output_tokens: 1 } } });
+    sse(response, 'message_start', {
+      message: {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: usage.input_tokens, output_tokens: 1 },
+      },
+    });
     if (planned === 'stream_overloaded') {
       sse(response, 'error', { error: { type: 'overloaded_error', message: 'Overloaded' } });
       return void response.end();
@@ -115,7 +159,8 @@ export async function startAnthropicFake(options: { apiKey: string }): Promise<A
     if (toolUse) {
       sse(response, 'content_block_start', { index: 1, content_block: { ...toolUse, input: {} } });
       const json = JSON.stringify(toolUse.input);
-      for (const part of ['', json.slice(0, 5), json.slice(5)]) sse(response, 'content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: part } });
+      for (const part of ['', json.slice(0, 5), json.slice(5)])
+        sse(response, 'content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: part } });
       sse(response, 'content_block_stop', { index: 1 });
     }
     sse(response, 'message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });

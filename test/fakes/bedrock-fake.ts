@@ -38,7 +38,12 @@ const faults: Record<Exclude<BedrockFault, 'stream_throttled'>, { status: number
 type Block = { text?: string; toolUse?: { toolUseId: string; name: string; input: unknown }; toolResult?: { toolUseId: string; content: unknown } };
 
 function sendError(response: ServerResponse, status: number, name: string, message: string): void {
-  sendJson(response, status, { message }, { 'x-amzn-errortype': `${name}:http://internal.amazon.com/coral/com.amazon.bedrock/`, 'x-amzn-requestid': randomUUID() });
+  sendJson(
+    response,
+    status,
+    { message },
+    { 'x-amzn-errortype': `${name}:http://internal.amazon.com/coral/com.amazon.bedrock/`, 'x-amzn-requestid': randomUUID() },
+  );
 }
 
 function frame(messageType: 'event' | 'exception', name: string, payload: Record<string, unknown>): Buffer {
@@ -47,7 +52,9 @@ function frame(messageType: 'event' | 'exception', name: string, payload: Record
     ':content-type': { type: 'string' as const, value: 'application/json' },
     ':message-type': { type: 'string' as const, value: messageType },
   };
-  return Buffer.from(codec.encode({ headers, body: Buffer.from(JSON.stringify(messageType === 'event' ? { ...payload, p: 'abcdefghijklmnopqrstuvwxyzABCDEF' } : payload)) }));
+  return Buffer.from(
+    codec.encode({ headers, body: Buffer.from(JSON.stringify(messageType === 'event' ? { ...payload, p: 'abcdefghijklmnopqrstuvwxyzABCDEF' } : payload)) }),
+  );
 }
 
 /** `20150830T123600Z` as a Date. */
@@ -61,25 +68,46 @@ function fromAmzDate(value: string): Date | undefined {
  * AWS's SDK signer; undefined when both signatures agree. Host and x-amz-date
  * must be among the signed headers, as AWS requires.
  */
-async function checkSignature(request: FakeExchange<BedrockFault>['request'], keys: Record<string, string>, region: string): Promise<{ name: string; message: string } | undefined> {
+async function checkSignature(
+  request: FakeExchange<BedrockFault>['request'],
+  keys: Record<string, string>,
+  region: string,
+): Promise<{ name: string; message: string } | undefined> {
   const authorization = String(request.headers.authorization ?? '');
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
+  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+    authorization,
+  );
   if (!match) return { name: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' };
   const [, keyId, , keyRegion, service, signedHeaders] = match;
   const secret = keys[keyId!];
   if (!secret) return { name: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' };
-  if (keyRegion !== region || service !== 'bedrock') return { name: 'InvalidSignatureException', message: `Credential should be scoped to a valid region and service: ${region}/bedrock.` };
+  if (keyRegion !== region || service !== 'bedrock')
+    return { name: 'InvalidSignatureException', message: `Credential should be scoped to a valid region and service: ${region}/bedrock.` };
   const names = signedHeaders!.split(';');
   const signingDate = fromAmzDate(String(request.headers['x-amz-date'] ?? ''));
-  if (!names.includes('host') || !names.includes('x-amz-date') || !signingDate) return { name: 'IncompleteSignatureException', message: 'The request signature must include the host and x-amz-date headers.' };
+  if (!names.includes('host') || !names.includes('x-amz-date') || !signingDate)
+    return { name: 'IncompleteSignatureException', message: 'The request signature must include the host and x-amz-date headers.' };
   const headers: Record<string, string> = {};
   for (const name of names) headers[name] = String(request.headers[name] ?? '');
   const sessionToken = request.headers['x-amz-security-token'] === undefined ? undefined : String(request.headers['x-amz-security-token']);
-  const signer = new SignatureV4({ service: 'bedrock', region, credentials: { accessKeyId: keyId!, secretAccessKey: secret, sessionToken }, sha256: Hash.bind(null, 'sha256'), applyChecksum: false });
+  const signer = new SignatureV4({
+    service: 'bedrock',
+    region,
+    credentials: { accessKeyId: keyId!, secretAccessKey: secret, sessionToken },
+    sha256: Hash.bind(null, 'sha256'),
+    applyChecksum: false,
+  });
   const host = headers.host!;
-  const signed = await signer.sign({ method: request.method, protocol: 'http:', hostname: host.split(':')[0]!, path: request.path, query: {}, headers, body: request.raw }, { signingDate });
+  const signed = await signer.sign(
+    { method: request.method, protocol: 'http:', hostname: host.split(':')[0]!, path: request.path, query: {}, headers, body: request.raw },
+    { signingDate },
+  );
   const expected = String(signed.headers.authorization);
-  if (expected !== authorization) return { name: 'InvalidSignatureException', message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.' };
+  if (expected !== authorization)
+    return {
+      name: 'InvalidSignatureException',
+      message: 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+    };
   return undefined;
 }
 
@@ -90,7 +118,8 @@ function validate(body: { messages?: { role: string; content: Block[] }[]; toolC
   for (const [index, message] of messages.entries()) {
     if (index > 0 && messages[index - 1]!.role === message.role) return 'A conversation must alternate between user and assistant roles.';
     if (!Array.isArray(message.content) || message.content.length === 0) return `messages.${index}.content: The content field must not be empty.`;
-    if (message.content.some((block) => block.toolUse || block.toolResult) && !body.toolConfig) return 'The toolConfig field must be defined when using toolUse and toolResult content blocks.';
+    if (message.content.some((block) => block.toolUse || block.toolResult) && !body.toolConfig)
+      return 'The toolConfig field must be defined when using toolUse and toolResult content blocks.';
     if (message.content.some((block) => block.text === '')) return `messages.${index}.content: The text field in the ContentBlock object is blank.`;
   }
   return undefined;
@@ -108,7 +137,11 @@ export async function startBedrockFake(options: { region: string; keys: Record<s
     if (denied) return sendError(response, 403, denied.name, denied.message);
     const modelId = decodeURIComponent(route[1]!);
     fake.models.push(modelId);
-    const body = (request.body ?? {}) as { messages?: { role: string; content: Block[] }[]; toolConfig?: { tools: { toolSpec: { name: string } }[] }; system?: { text: string }[] };
+    const body = (request.body ?? {}) as {
+      messages?: { role: string; content: Block[] }[];
+      toolConfig?: { tools: { toolSpec: { name: string } }[] };
+      system?: { text: string }[];
+    };
     const problem = validate(body);
     if (problem) return sendError(response, 400, 'ValidationException', problem);
     const planned = fault();
@@ -120,16 +153,33 @@ export async function startBedrockFake(options: { region: string; keys: Record<s
     if (toolResult) fake.lastToolResult = toolResult;
     const userText = last.map((block) => block.text ?? '').join('');
     const tool = body.toolConfig && !toolResult ? body.toolConfig.tools[0]!.toolSpec : undefined;
-    const text = tool ? 'Calling a tool.' : toolResult ? `Bedrock got the tool result: ${JSON.stringify(toolResult.content)}` : `Bedrock here, answering: ${userText}`;
+    const text = tool
+      ? 'Calling a tool.'
+      : toolResult
+        ? `Bedrock got the tool result: ${JSON.stringify(toolResult.content)}`
+        : `Bedrock here, answering: ${userText}`;
     const toolUse = tool ? { toolUseId: `tooluse_${randomUUID().slice(0, 8)}`, name: tool.name, input: { query: userText } } : undefined;
-    const usage = { inputTokens: tokens(JSON.stringify(body.messages) + JSON.stringify(body.system ?? '')), outputTokens: pieces(text).length + (toolUse ? 4 : 0) };
+    const usage = {
+      inputTokens: tokens(JSON.stringify(body.messages) + JSON.stringify(body.system ?? '')),
+      outputTokens: pieces(text).length + (toolUse ? 4 : 0),
+    };
     reply({ text, ...usage });
     const stopReason = toolUse ? 'tool_use' : 'end_turn';
     const requestId = randomUUID();
 
     if (route[2] === 'converse') {
       const content: Block[] = [{ text }, ...(toolUse ? [{ toolUse }] : [])];
-      return sendJson(response, 200, { output: { message: { role: 'assistant', content } }, stopReason, usage: { ...usage, totalTokens: usage.inputTokens + usage.outputTokens }, metrics: { latencyMs: 42 } }, { 'x-amzn-requestid': requestId });
+      return sendJson(
+        response,
+        200,
+        {
+          output: { message: { role: 'assistant', content } },
+          stopReason,
+          usage: { ...usage, totalTokens: usage.inputTokens + usage.outputTokens },
+          metrics: { latencyMs: 42 },
+        },
+        { 'x-amzn-requestid': requestId },
+      );
     }
     response.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream', 'x-amzn-requestid': requestId });
     const frames = [frame('event', 'messageStart', { role: 'assistant' })];
@@ -141,7 +191,8 @@ export async function startBedrockFake(options: { region: string; keys: Record<s
       if (toolUse) {
         frames.push(frame('event', 'contentBlockStart', { contentBlockIndex: 1, start: { toolUse: { toolUseId: toolUse.toolUseId, name: toolUse.name } } }));
         const json = JSON.stringify(toolUse.input);
-        for (const part of [json.slice(0, 4), json.slice(4)]) frames.push(frame('event', 'contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: part } } }));
+        for (const part of [json.slice(0, 4), json.slice(4)])
+          frames.push(frame('event', 'contentBlockDelta', { contentBlockIndex: 1, delta: { toolUse: { input: part } } }));
         frames.push(frame('event', 'contentBlockStop', { contentBlockIndex: 1 }));
       }
       frames.push(frame('event', 'messageStop', { stopReason }));

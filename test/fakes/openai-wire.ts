@@ -16,7 +16,11 @@ export interface ChatAnswer {
 type Message = { role: string; content?: unknown; tool_call_id?: string };
 
 /** Decides the answer the way every fake does: a tool call when tools are offered, else text. */
-export function answerChat(body: { model?: string; messages?: Message[]; tools?: { function: { name: string } }[] }, id: string, greeting: string): { answer: ChatAnswer; reply: FakeReply; toolResult: Message | undefined } {
+export function answerChat(
+  body: { model?: string; messages?: Message[]; tools?: { function: { name: string } }[] },
+  id: string,
+  greeting: string,
+): { answer: ChatAnswer; reply: FakeReply; toolResult: Message | undefined } {
   const messages = body.messages ?? [];
   const last = messages.at(-1);
   const toolResult = last?.role === 'tool' ? last : undefined;
@@ -27,7 +31,13 @@ export function answerChat(body: { model?: string; messages?: Message[]; tools?:
   const promptTokens = tokens(JSON.stringify(messages));
   const completionTokens = text === null ? 6 : pieces(text).length;
   return {
-    answer: { id, model: body.model ?? 'unknown', text, toolCall, usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens } },
+    answer: {
+      id,
+      model: body.model ?? 'unknown',
+      text,
+      toolCall,
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    },
     reply: { text: text ?? '', inputTokens: promptTokens, outputTokens: completionTokens },
     toolResult,
   };
@@ -35,7 +45,8 @@ export function answerChat(body: { model?: string; messages?: Message[]; tools?:
 
 export function completion(answer: ChatAnswer, extra: { choice?: Record<string, unknown>; top?: Record<string, unknown> } = {}): Record<string, unknown> {
   const message: Record<string, unknown> = { role: 'assistant', content: answer.text };
-  if (answer.toolCall) message.tool_calls = [{ id: answer.toolCall.id, type: 'function', function: { name: answer.toolCall.name, arguments: answer.toolCall.arguments } }];
+  if (answer.toolCall)
+    message.tool_calls = [{ id: answer.toolCall.id, type: 'function', function: { name: answer.toolCall.name, arguments: answer.toolCall.arguments } }];
   return {
     id: answer.id,
     object: 'chat.completion',
@@ -48,14 +59,25 @@ export function completion(answer: ChatAnswer, extra: { choice?: Record<string, 
 }
 
 /** Writes the answer as OpenAI SSE; `first` events (Azure's prompt filter results) go before the chunks. */
-export function streamChat(response: ServerResponse, answer: ChatAnswer, options: { includeUsage: boolean; first?: unknown[]; choice?: Record<string, unknown> }): void {
+export function streamChat(
+  response: ServerResponse,
+  answer: ChatAnswer,
+  options: { includeUsage: boolean; first?: unknown[]; choice?: Record<string, unknown> },
+): void {
   response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   const head = { id: answer.id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: answer.model, system_fingerprint: null };
   const chunk = (delta: Record<string, unknown>, finish: string | null) =>
     response.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...options.choice }] })}\n\n`);
   for (const event of options.first ?? []) response.write(`data: ${JSON.stringify(event)}\n\n`);
   if (answer.toolCall) {
-    chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: answer.toolCall.id, type: 'function', function: { name: answer.toolCall.name, arguments: '' } }] }, null);
+    chunk(
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ index: 0, id: answer.toolCall.id, type: 'function', function: { name: answer.toolCall.name, arguments: '' } }],
+      },
+      null,
+    );
     chunk({ tool_calls: [{ index: 0, function: { arguments: answer.toolCall.arguments } }] }, null);
   } else {
     chunk({ role: 'assistant', content: '' }, null);

@@ -33,9 +33,23 @@ export interface ResponsesFake extends FakeUpstream<ResponsesFault> {
 type Item = Record<string, unknown> & { type?: string; role?: string; content?: unknown; id?: string };
 
 const faults: Record<'rate_limited' | 'overloaded' | 'context_length', { status: number; body: unknown; headers?: Record<string, string> }> = {
-  rate_limited: { status: 429, headers: { 'retry-after': '1' }, body: { error: { message: 'Rate limit reached for requests. Please try again in 1s.', type: 'requests', param: null, code: 'rate_limit_exceeded' } } },
+  rate_limited: {
+    status: 429,
+    headers: { 'retry-after': '1' },
+    body: { error: { message: 'Rate limit reached for requests. Please try again in 1s.', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
+  },
   overloaded: { status: 503, body: { error: { message: 'The server is overloaded or not ready yet.', type: 'server_error', param: null, code: null } } },
-  context_length: { status: 400, body: { error: { message: 'Your input exceeds the context window of this model. Please adjust your input and try again.', type: 'invalid_request_error', param: 'input', code: 'context_length_exceeded' } } },
+  context_length: {
+    status: 400,
+    body: {
+      error: {
+        message: 'Your input exceeds the context window of this model. Please adjust your input and try again.',
+        type: 'invalid_request_error',
+        param: 'input',
+        code: 'context_length_exceeded',
+      },
+    },
+  },
 };
 
 const id = (prefix: string) => `${prefix}_${randomBytes(16).toString('hex')}`;
@@ -54,9 +68,12 @@ export async function startResponsesFake(options: { apiKey: string }): Promise<R
 
   function handle({ request, response, fault, reply }: FakeExchange<ResponsesFault>): void {
     if (request.headers.authorization !== `Bearer ${options.apiKey}`) {
-      return sendJson(response, 401, { error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+      return sendJson(response, 401, {
+        error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' },
+      });
     }
-    if (request.method === 'GET' && request.path === '/v1/models') return sendJson(response, 200, { object: 'list', data: [{ id: 'gpt-4.1', object: 'model', created: 0, owned_by: 'openai' }] });
+    if (request.method === 'GET' && request.path === '/v1/models')
+      return sendJson(response, 200, { object: 'list', data: [{ id: 'gpt-4.1', object: 'model', created: 0, owned_by: 'openai' }] });
     if (request.method === 'POST' && request.path === '/v1/chat/completions') {
       const body = request.body as { model?: string; stream?: boolean; stream_options?: { include_usage?: boolean } };
       const { answer, reply: replied } = answerChat(body as never, id('chatcmpl'), 'OpenAI');
@@ -64,16 +81,39 @@ export async function startResponsesFake(options: { apiKey: string }): Promise<R
       if (body.stream) return streamChat(response, answer, { includeUsage: body.stream_options?.include_usage === true });
       return sendJson(response, 200, completion(answer));
     }
-    if (request.method !== 'POST' || request.path !== '/v1/responses') return sendJson(response, 404, { error: { message: `Invalid URL (${request.method} ${request.path})`, type: 'invalid_request_error', param: null, code: null } });
+    if (request.method !== 'POST' || request.path !== '/v1/responses')
+      return sendJson(response, 404, {
+        error: { message: `Invalid URL (${request.method} ${request.path})`, type: 'invalid_request_error', param: null, code: null },
+      });
 
-    const body = (request.body ?? {}) as Record<string, unknown> & { model?: string; input?: unknown; instructions?: string; tools?: { type: string; name?: string }[]; stream?: boolean; store?: boolean };
-    if (typeof body.model !== 'string') return sendJson(response, 400, { error: { message: "Missing required parameter: 'model'.", type: 'invalid_request_error', param: 'model', code: 'missing_required_parameter' } });
+    const body = (request.body ?? {}) as Record<string, unknown> & {
+      model?: string;
+      input?: unknown;
+      instructions?: string;
+      tools?: { type: string; name?: string }[];
+      stream?: boolean;
+      store?: boolean;
+    };
+    if (typeof body.model !== 'string')
+      return sendJson(response, 400, {
+        error: { message: "Missing required parameter: 'model'.", type: 'invalid_request_error', param: 'model', code: 'missing_required_parameter' },
+      });
     if (typeof body.previous_response_id === 'string' && !kept.has(body.previous_response_id)) {
-      return sendJson(response, 400, { error: { message: `Previous response with id '${body.previous_response_id}' not found.`, type: 'invalid_request_error', param: 'previous_response_id', code: 'previous_response_not_found' } });
+      return sendJson(response, 400, {
+        error: {
+          message: `Previous response with id '${body.previous_response_id}' not found.`,
+          type: 'invalid_request_error',
+          param: 'previous_response_id',
+          code: 'previous_response_not_found',
+        },
+      });
     }
     const input: Item[] = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : ((body.input as Item[] | undefined) ?? []);
     const stranger = input.find((item) => item.type === 'reasoning' && !made.has(String(item.id)));
-    if (stranger) return sendJson(response, 400, { error: { message: `Item with id '${String(stranger.id)}' not found.`, type: 'invalid_request_error', param: 'input', code: null } });
+    if (stranger)
+      return sendJson(response, 400, {
+        error: { message: `Item with id '${String(stranger.id)}' not found.`, type: 'invalid_request_error', param: 'input', code: null },
+      });
     const planned = fault();
     if (isRawFault(planned)) return sendRaw(response, planned);
     if (planned && planned in faults) {
@@ -92,11 +132,21 @@ export async function startResponsesFake(options: { apiKey: string }): Promise<R
     reply({ text, inputTokens, outputTokens });
 
     const reasoning = { id: id('rs'), type: 'reasoning', summary: [] };
-    const call = callTool ? { id: id('fc'), type: 'function_call', status: 'completed', arguments: JSON.stringify({ city: 'Paris' }), call_id: id('call'), name: tool.name } : undefined;
-    const message = callTool ? undefined : { id: id('msg'), type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text }] };
+    const call = callTool
+      ? { id: id('fc'), type: 'function_call', status: 'completed', arguments: JSON.stringify({ city: 'Paris' }), call_id: id('call'), name: tool.name }
+      : undefined;
+    const message = callTool
+      ? undefined
+      : { id: id('msg'), type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', annotations: [], logprobs: [], text }] };
     const output = call ? [reasoning, call] : [message!];
     for (const item of output) made.add(item.id as string);
-    const usage = { input_tokens: inputTokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: outputTokens, output_tokens_details: { reasoning_tokens: call ? 3 : 0 }, total_tokens: inputTokens + outputTokens };
+    const usage = {
+      input_tokens: inputTokens,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: outputTokens,
+      output_tokens_details: { reasoning_tokens: call ? 3 : 0 },
+      total_tokens: inputTokens + outputTokens,
+    };
     const responseId = id('resp');
     const snapshot = (status: string, items: unknown[], withUsage: boolean) => ({
       id: responseId,
@@ -133,14 +183,22 @@ export async function startResponsesFake(options: { apiKey: string }): Promise<R
   return fake;
 }
 
-function streamResponse(response: ServerResponse, planned: ResponsesFault | undefined, snapshot: (status: string, items: unknown[], withUsage: boolean) => Record<string, unknown>, output: Item[]): void {
+function streamResponse(
+  response: ServerResponse,
+  planned: ResponsesFault | undefined,
+  snapshot: (status: string, items: unknown[], withUsage: boolean) => Record<string, unknown>,
+  output: Item[],
+): void {
   response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   let sequence = 0;
-  const send = (type: string, fields: Record<string, unknown>, then?: () => void) => response.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`, then);
+  const send = (type: string, fields: Record<string, unknown>, then?: () => void) =>
+    response.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`, then);
   send('response.created', { response: snapshot('in_progress', [], false) });
   send('response.in_progress', { response: snapshot('in_progress', [], false) });
   if (planned === 'stream_failed') {
-    send('response.failed', { response: { ...snapshot('failed', [], false), error: { code: 'server_error', message: 'The model failed to generate a response.' } } });
+    send('response.failed', {
+      response: { ...snapshot('failed', [], false), error: { code: 'server_error', message: 'The model failed to generate a response.' } },
+    });
     return void response.end();
   }
   if (planned === 'stream_error') {

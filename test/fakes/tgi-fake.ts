@@ -14,7 +14,13 @@ export interface TgiFake extends FakeUpstream<TgiFault> {
 }
 
 const faults: Record<TgiFault, { status: number; body: unknown }> = {
-  validation: { status: 422, body: { error: 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 1000 `max_new_tokens`', error_type: 'validation' } },
+  validation: {
+    status: 422,
+    body: {
+      error: 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 4000 `inputs` tokens and 1000 `max_new_tokens`',
+      error_type: 'validation',
+    },
+  },
   unauthorized: { status: 401, body: { error: 'Authorization header is correct, but the token seems invalid' } },
   overloaded: { status: 429, body: { error: 'Model is overloaded', error_type: 'overloaded' } },
   generation: { status: 424, body: { error: 'Request failed during generation: Server error: CUDA out of memory', error_type: 'generation' } },
@@ -30,7 +36,8 @@ export async function startTgiFake(options: { token?: string; modelId: string })
   function handle({ request, response, fault, reply }: FakeExchange<TgiFault>): void {
     if (options.token !== undefined && request.headers.authorization !== `Bearer ${options.token}`) return sendJson(response, 401, faults.unauthorized.body);
     if (request.method === 'GET' && request.path === '/health') return void response.writeHead(200).end();
-    if (request.method === 'GET' && request.path === '/info') return sendJson(response, 200, { model_id: options.modelId, max_total_tokens: 4096, max_input_tokens: 4095, version: '3.0.0' });
+    if (request.method === 'GET' && request.path === '/info')
+      return sendJson(response, 200, { model_id: options.modelId, max_total_tokens: 4096, max_input_tokens: 4095, version: '3.0.0' });
     const planned = request.method === 'POST' ? fault() : undefined;
     if (isRawFault(planned)) return sendRaw(response, planned);
     if (planned) return sendJson(response, faults[planned].status, faults[planned].body);
@@ -41,7 +48,8 @@ export async function startTgiFake(options: { token?: string; modelId: string })
     const { answer, reply: fakeReply, toolResult } = answerChat({ ...(body as object), model: 'tgi' }, `tgi-${++sequence}`, 'TGI');
     if (toolResult) fake.lastToolResult = toolResult;
     reply(fakeReply);
-    if (body.stream === true) return streamChat(response, answer, { includeUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true });
+    if (body.stream === true)
+      return streamChat(response, answer, { includeUsage: (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true });
     sendJson(response, 200, completion(answer, { top: { system_fingerprint: '3.0.0-sha-0000000' } }));
   }
 

@@ -17,17 +17,27 @@ export function exchange(origin: string, request: Buffer, timeoutMs = 10_000): P
     const chunks: Buffer[] = [];
     // Written, not ended: Node takes a client's half-close as leaving, and would abort the answer.
     const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(request));
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no end of answer within ${timeoutMs} ms: ${Buffer.concat(chunks).toString('latin1', 0, 200)}`)));
+    socket.setTimeout(timeoutMs, () =>
+      socket.destroy(new Error(`no end of answer within ${timeoutMs} ms: ${Buffer.concat(chunks).toString('latin1', 0, 200)}`)),
+    );
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve(Buffer.concat(chunks)) : reject(error)));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve(Buffer.concat(chunks)) : reject(error),
+    );
     socket.on('close', () => resolve(Buffer.concat(chunks)));
   });
 }
 
 /** A request's bytes: the header values are written as given (latin1), one byte per character. */
 export function rawRequest(path: string, headers: [string, string | Buffer][], body: Buffer): Buffer {
-  const lines: Buffer[] = [Buffer.from(`POST ${path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n`, 'latin1')];
-  for (const [name, value] of headers) lines.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n', 'latin1'));
+  const lines: Buffer[] = [
+    Buffer.from(
+      `POST ${path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n`,
+      'latin1',
+    ),
+  ];
+  for (const [name, value] of headers)
+    lines.push(Buffer.from(`${name}: `, 'latin1'), typeof value === 'string' ? Buffer.from(value, 'latin1') : value, Buffer.from('\r\n', 'latin1'));
   return Buffer.concat([...lines, Buffer.from('\r\n', 'latin1'), body]);
 }
 

@@ -63,7 +63,12 @@ function answersPing(port: number): Promise<boolean> {
 const passwords = new Map<number, string>();
 
 /** One redis-server with `settings` (lines of its config file) in a new folder under `parent`. */
-export async function startRedisServer(parent: string, name: string, settings: (port: number) => string[], options: { sentinel?: boolean; password: string }): Promise<RedisServer> {
+export async function startRedisServer(
+  parent: string,
+  name: string,
+  settings: (port: number) => string[],
+  options: { sentinel?: boolean; password: string },
+): Promise<RedisServer> {
   const sentinel = options.sentinel ?? false;
   const directory = join(parent, name);
   mkdirSync(directory, { recursive: true });
@@ -71,7 +76,18 @@ export async function startRedisServer(parent: string, name: string, settings: (
   for (let attempt = 1; ; attempt += 1) {
     const port = await closedPort();
     const file = join(directory, 'redis.conf');
-    writeFileSync(file, [`port ${port}`, 'bind 127.0.0.1', `dir ${directory}`, `logfile ${join(directory, 'redis.log')}`, ...(sentinel ? [] : ['save ""', 'appendonly no']), `requirepass ${options.password}`, ...settings(port)].join('\n') + '\n');
+    writeFileSync(
+      file,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${directory}`,
+        `logfile ${join(directory, 'redis.log')}`,
+        ...(sentinel ? [] : ['save ""', 'appendonly no']),
+        `requirepass ${options.password}`,
+        ...settings(port),
+      ].join('\n') + '\n',
+    );
     const child = spawn('redis-server', sentinel ? [file, '--sentinel'] : [file], { stdio: 'ignore' });
     living.add(child);
     if (!exitHook) {
@@ -172,7 +188,8 @@ export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
     ),
   );
   const servers = [master, replica];
-  const masterPortSeenBy = async (sentinel: RedisServer) => Number(((await command(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
+  const masterPortSeenBy = async (sentinel: RedisServer) =>
+    Number(((await command(sentinel.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as string[])[1]);
   const settled = async () => {
     let port = 0;
     // Sentinels find the replica from the master, and each other through the master's hello channel (every 2 s).
@@ -196,7 +213,10 @@ export async function startSentinelSetup(count = 3): Promise<SentinelSetup> {
     servers,
     sentinels,
     redis: { sentinel: { master: name, nodes: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`), password: sentinelPassword }, password },
-    connection: { sentinel: { master: name, nodes: sentinels.map((sentinel) => ({ host: sentinel.host, port: sentinel.port })), password: sentinelPassword }, password },
+    connection: {
+      sentinel: { master: name, nodes: sentinels.map((sentinel) => ({ host: sentinel.host, port: sentinel.port })), password: sentinelPassword },
+      password,
+    },
     masterPort: () => masterPortSeenBy(sentinels[0]!),
     settled,
     close: async () => {
@@ -224,10 +244,19 @@ export async function startCluster(masters = 3): Promise<ClusterSetup> {
   const nodes = await Promise.all(
     buses.map((bus, index) =>
       // A long node timeout: a node paused by a test is not failed by the others meanwhile.
-      startRedisServer(parent, `node-${index}`, () => ['cluster-enabled yes', `cluster-port ${bus}`, 'cluster-config-file nodes.conf', 'cluster-node-timeout 15000', `masterauth ${password}`], { password }),
+      startRedisServer(
+        parent,
+        `node-${index}`,
+        () => ['cluster-enabled yes', `cluster-port ${bus}`, 'cluster-config-file nodes.conf', 'cluster-node-timeout 15000', `masterauth ${password}`],
+        { password },
+      ),
     ),
   );
-  const create = spawn('redis-cli', ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-yes', '-a', password, '--no-auth-warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const create = spawn(
+    'redis-cli',
+    ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-yes', '-a', password, '--no-auth-warning'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   create.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   create.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -20,7 +20,9 @@ export interface RouteFixture {
 }
 
 export function routeFixture(document: { providers: Record<string, Record<string, unknown>>; routes: Record<string, unknown> }): RouteFixture {
-  const providerDocuments = Object.fromEntries(Object.entries(document.providers).map(([name, provider]) => [name, { type: 'openai', base_url: 'http://127.0.0.1:9/v1', ...provider }]));
+  const providerDocuments = Object.fromEntries(
+    Object.entries(document.providers).map(([name, provider]) => [name, { type: 'openai', base_url: 'http://127.0.0.1:9/v1', ...provider }]),
+  );
   const config = buildConfig({ ...document, providers: providerDocuments }, 'test');
   const clock = new ManualClock();
   const providers = new Map(Object.entries(config.providers).map(([name, provider]) => [name, new ProviderClient(name, provider, { clock })]));

@@ -8,7 +8,18 @@ import { createInterface } from 'node:readline';
 export const cli = join(import.meta.dirname, '..', '..', 'src', 'cli.ts');
 
 /** The environment a fresh machine has: no provider keys, no config named. */
-export const noProviderKeys = Object.fromEntries(['DEEPSEEK_API_KEY', 'OPENAI_API_KEY', 'SILICONFLOW_API_KEY', 'TOGETHER_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY', 'ANTHROPIC_API_KEY', 'SWITCHYARD_CONFIG'].map((name) => [name, '']));
+export const noProviderKeys = Object.fromEntries(
+  [
+    'DEEPSEEK_API_KEY',
+    'OPENAI_API_KEY',
+    'SILICONFLOW_API_KEY',
+    'TOGETHER_API_KEY',
+    'GROQ_API_KEY',
+    'MISTRAL_API_KEY',
+    'ANTHROPIC_API_KEY',
+    'SWITCHYARD_CONFIG',
+  ].map((name) => [name, '']),
+);
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -38,7 +49,10 @@ export function serve(file: string | { args: string[]; cwd: string }): Promise<S
       waiter.resolve(line);
     }
   });
-  const next = (message: string, matches: (line: Record<string, unknown>) => boolean = () => true) => new Promise<Record<string, unknown>>((resolve) => waiters.push({ message, matches, resolve }));
-  const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`switchyard serve exited with ${code} before listening`))));
+  const next = (message: string, matches: (line: Record<string, unknown>) => boolean = () => true) =>
+    new Promise<Record<string, unknown>>((resolve) => waiters.push({ message, matches, resolve }));
+  const exited = new Promise<never>((_resolve, reject) =>
+    child.once('exit', (code) => reject(new Error(`switchyard serve exited with ${code} before listening`))),
+  );
   return Promise.race([next('switchyard listening'), exited]).then((line) => ({ child, origin: line.address as string, lines, stderr: () => stderr, next }));
 }

@@ -33,10 +33,23 @@ export class Replicas {
   async breaking(redis: Record<string, unknown>, prefix: string, downPort: number): Promise<RunningGateway> {
     const gateway = await this.start({
       providers: {
-        down: { type: 'openai', base_url: `http://127.0.0.1:${downPort}/v1`, health_check: { enabled: false }, circuit_breaker: { error_rate: 0.5, min_requests: 2, window: '30s', cooldown: '30s' } },
+        down: {
+          type: 'openai',
+          base_url: `http://127.0.0.1:${downPort}/v1`,
+          health_check: { enabled: false },
+          circuit_breaker: { error_rate: 0.5, min_requests: 2, window: '30s', cooldown: '30s' },
+        },
         up: { type: 'openai', base_url: this.upstreamUrl },
       },
-      routes: { chat: { targets: [{ provider: 'down', model: 'm1' }, { provider: 'up', model: 'm1', tier: 2 }], retry: { attempts: 1 } } },
+      routes: {
+        chat: {
+          targets: [
+            { provider: 'down', model: 'm1' },
+            { provider: 'up', model: 'm1', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
+      },
       state: { redis: { ...redis, prefix } },
     });
     await eventually('the replica subscribed to breaker notices', async () => (await stateOf(gateway)).breakers === 'ready');
@@ -75,7 +88,9 @@ export async function stateOf(gateway: RunningGateway): Promise<{ redis: string;
 }
 
 export async function circuitOf(gateway: RunningGateway, provider: string): Promise<{ kind: string; shared?: boolean }> {
-  const status = (await (await fetch(`${gateway.origin}/admin/status`, { headers: { authorization: `Bearer ${limitedKey}` } })).json()) as { providers: Record<string, { circuit: { kind: string; shared?: boolean } }> };
+  const status = (await (await fetch(`${gateway.origin}/admin/status`, { headers: { authorization: `Bearer ${limitedKey}` } })).json()) as {
+    providers: Record<string, { circuit: { kind: string; shared?: boolean } }>;
+  };
   return status.providers[provider]!.circuit;
 }
 
@@ -101,7 +116,8 @@ export async function expectOneKeyLimit(replicas: Replicas, redis: Record<string
  */
 export async function expectSharedBreaker(replicas: Replicas, redis: Record<string, unknown>, prefix: string): Promise<void> {
   const down = await closedPort();
-  const ask = async (gateway: RunningGateway) => (await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).withResponse()).response;
+  const ask = async (gateway: RunningGateway) =>
+    (await gateway.client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] }).withResponse()).response;
   const a = await replicas.breaking(redis, prefix, down);
   const b = await replicas.breaking(redis, prefix, down);
   for (let i = 0; i < 2; i += 1) assert.equal((await ask(a)).headers.get('x-switchyard-attempts'), '2');

@@ -53,7 +53,23 @@ export function createTestAuthority(): TestAuthority {
   const directory = tempDir('switchyard-tls-');
   const caKey = join(directory, 'ca.key');
   const caCert = join(directory, 'ca.crt');
-  openssl(['req', '-x509', ...ecKey, '-keyout', caKey, '-out', caCert, '-days', '2', '-subj', '/CN=Switchyard Test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  openssl([
+    'req',
+    '-x509',
+    ...ecKey,
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Switchyard Test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  ]);
   const extensions = join(directory, 'server.ext');
   writeFileSync(extensions, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   return {
@@ -62,7 +78,24 @@ export function createTestAuthority(): TestAuthority {
       const base = join(directory, name);
       const serial = (serials += 1).toString(16).toUpperCase();
       openssl(['req', '-new', ...ecKey, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', '/CN=localhost']);
-      openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', caCert, '-CAkey', caKey, '-set_serial', `0x${serial}`, '-days', String(days), '-extfile', extensions, '-out', `${base}.crt`]);
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        `${base}.csr`,
+        '-CA',
+        caCert,
+        '-CAkey',
+        caKey,
+        '-set_serial',
+        `0x${serial}`,
+        '-days',
+        String(days),
+        '-extfile',
+        extensions,
+        '-out',
+        `${base}.crt`,
+      ]);
       return { cert: `${base}.crt`, key: `${base}.key`, serial };
     },
   };
