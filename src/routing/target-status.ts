@@ -39,6 +39,8 @@ export interface TargetState {
   healthySinceEjection: number;
   /** The outlier_detection policy the detector was built with. */
   outlierPolicy: string;
+  /** The config object `outlierPolicy` was last read from: a reload brings a new one, and only then is it compared. */
+  outlierPolicyRead: ProviderConfig['outlier_detection'];
   latency: LatencyTracker;
   coolingUntil: number;
   coolingReason: string | undefined;
@@ -146,22 +148,27 @@ export class TargetStatus implements TargetAvailability {
   target(target: Target): TargetState {
     const policy = target.provider.config.outlier_detection;
     let state = this.targets.get(target.key);
-    const outlierPolicy = JSON.stringify(policy);
     if (!state) {
       state = {
         provider: target.provider.name,
         outliers: this.newDetector(policy),
         healthySinceEjection: 0,
-        outlierPolicy,
+        outlierPolicy: JSON.stringify(policy),
+        outlierPolicyRead: policy,
         latency: new LatencyTracker(),
         coolingUntil: 0,
         coolingReason: undefined,
       };
       this.targets.set(target.key, state);
-    } else if (state.outlierPolicy !== outlierPolicy) {
-      // The policy changed in a reload: it applies from now on (latency and cooldowns are kept).
-      state.outliers = this.newDetector(policy);
-      state.outlierPolicy = outlierPolicy;
+    } else if (state.outlierPolicyRead !== policy) {
+      // A reload (a new, frozen config object): compared once, not on every request (a JSON.stringify cost ~3 µs each).
+      state.outlierPolicyRead = policy;
+      const outlierPolicy = JSON.stringify(policy);
+      if (state.outlierPolicy !== outlierPolicy) {
+        // The policy changed: it applies from now on (latency and cooldowns are kept).
+        state.outliers = this.newDetector(policy);
+        state.outlierPolicy = outlierPolicy;
+      }
     }
     return state;
   }
