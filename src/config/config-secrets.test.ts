@@ -12,7 +12,7 @@ test('every credential of a config is found, whatever the provider type calls it
         aws: {
           type: 'bedrock',
           region: 'us-east-1',
-          access_key_id: 'AKIAEXAMPLEEXAMPLE00',
+          access_key_id: 'test-access-key-id',
           secret_access_key: 'aws-secret-value-123',
           session_token: 'aws-session-token-456',
         },
