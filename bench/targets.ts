@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { childPids } from './proc-stats.ts';
@@ -139,6 +139,30 @@ routes:
 ${extra}`;
 }
 
+/** A built gateway (`dist/cli.js serve`, as `npm start` runs it) on `config`, once its /readyz on `port` answers 200. */
+export async function startServe(options: {
+  label: string;
+  checkout: string;
+  config: string;
+  port: number;
+  nodeArgs: readonly string[];
+  cpus?: string | undefined;
+  stdout: string;
+  stderr: string;
+}): Promise<ChildProcess> {
+  const child = startProcess(process.execPath, [...options.nodeArgs, 'dist/cli.js', 'serve', '--config', options.config], {
+    cwd: options.checkout,
+    cpus: options.cpus,
+    stdout: options.stdout,
+    stderr: options.stderr,
+  });
+  await waitUntil(options.label, async () => {
+    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${options.stderr}`);
+    return (await fetchLocal(options.port, '/readyz')).status === 200;
+  });
+  return child;
+}
+
 /** Builds a checkout's dist/ as `npm start` runs it, with this checkout's TypeScript. */
 export function buildGateway(repoRoot: string, checkout: string): void {
   const build = spawnSync(join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(checkout, 'tsconfig.build.json')], { cwd: checkout, stdio: 'inherit' });
@@ -173,15 +197,15 @@ async function startRaw(name: TargetName, environment: TargetEnvironment): Promi
       // The built gateway, as `npm start` runs it: no type stripping (its wasm costs memory and start-up).
       buildGateway(repoRoot, checkout);
       const flags = (name === 'baseline' ? environment.nodeArgs?.baseline : undefined) ?? environment.nodeArgs?.switchyard ?? [];
-      const child = startProcess(node, [...flags, 'dist/cli.js', 'serve', '--config', config], {
-        cwd: checkout,
+      const child = await startServe({
+        label: targetLabels[name],
+        checkout,
+        config,
+        port,
+        nodeArgs: flags,
         cpus,
         stdout: join(workDir, `${name}-${upstreamPort}.log`),
         stderr: join(workDir, `${name}.err`),
-      });
-      await waitUntil(targetLabels[name], async () => {
-        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${join(workDir, `${name}.err`)}`);
-        return (await fetchLocal(port, '/readyz')).status === 200;
       });
       const version = (JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { version: string }).version;
       const revision = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: checkout, encoding: 'utf8' }).stdout.trim();

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runLoad, wrkVersion, type LoadResult } from '../load.ts';
 import { currentRss, peakRss } from '../proc-stats.ts';
-import { fetchLocal, freePort, killAll, startProcess, stopProcess, waitUntil } from '../services.ts';
-import { baseHeaders, buildGateway, requestBody, requestPath, startNodeArgs, startUpstream } from '../targets.ts';
+import { fetchLocal, freePort, killAll, stopProcess, waitUntil } from '../services.ts';
+import { baseHeaders, buildGateway, requestBody, requestPath, startNodeArgs, startServe, startUpstream } from '../targets.ts';
 
 // The figures behind the hardening issue's items 2 and 3, as they stand now
 // (the issue holds the figures from before). Not part of CI.
@@ -46,14 +46,14 @@ async function startGateway(config: string): Promise<{ port: number; child: Chil
   const port = await freePort();
   const file = join(workDir, `gateway-${port}.yaml`);
   writeFileSync(file, `server: { host: 127.0.0.1, port: ${port}, log_level: warn }\n${config}`);
-  const child = startProcess(process.execPath, [...startNodeArgs, 'dist/cli.js', 'serve', '--config', file], {
-    cwd: repoRoot,
+  const child = await startServe({
+    label: 'Switchyard',
+    checkout: repoRoot,
+    config: file,
+    port,
+    nodeArgs: startNodeArgs,
     stdout: join(workDir, `gateway-${port}.log`),
     stderr: join(workDir, `gateway-${port}.err`),
-  });
-  await waitUntil('Switchyard', async () => {
-    if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}; see ${workDir}`);
-    return (await fetchLocal(port, '/readyz')).status === 200;
   });
   return { port, child };
 }
