@@ -206,6 +206,30 @@ for (const [name, body] of Object.entries(prototypeBodies)) {
   });
 }
 
+test('ids a client sends come back in error messages cut to a bounded length: a 2 MB previous_response_id, an item_reference, an odd model on the Responses API', async () => {
+  const huge = 'r'.repeat(2_000_000);
+  for (const fields of [
+    { model: 'chat', input: 'hi', previous_response_id: huge },
+    { model: 'chat', input: [{ type: 'item_reference', id: `模\r\n${huge}` }] },
+    { model: `gpt\u2011${huge}`, input: 'hi' },
+  ]) {
+    const body = Buffer.from(JSON.stringify(fields));
+    const failed = await answer(rawRequest('/v1/responses', [bearer()], body));
+    const error = assertError(failed, failed.status);
+    assert.ok(failed.status === 400 || failed.status === 404, `status ${failed.status}`);
+    assert.ok(error.message.length < 400 && error.message.includes('…'), error.message.slice(0, 300));
+    assert.ok(failed.body.length < 1000, `an answer of ${failed.body.length} bytes`);
+  }
+  await stillServing();
+});
+
+test('a path parameter over the router limit gets a 414 in OpenAI shape, its URL not echoed', async () => {
+  const failed = await answer(rawRequest(`/v1/responses/${'a'.repeat(5000)}/cancel`, [bearer()], Buffer.alloc(0)));
+  const error = assertError(failed, 414, 'invalid_request');
+  assert.ok(!error.message.includes('aaaa'), error.message);
+  await stillServing();
+});
+
 test('headers over the limit get a 431 in OpenAI shape', async () => {
   assertError(await answer(rawRequest('/v1/chat/completions', [bearer(), ['x-padding', 'p'.repeat(100 * 1024)]], chatBody())), 431);
   await stillServing();

@@ -10,6 +10,7 @@ import { nativeResponsesCodec, spelledOutFor, type KeptItem } from './responses-
 import { newItemId, nowSeconds, responseFromCompletion, type ResponseDraft } from './responses-output.ts';
 import { checkResponsesRequest, ownInputItems, translateResponsesRequest, type ResponsesRequest } from './responses-request.ts';
 import { createResponsesStream } from './responses-stream.ts';
+import { echoed } from '../errors/echo.ts';
 
 // The Responses API on the one pipeline: `open` gives the request as it came
 // (for targets that speak the API, see responses-native.ts), its Chat
@@ -104,7 +105,7 @@ export class ResponsesFrontDoor {
     if (!(await this.store.get(tenant, id))) throw notFound(id);
     throw new GatewayError(
       'invalid_request',
-      `Cannot cancel response '${id}': only responses created with background=true can be cancelled, and this one has already finished.`,
+      `Cannot cancel response '${echoed(id)}': only responses created with background=true can be cancelled, and this one has already finished.`,
     );
   }
 
@@ -114,10 +115,11 @@ export class ResponsesFrontDoor {
     let next: unknown = id;
     while (typeof next === 'string') {
       const stored = await this.store.get(tenant, next);
-      if (!stored) throw new GatewayError('previous_response_not_found', `Previous response with id '${next}' not found.`, { param: 'previous_response_id' });
+      if (!stored)
+        throw new GatewayError('previous_response_not_found', `Previous response with id '${echoed(next)}' not found.`, { param: 'previous_response_id' });
       turns.push(stored);
       if (turns.length > maxChainLength)
-        throw new GatewayError('invalid_request', `The conversation before '${id}' is longer than ${maxChainLength} responses.`, {
+        throw new GatewayError('invalid_request', `The conversation before '${echoed(id)}' is longer than ${maxChainLength} responses.`, {
           param: 'previous_response_id',
         });
       next = stored.response.previous_response_id;
@@ -145,5 +147,5 @@ function referenceAt(input: unknown, index: number): string | undefined {
 }
 
 function notFound(id: string): GatewayError {
-  return new GatewayError('response_not_found', `Response with id '${id}' not found.`);
+  return new GatewayError('response_not_found', `Response with id '${echoed(id)}' not found.`);
 }

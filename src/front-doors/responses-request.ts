@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
+import { echoed } from '../errors/echo.ts';
 
 // A Responses API request (`POST /v1/responses`) as a Chat Completions body:
 // instructions and input items become messages, function tools and their
@@ -216,7 +217,7 @@ export function ownInputItems(body: Loose, resolveItem: (id: string) => Response
   return inputItems(body.input).map((item, index) => {
     if (item.type !== 'item_reference') return item;
     const found = typeof item.id === 'string' ? resolveItem(item.id) : undefined;
-    if (!found) throw invalid(`Item with id '${String(item.id)}' not found.`, `input[${index}]`);
+    if (!found) throw invalid(`Item with id '${echoed(String(item.id))}' not found.`, `input[${index}]`);
     return found;
   });
 }

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../errors/gateway-error.ts';
+import { echoed } from '../errors/echo.ts';
 
 // Gateway API keys (`auth.keys`), known only by their SHA-256 (the config keeps
 // no plain key after load). A presented key is hashed and looked up in a map
@@ -40,8 +41,7 @@ export function authenticate(config: Config, authorization: string | undefined):
 /** A key limited to some routes may not use the others. */
 export function checkRouteAllowed(entry: KeyEntry | undefined, route: string): void {
   if (entry?.routes && !entry.routes.includes(route)) {
-    const shown = route.length > 200 ? `${route.slice(0, 200)}…` : route;
-    throw new GatewayError('invalid_api_key', `This API key may not use the route "${shown}".`, { status: 403 });
+    throw new GatewayError('invalid_api_key', `This API key may not use the route "${echoed(route)}".`, { status: 403 });
   }
 }
 

@@ -5,6 +5,7 @@ import { priorities, type Priority } from './gateway-request.ts';
 import { KeyLimits } from './key-limits.ts';
 import { parseClientRequest, parseFrontDoorRequest } from './parse-request.ts';
 import type { BodySource, Next, RequestContext } from './request-context.ts';
+import { echoed } from '../errors/echo.ts';
 
 // The stages that learn who is asking and what: the caller's key and its rate
 // limit (from the headers alone, so a refused caller costs no upload and no
@@ -66,10 +67,13 @@ export function routeStage(c: RequestContext, next: Next): Promise<void> {
   if (!route) {
     // A key limited to some routes hears only of those.
     const names = c.key?.routes ?? routes.names;
-    const shown = model.length > 200 ? `${model.slice(0, 200)}…` : model;
-    throw new GatewayError('route_not_found', `The model \`${shown}\` does not exist on this gateway. Available routes: ${names.join(', ') || 'none'}.`, {
-      param: 'model',
-    });
+    throw new GatewayError(
+      'route_not_found',
+      `The model \`${echoed(model)}\` does not exist on this gateway. Available routes: ${names.join(', ') || 'none'}.`,
+      {
+        param: 'model',
+      },
+    );
   }
   checkRouteAllowed(c.key, route.name);
   c.route = route;

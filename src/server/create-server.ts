@@ -1,7 +1,7 @@
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors/gateway-error.ts';
 import { authenticate } from '../pipeline/authenticate.ts';
 import { errorBody, errorHeaders } from '../pipeline/error-answer.ts';
@@ -15,6 +15,7 @@ import { openResponseStore } from './response-store-choice.ts';
 import { toGatewayError } from './render-error.ts';
 import { bareHeaders } from './send-error.ts';
 import { readTlsIdentity } from './tls-identity.ts';
+import { echoed } from '../errors/echo.ts';
 
 // The HTTP layer only. The API's POST endpoints are answered by the API
 // ingress (api-ingress.ts) before Fastify, each as one Gateway.serve; Fastify
@@ -41,6 +42,17 @@ export async function finishDrain(app: FastifyInstance, options: { idle: () => P
 export function createServer(gateway: Gateway): FastifyInstance {
   const server = gateway.config.server;
   const drain = new ConnectionDrain();
+  /** Any failure Fastify meets (a route's, the router's, a body parser's), as the client's OpenAI-style error. */
+  const answerError = (error: unknown, request: FastifyRequest, reply: FastifyReply): void => {
+    const failure = toGatewayError(error);
+    if (failure.code === 'internal_error') gateway.logger.error({ err: error, url: request.url }, 'request failed');
+    void reply
+      .code(failure.status)
+      .headers({ ...bareHeaders(request.headers), ...errorHeaders(failure) })
+      .type('application/json')
+      .send(errorBody(failure, gateway.redactor));
+  };
+
   // Set once the routes it needs exist; requests only come after listen().
   let ingress: ApiIngress | undefined = undefined;
   // With server.tls, HTTPS on the same port; its certificate can be swapped later with setSecureContext.
@@ -75,6 +87,8 @@ export function createServer(gateway: Gateway): FastifyInstance {
     forceCloseConnections: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     clientErrorHandler: answerClientError,
+    // A URL the router refuses (a path parameter over maxParamLength, a malformed escape) is answered by the error handler below, in OpenAI's shape.
+    frameworkErrors: answerError,
   });
   drains.set(app, drain);
   // Runs before Fastify closes idle connections and the listener.
@@ -95,17 +109,9 @@ export function createServer(gateway: Gateway): FastifyInstance {
     else done();
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    const failure = toGatewayError(error);
-    if (failure.code === 'internal_error') gateway.logger.error({ err: error, url: request.url }, 'request failed');
-    void reply
-      .code(failure.status)
-      .headers({ ...bareHeaders(request.headers), ...errorHeaders(failure) })
-      .type('application/json')
-      .send(errorBody(failure, gateway.redactor));
-  });
+  app.setErrorHandler(answerError);
   app.setNotFoundHandler((request, reply) => {
-    const failure = new GatewayError('not_found', `Unknown endpoint: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}.`);
+    const failure = new GatewayError('not_found', `Unknown endpoint: ${request.method} ${echoed(request.url.split('?')[0]!)}.`);
     void reply.code(404).headers(bareHeaders(request.headers)).type('application/json').send(errorBody(failure));
   });
 

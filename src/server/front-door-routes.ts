@@ -10,6 +10,7 @@ import { requestIdFrom } from '../pipeline/gateway.ts';
 import { parseJsonObject } from '../pipeline/parse-request.ts';
 import type { FrontDoor } from '../pipeline/request-context.ts';
 import type { ClientRequest, NativeApi } from '../providers/provider-spec.ts';
+import { echoed } from '../errors/echo.ts';
 
 // The front doors other than Chat Completions: the Responses API and
 // Anthropic's Messages API. Their POSTs are served by the API ingress as
@@ -44,7 +45,7 @@ export function registerFrontDoorRoutes(app: FastifyInstance, gateway: Gateway, 
     if (!Object.hasOwn(gateway.config.routes, model))
       throw new GatewayError(
         'model_not_found',
-        `The model '${model.slice(0, 200)}' does not exist on this gateway. Available routes: ${Object.keys(gateway.config.routes).join(', ') || 'none'}.`,
+        `The model '${echoed(model)}' does not exist on this gateway. Available routes: ${Object.keys(gateway.config.routes).join(', ') || 'none'}.`,
         { param: 'model' },
       );
     return json(request, reply, { id: model, object: 'model', created: 0, owned_by: 'switchyard' });

@@ -1,4 +1,5 @@
 import { GatewayError } from '../errors/gateway-error.ts';
+import { echoed } from '../errors/echo.ts';
 
 // Fastify's and Node's own errors, named as gateway errors so they leave as
 // OpenAI error JSON like every other (see pipeline/error-answer.ts).
@@ -20,7 +21,9 @@ export function toGatewayError(error: unknown): GatewayError {
       return new GatewayError('unsupported_media_type', framework.message ?? 'Unsupported media type.');
     case 400:
       if (framework.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
-      return new GatewayError('invalid_request', framework.message ?? 'Bad request.');
+      return new GatewayError('invalid_request', echoed(framework.message ?? 'Bad request.'));
+    case 414:
+      return new GatewayError('invalid_request', 'The URL is longer than the gateway accepts.', { status: 414 });
     case 408:
       return new GatewayError('invalid_request', 'The request body did not arrive in time.', { status: 408 });
     default:
