@@ -364,8 +364,8 @@ test('native: a target answering 503 or 429 fails over to a Chat Completions tar
   }
 });
 
-test('native: a stream that fails before its answer starts (response.failed, an error event) fails over', async () => {
-  for (const fault of ['stream_failed', 'stream_error'] as const) {
+test('native: a stream that fails before its answer starts (response.failed, an error event, an event that is not JSON) fails over', async () => {
+  for (const fault of ['stream_failed', 'stream_error', 'stream_garbled'] as const) {
     native.script([fault]);
     const { data: stream, response } = await client.responses.create({ model: 'gpt-first', input: 'Hello', stream: true }).withResponse();
     const types: string[] = [];

@@ -8,12 +8,22 @@ import { bytesAt, parseEvent } from '../upstream/sse-splitter.ts';
 const errorKey = Buffer.from('{"error"');
 const choiceKey = Buffer.from('"choices":[{');
 
-/** A data event must carry a JSON object; an error object before content is a failed attempt, after it true. */
-export function checkChunk(event: Buffer, committed: boolean): boolean {
+/**
+ * Where the JSON object a data event carries starts; a data event without one
+ * (OpenAI's chunks, the Responses API's and Anthropic's events alike) is an
+ * `upstream_malformed` failure, never passed on. Checked by its braces, not parsed.
+ */
+export function jsonObjectStart(event: Buffer): number {
   const start = event.indexOf(0x7b); // {
   let end = event.length - 1;
   while (end > 0 && (event[end] === 0x0a || event[end] === 0x0d || event[end] === 0x20)) end -= 1;
   if (start === -1 || event[end] !== 0x7d) throw new GatewayError('upstream_malformed', 'the upstream sent a stream chunk that is not JSON');
+  return start;
+}
+
+/** A data event must carry a JSON object; an error object before content is a failed attempt, after it true. */
+export function checkChunk(event: Buffer, committed: boolean): boolean {
+  const start = jsonObjectStart(event);
   if (!bytesAt(event, start, errorKey)) return false;
   if (committed) return true;
   const parsed = safeParse(parseEvent(event).data) as { error?: { message?: string } } | undefined;

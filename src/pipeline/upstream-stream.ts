@@ -10,7 +10,7 @@ import { createFrameDecoder } from '../upstream/frame-decoder.ts';
 import { SseSplitter, hasData, isDone, parseEvent } from '../upstream/sse-splitter.ts';
 import type { UpstreamResponse } from '../upstream/upstream-exchange.ts';
 import type { NativeAnswer } from './client-channel.ts';
-import { checkChunk, isProviderOnly } from './stream-chunks.ts';
+import { checkChunk, isProviderOnly, jsonObjectStart } from './stream-chunks.ts';
 import { Transcript } from './transcript.ts';
 
 // An upstream stream, from its 200 to its first content and then batch by
@@ -142,6 +142,7 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
       if (keepAlive(event, out)) continue;
       // The native APIs end with their own last event, which stops the reading: a [DONE] before it is a stream cut short.
       if (isDone(event)) throw new GatewayError('upstream_malformed', `${providerName} ended the stream before its last event`, { provider: providerName });
+      jsonObjectStart(event);
       const kind = nativeWatch!.observe(parseEvent(event));
       if (typeof kind === 'object') {
         const failure = adapter.mapFailure(kind, options.context);

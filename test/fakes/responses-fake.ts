@@ -23,7 +23,9 @@ export type ResponsesFault =
   /** response.created, then an `error` event. */
   | 'stream_error'
   /** Some text, then the connection ends without response.completed. */
-  | 'stream_cut';
+  | 'stream_cut'
+  /** response.created, then a delta event whose data is not JSON (a proxy's error page, a broken encoder). */
+  | 'stream_garbled';
 
 export interface ResponsesFake extends FakeUpstream<ResponsesFault> {
   /** The bodies of the POST /v1/responses requests, in order. */
@@ -199,6 +201,10 @@ function streamResponse(
     send('response.failed', {
       response: { ...snapshot('failed', [], false), error: { code: 'server_error', message: 'The model failed to generate a response.' } },
     });
+    return void response.end();
+  }
+  if (planned === 'stream_garbled') {
+    response.write('event: response.output_text.delta\ndata: <html>502 Bad Gateway</html>\n\n');
     return void response.end();
   }
   if (planned === 'stream_error') {
