@@ -48,8 +48,16 @@ beforeAndAfter(
           native: ['responses'],
           price: { input_per_1k: 0.002, output_per_1k: 0.008 },
         },
+        spare: { type: 'openai', base_url: `${native.url}/v1`, api_key: 'sk-openai-upstream-0000000000', native: ['responses'] },
       },
       routes: {
+        'spare-first': {
+          targets: [
+            { provider: 'spare', model: 'gpt-4.1' },
+            { provider: 'deepseek', model: 'deepseek-chat', tier: 2 },
+          ],
+          retry: { attempts: 1 },
+        },
         chat: { targets: [{ provider: 'deepseek', model: 'deepseek-chat' }] },
         failover: {
           targets: [
@@ -364,8 +372,8 @@ test('native: a target answering 503 or 429 fails over to a Chat Completions tar
   }
 });
 
-test('native: a stream that fails before its answer starts (response.failed, an error event, an event that is not JSON) fails over', async () => {
-  for (const fault of ['stream_failed', 'stream_error', 'stream_garbled'] as const) {
+test('native: a stream that fails before its answer starts (response.failed, an error event) fails over', async () => {
+  for (const fault of ['stream_failed', 'stream_error'] as const) {
     native.script([fault]);
     const { data: stream, response } = await client.responses.create({ model: 'gpt-first', input: 'Hello', stream: true }).withResponse();
     const types: string[] = [];
@@ -374,6 +382,16 @@ test('native: a stream that fails before its answer starts (response.failed, an 
     assert.deepEqual([types[0], types.at(-1)], ['response.created', 'response.completed']);
     assert.equal(types.filter((type) => type === 'response.created').length, 1, 'the failed stream sent nothing to the client');
   }
+});
+
+test('native: a stream event that is not JSON fails over before the client gets a byte', async () => {
+  // Its own provider (the same fake): the failures it counts leave the other tests' provider alone.
+  native.script(['stream_garbled']);
+  const { data: stream, response } = await client.responses.create({ model: 'spare-first', input: 'Hello', stream: true }).withResponse();
+  const types: string[] = [];
+  for await (const event of stream) types.push(event.type);
+  assert.equal(response.headers.get('x-switchyard-provider'), 'deepseek');
+  assert.deepEqual([types[0], types.at(-1)], ['response.created', 'response.completed']);
 });
 
 test('native: a Chat Completions target busy, the native one answers; the conversation goes on across both', async () => {
