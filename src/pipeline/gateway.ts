@@ -26,6 +26,7 @@ import { priorities, newRecord } from './gateway-request.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import { KeyLimits } from './key-limits.ts';
 import type { RequestContext, ServeInput } from './request-context.ts';
+import { InFlightRequests } from './in-flight-requests.ts';
 import { runPipeline } from './request-pipeline.ts';
 import { gatewayStatus } from './gateway-status.ts';
 import { buildIncidents, type Incident } from './incident-summary.ts';
@@ -76,10 +77,9 @@ export class Gateway {
   private hash: string;
   /** What `state.redis` shares with the other replicas; kept across reloads (see SharedState). */
   private shared: SharedState | undefined;
-  private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   /** Each request in flight's interrupt, for a drain that runs out of time. */
-  private readonly interrupts = new Set<Cancellation>();
+  private readonly inFlight = new InFlightRequests();
 
   constructor(config: Config, options: GatewayOptions) {
     this.logger = options.logger;
@@ -175,14 +175,12 @@ export class Gateway {
       deadline: 0,
       winner: undefined,
     };
-    this.inFlight += 1;
-    this.interrupts.add(c.interrupt);
+    const entry = this.inFlight.add(c.interrupt);
     try {
       await runPipeline(c);
     } finally {
-      this.interrupts.delete(c.interrupt);
-      this.inFlight -= 1;
-      if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      this.inFlight.remove(entry);
+      if (this.inFlight.size === 0 && this.idleWaiters.length > 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 
@@ -292,16 +290,16 @@ export class Gateway {
    * a word), and each is logged as it unwinds. For a drain that ran out of time.
    */
   interruptAll(reason: GatewayError): void {
-    for (const interrupt of this.interrupts) interrupt.abort(reason);
+    this.inFlight.abortAll(reason);
   }
 
   get requestsInFlight(): number {
-    return this.inFlight;
+    return this.inFlight.size;
   }
 
   /** Resolves when no request is in flight. */
   idle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.inFlight.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -315,7 +313,7 @@ export class Gateway {
   }
 
   status(): Record<string, unknown> {
-    return gatewayStatus({ engine: this.engine, inFlight: this.inFlight, configHash: this.hash, shared: this.shared?.status });
+    return gatewayStatus({ engine: this.engine, inFlight: this.inFlight.size, configHash: this.hash, shared: this.shared?.status });
   }
 
   /** Providers and routes in trouble now or in the last hour (GET /admin/incidents). */
