@@ -115,8 +115,12 @@ if (flags['baseline-dir']) runs.push(await measure('baseline', upstream));
 await upstream.stop();
 rmSync(workDir, { recursive: true, force: true });
 
-const lines = [`## Bytes ${flags.promoted ? 'promoted (outliving a young-generation GC)' : 'allocated'} per ${flags.stream ? 'streamed' : 'non-stream'} request, ${flags.connections} connections`, ''];
-for (const run of runs) lines.push(`- ${run.name}: ${Math.round(run.total / run.requests).toLocaleString('en-US')} B over ${run.requests.toLocaleString('en-US')} requests`);
+const lines = [
+  `## Bytes ${flags.promoted ? 'promoted (outliving a young-generation GC)' : 'allocated'} per ${flags.stream ? 'streamed' : 'non-stream'} request, ${flags.connections} connections`,
+  '',
+];
+for (const run of runs)
+  lines.push(`- ${run.name}: ${Math.round(run.total / run.requests).toLocaleString('en-US')} B over ${run.requests.toLocaleString('en-US')} requests`);
 const keys = new Set(runs.flatMap((run) => [...run.byFunction.keys()]));
 const rows = [...keys].map((key) => ({ key, perRequest: runs.map((run) => (run.byFunction.get(key) ?? 0) / run.requests) }));
 rows.sort((a, b) => Math.max(...b.perRequest) - Math.max(...a.perRequest));
