@@ -330,12 +330,21 @@ export class Gateway {
     });
   }
 
+  /**
+   * Writes the log lines (and metrics) of requests that just ended: they are
+   * accounted on the next turn of the event loop, after their answers have
+   * gone, so a reader of the log in the same process may otherwise be early.
+   */
+  flushRequestLog(): void {
+    this.accounting.flush();
+    this.requestLog.flush();
+  }
+
   async close(): Promise<void> {
     this.health.stop();
     this.load.stop();
     // Requests that just ended are accounted on the next turn: write their lines now, or an exit loses them.
-    this.accounting.flush();
-    this.requestLog.flush();
+    this.flushRequestLog();
     await Promise.all([...[...this.engine.providers.values()].map((provider) => provider.destroy()), this.engine.cache.close(), this.shared?.close()]);
     this.spend.close();
   }

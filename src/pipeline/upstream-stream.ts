@@ -2,7 +2,7 @@ import { GatewayError } from '../errors/gateway-error.ts';
 import type { SecretRedactor } from '../errors/redact-secrets.ts';
 import { nativeWire } from '../providers/native-apis.ts';
 import { isNativeApi, type AdapterContext, type ProviderAdapter, type StreamEvent, type Usage } from '../providers/provider-spec.ts';
-import { clientWantsUsage, StreamUsageMeter } from '../providers/stream-usage.ts';
+import { clientWantsUsage, contentText, jsonStringEnd, StreamUsageMeter } from '../providers/stream-usage.ts';
 import type { Cancellation } from '../resilience/cancellation.ts';
 import type { Clock } from '../resilience/clock.ts';
 import { SilenceWatch } from '../resilience/silence-watch.ts';
@@ -125,11 +125,16 @@ export async function openStream(options: StreamOpening): Promise<OpenStream> {
         out.push(redactor.redactBytes(event));
         continue;
       }
-      if (isProviderOnly(event)) continue;
-      const hasUsage = event.indexOf(usageKey) !== -1;
+      // One search for the chunk's text serves three checks: a chunk with text has a choice (no provider-only
+      // annotation), its usage, if any, comes after the text (OpenAI-compatible servers write `usage` after
+      // `choices`), and the meter counts the text. A chunk without text is searched whole.
+      const textAt = contentText(event);
+      const textEnd = textAt === -1 ? 0 : jsonStringEnd(event, textAt);
+      if (textAt === -1 && isProviderOnly(event)) continue;
+      const hasUsage = event.indexOf(usageKey, textEnd) !== -1;
       if (hasUsage) usage = adapter.readUsage(event) ?? usage;
       // A usage chunk the gateway asked for and this client did not is counted, not sent.
-      if (!meter!.observe(event, hasUsage)) continue;
+      if (!meter!.observe(event, textAt === -1 ? 0 : textEnd - textAt, hasUsage)) continue;
       transcript?.observe(parseEvent(event).data);
       out.push(event);
       content = true;

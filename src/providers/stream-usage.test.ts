@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientRequest } from './provider-spec.ts';
-import { askForStreamUsage, StreamUsageMeter } from './stream-usage.ts';
+import { askForStreamUsage, contentText, jsonStringEnd, StreamUsageMeter } from './stream-usage.ts';
 
 const request = (body: Record<string, unknown>): ClientRequest => {
   const raw = Buffer.from(JSON.stringify(body));
@@ -31,11 +31,17 @@ test('the usage-only chunk is dropped for a client that did not ask, kept for on
     'data: {"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":5}}\n\n',
   );
   const content = Buffer.from('data: {"id":"c","choices":[{"index":0,"delta":{"content":"a \\"quoted\\" word"}}]}\n\n');
+  const textBytes = (event: Buffer) => {
+    const at = contentText(event);
+    return at === -1 ? 0 : jsonStringEnd(event, at) - at;
+  };
+  assert.equal(textBytes(usageChunk), 0);
+  assert.equal(textBytes(Buffer.from('data: {"choices":[{"delta":{"content":null}}]}\n\n')), 0);
   const silent = new StreamUsageMeter(false);
-  assert.equal(silent.observe(content, false), true);
-  assert.equal(silent.observe(lastWithUsage, true), true, "a chunk with choices is the client's answer");
-  assert.equal(silent.observe(usageChunk, true), false);
-  assert.equal(new StreamUsageMeter(true).observe(usageChunk, true), true);
+  assert.equal(silent.observe(content, textBytes(content), false), true);
+  assert.equal(silent.observe(lastWithUsage, textBytes(lastWithUsage), true), true, "a chunk with choices is the client's answer");
+  assert.equal(silent.observe(usageChunk, textBytes(usageChunk), true), false);
+  assert.equal(new StreamUsageMeter(true).observe(usageChunk, 0, true), true);
   // 17 bytes of content as written (escapes included): 5 tokens; 16 characters of prompt: 4.
   assert.deepEqual(
     silent.estimate(

@@ -47,7 +47,11 @@ export async function startGateway(document: Record<string, unknown>, options: {
     baseURL,
     gateway,
     client: new OpenAI({ baseURL, apiKey: clientKey, maxRetries: 0, timeout: 20_000 }),
-    logs: () => readFileSync(logFile, 'utf8'),
+    // A request's line is written on the turn after its answer; the client here may read the answer first.
+    logs: () => {
+      gateway.flushRequestLog();
+      return readFileSync(logFile, 'utf8');
+    },
     close: async () => {
       // Tests end abruptly: connections the clients left open are cut, not drained.
       const closing = app.close();
