@@ -28,12 +28,19 @@ const stages: readonly Stage[] = [
 
 const done = Promise.resolve();
 
+/**
+ * Walks the stages with one `next` per request rather than one per stage
+ * (Hono's compose makes a closure per call): each stage calls `next` at most
+ * once, and only while it runs, so a counter tells which stage comes next.
+ * Measured with bench/lab/allocations.ts: the closures per stage were ~1.1 KB
+ * of the ~36 KB a request allocates.
+ */
 export function runPipeline(c: RequestContext): Promise<void> {
-  return step(c, 0);
-}
-
-function step(c: RequestContext, index: number): Promise<void> {
-  const stage = stages[index];
-  if (stage === undefined) return done;
-  return stage(c, () => step(c, index + 1)) ?? done;
+  let index = 0;
+  const next = (): Promise<void> => {
+    const stage = stages[index];
+    index += 1;
+    return stage === undefined ? done : (stage(c, next) ?? done);
+  };
+  return next();
 }
