@@ -15,7 +15,7 @@ import { baseHeaders, buildGateway, requestBody, requestPath, startNodeArgs, sta
 // (cache misses are not in it), so it tells whether a change removed work
 // from the request path, not what that is worth in microseconds.
 //
-//   npm run bench:instructions -- [--baseline-dir DIR] [--bare] [--requests 2000] [--warmup 20000] [--stream] [--by-function]
+//   npm run bench:instructions -- [--baseline-dir DIR] [--bare] [--requests 2000] [--warmup 20000] [--stream] [--by-function [--top 40]]
 //
 // --by-function also prints the working tree's top functions by instructions
 // per request (bench/lab/callgrind-summary.ts), JIT code named from V8's perf map.
@@ -32,6 +32,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '20000' },
     stream: { type: 'boolean', default: false },
     'by-function': { type: 'boolean', default: false },
+    top: { type: 'string', default: '40' },
   },
 });
 if (!spawnSync('valgrind', ['--version']).stdout) throw new Error('valgrind is not installed (apt-get install -y valgrind)');
@@ -116,7 +117,7 @@ async function measure(label: string, nodeArgs: string[], cwd: string, ready: (c
   await stopProcess(child, 60_000);
   if (flags['by-function'] && label === 'switchyard') {
     const perfMap = `/tmp/perf-${child.pid}.map`;
-    byFunction = summariseCallgrind(`${out}.1`, perfMap, requests);
+    byFunction = summariseCallgrind(`${out}.1`, perfMap, requests, Number(flags.top));
     rmSync(perfMap, { force: true });
   }
   // What callgrind counted while counting was on, all threads together.
