@@ -173,7 +173,11 @@ export async function submit(client: OpenAI, content: string, window = '24h'): P
 
 const ended = (batch: OpenAI.Batches.Batch) => ['completed', 'failed', 'expired', 'cancelled'].includes(batch.status);
 
-/** Polls as an application would, until the batch ends or `until` holds; fails after `limitMs`. */
+/**
+ * Polls as an application would, until the batch ends or `until` holds; fails
+ * after `limitMs`. A 503 (the store away for a moment, as in a database
+ * restart) is polled again, as the SDK's own retries would.
+ */
 export async function waitFor(
   client: OpenAI,
   id: string,
@@ -182,7 +186,14 @@ export async function waitFor(
 ): Promise<OpenAI.Batches.Batch> {
   const started = Date.now();
   for (;;) {
-    const batch = await client.batches.retrieve(id);
+    const batch = await client.batches.retrieve(id).catch((error: unknown) => {
+      if (error instanceof OpenAI.APIError && error.status === 503 && Date.now() - started < limitMs) return undefined;
+      throw error;
+    });
+    if (batch === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      continue;
+    }
     if (until(batch)) return batch;
     assert.ok(Date.now() - started < limitMs, `batch ${id} still ${batch.status} after ${limitMs} ms: ${JSON.stringify(batch.request_counts)}`);
     await new Promise((resolve) => setTimeout(resolve, 25));

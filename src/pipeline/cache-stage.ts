@@ -32,8 +32,11 @@ interface CachePlan {
   settle: ((answer: CachedAnswer | undefined) => void) | undefined;
 }
 
-export async function cacheStage(c: RequestContext, next: Next): Promise<void> {
-  if (c.route!.config.cache === undefined) return next();
+export function cacheStage(c: RequestContext, next: Next): Promise<void> {
+  return c.route!.config.cache === undefined ? next() : cached(c, next);
+}
+
+async function cached(c: RequestContext, next: Next): Promise<void> {
   const plan = await consult(c);
   if (plan === 'answered') return;
   if (plan === undefined) return next();

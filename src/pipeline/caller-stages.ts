@@ -4,7 +4,7 @@ import { authenticate, checkRouteAllowed } from './authenticate.ts';
 import { priorities, type Priority } from './gateway-request.ts';
 import { KeyLimits } from './key-limits.ts';
 import { parseClientRequest, parseFrontDoorRequest } from './parse-request.ts';
-import type { BodySource, Next, RequestContext } from './request-context.ts';
+import type { BodySource, FrontDoor, Next, RequestContext } from './request-context.ts';
 import { echoed } from '../errors/echo.ts';
 
 // The stages that learn who is asking and what: the caller's key and its rate
@@ -17,20 +17,34 @@ export function authenticateStage(c: RequestContext, next: Next): Promise<void> 
   return next();
 }
 
-export async function admitCallerStage(c: RequestContext, next: Next): Promise<void> {
-  if (KeyLimits.limited(c.key)) await c.engine.keyLimits.admit(c.key, priorityOf(c.input.headers), c.engine.metrics, c.engine.sharedLimits);
-  return next();
+// A stage with nothing to wait for returns `next()` itself rather than from an
+// async function: an async function returning a promise settles it through
+// two more microtasks, and its frame waits under the request (callgrind: the
+// stages and the body read below came to 2.2% of a request's instructions).
+
+export function admitCallerStage(c: RequestContext, next: Next): Promise<void> {
+  if (!KeyLimits.limited(c.key)) return next();
+  return c.engine.keyLimits.admit(c.key, priorityOf(c.input.headers), c.engine.metrics, c.engine.sharedLimits).then(next);
 }
 
-export async function readBodyStage(c: RequestContext, next: Next): Promise<void> {
+export function readBodyStage(c: RequestContext, next: Next): Promise<void> {
   const body = c.input.body;
-  c.raw = Buffer.isBuffer(body) ? body : await (body as BodySource).read(c.engine.config.server.body_limit);
-  return next();
+  if (Buffer.isBuffer(body)) {
+    c.raw = body;
+    return next();
+  }
+  return (body as BodySource).read(c.engine.config.server.body_limit).then((raw) => {
+    c.raw = raw;
+    return next();
+  });
 }
 
-export async function frontDoorStage(c: RequestContext, next: Next): Promise<void> {
+export function frontDoorStage(c: RequestContext, next: Next): Promise<void> {
   const frontDoor = c.input.frontDoor;
-  if (frontDoor === undefined) return next();
+  return frontDoor === undefined ? next() : openFrontDoor(c, frontDoor, next);
+}
+
+async function openFrontDoor(c: RequestContext, frontDoor: FrontDoor, next: Next): Promise<void> {
   if (!c.raw || c.raw.length === 0) throw new GatewayError('invalid_json', 'The request body is empty; a JSON object is required.');
   const opened = await frontDoor.open(c.raw, {
     tenant: c.key?.name ?? '',

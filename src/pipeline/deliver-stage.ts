@@ -4,13 +4,14 @@ import type { RequestContext } from './request-context.ts';
 import { responseHeaders } from './response-headers.ts';
 import { createResume } from './stream-resume.ts';
 import { relayStream } from './stream-relay.ts';
+import type { OpenStream } from './upstream-stream.ts';
 
 // Delivery: the winning attempt's answer to the client, whole or streamed,
 // then what the gateway learns from it (the attempt's success, the tokens and
 // their cost). A stream that fails after content is counted against its
 // target here, unless a resume took it over.
 
-export async function deliverStage(c: RequestContext): Promise<void> {
+export function deliverStage(c: RequestContext): Promise<void> | undefined {
   const { engine, record } = c;
   const { guard, result, candidates, cancel } = c.winner!;
   const target = guard.target;
@@ -27,12 +28,18 @@ export async function deliverStage(c: RequestContext): Promise<void> {
     c.channel.sendJson(200, responseHeaders(c), result.body, result.native);
     record.delivered = 'whole';
     guard.succeeded(result.firstTokenAt);
-    return;
+    return undefined;
   }
   guard.succeeded(result.firstTokenAt);
+  return deliverStream(c, result.stream, target);
+}
+
+async function deliverStream(c: RequestContext, stream: OpenStream, target: Target): Promise<void> {
+  const { engine, record } = c;
+  const { guard, candidates, cancel } = c.winner!;
   const resume = createResume({ c, candidates, failed: guard, cancel });
-  const outcome = await relayStream(result.stream, c.channel, responseHeaders(c), engine.redactor, resume);
-  record.usage = result.stream.usage();
+  const outcome = await relayStream(stream, c.channel, responseHeaders(c), engine.redactor, resume);
+  record.usage = stream.usage();
   charge(c, target);
   if (outcome.kind === 'complete') record.delivered = 'whole';
   if (outcome.kind === 'client_gone') record.clientGone = true;

@@ -29,31 +29,33 @@ export class IncomingBody implements BodySource {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      const onData = (chunk: Buffer) => {
+      // Settled once; later events (the request's close after its end, the rest of a refused body) change nothing.
+      // A flag rather than removing the listeners: removeListener costs more than the request's other body handling.
+      let settled = false;
+      request.on('data', (chunk: Buffer) => {
+        if (settled) return;
         size += chunk.length;
         if (size <= limit) {
           chunks.push(chunk);
           return;
         }
-        stop();
+        settled = true;
         chunks.length = 0;
         this.discard();
         reject(tooLarge());
-      };
-      const onEnd = () => {
-        stop();
+      });
+      request.on('end', () => {
+        if (settled) return;
+        settled = true;
         resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      };
-      const onClose = () => {
-        stop();
+      });
+      request.on('close', () => {
+        if (settled) return;
+        settled = true;
         reject(new GatewayError('client_closed', 'The client closed the connection before its request body arrived.'));
-      };
-      const stop = () => {
-        request.off('data', onData).off('end', onEnd).off('close', onClose);
-      };
-      request.on('data', onData).on('end', onEnd).on('close', onClose);
+      });
       // A client that drops mid-upload: nothing to answer, nothing to crash.
-      request.on('error', () => {});
+      request.on('error', ignore);
     });
   }
 
@@ -66,7 +68,7 @@ export class IncomingBody implements BodySource {
   private discard(): void {
     const request = this.request;
     let dropped = 0;
-    request.on('error', () => {});
+    request.on('error', ignore);
     request.on('data', (chunk: Buffer) => {
       dropped += chunk.length;
       if (dropped > maxDiscardBytes) request.destroy();
@@ -74,6 +76,8 @@ export class IncomingBody implements BodySource {
     request.resume();
   }
 }
+
+function ignore(): void {}
 
 function tooLarge(): GatewayError {
   return new GatewayError('body_too_large', 'The request body is larger than the configured body_limit.');
