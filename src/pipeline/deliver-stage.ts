@@ -12,8 +12,8 @@ import type { OpenStream } from './upstream-stream.ts';
 // target here, unless a resume took it over.
 
 export function deliverStage(c: RequestContext): Promise<void> | undefined {
-  const { engine, record } = c;
-  const { guard, result, candidates, cancel } = c.winner!;
+  const { record } = c;
+  const { guard, result } = c.winner!;
   const target = guard.target;
   record.provider = target.provider.name;
   record.model = target.model;
